@@ -1,0 +1,48 @@
+# The front door: `make demo` and `make check` are all a new user needs.
+# CMake does the real work in build/ (normal), build-asan/ (sanitizers) and
+# build-release/ (benchmarks).
+
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build build-asan build-release demo check check-normal check-asan bench format clean
+
+all: build
+
+deps:
+	@./packaging/install-deps
+
+build: deps
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build -j $(JOBS)
+
+build-asan: deps
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPVM_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+
+build-release: deps
+	@cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-release -j $(JOBS)
+
+demo: build
+	@./scripts/demo build
+
+check-normal: build
+	@cd build && ctest --output-on-failure -j $(JOBS)
+
+# valgrind cannot run sanitized binaries; those tests carry the label "valgrind".
+check-asan: build-asan
+	@cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ctest --output-on-failure -j $(JOBS) -LE valgrind
+
+check: check-normal check-asan
+
+bench: build-release
+	@./bench/run-all build-release
+
+format:
+	@git ls-files '*.c' '*.h' | xargs clang-format -i
+
+clean:
+	rm -rf build build-asan build-release

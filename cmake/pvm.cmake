@@ -1,0 +1,16 @@
+# pvm_add_check_test(NAME SOURCES src... LIBS lib... [TIMEOUT s] [LABELS l...])
+# A Check (libcheck) unit test, built and registered with ctest.
+function(pvm_add_check_test name)
+  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE ${T_LIBS} PkgConfig::CHECK)
+  add_test(NAME ${name} COMMAND ${name})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 120)
+  endif()
+  set_tests_properties(${name} PROPERTIES TIMEOUT ${T_TIMEOUT}
+                       ENVIRONMENT "CK_DEFAULT_TIMEOUT=${T_TIMEOUT}")
+  if(T_LABELS)
+    set_tests_properties(${name} PROPERTIES LABELS "${T_LABELS}")
+  endif()
+endfunction()

@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * common: the utilities every pvm module shares: logging, errors carried up
+ * the stack, strict JSON over json-c, layered configuration and monotonic
+ * time. Public names carry the prefix pvm_.
+ */
+#ifndef PVM_COMMON_H
+#define PVM_COMMON_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <json-c/json.h>
+
+#define PVM_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- errors ------------------------------------------------------------ */
+
+/*
+ * An error travels up the stack as a negative errno return value plus, where
+ * the caller passed one, a struct pvm_err holding the message and the field
+ * it concerns (a JSON pointer such as "/spec/memory_mib", or a config key).
+ * Each layer may prefix context: "load config: /etc/pvm.ini: line 3: ...".
+ */
+#define PVM_ERR_MSG_MAX	  512
+#define PVM_ERR_FIELD_MAX 128
+
+struct pvm_err {
+	int code; /* negative errno, 0 when unset */
+	char msg[PVM_ERR_MSG_MAX];
+	char field[PVM_ERR_FIELD_MAX];
+};
+
+/* Sets code and message (printf-style); returns code so callers can
+ * `return pvm_err_set(err, -EINVAL, "...")`. err may be NULL. */
+int pvm_err_set(struct pvm_err *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* As pvm_err_set, and records the field the error is about. */
+int pvm_err_field(struct pvm_err *err, int code, const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Prepends "context: " to the message; returns err->code. */
+int pvm_err_prefix(struct pvm_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void pvm_err_clear(struct pvm_err *err);
+
+/* ---- logging ----------------------------------------------------------- */
+
+enum pvm_log_level {
+	PVM_LOG_ERROR = 0,
+	PVM_LOG_WARN,
+	PVM_LOG_INFO,
+	PVM_LOG_DEBUG,
+};
+
+enum pvm_log_format {
+	PVM_LOG_TEXT = 0,
+	PVM_LOG_JSON,	 /* one JSON object per line */
+	PVM_LOG_JOURNAL, /* structured entries to journald */
+};
+
+/* Process-wide; call once at start-up. Safe to log before (defaults: info,
+ * text, ident "pvm"). ident is copied. */
+void pvm_log_init(const char *ident, enum pvm_log_level level, enum pvm_log_format format);
+void pvm_log_set_level(enum pvm_log_level level);
+enum pvm_log_level pvm_log_get_level(void);
+/* Parses "error|warn|info|debug" and "text|json|journal". */
+int pvm_log_parse_level(const char *s, enum pvm_log_level *out);
+int pvm_log_parse_format(const char *s, enum pvm_log_format *out);
+/* Redirects text/json output to fd (tests); -1 restores stderr. */
+void pvm_log_set_fd(int fd);
+
+void pvm_log(enum pvm_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void pvm_logv(enum pvm_log_level level, const char *fmt, va_list ap);
+
+#define pvm_log_error(...) pvm_log(PVM_LOG_ERROR, __VA_ARGS__)
+#define pvm_log_warn(...)  pvm_log(PVM_LOG_WARN, __VA_ARGS__)
+#define pvm_log_info(...)  pvm_log(PVM_LOG_INFO, __VA_ARGS__)
+#define pvm_log_debug(...)                                                                         \
+	do {                                                                                       \
+		if (pvm_log_get_level() >= PVM_LOG_DEBUG)                                          \
+			pvm_log(PVM_LOG_DEBUG, __VA_ARGS__);                                       \
+	} while (0)
+
+/* ---- strict JSON ------------------------------------------------------- */
+
+struct pvm_json_limits {
+	size_t max_bytes; /* whole document */
+	int max_depth;	  /* nesting of objects and arrays */
+};
+
+/* 1 MiB, depth 32: the REST API's defaults. */
+extern const struct pvm_json_limits pvm_json_default_limits;
+
+/*
+ * Parses exactly one JSON value from buf[0..len): strict syntax, valid UTF-8,
+ * no trailing garbage, within limits. On success *out owns a reference.
+ */
+int pvm_json_parse(const char *buf, size_t len, const struct pvm_json_limits *limits,
+		   json_object **out, struct pvm_err *err);
+
+enum pvm_json_type {
+	PVM_JSON_STRING = 1,
+	PVM_JSON_INT,
+	PVM_JSON_DOUBLE, /* accepts integers too */
+	PVM_JSON_BOOL,
+	PVM_JSON_OBJECT,
+	PVM_JSON_ARRAY,
+};
+
+/*
+ * One field of an object schema. Limits apply by type: min/max for INT,
+ * min_len/max_len (bytes) for STRING, max_len (elements) for ARRAY.
+ * A max of 0 means "no bound" for max_len; INT bounds are always applied,
+ * so use INT64_MIN/INT64_MAX for "any".
+ */
+struct pvm_json_field {
+	const char *name;
+	enum pvm_json_type type;
+	bool required;
+	bool nullable;
+	int64_t min;
+	int64_t max;
+	size_t min_len;
+	size_t max_len;
+};
+
+/*
+ * Checks obj against fields: obj must be an object; every key must be known
+ * (else "unknown field"), have the right type, be within its limits; every
+ * required field must be present. `path` is the JSON pointer of obj ("" for
+ * the root) and prefixes the field named in err.
+ */
+int pvm_json_check(json_object *obj, const char *path, const struct pvm_json_field *fields,
+		   size_t nfields, struct pvm_err *err);
+
+/* Typed getters after pvm_json_check; they return -ENOENT when absent or
+ * null, leaving *out untouched (so callers preset defaults). */
+int pvm_json_get_str(json_object *obj, const char *name, const char **out);
+int pvm_json_get_int(json_object *obj, const char *name, int64_t *out);
+int pvm_json_get_double(json_object *obj, const char *name, double *out);
+int pvm_json_get_bool(json_object *obj, const char *name, bool *out);
+const char *pvm_json_type_name(enum pvm_json_type type);
+
+/* ---- configuration ----------------------------------------------------- */
+
+/*
+ * Layered configuration: built-in default < INI file < PVM_* environment <
+ * command-line flag. A key "section.name" appears as `name =` under
+ * `[section]` in the INI file, as PVM_SECTION_NAME in the environment and as
+ * --section-name on the command line (dashes and underscores are the same).
+ * A key without a section ("state_dir") is a top-level INI key.
+ */
+enum pvm_config_source {
+	PVM_CONFIG_DEFAULT = 0,
+	PVM_CONFIG_FILE,
+	PVM_CONFIG_ENV,
+	PVM_CONFIG_FLAG,
+};
+
+struct pvm_config_key {
+	const char *key;     /* "log.level" */
+	const char *def;     /* NULL: unset */
+	const char *help;    /* one line, for --help */
+	bool is_flag;	     /* boolean switch: "--foo" alone means true */
+};
+
+struct pvm_config {
+	const struct pvm_config_key *keys;
+	size_t nkeys;
+	char **values;			/* owned; NULL when unset */
+	enum pvm_config_source *source; /* where each value came from */
+	char **warnings;		/* unknown PVM_* variables, owned */
+	size_t nwarnings;
+};
+
+int pvm_config_init(struct pvm_config *cfg, const struct pvm_config_key *keys, size_t nkeys);
+void pvm_config_free(struct pvm_config *cfg);
+/* Reads an INI file; unknown sections or keys are errors naming file and line. */
+int pvm_config_load_file(struct pvm_config *cfg, const char *path, struct pvm_err *err);
+/* Applies PVM_* variables from envp (NULL-terminated, as environ). Unknown
+ * PVM_* names are collected in cfg->warnings, not errors: the environment is
+ * shared with other tools. */
+int pvm_config_load_env(struct pvm_config *cfg, char *const *envp, struct pvm_err *err);
+/*
+ * Applies --key value / --key=value flags from argv[0..argc). Non-flag
+ * arguments are kept in order in argv[0..*nrest); "--" ends flags. An
+ * unknown flag is an error.
+ */
+int pvm_config_load_args(struct pvm_config *cfg, int argc, char **argv, int *nrest,
+			 struct pvm_err *err);
+int pvm_config_set(struct pvm_config *cfg, const char *key, const char *value,
+		   enum pvm_config_source source, struct pvm_err *err);
+const char *pvm_config_get(const struct pvm_config *cfg, const char *key);
+int pvm_config_get_int(const struct pvm_config *cfg, const char *key, int64_t min, int64_t max,
+		       int64_t *out, struct pvm_err *err);
+int pvm_config_get_bool(const struct pvm_config *cfg, const char *key, bool *out,
+			struct pvm_err *err);
+enum pvm_config_source pvm_config_source_of(const struct pvm_config *cfg, const char *key);
+/* Prints one "  --flag VALUE  help (default: x)" line per key. */
+void pvm_config_usage(const struct pvm_config *cfg, FILE *fp);
+
+/* ---- numbers ----------------------------------------------------------- */
+
+/* Strict decimal parse of a whole string into [min, max]. */
+int pvm_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
+
+/* ---- time -------------------------------------------------------------- */
+
+uint64_t pvm_now_ns(void);	/* CLOCK_MONOTONIC */
+uint64_t pvm_wall_ns(void);	/* CLOCK_REALTIME, for timestamps only */
+void pvm_sleep_ns(uint64_t ns); /* restarts after signals */
+
+/* ---- string builder ---------------------------------------------------- */
+
+/* A growable NUL-terminated buffer; used by /metrics, logs and the CLI. On
+ * allocation failure it latches an error and further appends are no-ops. */
+struct pvm_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	bool failed;
+};
+
+void pvm_buf_init(struct pvm_buf *b);
+void pvm_buf_free(struct pvm_buf *b);
+void pvm_buf_reset(struct pvm_buf *b);
+int pvm_buf_append(struct pvm_buf *b, const void *data, size_t len);
+int pvm_buf_printf(struct pvm_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s JSON-escaped (without the surrounding quotes). */
+int pvm_buf_json_escape(struct pvm_buf *b, const char *s);
+/* Hands the buffer to the caller (NUL-terminated, never NULL unless failed). */
+char *pvm_buf_steal(struct pvm_buf *b);
+
+#endif /* PVM_COMMON_H */
