@@ -37,10 +37,10 @@ struct pvm_err {
 /* Sets code and message (printf-style); returns code so callers can
  * `return pvm_err_set(err, -EINVAL, "...")`. err may be NULL. */
 int pvm_err_set(struct pvm_err *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* As pvm_err_set, and records the field the error is about. */
 int pvm_err_field(struct pvm_err *err, int code, const char *field, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 /* Prepends "context: " to the message; returns err->code. */
 int pvm_err_prefix(struct pvm_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void pvm_err_clear(struct pvm_err *err);
@@ -160,10 +160,10 @@ enum pvm_config_source {
 };
 
 struct pvm_config_key {
-	const char *key;     /* "log.level" */
-	const char *def;     /* NULL: unset */
-	const char *help;    /* one line, for --help */
-	bool is_flag;	     /* boolean switch: "--foo" alone means true */
+	const char *key;  /* "log.level" */
+	const char *def;  /* NULL: unset */
+	const char *help; /* one line, for --help */
+	bool is_flag;	  /* boolean switch: "--foo" alone means true */
 };
 
 struct pvm_config {

@@ -121,7 +121,7 @@ static int config_ini_entry(void *user, const char *section, const char *name, c
 
 int pvm_config_load_file(struct pvm_config *cfg, const char *path, struct pvm_err *err)
 {
-	struct ini_ctx ctx = { .cfg = cfg, .err = err, .path = path };
+	struct ini_ctx ctx = {.cfg = cfg, .err = err, .path = path};
 	int line;
 
 	line = ini_parse(path, config_ini_entry, &ctx);
@@ -169,8 +169,8 @@ int pvm_config_load_env(struct pvm_config *cfg, char *const *envp, struct pvm_er
 		name[n] = '\0';
 		canon(name, sizeof(name), name);
 		ret = find_key(cfg, name) < 0
-			      ? add_warning(cfg, "unknown environment variable PVM_%s", name)
-			      : pvm_config_set(cfg, name, eq + 1, PVM_CONFIG_ENV, err);
+			  ? add_warning(cfg, "unknown environment variable PVM_%s", name)
+			  : pvm_config_set(cfg, name, eq + 1, PVM_CONFIG_ENV, err);
 		if (ret < 0)
 			return ret == -ENOMEM ? pvm_err_set(err, ret, "out of memory") : ret;
 	}
@@ -218,8 +218,7 @@ int pvm_config_load_args(struct pvm_config *cfg, int argc, char **argv, int *nre
 		} else if (i + 1 < argc) {
 			value = argv[++i];
 		} else {
-			return pvm_err_field(err, -EINVAL, arg, "flag --%s needs a value",
-					     arg + 2);
+			return pvm_err_field(err, -EINVAL, arg, "flag --%s needs a value", arg + 2);
 		}
 		ret = pvm_config_set(cfg, cfg->keys[k].key, value, PVM_CONFIG_FLAG, err);
 		if (ret < 0)
@@ -268,8 +267,8 @@ int pvm_config_get_int(const struct pvm_config *cfg, const char *key, int64_t mi
 int pvm_config_get_bool(const struct pvm_config *cfg, const char *key, bool *out,
 			struct pvm_err *err)
 {
-	static const char *const yes[] = { "1", "true", "yes", "on" };
-	static const char *const no[] = { "0", "false", "no", "off" };
+	static const char *const yes[] = {"1", "true", "yes", "on"};
+	static const char *const no[] = {"0", "false", "no", "off"};
 	const char *v = pvm_config_get(cfg, key);
 
 	if (!v)

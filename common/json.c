@@ -10,8 +10,8 @@
 #include "common/common.h"
 
 const struct pvm_json_limits pvm_json_default_limits = {
-	.max_bytes = 1u << 20,
-	.max_depth = 32,
+    .max_bytes = 1u << 20,
+    .max_depth = 32,
 };
 
 int pvm_json_parse(const char *buf, size_t len, const struct pvm_json_limits *limits,
@@ -44,11 +44,11 @@ int pvm_json_parse(const char *buf, size_t len, const struct pvm_json_limits *li
 		goto out;
 	}
 	if (jerr != json_tokener_success) {
-		ret = pvm_err_field(err, -EINVAL, "", "malformed JSON at byte %zu: %s",
-				    json_tokener_get_parse_end(tok),
-				    jerr == json_tokener_error_depth
-					    ? "nesting deeper than the limit"
-					    : json_tokener_error_desc(jerr));
+		ret =
+		    pvm_err_field(err, -EINVAL, "", "malformed JSON at byte %zu: %s",
+				  json_tokener_get_parse_end(tok),
+				  jerr == json_tokener_error_depth ? "nesting deeper than the limit"
+								   : json_tokener_error_desc(jerr));
 		goto out;
 	}
 	end = json_tokener_get_parse_end(tok);
@@ -142,9 +142,9 @@ static int check_value(json_object *v, const struct pvm_json_field *f, const cha
 	if (!type_matches(v, f->type))
 		return pvm_err_field(err, -EINVAL, ptr, "field %s must be %s %s", ptr,
 				     f->type == PVM_JSON_INT || f->type == PVM_JSON_ARRAY ||
-						     f->type == PVM_JSON_OBJECT
-					     ? "an"
-					     : "a",
+					     f->type == PVM_JSON_OBJECT
+					 ? "an"
+					 : "a",
 				     pvm_json_type_name(f->type));
 	switch (f->type) {
 	case PVM_JSON_INT: {
@@ -249,8 +249,8 @@ int pvm_json_get_double(json_object *obj, const char *name, double *out)
 {
 	json_object *v = get_present(obj, name);
 
-	if (!v || !(json_object_is_type(v, json_type_int) ||
-		    json_object_is_type(v, json_type_double)))
+	if (!v ||
+	    !(json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)))
 		return -ENOENT;
 	*out = json_object_get_double(v);
 	return 0;

@@ -20,10 +20,10 @@ static struct {
 	enum pvm_log_level level;
 	enum pvm_log_format format;
 	int fd;
-} log_state = { "pvm", PVM_LOG_INFO, PVM_LOG_TEXT, STDERR_FILENO };
+} log_state = {"pvm", PVM_LOG_INFO, PVM_LOG_TEXT, STDERR_FILENO};
 
-static const char *const level_names[] = { "error", "warn", "info", "debug" };
-static const int level_syslog[] = { 3, 4, 6, 7 }; /* LOG_ERR, WARNING, INFO, DEBUG */
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+static const int level_syslog[] = {3, 4, 6, 7}; /* LOG_ERR, WARNING, INFO, DEBUG */
 
 void pvm_log_init(const char *ident, enum pvm_log_level level, enum pvm_log_format format)
 {
@@ -67,7 +67,7 @@ int pvm_log_parse_level(const char *s, enum pvm_log_level *out)
 
 int pvm_log_parse_format(const char *s, enum pvm_log_format *out)
 {
-	static const char *const names[] = { "text", "json", "journal" };
+	static const char *const names[] = {"text", "json", "journal"};
 	int i = parse_name(s, names, PVM_ARRAY_SIZE(names));
 
 	if (i < 0)
@@ -84,8 +84,7 @@ static void timestamp(char *out, size_t len)
 
 	gmtime_r(&secs, &tm);
 	snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 (unsigned)((ns / 1000000u) % 1000u));
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)((ns / 1000000u) % 1000u));
 }
 
 static void write_all(int fd, const char *p, size_t n)

@@ -26,8 +26,8 @@ uint64_t pvm_wall_ns(void)
 void pvm_sleep_ns(uint64_t ns)
 {
 	struct timespec ts = {
-		.tv_sec = (time_t)(ns / 1000000000ull),
-		.tv_nsec = (long)(ns % 1000000000ull),
+	    .tv_sec = (time_t)(ns / 1000000000ull),
+	    .tv_nsec = (long)(ns % 1000000000ull),
 	};
 
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)

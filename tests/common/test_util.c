@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: MIT */
+/* Errors, the string buffer, number parsing, time and log line formats. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "common/common.h"
+
+START_TEST(test_err_context)
+{
+	struct pvm_err err = {0};
+
+	ck_assert_int_eq(pvm_err_field(&err, -EINVAL, "/vcpus", "must be positive"), -EINVAL);
+	ck_assert_int_eq(pvm_err_prefix(&err, "guest %s", "web-1"), -EINVAL);
+	ck_assert_int_eq(pvm_err_prefix(&err, "create"), -EINVAL);
+	ck_assert_str_eq(err.msg, "create: guest web-1: must be positive");
+	ck_assert_str_eq(err.field, "/vcpus");
+	pvm_err_clear(&err);
+	ck_assert_int_eq(err.code, 0);
+	ck_assert_int_eq(pvm_err_set(NULL, -EIO, "ignored"), -EIO);
+}
+END_TEST
+
+START_TEST(test_buf)
+{
+	struct pvm_buf b;
+	char *s;
+
+	pvm_buf_init(&b);
+	for (int i = 0; i < 1000; i++)
+		ck_assert_int_eq(pvm_buf_printf(&b, "%d,", i), 0);
+	ck_assert(strncmp(b.data, "0,1,2,", 6) == 0);
+	ck_assert(strstr(b.data, ",999,"));
+	ck_assert_uint_eq(b.len, strlen(b.data));
+	pvm_buf_reset(&b);
+	ck_assert_int_eq(pvm_buf_json_escape(&b, "a\"b\\c\n\x01"), 0);
+	ck_assert_str_eq(b.data, "a\\\"b\\\\c\\n\\u0001");
+	s = pvm_buf_steal(&b);
+	ck_assert_str_eq(s, "a\\\"b\\\\c\\n\\u0001");
+	ck_assert_ptr_null(b.data);
+	free(s);
+	s = pvm_buf_steal(&b);
+	ck_assert_str_eq(s, "");
+	free(s);
+}
+END_TEST
+
+START_TEST(test_parse_int)
+{
+	int64_t v = 7;
+
+	ck_assert_int_eq(pvm_parse_int("42", 0, 100, &v), 0);
+	ck_assert_int_eq(v, 42);
+	ck_assert_int_eq(pvm_parse_int("-5", -10, 10, &v), 0);
+	ck_assert_int_eq(v, -5);
+	ck_assert_int_eq(pvm_parse_int("101", 0, 100, &v), -ERANGE);
+	ck_assert_int_eq(pvm_parse_int("12x", 0, 100, &v), -EINVAL);
+	ck_assert_int_eq(pvm_parse_int("", 0, 100, &v), -EINVAL);
+	ck_assert_int_eq(pvm_parse_int("99999999999999999999", 0, INT64_MAX, &v), -ERANGE);
+	ck_assert_int_eq(v, -5);
+}
+END_TEST
+
+START_TEST(test_time)
+{
+	uint64_t a = pvm_now_ns();
+
+	pvm_sleep_ns(2000000);
+	ck_assert_uint_ge(pvm_now_ns() - a, 2000000);
+	ck_assert_uint_gt(pvm_wall_ns(), 1600000000ull * 1000000000ull);
+}
+END_TEST
+
+static char *capture_log(enum pvm_log_format format, const char *msg)
+{
+	int fds[2];
+	char *out = calloc(1, 4096);
+	ssize_t n;
+
+	ck_assert_int_eq(pipe(fds), 0);
+	pvm_log_init("pvm-test", PVM_LOG_INFO, format);
+	pvm_log_set_fd(fds[1]);
+	pvm_log_debug("hidden at info level");
+	pvm_log_warn("%s", msg);
+	pvm_log_set_fd(-1);
+	close(fds[1]);
+	n = read(fds[0], out, 4095);
+	ck_assert_int_gt(n, 0);
+	close(fds[0]);
+	return out;
+}
+
+START_TEST(test_log_formats)
+{
+	enum pvm_log_level level;
+	enum pvm_log_format format;
+	char *text = capture_log(PVM_LOG_TEXT, "disk full");
+	char *json = capture_log(PVM_LOG_JSON, "quote \" and\nnewline");
+	json_object *obj = NULL;
+
+	ck_assert_msg(strstr(text, "pvm-test[") && strstr(text, "]: warn: disk full\n"), "%s",
+		      text);
+	ck_assert(!strstr(text, "hidden"));
+	ck_assert_int_eq(pvm_json_parse(json, strlen(json), NULL, &obj, NULL), 0);
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(obj, "level")), "warn");
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(obj, "msg")),
+			 "quote \" and\nnewline");
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(obj, "ident")), "pvm-test");
+	json_object_put(obj);
+	free(text);
+	free(json);
+	ck_assert_int_eq(pvm_log_parse_level("debug", &level), 0);
+	ck_assert_int_eq(level, PVM_LOG_DEBUG);
+	ck_assert_int_eq(pvm_log_parse_level("loud", &level), -EINVAL);
+	ck_assert_int_eq(pvm_log_parse_format("journal", &format), 0);
+	ck_assert_int_eq(format, PVM_LOG_JOURNAL);
+	ck_assert_int_eq(pvm_log_parse_format("xml", &format), -EINVAL);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("common_util");
+	TCase *tc = tcase_create("util");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, test_err_context);
+	tcase_add_test(tc, test_buf);
+	tcase_add_test(tc, test_parse_int);
+	tcase_add_test(tc, test_time);
+	tcase_add_test(tc, test_log_formats);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
