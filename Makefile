@@ -3,6 +3,7 @@
 # build-release/ (benchmarks).
 
 JOBS ?= $(shell nproc)
+MAKEFLAGS += --no-print-directory
 CMAKE_FLAGS ?=
 
 .PHONY: all deps build build-asan build-release demo check check-normal check-asan bench format clean
