@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * schedulers internals: the fleet's layout and the plugin interface. Not for
+ * other modules (they use sched.h).
+ */
+#ifndef PVM_SCHED_INTERNAL_H
+#define PVM_SCHED_INTERNAL_H
+
+#include "schedulers/sched.h"
+
+/* ---- string -> index map (open addressing, ids are short) ------------- */
+
+struct sched_map {
+	uint32_t *slots; /* index + 1; 0 empty, UINT32_MAX deleted */
+	uint32_t cap;	 /* power of two */
+	uint32_t used;	 /* live + deleted */
+	uint32_t live;
+	/* Key of an index: the map stores indices only. */
+	const char *(*key_of)(const void *owner, uint32_t idx);
+	const void *owner;
+};
+
+void sched_map_init(struct sched_map *m, const char *(*key_of)(const void *, uint32_t),
+		    const void *owner);
+void sched_map_free(struct sched_map *m);
+/* -1 when absent. */
+int64_t sched_map_get(const struct sched_map *m, const char *key);
+int sched_map_put(struct sched_map *m, const char *key, uint32_t idx);
+/* Changes the index stored for key (the owner moved it). */
+void sched_map_set(struct sched_map *m, const char *key, uint32_t idx);
+void sched_map_del(struct sched_map *m, const char *key);
+
+uint64_t sched_hash(const char *a, const char *b);
+
+/* ---- fleet layout ------------------------------------------------------ */
+
+/* Exits/s are kept in thousandths as integers, so the sums updated on every
+ * bind and unbind are exact and an undone move restores them bit for bit. */
+#define SCHED_MILLI 1000.0
+
+/* What filters and scorers read for every host, packed for the scan. */
+struct sched_host_hot {
+	uint64_t memory_mib;
+	uint64_t disk_gib;
+	uint64_t used_memory_mib;
+	uint64_t used_disk_gib;
+	uint64_t used_vcpus;
+	int64_t exits_milli; /* predicted exits/s over its guests, x1000 */
+	uint32_t cpus;
+	uint32_t nguests;
+	uint32_t max_guests;
+	uint32_t hooks;
+	uint32_t abi_versions;
+	uint32_t kvm_features;
+	uint32_t kinds;
+	uint32_t aa_stamp; /* == ctx stamp: a guest of the placed guest's group is here */
+	uint8_t state;
+	bool cordoned;
+	bool draining;
+	bool emulated_devices;
+};
+
+struct sched_host_cold {
+	struct sched_host h;
+	int32_t first_guest; /* guest slot, -1 */
+};
+
+/* A bound guest: its spec packed without the selector array (its terms,
+ * usually none, live in their own allocation), plus its links. */
+struct sched_guest_rec {
+	char id[SCHED_ID_MAX];
+	char anti_affinity[SCHED_ID_MAX];
+	uint64_t memory_mib;
+	uint64_t disk_gib;
+	uint32_t vcpus;
+	uint32_t kind;
+	uint32_t hooks_required;
+	uint32_t hooks_preferred;
+	uint32_t abi_version;
+	uint32_t kvm_features_required;
+	uint32_t nselector;
+	bool needs_emulated;
+	struct sched_hook_stats stats;
+	struct sched_selector_term *sel;
+	int32_t host;	      /* host index; -1 when the slot is free */
+	int32_t prev, next;   /* guests of the same host */
+	int32_t group;	      /* anti-affinity group index, -1 */
+	int32_t gprev, gnext; /* guests of the same group */
+	int64_t exits_milli;  /* exits/s on its host, x1000 */
+};
+
+struct sched_group {
+	char name[SCHED_ID_MAX];
+	int32_t first_guest;
+	uint32_t nguests;
+};
+
+struct sched_fleet {
+	struct sched_policy policy;
+
+	struct sched_host_hot *hot;
+	struct sched_host_cold *cold;
+	uint32_t nhosts, hosts_cap;
+	struct sched_map host_map;
+
+	/* The guest record array is not compacted: free slots are chained
+	 * through .next and reused. */
+	struct sched_guest_rec *guests;
+	uint32_t guests_cap, nguests, guests_used;
+	int32_t free_guest;
+	struct sched_map guest_map;
+
+	struct sched_group *groups;
+	uint32_t ngroups, groups_cap;
+	int32_t free_group;
+	struct sched_map group_map;
+
+	uint32_t stamp;
+	/* Rebalancer sums: kept over ready hosts only when asked. */
+};
+
+/* ---- plugins ----------------------------------------------------------- */
+
+/* Everything a plugin needs about one placement, computed once per guest. */
+struct sched_ctx {
+	struct sched_fleet *f;
+	const struct sched_policy *p;
+	const struct sched_guest *g;
+	const struct sched_selector_term *sel; /* g's selector terms */
+	unsigned int nsel;
+	int32_t group; /* g's anti-affinity group in the fleet, -1 */
+	/* Indexed by a host's offered hook set (SCHED_HOOKS_ALL + 1 entries). */
+	int64_t exits_milli[SCHED_HOOKS_ALL + 1];
+	double affinity[SCHED_HOOKS_ALL + 1];
+};
+
+void sched_ctx_init(struct sched_ctx *c, struct sched_fleet *f, const struct sched_policy *p,
+		    const struct sched_guest *g, const struct sched_selector_term *sel,
+		    unsigned int nsel);
+
+struct sched_filter_plugin {
+	const char *name;
+	/* Optional: once per placement before the scan. */
+	void (*prepare)(struct sched_ctx *c);
+	/* true when host hi may take the guest. reason is NULL on the fast
+	 * path; explain passes a buffer for a one-line why. */
+	bool (*check)(const struct sched_ctx *c, uint32_t hi, char *reason, size_t len);
+};
+
+struct sched_scorer_plugin {
+	const char *name;
+	/* In [0, 1], higher is better; only called on feasible hosts. */
+	double (*score)(const struct sched_ctx *c, uint32_t hi);
+};
+
+extern const struct sched_filter_plugin sched_filter_capacity;
+extern const struct sched_filter_plugin sched_filter_state;
+extern const struct sched_filter_plugin sched_filter_pv;
+extern const struct sched_filter_plugin sched_filter_labels;
+extern const struct sched_filter_plugin sched_filter_anti_affinity;
+extern const struct sched_filter_plugin sched_filter_max_guests;
+extern const struct sched_scorer_plugin sched_scorer_binpack;
+extern const struct sched_scorer_plugin sched_scorer_spread;
+extern const struct sched_scorer_plugin sched_scorer_pv_affinity;
+extern const struct sched_scorer_plugin sched_scorer_exit_pressure;
+
+const struct sched_filter_plugin *sched_filter_plugin(enum sched_filter_id id);
+const struct sched_scorer_plugin *sched_scorer_plugin(enum sched_scorer_id id);
+
+/* The hooks a guest speaking ABI version abi can use on a host. */
+static inline uint32_t sched_usable_hooks(uint32_t hooks, uint32_t abi_versions, uint32_t abi)
+{
+	return abi && abi < 32 && (abi_versions >> abi) & 1u ? hooks : 0;
+}
+
+/* Shared by binpack and spread: mean of vCPU and memory use after placing. */
+double sched_alloc_after(const struct sched_ctx *c, uint32_t hi);
+
+/* Labels of a host match every term. */
+bool sched_selector_match(const struct sched_selector_term *t, unsigned int n,
+			  const struct sched_label *labels, unsigned int nlabels, char *reason,
+			  size_t len);
+
+/* The models behind sched_guest_exits_on (in thousandths) and
+ * sched_guest_pv_affinity, on the fields a bound guest keeps. */
+int64_t sched_exits_milli(uint32_t wanted, const struct sched_hook_stats *st, uint32_t host_hooks);
+double sched_affinity(uint32_t preferred, const struct sched_hook_stats *st, uint32_t hooks);
+
+/* ---- the pipeline (place.c) ------------------------------------------ */
+
+/*
+ * Runs the policy's filters on host hi (stopping at the first refusal unless
+ * ex is given: explain runs them all and records reasons) and, when all
+ * pass, its scorers; *score is the weighted sum. On refusal *rejected_by is
+ * the index in policy.filters of the first filter that refused.
+ */
+bool sched_evaluate(const struct sched_ctx *c, uint32_t hi, int *rejected_by, double *score,
+		    struct sched_host_explain *ex);
+
+/* The best host so far, with the stable tie-break. */
+struct sched_best {
+	int32_t host;
+	double score;
+	uint64_t hash;
+	bool hash_valid;
+};
+void sched_best_init(struct sched_best *b);
+void sched_best_offer(struct sched_best *b, const struct sched_ctx *c, uint32_t hi, double score);
+/* Fills err with SCHED_ENOHOST and the per-filter rejection counts. */
+void sched_nohost_message(const struct sched_ctx *c, const struct sched_placement *pl,
+			  struct pvm_err *err);
+
+/* ---- fleet internals used by place, explain and rebalance -------------- */
+
+int64_t sched_fleet_find_host(const struct sched_fleet *f, const char *id);
+int64_t sched_fleet_find_guest(const struct sched_fleet *f, const char *id);
+/* Takes a bound guest off its host and out of its group, keeping its
+ * record and id (explain looks at it as if unbound), and puts it back. */
+void sched_fleet_detach(struct sched_fleet *f, int32_t gi);
+void sched_fleet_attach(struct sched_fleet *f, int32_t gi, int32_t hi);
+/* Moves a bound guest record to another host, updating both hosts' sums. */
+void sched_fleet_move(struct sched_fleet *f, int32_t gi, int32_t to);
+/* Rebuilds the full spec of a bound guest (selector included). */
+void sched_fleet_guest_spec(const struct sched_fleet *f, int32_t gi, struct sched_guest *out);
+
+#endif /* PVM_SCHED_INTERNAL_H */
