@@ -1,0 +1,485 @@
+/* SPDX-License-Identifier: MIT */
+/* /v1/hosts: registration, heartbeats with capabilities, cordon and drain. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/handlers.h"
+#include "schedulers/sched.h"
+#include "store/store.h"
+
+#define I64 INT64_MIN, INT64_MAX
+
+json_object *api_host_json(const struct store_host *h)
+{
+	json_object *o = json_object_new_object();
+	json_object *free_o = json_object_new_object();
+
+	json_object_object_add(o, "id", json_object_new_string(h->id));
+	json_object_object_add(o, "name", json_object_new_string(h->name));
+	json_object_object_add(o, "address", json_object_new_string(h->address));
+	json_object_object_add(o, "state", json_object_new_string(store_host_state_name(h->state)));
+	json_object_object_add(o, "cordoned", json_object_new_boolean(h->cordoned));
+	json_object_object_add(o, "draining", json_object_new_boolean(h->draining));
+	json_object_object_add(o, "labels", api_json_text(h->labels));
+	json_object_object_add(o, "capabilities", api_json_text(h->capabilities));
+	json_object_object_add(o, "cpus", json_object_new_int64(h->cpus));
+	json_object_object_add(o, "memory_mib", json_object_new_int64(h->memory_mib));
+	json_object_object_add(o, "disk_gib", json_object_new_int64(h->disk_gib));
+	json_object_object_add(free_o, "cpus", json_object_new_int64(h->free_cpus));
+	json_object_object_add(free_o, "memory_mib", json_object_new_int64(h->free_memory_mib));
+	json_object_object_add(free_o, "disk_gib", json_object_new_int64(h->free_disk_gib));
+	json_object_object_add(o, "free", free_o);
+	json_object_object_add(o, "last_heartbeat_ms", json_object_new_int64(h->last_heartbeat_ms));
+	json_object_object_add(o, "generation", json_object_new_int64(h->generation));
+	json_object_object_add(o, "created_ms", json_object_new_int64(h->created_ms));
+	json_object_object_add(o, "updated_ms", json_object_new_int64(h->updated_ms));
+	return o;
+}
+
+static void sync_fleet(struct api_server *srv, const struct store_host *h)
+{
+	pthread_mutex_lock(&srv->place_lock);
+	api_fleet_host_sync(srv, h);
+	pthread_mutex_unlock(&srv->place_lock);
+}
+
+const struct pvm_json_field api_host_register_fields[] = {
+    {.name = "name",
+     .type = PVM_JSON_STRING,
+     .required = true,
+     .min_len = 1,
+     .max_len = STORE_NAME_MAX - 1},
+    {.name = "address", .type = PVM_JSON_STRING, .max_len = STORE_ADDR_MAX - 1},
+    {.name = "cpus", .type = PVM_JSON_INT, .max = 4096},
+    {.name = "memory_mib", .type = PVM_JSON_INT, .max = 1LL << 32},
+    {.name = "disk_gib", .type = PVM_JSON_INT, .max = 1LL << 24},
+    {.name = "labels", .type = PVM_JSON_OBJECT},
+};
+const size_t api_nhost_register_fields = PVM_ARRAY_SIZE(api_host_register_fields);
+
+int api_h_host_register(struct api_req *rq, struct api_resp *rs)
+{
+	struct store *st = rq->srv->cfg.store;
+	struct store_host h = {0};
+	struct pvm_err err = {0};
+	json_object *body, *labels = NULL;
+	const char *s;
+	int ret;
+
+	if (api_body_parse(rq, rs, api_host_register_fields,
+			   PVM_ARRAY_SIZE(api_host_register_fields), &body) < 0)
+		return 0;
+	json_object_object_get_ex(body, "labels", &labels);
+	if (api_check_labels(labels, "/labels", &err) < 0) {
+		api_problem_err(rs, &err);
+		goto out;
+	}
+	pvm_json_get_str(body, "name", &s);
+	snprintf(h.name, sizeof(h.name), "%s", s);
+	if (pvm_json_get_str(body, "address", &s) == 0)
+		snprintf(h.address, sizeof(h.address), "%s", s);
+	pvm_json_get_int(body, "cpus", &h.cpus);
+	pvm_json_get_int(body, "memory_mib", &h.memory_mib);
+	pvm_json_get_int(body, "disk_gib", &h.disk_gib);
+
+	/* A host token registers once; a restarted host daemon gets its row back. */
+	if (rq->role == API_ROLE_HOST && rq->token_host[0]) {
+		struct store_host cur;
+
+		ret = store_host_get(st, rq->token_host, &cur, &err);
+		if (ret < 0) {
+			api_store_problem(rs, ret, &err);
+			goto out;
+		}
+		if (strcmp(cur.name, h.name) != 0) {
+			store_host_free(&cur);
+			api_problem(rs, 403, API_P_FORBIDDEN, "/name",
+				    "this host token belongs to host %s", cur.id);
+			goto out;
+		}
+		api_set_etag(rs, cur.generation);
+		api_json(rs, 200, api_host_json(&cur));
+		store_host_free(&cur);
+		goto out;
+	}
+	h.state = STORE_HOST_NOT_READY;
+	h.labels = labels ? api_json_dup(labels) : NULL;
+	ret = store_tx_begin(st, &err);
+	if (ret == 0) {
+		ret = store_host_create(st, &h, &err);
+		if (ret == 0 && rq->role == API_ROLE_HOST)
+			ret = store_token_set_host(st, rq->token_id, 0, h.id, &err);
+		if (ret == 0)
+			ret = store_tx_commit(st, &err);
+		else
+			store_tx_rollback(st);
+	}
+	if (ret < 0) {
+		api_store_problem(rs, ret, &err);
+		goto out_host;
+	}
+	sync_fleet(rq->srv, &h);
+	snprintf(rs->location, sizeof(rs->location), "/v1/hosts/%s", h.id);
+	api_set_etag(rs, h.generation);
+	api_json(rs, 201, api_host_json(&h));
+out_host:
+	store_host_free(&h);
+out:
+	json_object_put(body);
+	return 0;
+}
+
+int api_h_host_list(struct api_req *rq, struct api_resp *rs)
+{
+	struct store_list_opts opts = {0};
+	struct store_host_list l = {0};
+	struct pvm_err err = {0};
+	json_object *items;
+	int ret;
+
+	if (api_page_opts(rq, rs, &opts) < 0)
+		return 0;
+	ret = store_host_list(rq->srv->cfg.store, &opts, &l, &err);
+	if (ret < 0)
+		return api_store_problem(rs, ret, &err);
+	items = json_object_new_array_ext((int)l.n);
+	for (size_t i = 0; i < l.n; i++)
+		json_object_array_add(items, api_host_json(&l.items[i]));
+	api_json(rs, 200, api_page_answer(items, l.next));
+	store_host_list_free(&l);
+	return 0;
+}
+
+int api_h_host_get(struct api_req *rq, struct api_resp *rs)
+{
+	struct store_host h;
+	struct pvm_err err = {0};
+	int ret;
+
+	if (api_host_scope(rq, rs, rq->params[0]) < 0)
+		return 0;
+	ret = store_host_get(rq->srv->cfg.store, rq->params[0], &h, &err);
+	if (ret < 0)
+		return api_store_problem(rs, ret, &err);
+	api_set_etag(rs, h.generation);
+	api_json(rs, 200, api_host_json(&h));
+	store_host_free(&h);
+	return 0;
+}
+
+static const struct pvm_json_field hook_fields[] = {
+    {.name = "name",
+     .type = PVM_JSON_STRING,
+     .required = true,
+     .min_len = 1,
+     .max_len = STORE_HOOK_MAX - 1},
+    {.name = "abi_version", .type = PVM_JSON_INT, .required = true, .min = 1, .max = 65535},
+};
+
+static const struct pvm_json_field free_fields[] = {
+    {.name = "cpus", .type = PVM_JSON_INT, .max = 4096},
+    {.name = "memory_mib", .type = PVM_JSON_INT, .max = 1LL << 32},
+    {.name = "disk_gib", .type = PVM_JSON_INT, .max = 1LL << 24},
+};
+
+const struct pvm_json_field api_heartbeat_fields[] = {
+    {.name = "hooks", .type = PVM_JSON_ARRAY, .max_len = 64},
+    {.name = "abi_versions", .type = PVM_JSON_ARRAY, .max_len = 16},
+    {.name = "kvm_pv_features", .type = PVM_JSON_ARRAY, .max_len = 64},
+    {.name = "drivers", .type = PVM_JSON_ARRAY, .max_len = 16},
+    {.name = "emulation", .type = PVM_JSON_BOOL},
+    {.name = "cpus", .type = PVM_JSON_INT, .max = 4096},
+    {.name = "memory_mib", .type = PVM_JSON_INT, .max = 1LL << 32},
+    {.name = "disk_gib", .type = PVM_JSON_INT, .max = 1LL << 24},
+    {.name = "free", .type = PVM_JSON_OBJECT},
+    {.name = "labels", .type = PVM_JSON_OBJECT},
+};
+const size_t api_nheartbeat_fields = PVM_ARRAY_SIZE(api_heartbeat_fields);
+
+static bool any_name(const char *s)
+{
+	(void)s;
+	return true;
+}
+
+/* Validates the heartbeat beyond its top-level shape; fills caps. */
+static int check_heartbeat(json_object *body, struct store_cap *caps, size_t *ncaps,
+			   struct pvm_err *err)
+{
+	json_object *v;
+	char p[64];
+	int ret;
+
+	*ncaps = 0;
+	if (json_object_object_get_ex(body, "hooks", &v) && v) {
+		size_t n = json_object_array_length(v);
+
+		for (size_t i = 0; i < n; i++) {
+			json_object *e = json_object_array_get_idx(v, i);
+			const char *name;
+			int64_t abi;
+
+			snprintf(p, sizeof(p), "/hooks/%zu", i);
+			ret = pvm_json_check(e, p, hook_fields, PVM_ARRAY_SIZE(hook_fields), err);
+			if (ret < 0)
+				return ret;
+			pvm_json_get_str(e, "name", &name);
+			pvm_json_get_int(e, "abi_version", &abi);
+			if (!api_hook_known(name))
+				return pvm_err_field(err, -EINVAL, p, "unknown hook \"%s\"", name);
+			snprintf(caps[*ncaps].name, STORE_HOOK_MAX, "%s", name);
+			caps[*ncaps].state = STORE_CAP_OFFERED;
+			caps[*ncaps].abi_version = abi;
+			caps[*ncaps].reason[0] = '\0';
+			(*ncaps)++;
+		}
+	}
+	if (json_object_object_get_ex(body, "abi_versions", &v) && v) {
+		size_t n = json_object_array_length(v);
+
+		for (size_t i = 0; i < n; i++) {
+			json_object *e = json_object_array_get_idx(v, i);
+
+			if (!json_object_is_type(e, json_type_int) ||
+			    json_object_get_int64(e) < 1 || json_object_get_int64(e) > 65535) {
+				snprintf(p, sizeof(p), "/abi_versions/%zu", i);
+				return pvm_err_field(err, -EINVAL, p,
+						     "ABI versions are integers 1..65535");
+			}
+		}
+	}
+	json_object_object_get_ex(body, "kvm_pv_features", &v);
+	ret = api_check_str_array(v, "/kvm_pv_features", 63, any_name, err);
+	if (ret < 0)
+		return ret;
+	v = NULL;
+	json_object_object_get_ex(body, "drivers", &v);
+	ret = api_check_str_array(v, "/drivers", 63, any_name, err);
+	if (ret < 0)
+		return ret;
+	v = NULL;
+	if (json_object_object_get_ex(body, "free", &v) && v) {
+		ret = pvm_json_check(v, "/free", free_fields, PVM_ARRAY_SIZE(free_fields), err);
+		if (ret < 0)
+			return ret;
+	}
+	v = NULL;
+	json_object_object_get_ex(body, "labels", &v);
+	return api_check_labels(v, "/labels", err);
+}
+
+int api_h_host_heartbeat(struct api_req *rq, struct api_resp *rs)
+{
+	struct store *st = rq->srv->cfg.store;
+	struct store_heartbeat hb = {.cpus = -1, .memory_mib = -1, .disk_gib = -1};
+	struct store_cap caps[64];
+	struct store_host h = {0};
+	struct pvm_err err = {0};
+	json_object *body, *capobj, *labels = NULL, *v;
+	enum store_host_state before;
+	char *captext = NULL;
+	size_t ncaps;
+	int ret;
+
+	if (api_host_scope(rq, rs, rq->params[0]) < 0)
+		return 0;
+	if (api_body_parse(rq, rs, api_heartbeat_fields, PVM_ARRAY_SIZE(api_heartbeat_fields),
+			   &body) < 0)
+		return 0;
+	if (check_heartbeat(body, caps, &ncaps, &err) < 0) {
+		api_problem_err(rs, &err);
+		goto out;
+	}
+	ret = store_host_get(st, rq->params[0], &h, &err);
+	if (ret < 0) {
+		api_store_problem(rs, ret, &err);
+		goto out;
+	}
+	before = h.state;
+	store_host_free(&h);
+	/* Everything but capacity and labels is the capability document. */
+	capobj = json_object_new_object();
+	json_object_object_foreach(body, key, val)
+	{
+		if (strcmp(key, "cpus") && strcmp(key, "memory_mib") && strcmp(key, "disk_gib") &&
+		    strcmp(key, "labels"))
+			json_object_object_add(capobj, key, json_object_get(val));
+	}
+	captext = api_json_dup(capobj);
+	json_object_put(capobj);
+	hb.capabilities = captext;
+	pvm_json_get_int(body, "cpus", &hb.cpus);
+	pvm_json_get_int(body, "memory_mib", &hb.memory_mib);
+	pvm_json_get_int(body, "disk_gib", &hb.disk_gib);
+	ret = store_tx_begin(st, &err);
+	if (ret == 0) {
+		ret = store_host_heartbeat(st, rq->params[0], &hb, &h, &err);
+		if (ret == 0 && json_object_object_get_ex(body, "hooks", &v) && v)
+			ret = store_host_caps_set(st, rq->params[0], caps, ncaps, &err);
+		if (ret == 0 && json_object_object_get_ex(body, "labels", &labels) && labels) {
+			char *lt = api_json_dup(labels);
+
+			free(h.labels);
+			h.labels = lt;
+			h.generation = 0;
+			ret = store_host_update(st, &h, &err);
+		}
+		if (ret == 0)
+			ret = store_tx_commit(st, &err);
+		else
+			store_tx_rollback(st);
+	}
+	if (ret < 0) {
+		api_store_problem(rs, ret, &err);
+		goto out_host;
+	}
+	sync_fleet(rq->srv, &h);
+	if (before != STORE_HOST_READY)
+		api_reaper_kick(rq->srv);
+	json_object *ans = json_object_new_object();
+
+	json_object_object_add(ans, "state",
+			       json_object_new_string(store_host_state_name(h.state)));
+	json_object_object_add(ans, "heartbeat_interval_s",
+			       json_object_new_int((int)rq->srv->cfg.heartbeat_s));
+	json_object_object_add(ans, "generation", json_object_new_int64(h.generation));
+	api_json(rs, 200, ans);
+out_host:
+	store_host_free(&h);
+out:
+	free(captext);
+	json_object_put(body);
+	return 0;
+}
+
+const struct pvm_json_field api_host_patch_fields[] = {
+    {.name = "cordoned", .type = PVM_JSON_BOOL},
+    {.name = "draining", .type = PVM_JSON_BOOL},
+    {.name = "labels", .type = PVM_JSON_OBJECT},
+};
+const size_t api_nhost_patch_fields = PVM_ARRAY_SIZE(api_host_patch_fields);
+
+int api_h_host_patch(struct api_req *rq, struct api_resp *rs)
+{
+	struct store *st = rq->srv->cfg.store;
+	struct store_host h = {0};
+	struct pvm_err err = {0};
+	json_object *body, *labels = NULL;
+	int64_t gen;
+	int ret;
+
+	if (api_if_match(rq, rs, &gen) < 0)
+		return 0;
+	if (api_body_parse(rq, rs, api_host_patch_fields, PVM_ARRAY_SIZE(api_host_patch_fields),
+			   &body) < 0)
+		return 0;
+	json_object_object_get_ex(body, "labels", &labels);
+	if (api_check_labels(labels, "/labels", &err) < 0) {
+		api_problem_err(rs, &err);
+		goto out;
+	}
+	ret = store_host_get(st, rq->params[0], &h, &err);
+	if (ret < 0) {
+		api_store_problem(rs, ret, &err);
+		goto out;
+	}
+	if (gen && gen != h.generation) {
+		api_problem(rs, 412, API_P_PRECONDITION, NULL,
+			    "If-Match \"%lld\" is stale: the host is at \"%lld\"", (long long)gen,
+			    (long long)h.generation);
+		goto out_host;
+	}
+	pvm_json_get_bool(body, "cordoned", &h.cordoned);
+	pvm_json_get_bool(body, "draining", &h.draining);
+	if (labels) {
+		free(h.labels);
+		h.labels = api_json_dup(labels);
+	}
+	if (!gen)
+		h.generation = 0;
+	ret = store_host_update(st, &h, &err);
+	if (ret < 0) {
+		api_store_problem(rs, ret, &err);
+		goto out_host;
+	}
+	sync_fleet(rq->srv, &h);
+	if (h.draining)
+		api_reaper_kick(rq->srv);
+	api_set_etag(rs, h.generation);
+	api_json(rs, 200, api_host_json(&h));
+out_host:
+	store_host_free(&h);
+out:
+	json_object_put(body);
+	return 0;
+}
+
+int api_h_host_delete(struct api_req *rq, struct api_resp *rs)
+{
+	struct pvm_err err = {0};
+	int64_t gen;
+	int ret;
+
+	if (api_if_match(rq, rs, &gen) < 0)
+		return 0;
+	pthread_mutex_lock(&rq->srv->place_lock);
+	ret = store_host_delete(rq->srv->cfg.store, rq->params[0], gen, &err);
+	if (ret == 0) {
+		sched_fleet_host_evict(rq->srv->fleet, rq->params[0]);
+		sched_fleet_host_remove(rq->srv->fleet, rq->params[0], NULL);
+	}
+	pthread_mutex_unlock(&rq->srv->place_lock);
+	if (ret < 0)
+		return api_store_problem(rs, ret, &err);
+	rs->status = 204;
+	return 0;
+}
+
+int api_h_host_assignments(struct api_req *rq, struct api_resp *rs)
+{
+	struct store *st = rq->srv->cfg.store;
+	struct store_list_opts opts = {.host_id = rq->params[0], .limit = STORE_LIST_MAX};
+	struct store_host h;
+	struct pvm_err err = {0};
+	uint64_t since, deadline;
+	json_object *items, *ans;
+	int64_t last = 0;
+	char next[STORE_ID_MAX] = "";
+	int ret;
+
+	if (api_host_scope(rq, rs, rq->params[0]) < 0)
+		return 0;
+	if (api_query_u64(rq, rs, "since", 0, INT64_MAX, &since) < 0 ||
+	    api_query_wait(rq, rs, &deadline) < 0)
+		return 0;
+	ret = store_host_get(st, rq->params[0], &h, &err);
+	if (ret < 0)
+		return api_store_problem(rs, ret, &err);
+	store_host_free(&h);
+	/* Any committed change moves the generation: the host reconciles. */
+	api_events_wait(rq->srv, (int64_t)since, deadline);
+	ret = store_events_last_seq(st, &last, &err);
+	if (ret < 0)
+		return api_store_problem(rs, ret, &err);
+	items = json_object_new_array();
+	do {
+		struct store_guest_list l = {0};
+
+		opts.after = next[0] ? next : NULL;
+		ret = store_guest_list(st, &opts, &l, &err);
+		if (ret < 0) {
+			json_object_put(items);
+			return api_store_problem(rs, ret, &err);
+		}
+		for (size_t i = 0; i < l.n; i++)
+			json_object_array_add(items, api_guest_json(st, &l.items[i], false));
+		snprintf(next, sizeof(next), "%s", l.next);
+		store_guest_list_free(&l);
+	} while (next[0]);
+	ans = json_object_new_object();
+	json_object_object_add(ans, "generation", json_object_new_int64(last));
+	json_object_object_add(ans, "guests", items);
+	api_json(rs, 200, ans);
+	return 0;
+}

@@ -1,0 +1,310 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * /metrics in the Prometheus text format 0.0.4: API requests and latency
+ * (counted here), host capacity, guest states and per-guest hook statistics
+ * (read from the store at scrape time).
+ */
+#include <stdlib.h>
+#include <errno.h>
+#include <string.h>
+
+#include "api/handlers.h"
+#include "store/store.h"
+
+const double api_lat_bounds[API_LAT_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+						0.05,	0.1,   0.25,   0.5,   1,    2.5};
+
+const unsigned api_codes[API_NCODES] = {200, 201, 204, 400, 401, 403, 404, 405, 409,
+					412, 413, 415, 422, 500, 503, 504, 0};
+
+void api_stats_record(struct api_server *srv, const struct api_route *route, unsigned status,
+		      uint64_t dur_ns)
+{
+	struct api_route_stats *s =
+	    &srv->route_stats[route ? (size_t)(route - api_routes) : api_nroutes];
+	double secs = (double)dur_ns / 1e9;
+	size_t c = API_NCODES - 1, b = API_LAT_BUCKETS;
+
+	for (size_t i = 0; i + 1 < API_NCODES; i++)
+		if (api_codes[i] == status)
+			c = i;
+	for (size_t i = 0; i < API_LAT_BUCKETS; i++) {
+		if (secs <= api_lat_bounds[i]) {
+			b = i;
+			break;
+		}
+	}
+	atomic_fetch_add(&s->by_code[c], 1);
+	atomic_fetch_add(&s->lat_bucket[b], 1);
+	atomic_fetch_add(&s->lat_sum_us, dur_ns / 1000);
+	atomic_fetch_add(&s->count, 1);
+}
+
+static void family(struct pvm_buf *b, const char *name, const char *type, const char *help)
+{
+	pvm_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Label values escaped as the text format wants (\\, \", \n). */
+static void label(struct pvm_buf *b, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			pvm_buf_printf(b, "\\%c", *s);
+		else if (*s == '\n')
+			pvm_buf_append(b, "\\n", 2);
+		else
+			pvm_buf_append(b, s, 1);
+	}
+}
+
+static void route_labels(struct pvm_buf *b, size_t i)
+{
+	if (i < api_nroutes) {
+		pvm_buf_printf(b, "method=\"%s\",route=\"", api_routes[i].method);
+		label(b, api_routes[i].pattern);
+		pvm_buf_append(b, "\"", 1);
+	} else {
+		pvm_buf_printf(b, "method=\"\",route=\"unmatched\"");
+	}
+}
+
+static void api_metrics(struct api_server *srv, struct pvm_buf *b)
+{
+	family(b, "pvm_api_requests_total", "counter",
+	       "API requests answered, by route and status.");
+	for (size_t i = 0; i <= api_nroutes; i++) {
+		for (size_t c = 0; c < API_NCODES; c++) {
+			uint64_t v = atomic_load(&srv->route_stats[i].by_code[c]);
+
+			if (!v)
+				continue;
+			pvm_buf_printf(b, "pvm_api_requests_total{");
+			route_labels(b, i);
+			if (api_codes[c])
+				pvm_buf_printf(b, ",code=\"%u\"} %llu\n", api_codes[c],
+					       (unsigned long long)v);
+			else
+				pvm_buf_printf(b, ",code=\"other\"} %llu\n", (unsigned long long)v);
+		}
+	}
+	family(b, "pvm_api_request_duration_seconds", "histogram",
+	       "Time from the request's first byte to the answer's last.");
+	for (size_t i = 0; i <= api_nroutes; i++) {
+		struct api_route_stats *s = &srv->route_stats[i];
+		uint64_t n = atomic_load(&s->count), cum = 0;
+
+		if (!n)
+			continue;
+		for (size_t k = 0; k <= API_LAT_BUCKETS; k++) {
+			cum += atomic_load(&s->lat_bucket[k]);
+			pvm_buf_printf(b, "pvm_api_request_duration_seconds_bucket{");
+			route_labels(b, i);
+			if (k < API_LAT_BUCKETS)
+				pvm_buf_printf(b, ",le=\"%g\"} %llu\n", api_lat_bounds[k],
+					       (unsigned long long)cum);
+			else
+				pvm_buf_printf(b, ",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+		}
+		pvm_buf_printf(b, "pvm_api_request_duration_seconds_sum{");
+		route_labels(b, i);
+		pvm_buf_printf(b, "} %.6f\n", (double)atomic_load(&s->lat_sum_us) / 1e6);
+		pvm_buf_printf(b, "pvm_api_request_duration_seconds_count{");
+		route_labels(b, i);
+		pvm_buf_printf(b, "} %llu\n", (unsigned long long)n);
+	}
+	family(b, "pvm_api_requests_in_flight", "gauge", "Requests being answered now.");
+	pvm_buf_printf(b, "pvm_api_requests_in_flight %d\n", atomic_load(&srv->in_flight));
+}
+
+enum { H_UP, H_CPUS, H_FREE_CPUS, H_MEM, H_FREE_MEM, H_DISK, H_FREE_DISK, H_HB, H_N };
+
+static const struct {
+	const char *name, *help;
+} host_fam[H_N] = {
+    [H_UP] = {"pvm_host_up", "1 when the host is ready (heartbeating)."},
+    [H_CPUS] = {"pvm_host_cpus", "CPUs the host offers to guests."},
+    [H_FREE_CPUS] = {"pvm_host_free_cpus", "CPUs not requested by bound guests."},
+    [H_MEM] = {"pvm_host_memory_bytes", "Memory the host offers to guests."},
+    [H_FREE_MEM] = {"pvm_host_free_memory_bytes", "Memory not requested by bound guests."},
+    [H_DISK] = {"pvm_host_disk_bytes", "Disk the host offers to guests."},
+    [H_FREE_DISK] = {"pvm_host_free_disk_bytes", "Disk not requested by bound guests."},
+    [H_HB] = {"pvm_host_last_heartbeat_timestamp_seconds", "Time of the last heartbeat."},
+};
+
+static int host_metrics(struct store *st, struct pvm_buf *out, struct pvm_err *err)
+{
+	struct pvm_buf fam[H_N];
+	char next[STORE_ID_MAX] = "";
+	int ret = 0;
+
+	for (int f = 0; f < H_N; f++) {
+		pvm_buf_init(&fam[f]);
+		family(&fam[f], host_fam[f].name, "gauge", host_fam[f].help);
+	}
+	do {
+		struct store_list_opts o = {.after = next[0] ? next : NULL,
+					    .limit = STORE_LIST_MAX};
+		struct store_host_list l = {0};
+
+		ret = store_host_list(st, &o, &l, err);
+		if (ret < 0)
+			goto out;
+		for (size_t i = 0; i < l.n; i++) {
+			const struct store_host *h = &l.items[i];
+			long long v[H_N] = {
+			    [H_UP] = h->state == STORE_HOST_READY,
+			    [H_CPUS] = h->cpus,
+			    [H_FREE_CPUS] = h->free_cpus,
+			    [H_MEM] = h->memory_mib << 20,
+			    [H_FREE_MEM] = h->free_memory_mib << 20,
+			    [H_DISK] = h->disk_gib << 30,
+			    [H_FREE_DISK] = h->free_disk_gib << 30,
+			};
+
+			for (int f = 0; f < H_N; f++) {
+				pvm_buf_printf(&fam[f], "%s{host=\"%s\",name=\"", host_fam[f].name,
+					       h->id);
+				label(&fam[f], h->name);
+				if (f == H_HB)
+					pvm_buf_printf(&fam[f], "\"} %.3f\n",
+						       (double)h->last_heartbeat_ms / 1000.0);
+				else
+					pvm_buf_printf(&fam[f], "\"} %lld\n", v[f]);
+			}
+		}
+		snprintf(next, sizeof(next), "%s", l.next);
+		store_host_list_free(&l);
+	} while (next[0]);
+	for (int f = 0; f < H_N; f++)
+		pvm_buf_append(out, fam[f].data, fam[f].len);
+out:
+	for (int f = 0; f < H_N; f++)
+		pvm_buf_free(&fam[f]);
+	return ret;
+}
+
+struct placed {
+	char id[STORE_ID_MAX];
+	char host[STORE_ID_MAX];
+};
+
+static int placed_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct placed *)a)->id, ((const struct placed *)b)->id);
+}
+
+enum { S_CALLS, S_DOORBELLS, S_BYTES, S_ERRORS, S_AVOIDED, S_N };
+
+static const struct {
+	const char *name, *help;
+} stat_fam[S_N] = {
+    [S_CALLS] = {"pvm_hook_calls_total", "Hook calls a guest made."},
+    [S_DOORBELLS] = {"pvm_hook_doorbells_total", "Doorbell writes (exits) for a hook."},
+    [S_BYTES] = {"pvm_hook_bytes_total", "Bytes moved through a hook."},
+    [S_ERRORS] = {"pvm_hook_errors_total", "Hook calls refused with an error."},
+    [S_AVOIDED] = {"pvm_hook_exits_avoided_total", "Exits the emulated twin would have taken."},
+};
+
+struct stat_walk {
+	struct placed *placed;
+	size_t nplaced;
+	struct pvm_buf fam[S_N];
+};
+
+static int stat_row(const struct store_hook_stat *st, void *arg)
+{
+	struct stat_walk *w = arg;
+	struct placed key, *p;
+	int64_t v[S_N] = {st->calls, st->doorbells, st->bytes, st->errors, st->exits_avoided};
+
+	snprintf(key.id, sizeof(key.id), "%s", st->guest_id);
+	p = bsearch(&key, w->placed, w->nplaced, sizeof(*p), placed_cmp);
+	for (int f = 0; f < S_N; f++)
+		pvm_buf_printf(&w->fam[f], "%s{host=\"%s\",guest=\"%s\",hook=\"%s\"} %lld\n",
+			       stat_fam[f].name, p ? p->host : "", st->guest_id, st->hook,
+			       (long long)v[f]);
+	return 0;
+}
+
+static int guest_metrics(struct store *st, struct pvm_buf *out, struct pvm_err *err)
+{
+	struct stat_walk w = {0};
+	uint64_t by_state[STORE_OBSERVED_UNKNOWN + 1] = {0};
+	char next[STORE_ID_MAX] = "";
+	size_t cap = 0;
+	int ret = 0;
+
+	do {
+		struct store_list_opts o = {.after = next[0] ? next : NULL,
+					    .limit = STORE_LIST_MAX};
+		struct store_guest_list l = {0};
+
+		ret = store_guest_list(st, &o, &l, err);
+		if (ret < 0)
+			goto out;
+		if (w.nplaced + l.n > cap) {
+			size_t ncap = (w.nplaced + l.n) * 2;
+			struct placed *np = realloc(w.placed, ncap * sizeof(*np));
+
+			if (!np) {
+				store_guest_list_free(&l);
+				ret = pvm_err_set(err, -ENOMEM, "out of memory");
+				goto out;
+			}
+			w.placed = np;
+			cap = ncap;
+		}
+		for (size_t i = 0; i < l.n; i++) {
+			if (l.items[i].observed_state <= STORE_OBSERVED_UNKNOWN)
+				by_state[l.items[i].observed_state]++;
+			memcpy(w.placed[w.nplaced].id, l.items[i].id, STORE_ID_MAX);
+			memcpy(w.placed[w.nplaced].host, l.items[i].host_id, STORE_ID_MAX);
+			w.nplaced++;
+		}
+		snprintf(next, sizeof(next), "%s", l.next);
+		store_guest_list_free(&l);
+	} while (next[0]);
+	qsort(w.placed, w.nplaced, sizeof(*w.placed), placed_cmp);
+	family(out, "pvm_guests", "gauge", "Guests by observed state.");
+	for (int s = 0; s <= STORE_OBSERVED_UNKNOWN; s++)
+		pvm_buf_printf(out, "pvm_guests{state=\"%s\"} %llu\n",
+			       store_observed_state_name((enum store_observed_state)s),
+			       (unsigned long long)by_state[s]);
+	for (int f = 0; f < S_N; f++) {
+		pvm_buf_init(&w.fam[f]);
+		family(&w.fam[f], stat_fam[f].name, "counter", stat_fam[f].help);
+	}
+	ret = store_hook_stats_foreach(st, stat_row, &w, err);
+	if (ret < 0)
+		goto out;
+	for (int f = 0; f < S_N; f++)
+		pvm_buf_append(out, w.fam[f].data, w.fam[f].len);
+out:
+	for (int f = 0; f < S_N; f++)
+		pvm_buf_free(&w.fam[f]);
+	free(w.placed);
+	return ret;
+}
+
+int api_h_metrics(struct api_req *rq, struct api_resp *rs)
+{
+	struct pvm_err err = {0};
+	struct pvm_buf b;
+	int ret;
+
+	pvm_buf_init(&b);
+	api_metrics(rq->srv, &b);
+	ret = host_metrics(rq->srv->cfg.store, &b, &err);
+	if (ret == 0)
+		ret = guest_metrics(rq->srv->cfg.store, &b, &err);
+	if (ret < 0 || b.failed) {
+		pvm_buf_free(&b);
+		return api_store_problem(rs, ret < 0 ? ret : -ENOMEM, &err);
+	}
+	rs->status = 200;
+	rs->raw_len = b.len;
+	rs->raw = pvm_buf_steal(&b);
+	rs->content_type = "text/plain; version=0.0.4; charset=utf-8";
+	return 0;
+}

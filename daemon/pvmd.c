@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pvmd: configuration (INI < PVM_* environment < flags), logging, signals,
+ * then the role asked for. Each role lives in its own role_*.c file.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/role.h"
+
+extern char **environ;
+
+static const struct pvm_config_key keys[] = {
+	{ "config", NULL, "INI configuration file", false },
+	{ "role", "controller", "which role to run: controller", false },
+	{ "listen", "127.0.0.1:7070", "ADDR:PORT the REST API listens on (port 0: any)", false },
+	{ "state_dir", "./pvm-state", "directory for the store and the admin token", false },
+	{ "tls_cert", NULL, "PEM certificate: serve HTTPS", false },
+	{ "tls_key", NULL, "PEM private key of --tls-cert", false },
+	{ "metrics_open", "false", "serve /metrics without a token", true },
+	{ "heartbeat_s", "10", "host heartbeat interval; 3 missed make a host unreachable", false },
+	{ "body_limit", "1048576", "largest request body in bytes", false },
+	{ "grace_s", "10", "how long SIGTERM waits for requests in flight", false },
+	{ "sched_policy", NULL, "scheduler policy over the default (see sched_policy_parse)",
+	  false },
+	{ "log.level", "info", "error, warn, info or debug", false },
+	{ "log.format", "text", "text, json or journal", false },
+	{ "help", "false", "show this help", true },
+};
+
+static const struct pvmd_role *const roles[] = { &pvmd_role_controller };
+
+/* --config must be known before the file it names is read. */
+static const char *find_config(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strncmp(argv[i], "--config=", 9) == 0)
+			return argv[i] + 9;
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			return argv[i + 1];
+	}
+	return getenv("PVM_CONFIG");
+}
+
+static int setup(struct pvm_config *cfg, int argc, char **argv, struct pvm_err *err)
+{
+	const char *file = find_config(argc, argv);
+	enum pvm_log_level level;
+	enum pvm_log_format format;
+	int nrest = 0, ret;
+
+	if (file) {
+		ret = pvm_config_load_file(cfg, file, err);
+		if (ret < 0)
+			return ret;
+	}
+	ret = pvm_config_load_env(cfg, environ, err);
+	if (ret < 0)
+		return ret;
+	ret = pvm_config_load_args(cfg, argc - 1, argv + 1, &nrest, err);
+	if (ret < 0)
+		return ret;
+	if (nrest > 0)
+		return pvm_err_set(err, -EINVAL, "unexpected argument %s", argv[1]);
+	if (pvm_log_parse_level(pvm_config_get(cfg, "log.level"), &level) < 0)
+		return pvm_err_field(err, -EINVAL, "log.level", "bad log level %s",
+				     pvm_config_get(cfg, "log.level"));
+	if (pvm_log_parse_format(pvm_config_get(cfg, "log.format"), &format) < 0)
+		return pvm_err_field(err, -EINVAL, "log.format", "bad log format %s",
+				     pvm_config_get(cfg, "log.format"));
+	pvm_log_init("pvmd", level, format);
+	for (size_t i = 0; i < cfg->nwarnings; i++)
+		pvm_log_warn("%s", cfg->warnings[i]);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct pvm_config cfg;
+	struct pvm_err err = { 0 };
+	const char *name;
+	sigset_t sigs;
+	bool help = false;
+	int code = 2;
+
+	if (pvm_config_init(&cfg, keys, PVM_ARRAY_SIZE(keys)) < 0) {
+		fprintf(stderr, "pvmd: out of memory\n");
+		return 1;
+	}
+	if (setup(&cfg, argc, argv, &err) < 0) {
+		fprintf(stderr, "pvmd: %s\n", err.msg);
+		fprintf(stderr, "usage: pvmd [--role ROLE] [options]; pvmd --help lists them\n");
+		goto out;
+	}
+	pvm_config_get_bool(&cfg, "help", &help, NULL);
+	if (help) {
+		printf("usage: pvmd [options]\n");
+		pvm_config_usage(&cfg, stdout);
+		code = 0;
+		goto out;
+	}
+	/* Block the stop signals before any thread starts, so every thread
+	 * inherits the mask and the role alone receives them. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	name = pvm_config_get(&cfg, "role");
+	for (size_t i = 0; i < PVM_ARRAY_SIZE(roles); i++) {
+		if (strcmp(roles[i]->name, name) == 0) {
+			code = roles[i]->run(&cfg, &sigs);
+			goto out;
+		}
+	}
+	fprintf(stderr, "pvmd: unknown role %s (built: controller)\n", name);
+out:
+	pvm_config_free(&cfg);
+	return code;
+}
