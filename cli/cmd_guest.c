@@ -1,0 +1,317 @@
+/* SPDX-License-Identifier: MIT */
+/* pvmctl guest list|show|start|stop|rm|stats|explain (create: guest_create.c) */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/internal.h"
+
+static const struct cli_col list_cols[] = {
+    {"ID", "id", true, NULL},
+    {"NAME", "name", false, NULL},
+    {"KIND", "kind", false, NULL},
+    {"DESIRED", "desired_state", false, NULL},
+    {"STATE", "observed_state", false, NULL},
+    {"HOST", "host_id", false, NULL},
+    {"VCPUS", "vcpus", false, NULL},
+    {"MEMORY MIB", "memory_mib", false, NULL},
+    {"IMAGE", "spec.image", true, NULL},
+    {"REQUIRED HOOKS", "spec.pv.hooks_required", true, NULL},
+    {"LABELS", "spec.labels", true, cli_fmt_keys},
+    {"AGE", "created_ms", false, cli_fmt_age_ms},
+};
+
+static const struct cli_col show_cols[] = {
+    {"ID", "id", false, NULL},
+    {"Name", "name", false, NULL},
+    {"Kind", "kind", false, NULL},
+    {"Image", "spec.image", false, NULL},
+    {"Desired state", "desired_state", false, NULL},
+    {"Observed state", "observed_state", false, NULL},
+    {"Host", "host_id", false, NULL},
+    {"vCPUs", "vcpus", false, NULL},
+    {"Memory MiB", "memory_mib", false, NULL},
+    {"Disk GiB", "disk_gib", false, NULL},
+    {"Restart policy", "restart_policy", false, NULL},
+    {"Required hooks", "spec.pv.hooks_required", false, NULL},
+    {"Preferred hooks", "spec.pv.hooks_preferred", false, NULL},
+    {"Labels", "spec.labels", false, cli_fmt_keys},
+    {"Capabilities", "capabilities", false, NULL},
+    {"Spec", "spec", true, NULL},
+    {"Generation", "generation", true, NULL},
+    {"Created", "created_ms", false, cli_fmt_time_ms},
+    {"Updated", "updated_ms", true, cli_fmt_time_ms},
+};
+
+static int guest_list(struct cli_ctx *ctx, struct cli_args *a)
+{
+	const char *host = cli_arg(a, "host");
+	json_object *doc = NULL;
+	char *path = NULL, *esc = NULL;
+	int ret;
+
+	if (host &&
+	    (!(esc = cli_escape(ctx, host)) || asprintf(&path, "/v1/guests?host_id=%s", esc) < 0)) {
+		free(esc);
+		return cli_fail(ctx, CLI_EXIT_SERVER, "out of memory");
+	}
+	free(esc);
+	ret = cli_list_all(ctx, path ? path : "/v1/guests", &doc);
+	if (ret == CLI_EXIT_OK)
+		ret = cli_print_list(ctx, doc, list_cols, PVM_ARRAY_SIZE(list_cols));
+	json_object_put(doc);
+	free(path);
+	return ret;
+}
+
+static int guest_show(struct cli_ctx *ctx, struct cli_args *a)
+{
+	json_object *obj;
+	int ret = cli_lookup(ctx, "/v1/guests", a->pos[0], &obj, NULL, 0);
+
+	if (ret == CLI_EXIT_OK)
+		ret = cli_print_object(ctx, obj, show_cols, PVM_ARRAY_SIZE(show_cols));
+	json_object_put(obj);
+	return ret;
+}
+
+static int set_desired(struct cli_ctx *ctx, const char *ref, const char *state)
+{
+	json_object *body = json_object_new_object(), *res = NULL;
+	int ret;
+
+	json_object_object_add(body, "desired_state", json_object_new_string(state));
+	ret = cli_change(ctx, "/v1/guests", ref, "PATCH", body, &res);
+	if (ret == CLI_EXIT_OK) {
+		if (ctx->output == CLI_OUT_JSON)
+			cli_print_json(res);
+		else
+			printf("guest %s: desired state %s\n", ref, state);
+	}
+	json_object_put(res);
+	json_object_put(body);
+	return ret;
+}
+
+static int guest_start(struct cli_ctx *ctx, struct cli_args *a)
+{
+	return set_desired(ctx, a->pos[0], "running");
+}
+
+static int guest_stop(struct cli_ctx *ctx, struct cli_args *a)
+{
+	return set_desired(ctx, a->pos[0], "stopped");
+}
+
+static int guest_rm(struct cli_ctx *ctx, struct cli_args *a)
+{
+	int ret = cli_change(ctx, "/v1/guests", a->pos[0], "DELETE", NULL, NULL);
+
+	if (ret == CLI_EXIT_OK && ctx->output != CLI_OUT_JSON)
+		printf("guest %s removed\n", a->pos[0]);
+	return ret;
+}
+
+/* The first of several spellings a field may have; NULL when none. */
+static json_object *first_field(json_object *obj, const char *const *names)
+{
+	for (; *names; names++) {
+		json_object *v = cli_field(obj, *names);
+
+		if (v)
+			return v;
+	}
+	return NULL;
+}
+
+static const struct cli_col stat_cols[] = {
+    {"HOOK", "hook", false, NULL},
+    {"CALLS", "calls", false, NULL},
+    {"DOORBELLS", "doorbells", false, NULL},
+    {"BYTES", "bytes", false, cli_fmt_bytes},
+    {"ERRORS", "errors", false, NULL},
+    {"EXITS AVOIDED", "exits_avoided", false, NULL},
+    {"UPDATED", "updated_ms", true, cli_fmt_age_ms},
+};
+
+static int guest_stats(struct cli_ctx *ctx, struct cli_args *a)
+{
+	static const char *const names[] = {"hook_stats", "stats.hooks", "stats", NULL};
+	json_object *obj = NULL, *st, *doc = NULL, *items;
+	int ret = cli_lookup(ctx, "/v1/guests", a->pos[0], &obj, NULL, 0);
+
+	if (ret != CLI_EXIT_OK)
+		return ret;
+	st = first_field(obj, names);
+	if (ctx->output == CLI_OUT_JSON) {
+		cli_print_json(st ? st : json_object_new_array());
+		goto out;
+	}
+	/* Either an array of per-hook records or an object keyed by hook. */
+	items = json_object_new_array();
+	doc = json_object_new_object();
+	json_object_object_add(doc, "items", items);
+	if (st && json_object_is_type(st, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(st); i++)
+			json_object_array_add(items,
+					      json_object_get(json_object_array_get_idx(st, i)));
+	} else if (st && json_object_is_type(st, json_type_object)) {
+		json_object_object_foreach(st, hook, rec)
+		{
+			json_object *row = json_object_new_object();
+
+			json_object_object_add(row, "hook", json_object_new_string(hook));
+			if (json_object_is_type(rec, json_type_object)) {
+				json_object_object_foreach(rec, k, v)
+				    json_object_object_add(row, k, json_object_get(v));
+			}
+			json_object_array_add(items, row);
+		}
+	}
+	if (json_object_array_length(items) == 0)
+		printf("guest %s has reported no hook statistics yet\n", a->pos[0]);
+	else
+		ret = cli_print_list(ctx, doc, stat_cols, PVM_ARRAY_SIZE(stat_cols));
+out:
+	json_object_put(doc);
+	json_object_put(obj);
+	return ret;
+}
+
+/* Reasons of the filters that failed, "; "-separated, into buf. */
+static const char *fmt_reasons(json_object *obj, const char *path, char *buf, size_t len)
+{
+	json_object *f = cli_field(obj, path);
+	size_t off = 0;
+
+	buf[0] = '\0';
+	if (!f || !json_object_is_type(f, json_type_array))
+		return cli_field_text(obj, "reason", buf, len);
+	for (size_t i = 0; i < json_object_array_length(f); i++) {
+		json_object *v = json_object_array_get_idx(f, i);
+		json_object *pass = cli_field(v, "pass");
+		char name[64], why[256];
+		int w;
+
+		if (!pass)
+			pass = cli_field(v, "passed");
+		if (pass && json_object_get_boolean(pass))
+			continue;
+		w = snprintf(buf + off, len - off, "%s%s: %s", off ? "; " : "",
+			     cli_field_text(v, "name", name, sizeof(name)),
+			     cli_field_text(v, "reason", why, sizeof(why)));
+		if (w < 0 || (size_t)w >= len - off)
+			break;
+		off += (size_t)w;
+	}
+	return buf[0] ? buf : "-";
+}
+
+/* Scorers as name=weighted score, into buf. */
+static const char *fmt_scores(json_object *obj, const char *path, char *buf, size_t len)
+{
+	json_object *s = cli_field(obj, path);
+	size_t off = 0;
+
+	buf[0] = '\0';
+	if (!s || !json_object_is_type(s, json_type_array))
+		return cli_field_text(obj, path, buf, len);
+	for (size_t i = 0; i < json_object_array_length(s); i++) {
+		json_object *v = json_object_array_get_idx(s, i);
+		json_object *w = cli_field(v, "weighted");
+		char name[64];
+		int n;
+
+		n = snprintf(buf + off, len - off, "%s%s=%.3g", off ? "," : "",
+			     cli_field_text(v, "name", name, sizeof(name)),
+			     w ? json_object_get_double(w) : 0.0);
+		if (n < 0 || (size_t)n >= len - off)
+			break;
+		off += (size_t)n;
+	}
+	return buf[0] ? buf : "-";
+}
+
+static const struct cli_col explain_cols[] = {
+    {"HOST", "host_name", false, NULL},	    {"HOST ID", "host_id", true, NULL},
+    {"FITS", "feasible", false, NULL},	    {"SCORE", "score", false, NULL},
+    {"SCORES", "scores", true, fmt_scores}, {"REASON", "filters", false, fmt_reasons},
+};
+
+static int guest_explain(struct cli_ctx *ctx, struct cli_args *a)
+{
+	json_object *spec = NULL, *guest = NULL, *doc = NULL, *hosts;
+	struct cli_resp resp = {0};
+	int ret;
+
+	if (a->npos) {
+		ret = cli_lookup(ctx, "/v1/guests", a->pos[0], &guest, NULL, 0);
+		if (ret != CLI_EXIT_OK)
+			return ret;
+		spec = json_object_get(cli_field(guest, "spec"));
+		if (!spec) {
+			ret = cli_fail(ctx, CLI_EXIT_SERVER, "guest %s has no spec", a->pos[0]);
+			goto out;
+		}
+	} else {
+		ret = cli_guest_spec(ctx, a, &spec);
+		if (ret != CLI_EXIT_OK)
+			goto out;
+		if (!cli_field(spec, "name"))
+			json_object_object_add(spec, "name", json_object_new_string("explain"));
+	}
+	ret = cli_request(ctx, "POST", "/v1/placements/explain", spec, NULL, &resp);
+	if (ret != CLI_EXIT_OK)
+		goto out;
+	if (ctx->output == CLI_OUT_JSON) {
+		cli_print_json(resp.json);
+		goto out;
+	}
+	hosts = cli_field(resp.json, "hosts");
+	if (!hosts)
+		hosts = cli_field(resp.json, "items");
+	doc = json_object_new_object();
+	json_object_object_add(doc, "items",
+			       hosts ? json_object_get(hosts) : json_object_new_array());
+	ret = cli_print_list(ctx, doc, explain_cols, PVM_ARRAY_SIZE(explain_cols));
+	if (ret == CLI_EXIT_OK) {
+		char buf[128];
+		const char *chosen = cli_field_text(resp.json, "chosen", buf, sizeof(buf));
+
+		printf("chosen: %s\n", strcmp(chosen, "-") ? chosen : "none (no host fits)");
+	}
+out:
+	json_object_put(doc);
+	cli_resp_free(&resp);
+	json_object_put(spec);
+	json_object_put(guest);
+	return ret;
+}
+
+static const struct cli_opt list_opts[] = {
+    {"host", 0, "HOST", "only guests on this host (id)"},
+};
+
+static const struct cli_cmd guest_sub[] = {
+    {"create", "Create a guest; --wait follows it until it runs", "[NAME]", cli_guest_spec_opts,
+     CLI_GUEST_SPEC_NOPTS, cli_guest_create_opts, CLI_GUEST_CREATE_NOPTS, cli_guest_create,
+     .max_pos = 1},
+    {"list", "List guests", NULL, list_opts, PVM_ARRAY_SIZE(list_opts), .fn = guest_list},
+    {"show", "Show one guest (by id or name)", "GUEST", .fn = guest_show, .min_pos = 1,
+     .max_pos = 1},
+    {"start", "Set a guest's desired state to running", "GUEST", .fn = guest_start, .min_pos = 1,
+     .max_pos = 1},
+    {"stop", "Set a guest's desired state to stopped", "GUEST", .fn = guest_stop, .min_pos = 1,
+     .max_pos = 1},
+    {"rm", "Delete a guest", "GUEST", .fn = guest_rm, .min_pos = 1, .max_pos = 1},
+    {"stats", "A guest's latest hook statistics", "GUEST", .fn = guest_stats, .min_pos = 1,
+     .max_pos = 1},
+    {"explain", "Where would this guest (or spec) go, and why", "[GUEST]", cli_guest_spec_opts,
+     CLI_GUEST_SPEC_NOPTS, .fn = guest_explain, .max_pos = 1},
+};
+
+const struct cli_cmd cli_cmd_guest = {
+    .name = "guest",
+    .summary = "Guests: create, list, show, start, stop, rm, stats, explain",
+    .sub = guest_sub,
+    .nsub = PVM_ARRAY_SIZE(guest_sub),
+};

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/* pvmctl token create|list|revoke (admin only on the server side) */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/internal.h"
+
+static const struct cli_col list_cols[] = {
+    {"ID", "id", false, NULL},
+    {"NAME", "name", false, NULL},
+    {"ROLE", "role", false, NULL},
+    {"HOST", "host_id", false, NULL},
+    {"REVOKED", "revoked", false, NULL},
+    {"REVOKED AT", "revoked_ms", true, cli_fmt_time_ms},
+    {"AGE", "created_ms", false, cli_fmt_age_ms},
+};
+
+static const struct cli_opt create_opts[] = {
+    {"role", 'r', "ROLE", "admin, operator, reader or host (required)"},
+    {"host", 0, "HOST", "host tokens: the host id it speaks for"},
+};
+
+static int token_create(struct cli_ctx *ctx, struct cli_args *a)
+{
+	struct cli_req opt = {.idempotency_key = true};
+	json_object *body;
+	struct cli_resp resp = {0};
+	char buf[256];
+	int ret;
+
+	if (!cli_arg(a, "role"))
+		return cli_usage_error(ctx, "--role is required (admin, operator, reader or host)");
+	body = json_object_new_object();
+	json_object_object_add(body, "name", json_object_new_string(a->pos[0]));
+	json_object_object_add(body, "role", json_object_new_string(cli_arg(a, "role")));
+	if (cli_arg(a, "host"))
+		json_object_object_add(body, "host_id", json_object_new_string(cli_arg(a, "host")));
+	ret = cli_request(ctx, "POST", "/v1/tokens", body, &opt, &resp);
+	if (ret == CLI_EXIT_OK) {
+		if (ctx->output == CLI_OUT_JSON) {
+			cli_print_json(resp.json);
+		} else {
+			printf("token %s created (%s)\n", a->pos[0],
+			       cli_field_text(resp.json, "id", buf, sizeof(buf)));
+			printf("secret: %s\n",
+			       cli_field_text(resp.json, "secret", buf, sizeof(buf)));
+			fprintf(stderr, "The secret is shown only this once; store it now.\n");
+		}
+	}
+	cli_resp_free(&resp);
+	json_object_put(body);
+	return ret;
+}
+
+static int token_list(struct cli_ctx *ctx, struct cli_args *a)
+{
+	json_object *doc;
+	int ret;
+
+	(void)a;
+	ret = cli_list_all(ctx, "/v1/tokens", &doc);
+	if (ret == CLI_EXIT_OK)
+		ret = cli_print_list(ctx, doc, list_cols, PVM_ARRAY_SIZE(list_cols));
+	json_object_put(doc);
+	return ret;
+}
+
+/* Tokens have no GET by id: a name is found in the list. */
+static int token_id(struct cli_ctx *ctx, const char *ref, char *id, size_t len)
+{
+	json_object *doc, *items;
+	int ret = cli_list_all(ctx, "/v1/tokens", &doc);
+
+	if (ret != CLI_EXIT_OK)
+		return ret;
+	ret = CLI_EXIT_NOT_FOUND;
+	items = cli_field(doc, "items");
+	for (size_t i = 0; items && i < json_object_array_length(items); i++) {
+		json_object *t = json_object_array_get_idx(items, i);
+		char name[128], tid[64];
+
+		cli_field_text(t, "id", tid, sizeof(tid));
+		if (strcmp(tid, ref) == 0 ||
+		    strcmp(cli_field_text(t, "name", name, sizeof(name)), ref) == 0) {
+			snprintf(id, len, "%s", tid);
+			ret = CLI_EXIT_OK;
+			break;
+		}
+	}
+	json_object_put(doc);
+	if (ret != CLI_EXIT_OK)
+		cli_fail(ctx, ret, "%s: no such token id or name", ref);
+	return ret;
+}
+
+static int token_revoke(struct cli_ctx *ctx, struct cli_args *a)
+{
+	struct cli_resp resp = {0};
+	char id[64], *esc, *url = NULL;
+	int ret = token_id(ctx, a->pos[0], id, sizeof(id));
+
+	if (ret != CLI_EXIT_OK)
+		return ret;
+	esc = cli_escape(ctx, id);
+	if (!esc || asprintf(&url, "/v1/tokens/%s", esc) < 0) {
+		free(esc);
+		return cli_fail(ctx, CLI_EXIT_SERVER, "out of memory");
+	}
+	free(esc);
+	ret = cli_request(ctx, "DELETE", url, NULL, NULL, &resp);
+	if (ret == CLI_EXIT_OK && ctx->output != CLI_OUT_JSON)
+		printf("token %s revoked\n", a->pos[0]);
+	cli_resp_free(&resp);
+	free(url);
+	return ret;
+}
+
+static const struct cli_cmd token_sub[] = {
+    {"create", "Create a token (the secret is shown once)", "NAME", create_opts,
+     PVM_ARRAY_SIZE(create_opts), .fn = token_create, .min_pos = 1, .max_pos = 1},
+    {"list", "List tokens", .fn = token_list},
+    {"revoke", "Revoke a token (by id or name)", "TOKEN", .fn = token_revoke, .min_pos = 1,
+     .max_pos = 1},
+};
+
+const struct cli_cmd cli_cmd_token = {
+    .name = "token",
+    .summary = "API tokens: create, list, revoke",
+    .sub = token_sub,
+    .nsub = PVM_ARRAY_SIZE(token_sub),
+};
