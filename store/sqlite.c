@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The SQLite backend.
+ *
+ * Settings on every connection:
+ * - journal_mode=WAL: readers never block the writer and vice versa.
+ * - synchronous=NORMAL by default: in WAL mode a commit that returned
+ *   survives any crash of the process (SIGKILL, abort) and the database is
+ *   never corrupted; only a power loss or kernel crash may roll back the last
+ *   few commits. Hosts re-send state with every heartbeat and report, so the
+ *   controller recovers from that, and commits avoid an fsync each.
+ *   store_options.durable selects FULL (an fsync per commit) instead.
+ * - foreign_keys=ON, and a busy timeout for locks held by other processes.
+ * - Multi-thread mode (SQLITE_OPEN_NOMUTEX): the pool hands a connection to
+ *   one thread at a time, so SQLite's per-connection mutex is not needed.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "store/sqlite-int.h"
+
+static int map_error(sqlite3 *db, int rc, struct pvm_err *err)
+{
+	int ext = sqlite3_extended_errcode(db);
+	const char *msg = sqlite3_errmsg(db);
+
+	switch (rc & 0xff) {
+	case SQLITE_CONSTRAINT:
+		if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
+			return pvm_err_set(err, -EEXIST, "already exists (%s)", msg);
+		if (ext == SQLITE_CONSTRAINT_FOREIGNKEY)
+			return pvm_err_set(err, -ENOENT, "refers to a missing row (%s)", msg);
+		return pvm_err_set(err, -EINVAL, "constraint failed (%s)", msg);
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return pvm_err_set(err, -EAGAIN, "database is locked by another process (%s)", msg);
+	case SQLITE_NOMEM:
+		return pvm_err_set(err, -ENOMEM, "out of memory");
+	default:
+		return pvm_err_set(err, -EIO, "sqlite: %s", msg);
+	}
+}
+
+static int lite_exec(void *conn, const char *sql, struct pvm_err *err)
+{
+	sqlite3 *db = conn;
+	char *msg = NULL;
+	int rc;
+
+	rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+	sqlite3_free(msg);
+	if (rc != SQLITE_OK)
+		return map_error(db, rc, err);
+	return 0;
+}
+
+/* Runs a statement returning one text or integer row. */
+static int query_one(sqlite3 *db, const char *sql, char *text, size_t size, int64_t *num,
+		     struct pvm_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, ret = 0;
+
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return map_error(db, rc, err);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		ret = rc == SQLITE_DONE ? pvm_err_set(err, -EIO, "%s: no result", sql)
+					: map_error(db, rc, err);
+		goto out;
+	}
+	if (text)
+		snprintf(text, size, "%s", (const char *)sqlite3_column_text(st, 0));
+	if (num)
+		*num = sqlite3_column_int64(st, 0);
+out:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static int lite_conn_open(struct store *s, void **conn, struct pvm_err *err)
+{
+	const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+	sqlite3 *db = NULL;
+	char mode[16];
+	int rc, ret;
+
+	rc = sqlite3_open_v2(s->path, &db, flags, NULL);
+	if (rc != SQLITE_OK) {
+		ret = pvm_err_set(err, rc == SQLITE_CANTOPEN ? -ENOENT : -EIO, "sqlite open: %s",
+				  db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_extended_result_codes(db, 1);
+	sqlite3_busy_timeout(db, s->opts.busy_timeout_ms);
+	ret = query_one(db, "PRAGMA journal_mode=WAL", mode, sizeof(mode), NULL, err);
+	if (ret < 0)
+		goto fail;
+	if (strcmp(mode, "wal") != 0) {
+		ret = pvm_err_set(err, -EIO, "cannot use WAL mode (journal mode is %s)", mode);
+		goto fail;
+	}
+	ret = lite_exec(db,
+			s->opts.durable ? "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON"
+					: "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON",
+			err);
+	if (ret < 0)
+		goto fail;
+	*conn = db;
+	return 0;
+fail:
+	sqlite3_close_v2(db);
+	return ret;
+}
+
+static void lite_conn_close(void *conn)
+{
+	sqlite3_close_v2(conn);
+}
+
+static int lite_schema_version(void *conn, int *version, struct pvm_err *err)
+{
+	int64_t v = 0;
+	int ret;
+
+	ret = query_one(conn, "PRAGMA user_version", NULL, 0, &v, err);
+	if (ret == 0)
+		*version = (int)v;
+	return ret;
+}
+
+static int lite_migrate(void *conn, struct pvm_err *err)
+{
+	char sql[64];
+	int version = 0, ret;
+
+	ret = lite_schema_version(conn, &version, err);
+	if (ret < 0)
+		return ret;
+	if (version > STORE_SCHEMA_VERSION)
+		goto too_new;
+	if (version == STORE_SCHEMA_VERSION)
+		return 0;
+	/* Another process may be migrating too: decide under the write lock. */
+	ret = lite_exec(conn, "BEGIN IMMEDIATE", err);
+	if (ret < 0)
+		return ret;
+	ret = lite_schema_version(conn, &version, err);
+	if (ret < 0)
+		goto rollback;
+	if (version > STORE_SCHEMA_VERSION) {
+		lite_exec(conn, "ROLLBACK", NULL);
+		goto too_new;
+	}
+	for (; version < STORE_SCHEMA_VERSION; version++) {
+		ret = lite_exec(conn, store_sqlite_migrations[version], err);
+		if (ret < 0) {
+			pvm_err_prefix(err, "migration to schema version %d", version + 1);
+			goto rollback;
+		}
+		pvm_log_info("store: migrated schema to version %d", version + 1);
+	}
+	snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", STORE_SCHEMA_VERSION);
+	ret = lite_exec(conn, sql, err);
+	if (ret < 0)
+		goto rollback;
+	return lite_exec(conn, "COMMIT", err);
+rollback:
+	lite_exec(conn, "ROLLBACK", NULL);
+	return ret;
+too_new:
+	return pvm_err_set(err, -EPROTO,
+			   "database schema version %d is newer than this pvm understands (%d); "
+			   "use a newer pvm or restore a backup",
+			   version, STORE_SCHEMA_VERSION);
+}
+
+static int lite_integrity_check(void *conn, struct pvm_err *err)
+{
+	char res[PVM_ERR_MSG_MAX / 2];
+	int ret;
+
+	ret = query_one(conn, "PRAGMA integrity_check", res, sizeof(res), NULL, err);
+	if (ret < 0)
+		return ret;
+	if (strcmp(res, "ok") != 0)
+		return pvm_err_set(err, -EIO, "integrity check failed: %s", res);
+	return 0;
+}
+
+static int lite_begin_write(void *conn, struct pvm_err *err)
+{
+	/* IMMEDIATE takes the write lock now: a deferred transaction that later
+	 * upgrades can fail with SQLITE_BUSY without waiting. */
+	return lite_exec(conn, "BEGIN IMMEDIATE", err);
+}
+
+static int lite_prepare(void *conn, const char *sql, void **stmt, struct pvm_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v3(conn, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+	if (rc != SQLITE_OK)
+		return map_error(conn, rc, err);
+	*stmt = st;
+	return 0;
+}
+
+static void lite_finalize(void *stmt)
+{
+	sqlite3_finalize(stmt);
+}
+
+static void lite_reset(void *stmt)
+{
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+}
+
+static void lite_bind_int(void *stmt, int idx, int64_t v)
+{
+	sqlite3_bind_int64(stmt, idx, v);
+}
+
+static void lite_bind_text(void *stmt, int idx, const char *v)
+{
+	/* Static: every caller steps before its strings go away, and reset
+	 * clears the bindings. */
+	if (v)
+		sqlite3_bind_text(stmt, idx, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(stmt, idx);
+}
+
+static int lite_step(void *stmt, struct pvm_err *err)
+{
+	int rc = sqlite3_step(stmt);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	return map_error(sqlite3_db_handle(stmt), rc, err);
+}
+
+static int64_t lite_col_int(void *stmt, int col)
+{
+	return sqlite3_column_int64(stmt, col);
+}
+
+static const char *lite_col_text(void *stmt, int col)
+{
+	return (const char *)sqlite3_column_text(stmt, col);
+}
+
+static int64_t lite_changes(void *conn)
+{
+	return sqlite3_changes64(conn);
+}
+
+const struct store_backend_ops store_sqlite_ops = {
+    .name = "sqlite",
+    .conn_open = lite_conn_open,
+    .conn_close = lite_conn_close,
+    .migrate = lite_migrate,
+    .schema_version = lite_schema_version,
+    .integrity_check = lite_integrity_check,
+    .begin_write = lite_begin_write,
+    .exec = lite_exec,
+    .prepare = lite_prepare,
+    .finalize = lite_finalize,
+    .reset = lite_reset,
+    .bind_int = lite_bind_int,
+    .bind_text = lite_bind_text,
+    .step = lite_step,
+    .col_int = lite_col_int,
+    .col_text = lite_col_text,
+    .changes = lite_changes,
+};
