@@ -17,6 +17,13 @@
 struct store;
 struct api_server;
 
+/* Every problem+json answer has type API_PROBLEM_URI + a stable slug:
+ * malformed-json, invalid-field, body-too-large, unauthorized, forbidden,
+ * not-found, method-not-allowed, conflict, precondition-failed,
+ * idempotency-key-reused, no-host, unsupported-media-type, unavailable,
+ * internal. */
+#define API_PROBLEM_URI "https://pvm.dev/problems/"
+
 /* Hook feature bits of pvm's hook ABI v1, shared with hv/ and agent/. */
 enum api_hook_bit {
 	API_HOOK_CONSOLE = 0,

@@ -46,7 +46,7 @@ enum api_problem {
 	API_P_COUNT
 };
 
-#define API_PROBLEM_BASE "https://pvm.dev/problems/"
+#define API_PROBLEM_BASE API_PROBLEM_URI
 const char *api_problem_slug(enum api_problem p);
 
 #define API_MAX_PARAMS 2

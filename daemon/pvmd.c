@@ -16,24 +16,23 @@
 extern char **environ;
 
 static const struct pvm_config_key keys[] = {
-	{ "config", NULL, "INI configuration file", false },
-	{ "role", "controller", "which role to run: controller", false },
-	{ "listen", "127.0.0.1:7070", "ADDR:PORT the REST API listens on (port 0: any)", false },
-	{ "state_dir", "./pvm-state", "directory for the store and the admin token", false },
-	{ "tls_cert", NULL, "PEM certificate: serve HTTPS", false },
-	{ "tls_key", NULL, "PEM private key of --tls-cert", false },
-	{ "metrics_open", "false", "serve /metrics without a token", true },
-	{ "heartbeat_s", "10", "host heartbeat interval; 3 missed make a host unreachable", false },
-	{ "body_limit", "1048576", "largest request body in bytes", false },
-	{ "grace_s", "10", "how long SIGTERM waits for requests in flight", false },
-	{ "sched_policy", NULL, "scheduler policy over the default (see sched_policy_parse)",
-	  false },
-	{ "log.level", "info", "error, warn, info or debug", false },
-	{ "log.format", "text", "text, json or journal", false },
-	{ "help", "false", "show this help", true },
+    {"config", NULL, "INI configuration file", false},
+    {"role", "controller", "which role to run: controller", false},
+    {"listen", "127.0.0.1:7070", "ADDR:PORT the REST API listens on (port 0: any)", false},
+    {"state_dir", "./pvm-state", "directory for the store and the admin token", false},
+    {"tls_cert", NULL, "PEM certificate: serve HTTPS", false},
+    {"tls_key", NULL, "PEM private key of --tls-cert", false},
+    {"metrics_open", "false", "serve /metrics without a token", true},
+    {"heartbeat_s", "10", "host heartbeat interval; 3 missed make a host unreachable", false},
+    {"body_limit", "1048576", "largest request body in bytes", false},
+    {"grace_s", "10", "how long SIGTERM waits for requests in flight", false},
+    {"sched_policy", NULL, "scheduler policy over the default (see sched_policy_parse)", false},
+    {"log.level", "info", "error, warn, info or debug", false},
+    {"log.format", "text", "text, json or journal", false},
+    {"help", "false", "show this help", true},
 };
 
-static const struct pvmd_role *const roles[] = { &pvmd_role_controller };
+static const struct pvmd_role *const roles[] = {&pvmd_role_controller};
 
 /* --config must be known before the file it names is read. */
 static const char *find_config(int argc, char **argv)
@@ -84,7 +83,7 @@ static int setup(struct pvm_config *cfg, int argc, char **argv, struct pvm_err *
 int main(int argc, char **argv)
 {
 	struct pvm_config cfg;
-	struct pvm_err err = { 0 };
+	struct pvm_err err = {0};
 	const char *name;
 	sigset_t sigs;
 	bool help = false;

@@ -18,10 +18,10 @@
 static int controller_run(const struct pvm_config *cfg, const sigset_t *sigs)
 {
 	const char *dir = pvm_config_get(cfg, "state_dir");
-	struct api_config ac = { 0 };
+	struct api_config ac = {0};
 	struct api_server *srv = NULL;
 	struct store *st = NULL;
-	struct pvm_err err = { 0 };
+	struct pvm_err err = {0};
 	char path[4096];
 	int64_t hb, limit, grace;
 	bool created, open_metrics = false;
@@ -85,6 +85,6 @@ out:
 }
 
 const struct pvmd_role pvmd_role_controller = {
-	.name = "controller",
-	.run = controller_run,
+    .name = "controller",
+    .run = controller_run,
 };
