@@ -30,7 +30,7 @@ static bool anti_affinity_check(const struct sched_ctx *c, uint32_t hi, char *re
 	bool ok = c->group < 0 || c->f->hot[hi].aa_stamp != c->f->stamp;
 
 	if (reason) {
-		if (c->group < 0)
+		if (!c->g->anti_affinity[0])
 			snprintf(reason, len, "no group");
 		else
 			snprintf(reason, len,
