@@ -163,6 +163,7 @@ int cli_main(int argc, char **argv, char *const *envp)
 		goto out;
 	}
 	ret = cmd->fn(&ctx, &args);
+	json_object_put(ctx.hosts);
 	curl_easy_cleanup(ctx.curl);
 	curl_global_cleanup();
 out:

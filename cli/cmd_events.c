@@ -11,16 +11,22 @@
 
 #define FOLLOW_WAIT_S 25
 
+/* clang-format off */
 static const struct cli_col cols[] = {
-    {"SEQ", "seq", false, NULL},	{"TIME", "time_ms", false, cli_fmt_time_ms},
-    {"TYPE", "type", false, NULL},	{"SUBJECT", "subject", false, NULL},
-    {"PAYLOAD", "payload", true, NULL},
+	{ "SEQ", "seq", false, NULL },
+	{ "TIME", "time_ms", false, cli_fmt_time_ms },
+	{ "TYPE", "type", false, NULL },
+	{ "SUBJECT", "subject", false, NULL },
+	{ "PAYLOAD", "payload", true, NULL },
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cli_opt opts[] = {
-    {"follow", 'f', NULL, "keep printing new events until interrupted"},
-    {"since", 0, "SEQ", "only events after this sequence number (default 0)"},
+	{ "follow", 'f', NULL, "keep printing new events until interrupted" },
+	{ "since", 0, "SEQ", "only events after this sequence number (default 0)" },
 };
+/* clang-format on */
 
 /* One page after *since; moves *since past it. *page is its items (owned). */
 static int fetch(struct cli_ctx *ctx, int64_t *since, long wait_s, json_object **page)
@@ -36,9 +42,9 @@ static int fetch(struct cli_ctx *ctx, int64_t *since, long wait_s, json_object *
 	ret = cli_request(ctx, "GET", path, NULL, &opt, &resp);
 	if (ret != CLI_EXIT_OK)
 		goto out;
-	items = cli_field(resp.json, "items");
+	items = cli_field(resp.json, "events");
 	if (!items || !json_object_is_type(items, json_type_array)) {
-		ret = cli_fail(ctx, CLI_EXIT_SERVER, "the server's events answer has no items");
+		ret = cli_fail(ctx, CLI_EXIT_SERVER, "the server's events answer has no events");
 		goto out;
 	}
 	for (size_t i = 0; i < json_object_array_length(items); i++) {
@@ -112,10 +118,12 @@ static int events(struct cli_ctx *ctx, struct cli_args *a)
 		json_object_put(page);
 	}
 	doc = json_object_new_object();
-	json_object_object_add(doc, "items", all);
+	json_object_object_add(doc, "events", all);
 	json_object_object_add(doc, "last_seq", json_object_new_int64(since));
-	if (ret == CLI_EXIT_OK)
-		ret = cli_print_list(ctx, doc, cols, PVM_ARRAY_SIZE(cols));
+	if (ret == CLI_EXIT_OK && ctx->output == CLI_OUT_JSON)
+		cli_print_json(doc);
+	else if (ret == CLI_EXIT_OK)
+		ret = cli_print_rows(ctx, all, cols, PVM_ARRAY_SIZE(cols));
 	json_object_put(doc);
 	return ret;
 }

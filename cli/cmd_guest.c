@@ -5,42 +5,48 @@
 
 #include "cli/internal.h"
 
+/* clang-format off */
 static const struct cli_col list_cols[] = {
-    {"ID", "id", true, NULL},
-    {"NAME", "name", false, NULL},
-    {"KIND", "kind", false, NULL},
-    {"DESIRED", "desired_state", false, NULL},
-    {"STATE", "observed_state", false, NULL},
-    {"HOST", "host_id", false, NULL},
-    {"VCPUS", "vcpus", false, NULL},
-    {"MEMORY MIB", "memory_mib", false, NULL},
-    {"IMAGE", "spec.image", true, NULL},
-    {"REQUIRED HOOKS", "spec.pv.hooks_required", true, NULL},
-    {"LABELS", "spec.labels", true, cli_fmt_keys},
-    {"AGE", "created_ms", false, cli_fmt_age_ms},
+	{ "ID", "id", true, NULL },
+	{ "NAME", "name", false, NULL },
+	{ "KIND", "kind", false, NULL },
+	{ "DESIRED", "desired_state", false, NULL },
+	{ "STATE", "observed_state", false, NULL },
+	{ "HOST", "host_name", false, NULL },
+	{ "HOST ID", "host_id", true, NULL },
+	{ "VCPUS", "vcpus", false, NULL },
+	{ "MEMORY MIB", "memory_mib", false, NULL },
+	{ "IMAGE", "spec.image", true, NULL },
+	{ "REQUIRED HOOKS", "spec.pv.hooks_required", true, NULL },
+	{ "LABELS", "spec.labels", true, cli_fmt_keys },
+	{ "AGE", "created_ms", false, cli_fmt_age_ms },
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cli_col show_cols[] = {
-    {"ID", "id", false, NULL},
-    {"Name", "name", false, NULL},
-    {"Kind", "kind", false, NULL},
-    {"Image", "spec.image", false, NULL},
-    {"Desired state", "desired_state", false, NULL},
-    {"Observed state", "observed_state", false, NULL},
-    {"Host", "host_id", false, NULL},
-    {"vCPUs", "vcpus", false, NULL},
-    {"Memory MiB", "memory_mib", false, NULL},
-    {"Disk GiB", "disk_gib", false, NULL},
-    {"Restart policy", "restart_policy", false, NULL},
-    {"Required hooks", "spec.pv.hooks_required", false, NULL},
-    {"Preferred hooks", "spec.pv.hooks_preferred", false, NULL},
-    {"Labels", "spec.labels", false, cli_fmt_keys},
-    {"Capabilities", "capabilities", false, NULL},
-    {"Spec", "spec", true, NULL},
-    {"Generation", "generation", true, NULL},
-    {"Created", "created_ms", false, cli_fmt_time_ms},
-    {"Updated", "updated_ms", true, cli_fmt_time_ms},
+	{ "ID", "id", false, NULL },
+	{ "Name", "name", false, NULL },
+	{ "Kind", "kind", false, NULL },
+	{ "Image", "spec.image", false, NULL },
+	{ "Desired state", "desired_state", false, NULL },
+	{ "Observed state", "observed_state", false, NULL },
+	{ "Host", "host_name", false, NULL },
+	{ "Host ID", "host_id", false, NULL },
+	{ "vCPUs", "vcpus", false, NULL },
+	{ "Memory MiB", "memory_mib", false, NULL },
+	{ "Disk GiB", "disk_gib", false, NULL },
+	{ "Restart policy", "restart_policy", false, NULL },
+	{ "Required hooks", "spec.pv.hooks_required", false, NULL },
+	{ "Preferred hooks", "spec.pv.hooks_preferred", false, NULL },
+	{ "Labels", "spec.labels", false, cli_fmt_keys },
+	{ "Capabilities", "capabilities", false, NULL },
+	{ "Spec", "spec", true, NULL },
+	{ "Generation", "generation", true, NULL },
+	{ "Created", "created_ms", false, cli_fmt_time_ms },
+	{ "Updated", "updated_ms", true, cli_fmt_time_ms },
 };
+/* clang-format on */
 
 static int guest_list(struct cli_ctx *ctx, struct cli_args *a)
 {
@@ -56,6 +62,8 @@ static int guest_list(struct cli_ctx *ctx, struct cli_args *a)
 	}
 	free(esc);
 	ret = cli_list_all(ctx, path ? path : "/v1/guests", &doc);
+	if (ret == CLI_EXIT_OK && ctx->output != CLI_OUT_JSON)
+		cli_host_names(ctx, cli_field(doc, "items"), "host_id", "host_name");
 	if (ret == CLI_EXIT_OK)
 		ret = cli_print_list(ctx, doc, list_cols, PVM_ARRAY_SIZE(list_cols));
 	json_object_put(doc);
@@ -68,6 +76,8 @@ static int guest_show(struct cli_ctx *ctx, struct cli_args *a)
 	json_object *obj;
 	int ret = cli_lookup(ctx, "/v1/guests", a->pos[0], &obj, NULL, 0);
 
+	if (ret == CLI_EXIT_OK && ctx->output != CLI_OUT_JSON)
+		cli_host_names(ctx, obj, "host_id", "host_name");
 	if (ret == CLI_EXIT_OK)
 		ret = cli_print_object(ctx, obj, show_cols, PVM_ARRAY_SIZE(show_cols));
 	json_object_put(obj);
@@ -123,20 +133,22 @@ static json_object *first_field(json_object *obj, const char *const *names)
 	return NULL;
 }
 
+/* clang-format off */
 static const struct cli_col stat_cols[] = {
-    {"HOOK", "hook", false, NULL},
-    {"CALLS", "calls", false, NULL},
-    {"DOORBELLS", "doorbells", false, NULL},
-    {"BYTES", "bytes", false, cli_fmt_bytes},
-    {"ERRORS", "errors", false, NULL},
-    {"EXITS AVOIDED", "exits_avoided", false, NULL},
-    {"UPDATED", "updated_ms", true, cli_fmt_age_ms},
+	{ "HOOK", "hook", false, NULL },
+	{ "CALLS", "calls", false, NULL },
+	{ "DOORBELLS", "doorbells", false, NULL },
+	{ "BYTES", "bytes", false, cli_fmt_bytes },
+	{ "ERRORS", "errors", false, NULL },
+	{ "EXITS AVOIDED", "exits_avoided", false, NULL },
+	{ "UPDATED", "updated_ms", true, cli_fmt_age_ms },
 };
+/* clang-format on */
 
 static int guest_stats(struct cli_ctx *ctx, struct cli_args *a)
 {
 	static const char *const names[] = {"hook_stats", "stats.hooks", "stats", NULL};
-	json_object *obj = NULL, *st, *doc = NULL, *items;
+	json_object *obj = NULL, *st, *items = NULL;
 	int ret = cli_lookup(ctx, "/v1/guests", a->pos[0], &obj, NULL, 0);
 
 	if (ret != CLI_EXIT_OK)
@@ -148,8 +160,6 @@ static int guest_stats(struct cli_ctx *ctx, struct cli_args *a)
 	}
 	/* Either an array of per-hook records or an object keyed by hook. */
 	items = json_object_new_array();
-	doc = json_object_new_object();
-	json_object_object_add(doc, "items", items);
 	if (st && json_object_is_type(st, json_type_array)) {
 		for (size_t i = 0; i < json_object_array_length(st); i++)
 			json_object_array_add(items,
@@ -170,9 +180,9 @@ static int guest_stats(struct cli_ctx *ctx, struct cli_args *a)
 	if (json_object_array_length(items) == 0)
 		printf("guest %s has reported no hook statistics yet\n", a->pos[0]);
 	else
-		ret = cli_print_list(ctx, doc, stat_cols, PVM_ARRAY_SIZE(stat_cols));
+		ret = cli_print_rows(ctx, items, stat_cols, PVM_ARRAY_SIZE(stat_cols));
 out:
-	json_object_put(doc);
+	json_object_put(items);
 	json_object_put(obj);
 	return ret;
 }
@@ -231,15 +241,20 @@ static const char *fmt_scores(json_object *obj, const char *path, char *buf, siz
 	return buf[0] ? buf : "-";
 }
 
+/* clang-format off */
 static const struct cli_col explain_cols[] = {
-    {"HOST", "host_name", false, NULL},	    {"HOST ID", "host_id", true, NULL},
-    {"FITS", "feasible", false, NULL},	    {"SCORE", "score", false, NULL},
-    {"SCORES", "scores", true, fmt_scores}, {"REASON", "filters", false, fmt_reasons},
+	{ "HOST", "host_name", false, NULL },
+	{ "HOST ID", "host", true, NULL },
+	{ "FITS", "feasible", false, NULL },
+	{ "SCORE", "total", false, NULL },
+	{ "SCORES", "scores", true, fmt_scores },
+	{ "REASON", "filters", false, fmt_reasons },
 };
+/* clang-format on */
 
 static int guest_explain(struct cli_ctx *ctx, struct cli_args *a)
 {
-	json_object *spec = NULL, *guest = NULL, *doc = NULL, *hosts;
+	json_object *spec = NULL, *guest = NULL, *hosts;
 	struct cli_resp resp = {0};
 	int ret;
 
@@ -264,32 +279,36 @@ static int guest_explain(struct cli_ctx *ctx, struct cli_args *a)
 		goto out;
 	if (ctx->output == CLI_OUT_JSON) {
 		cli_print_json(resp.json);
+		if (!cli_field(resp.json, "chosen"))
+			ret = CLI_EXIT_NO_HOST;
 		goto out;
 	}
 	hosts = cli_field(resp.json, "hosts");
-	if (!hosts)
-		hosts = cli_field(resp.json, "items");
-	doc = json_object_new_object();
-	json_object_object_add(doc, "items",
-			       hosts ? json_object_get(hosts) : json_object_new_array());
-	ret = cli_print_list(ctx, doc, explain_cols, PVM_ARRAY_SIZE(explain_cols));
+	cli_host_names(ctx, hosts, "host", "host_name");
+	ret = cli_print_rows(ctx, hosts, explain_cols, PVM_ARRAY_SIZE(explain_cols));
 	if (ret == CLI_EXIT_OK) {
 		char buf[128];
 		const char *chosen = cli_field_text(resp.json, "chosen", buf, sizeof(buf));
 
-		printf("chosen: %s\n", strcmp(chosen, "-") ? chosen : "none (no host fits)");
+		if (strcmp(chosen, "-") == 0) {
+			printf("chosen: none\n");
+			ret = cli_fail(ctx, CLI_EXIT_NO_HOST, "no host can take this guest");
+		} else {
+			printf("chosen: %s\n", chosen);
+		}
 	}
 out:
-	json_object_put(doc);
 	cli_resp_free(&resp);
 	json_object_put(spec);
 	json_object_put(guest);
 	return ret;
 }
 
+/* clang-format off */
 static const struct cli_opt list_opts[] = {
-    {"host", 0, "HOST", "only guests on this host (id)"},
+	{ "host", 0, "HOST", "only guests on this host (id)" },
 };
+/* clang-format on */
 
 static const struct cli_cmd guest_sub[] = {
     {"create", "Create a guest; --wait follows it until it runs", "[NAME]", cli_guest_spec_opts,

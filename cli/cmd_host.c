@@ -4,42 +4,46 @@
 
 #include "cli/internal.h"
 
+/* clang-format off */
 static const struct cli_col list_cols[] = {
-    {"ID", "id", true, NULL},
-    {"NAME", "name", false, NULL},
-    {"STATE", "state", false, NULL},
-    {"CORDONED", "cordoned", false, NULL},
-    {"DRAINING", "draining", false, NULL},
-    {"CPUS", "cpus", false, NULL},
-    {"FREE CPUS", "free_cpus", false, NULL},
-    {"MEMORY MIB", "memory_mib", false, NULL},
-    {"FREE MIB", "free_memory_mib", false, NULL},
-    {"ADDRESS", "address", true, NULL},
-    {"HEARTBEAT", "last_heartbeat_ms", true, cli_fmt_age_ms},
-    {"LABELS", "labels", true, cli_fmt_keys},
-    {"AGE", "created_ms", false, cli_fmt_age_ms},
+	{ "ID", "id", true, NULL },
+	{ "NAME", "name", false, NULL },
+	{ "STATE", "state", false, NULL },
+	{ "CORDONED", "cordoned", false, NULL },
+	{ "DRAINING", "draining", false, NULL },
+	{ "CPUS", "cpus", false, NULL },
+	{ "FREE CPUS", "free.cpus", false, NULL },
+	{ "MEMORY MIB", "memory_mib", false, NULL },
+	{ "FREE MIB", "free.memory_mib", false, NULL },
+	{ "ADDRESS", "address", true, NULL },
+	{ "HEARTBEAT", "last_heartbeat_ms", true, cli_fmt_age_ms },
+	{ "LABELS", "labels", true, cli_fmt_keys },
+	{ "AGE", "created_ms", false, cli_fmt_age_ms },
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cli_col show_cols[] = {
-    {"ID", "id", false, NULL},
-    {"Name", "name", false, NULL},
-    {"Address", "address", false, NULL},
-    {"State", "state", false, NULL},
-    {"Cordoned", "cordoned", false, NULL},
-    {"Draining", "draining", false, NULL},
-    {"CPUs", "cpus", false, NULL},
-    {"Free CPUs", "free_cpus", false, NULL},
-    {"Memory MiB", "memory_mib", false, NULL},
-    {"Free memory MiB", "free_memory_mib", false, NULL},
-    {"Disk GiB", "disk_gib", false, NULL},
-    {"Free disk GiB", "free_disk_gib", false, NULL},
-    {"Labels", "labels", false, cli_fmt_keys},
-    {"Capabilities", "capabilities", true, NULL},
-    {"Last heartbeat", "last_heartbeat_ms", false, cli_fmt_time_ms},
-    {"Generation", "generation", true, NULL},
-    {"Created", "created_ms", false, cli_fmt_time_ms},
-    {"Updated", "updated_ms", true, cli_fmt_time_ms},
+	{ "ID", "id", false, NULL },
+	{ "Name", "name", false, NULL },
+	{ "Address", "address", false, NULL },
+	{ "State", "state", false, NULL },
+	{ "Cordoned", "cordoned", false, NULL },
+	{ "Draining", "draining", false, NULL },
+	{ "CPUs", "cpus", false, NULL },
+	{ "Free CPUs", "free.cpus", false, NULL },
+	{ "Memory MiB", "memory_mib", false, NULL },
+	{ "Free memory MiB", "free.memory_mib", false, NULL },
+	{ "Disk GiB", "disk_gib", false, NULL },
+	{ "Free disk GiB", "free.disk_gib", false, NULL },
+	{ "Labels", "labels", false, cli_fmt_keys },
+	{ "Capabilities", "capabilities", true, NULL },
+	{ "Last heartbeat", "last_heartbeat_ms", false, cli_fmt_time_ms },
+	{ "Generation", "generation", true, NULL },
+	{ "Created", "created_ms", false, cli_fmt_time_ms },
+	{ "Updated", "updated_ms", true, cli_fmt_time_ms },
 };
+/* clang-format on */
 
 static int host_list(struct cli_ctx *ctx, struct cli_args *a)
 {

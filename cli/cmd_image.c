@@ -2,33 +2,39 @@
 /* pvmctl image create|list|show|rm */
 #include "cli/internal.h"
 
+/* clang-format off */
 static const struct cli_col list_cols[] = {
-    {"ID", "id", true, NULL},
-    {"NAME", "name", false, NULL},
-    {"FORMAT", "format", false, NULL},
-    {"SIZE", "size_bytes", false, cli_fmt_bytes},
-    {"SOURCE", "source", false, NULL},
-    {"SHA256", "sha256", true, NULL},
-    {"AGE", "created_ms", false, cli_fmt_age_ms},
+	{ "ID", "id", true, NULL },
+	{ "NAME", "name", false, NULL },
+	{ "FORMAT", "format", false, NULL },
+	{ "SIZE", "size_bytes", false, cli_fmt_bytes },
+	{ "SOURCE", "source", false, NULL },
+	{ "SHA256", "sha256", true, NULL },
+	{ "AGE", "created_ms", false, cli_fmt_age_ms },
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cli_col show_cols[] = {
-    {"ID", "id", false, NULL},
-    {"Name", "name", false, NULL},
-    {"Format", "format", false, NULL},
-    {"Source", "source", false, NULL},
-    {"Size", "size_bytes", false, cli_fmt_bytes},
-    {"SHA-256", "sha256", false, NULL},
-    {"Generation", "generation", true, NULL},
-    {"Created", "created_ms", false, cli_fmt_time_ms},
+	{ "ID", "id", false, NULL },
+	{ "Name", "name", false, NULL },
+	{ "Format", "format", false, NULL },
+	{ "Source", "source", false, NULL },
+	{ "Size", "size_bytes", false, cli_fmt_bytes },
+	{ "SHA-256", "sha256", false, NULL },
+	{ "Generation", "generation", true, NULL },
+	{ "Created", "created_ms", false, cli_fmt_time_ms },
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cli_opt create_opts[] = {
-    {"format", 0, "FORMAT", "elf, raw, qcow2, kernel, ..."},
-    {"source", 0, "PATH|URL", "where hosts find the image"},
-    {"size", 0, "BYTES", "size in bytes"},
-    {"sha256", 0, "HEX", "SHA-256 of the image"},
+	{ "format", 0, "FORMAT", "elf, raw, qcow2, kernel, ..." },
+	{ "source", 0, "PATH|URL", "where hosts find the image" },
+	{ "size", 0, "BYTES", "size in bytes" },
+	{ "sha256", 0, "HEX", "SHA-256 of the image" },
 };
+/* clang-format on */
 
 static int image_create(struct cli_ctx *ctx, struct cli_args *a)
 {

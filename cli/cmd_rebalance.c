@@ -2,21 +2,26 @@
 /* pvmctl rebalance [--apply]: the rebalancer's proposed moves, applied on request. */
 #include "cli/internal.h"
 
+/* clang-format off */
 static const struct cli_col cols[] = {
-    {"GUEST", "guest_name", false, NULL},	 {"GUEST ID", "guest_id", true, NULL},
-    {"FROM", "from_host", false, NULL},		 {"TO", "to_host", false, NULL},
-    {"SCORE DELTA", "score_delta", false, NULL}, {"REASON", "reason", true, NULL},
+	{ "GUEST", "guest_id", false, NULL },
+	{ "FROM", "from_name", false, NULL },
+	{ "TO", "to_name", false, NULL },
+	{ "SCORE DELTA", "delta", false, NULL },
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cli_opt opts[] = {
-    {"apply", 0, NULL, "carry the moves out (default: only show them)"},
-    {"max-moves", 0, "N", "propose at most N moves"},
+	{ "apply", 0, NULL, "carry the moves out (default: only show them)" },
+	{ "max-moves", 0, "N", "propose at most N moves" },
 };
+/* clang-format on */
 
 static int rebalance(struct cli_ctx *ctx, struct cli_args *a)
 {
 	struct cli_req opt = {.idempotency_key = true};
-	json_object *body = json_object_new_object(), *moves, *doc = NULL;
+	json_object *body = json_object_new_object(), *moves;
 	bool apply = cli_flag(a, "apply");
 	struct cli_resp resp = {0};
 	int64_t max;
@@ -40,9 +45,9 @@ static int rebalance(struct cli_ctx *ctx, struct cli_args *a)
 		printf("no move would improve the cluster score\n");
 		goto out;
 	}
-	doc = json_object_new_object();
-	json_object_object_add(doc, "items", json_object_get(moves));
-	ret = cli_print_list(ctx, doc, cols, PVM_ARRAY_SIZE(cols));
+	cli_host_names(ctx, moves, "from", "from_name");
+	cli_host_names(ctx, moves, "to", "to_name");
+	ret = cli_print_rows(ctx, moves, cols, PVM_ARRAY_SIZE(cols));
 	if (ret == CLI_EXIT_OK) {
 		char b[32], c[32];
 
@@ -52,7 +57,6 @@ static int rebalance(struct cli_ctx *ctx, struct cli_args *a)
 		       apply ? "moves applied" : "not applied (use --apply)");
 	}
 out:
-	json_object_put(doc);
 	cli_resp_free(&resp);
 	json_object_put(body);
 	return ret;

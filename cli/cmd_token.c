@@ -5,20 +5,24 @@
 
 #include "cli/internal.h"
 
+/* clang-format off */
 static const struct cli_col list_cols[] = {
-    {"ID", "id", false, NULL},
-    {"NAME", "name", false, NULL},
-    {"ROLE", "role", false, NULL},
-    {"HOST", "host_id", false, NULL},
-    {"REVOKED", "revoked", false, NULL},
-    {"REVOKED AT", "revoked_ms", true, cli_fmt_time_ms},
-    {"AGE", "created_ms", false, cli_fmt_age_ms},
+	{ "ID", "id", false, NULL },
+	{ "NAME", "name", false, NULL },
+	{ "ROLE", "role", false, NULL },
+	{ "HOST", "host_id", false, NULL },
+	{ "REVOKED", "revoked", false, NULL },
+	{ "REVOKED AT", "revoked_ms", true, cli_fmt_time_ms },
+	{ "AGE", "created_ms", false, cli_fmt_age_ms },
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cli_opt create_opts[] = {
-    {"role", 'r', "ROLE", "admin, operator, reader or host (required)"},
-    {"host", 0, "HOST", "host tokens: the host id it speaks for"},
+	{ "role", 'r', "ROLE", "admin, operator, reader or host (required)" },
+	{ "host", 0, "HOST", "host tokens: the host id it speaks for" },
 };
+/* clang-format on */
 
 static int token_create(struct cli_ctx *ctx, struct cli_args *a)
 {

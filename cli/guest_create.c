@@ -9,10 +9,12 @@
 
 #include "cli/internal.h"
 
+/* clang-format off */
 const struct cli_opt cli_guest_create_opts[] = {
-    {"wait", 'w', NULL, "follow the guest until it runs or fails"},
-    {"wait-timeout", 0, "SECONDS", "give up waiting after this long (default 120)"},
+	{ "wait", 'w', NULL, "follow the guest until it runs or fails" },
+	{ "wait-timeout", 0, "SECONDS", "give up waiting after this long (default 120)" },
 };
+/* clang-format on */
 
 _Static_assert(PVM_ARRAY_SIZE(cli_guest_create_opts) == CLI_GUEST_CREATE_NOPTS, "create options");
 
@@ -83,7 +85,7 @@ int cli_guest_create(struct cli_ctx *ctx, struct cli_args *a)
 	struct cli_req opt = {.idempotency_key = true};
 	json_object *spec = NULL, *last = NULL;
 	struct cli_resp resp = {0};
-	char id[64], name[128];
+	char id[64], name[128], state[64];
 	int64_t timeout_s = 120;
 	int ret;
 
@@ -109,6 +111,13 @@ int cli_guest_create(struct cli_ctx *ctx, struct cli_args *a)
 			cli_print_json(resp.json);
 		else
 			printf("guest %s created (%s)\n", name, id);
+		if (strcmp(state_of(resp.json, state, sizeof(state)), "pending") == 0 &&
+		    strcmp(cli_field_text(resp.json, "desired_state", id, sizeof(id)), "running") ==
+			0)
+			ret = cli_fail(ctx, CLI_EXIT_NO_HOST,
+				       "no host can take guest %s now; it stays pending (see "
+				       "'pvmctl guest explain %s')",
+				       name, name);
 		goto out;
 	}
 	if (ctx->output != CLI_OUT_JSON)

@@ -10,20 +10,23 @@
 
 #include "cli/internal.h"
 
+/* clang-format off */
 const struct cli_opt cli_guest_spec_opts[] = {
-    {"file", 'f', "FILE", "the whole spec as JSON ('-' reads stdin); flags override it"},
-    {"image", 0, "IMAGE", "image name or id"},
-    {"kind", 0, "KIND", "microguest (default), linux or libvirt"},
-    {"vcpus", 0, "N", "virtual CPUs (default 1)"},
-    {"memory", 'm', "MIB", "memory in MiB (default 64)"},
-    {"disk", 0, "GIB", "disk in GiB"},
-    {"require", 0, "HOOK", "a pv hook the guest requires (repeatable)"},
-    {"prefer", 0, "HOOK", "a pv hook the guest prefers (repeatable)"},
-    {"emulated", 0, NULL, "the guest needs emulated devices"},
-    {"label", 'l', "KEY=VALUE", "a label (repeatable)"},
-    {"anti-affinity", 0, "GROUP", "never share a host with guests of this group"},
-    {"restart", 0, "POLICY", "never, on-failure or always"},
+	{ "file", 'f', "FILE", "the whole spec as JSON ('-' reads stdin); flags override it" },
+	{ "image", 0, "IMAGE", "image name or id" },
+	{ "kind", 0, "KIND", "microguest (default), linux or libvirt" },
+	{ "vcpus", 0, "N", "virtual CPUs (default 1)" },
+	{ "memory", 'm', "MIB", "memory in MiB (default 64)" },
+	{ "disk", 0, "GIB", "disk in GiB" },
+	{ "require", 0, "HOOK", "a pv hook the guest requires (repeatable)" },
+	{ "prefer", 0, "HOOK", "a pv hook the guest prefers (repeatable)" },
+	{ "emulated", 0, NULL, "the guest needs emulated devices" },
+	{ "label", 'l', "KEY=VALUE", "a label (repeatable)" },
+	{ "selector", 0, "EXPR", "host label selector (see the API's spec)" },
+	{ "anti-affinity", 0, "GROUP", "never share a host with guests of this group" },
+	{ "restart", 0, "POLICY", "never, on-failure or always" },
 };
+/* clang-format on */
 
 _Static_assert(PVM_ARRAY_SIZE(cli_guest_spec_opts) == CLI_GUEST_SPEC_NOPTS, "spec options");
 
@@ -114,6 +117,7 @@ int cli_guest_spec(struct cli_ctx *ctx, const struct cli_args *a, json_object **
 	}
 	set_str(spec, a, "image", "image");
 	set_str(spec, a, "kind", "kind");
+	set_str(spec, a, "selector", "selector");
 	set_str(spec, a, "anti-affinity", "anti_affinity");
 	set_str(spec, a, "restart", "restart_policy");
 	ret = set_int(ctx, a, spec, "vcpus", "vcpus", 1024);
@@ -128,7 +132,7 @@ int cli_guest_spec(struct cli_ctx *ctx, const struct cli_args *a, json_object **
 	if ((n = cli_arg_all(a, "prefer", &vals)) > 0)
 		set_list(sub_object(spec, "pv"), "hooks_preferred", vals, n);
 	if (cli_flag(a, "emulated"))
-		json_object_object_add(sub_object(spec, "pv"), "needs_emulated",
+		json_object_object_add(sub_object(spec, "pv"), "needs_emulation",
 				       json_object_new_boolean(true));
 	n = cli_arg_all(a, "label", &vals);
 	for (size_t i = 0; i < n; i++) {
@@ -148,6 +152,11 @@ int cli_guest_spec(struct cli_ctx *ctx, const struct cli_args *a, json_object **
 				       json_object_new_string(eq + 1));
 		free(key);
 	}
+	/* The API requires sizes; a quick `guest create NAME --image X` gets small ones. */
+	if (!cli_field(spec, "vcpus"))
+		json_object_object_add(spec, "vcpus", json_object_new_int(1));
+	if (!cli_field(spec, "memory_mib"))
+		json_object_object_add(spec, "memory_mib", json_object_new_int(64));
 	*out = spec;
 	return CLI_EXIT_OK;
 fail:

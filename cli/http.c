@@ -163,14 +163,16 @@ int cli_request(struct cli_ctx *ctx, const char *method, const char *path, json_
 
 	cc = curl_easy_perform(ctx->curl);
 	if (cc != CURLE_OK) {
-		ret = cli_fail(ctx, CLI_EXIT_UNREACHABLE, "cannot reach %s: %s", ctx->set.addr,
-			       errbuf[0] ? errbuf : curl_easy_strerror(cc));
+		ret = CLI_EXIT_UNREACHABLE;
+		if (!ctx->quiet)
+			cli_fail(ctx, ret, "cannot reach %s: %s", ctx->set.addr,
+				 errbuf[0] ? errbuf : curl_easy_strerror(cc));
 		goto out;
 	}
 	curl_easy_getinfo(ctx->curl, CURLINFO_RESPONSE_CODE, &resp->status);
 	if (resp->status < 200 || resp->status >= 300) {
 		ret = cli_problem_describe(resp->status, resp->body.data, resp->body.len, &line);
-		if (resp->status != opt->quiet_status)
+		if (resp->status != opt->quiet_status && !ctx->quiet)
 			cli_fail(ctx, ret, "%s", line.data ? line.data : "error");
 		goto out;
 	}

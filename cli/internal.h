@@ -24,6 +24,8 @@ struct cli_ctx {
 	const char *prog; /* "pvmctl guest create", for messages */
 	CURL *curl;
 	char *const *envp;
+	bool quiet;	    /* cli_request prints nothing (best-effort lookups) */
+	json_object *hosts; /* id -> name, cached by cli_host_names */
 };
 
 /* ---- options ------------------------------------------------------------ */
@@ -144,6 +146,14 @@ int cli_lookup(struct cli_ctx *ctx, const char *base, const char *ref, json_obje
 int cli_change(struct cli_ctx *ctx, const char *base, const char *ref, const char *method,
 	       json_object *body, json_object **result);
 
+/*
+ * For tables: sets name_key to the host's name (its id when unknown) on
+ * obj, or on each object of an array, whose id_key names a host. A failure
+ * to list hosts leaves the ids alone, quietly.
+ */
+void cli_host_names(struct cli_ctx *ctx, json_object *obj, const char *id_key,
+		    const char *name_key);
+
 /* ---- output ------------------------------------------------------------- */
 
 /* A field by dotted path ("spec.image"); NULL when absent or null. */
@@ -162,6 +172,9 @@ struct cli_col {
 
 /* Prints a list answer's items as a table of cols, or the answer as JSON. */
 int cli_print_list(struct cli_ctx *ctx, json_object *doc, const struct cli_col *cols, size_t ncols);
+/* Prints an array of objects as a table of cols (whatever ctx->output). */
+int cli_print_rows(struct cli_ctx *ctx, json_object *items, const struct cli_col *cols,
+		   size_t ncols);
 /* Prints one object: "Key: value" lines of cols, then (wide) the rest; JSON as is. */
 int cli_print_object(struct cli_ctx *ctx, json_object *obj, const struct cli_col *cols,
 		     size_t ncols);
@@ -181,7 +194,7 @@ extern const struct cli_cmd cli_cmd_host, cli_cmd_guest, cli_cmd_image, cli_cmd_
 
 /* Builds a guest spec from create/explain options (or -f FILE). */
 int cli_guest_spec(struct cli_ctx *ctx, const struct cli_args *a, json_object **spec);
-#define CLI_GUEST_SPEC_NOPTS 12
+#define CLI_GUEST_SPEC_NOPTS 13
 extern const struct cli_opt cli_guest_spec_opts[CLI_GUEST_SPEC_NOPTS];
 
 /* guest create (guest_create.c): the spec options plus these. */

@@ -12,17 +12,19 @@
 
 #include "cli/internal.h"
 
+/* clang-format off */
 const struct cli_opt cli_global_opts[] = {
-    {"addr", 0, "URL", "controller URL (env PVM_ADDR; default " CLI_DEFAULT_ADDR ")"},
-    {"token", 0, "TOKEN", "bearer token (env PVM_TOKEN)"},
-    {"cacert", 0, "FILE", "CA bundle to verify the controller's TLS certificate (env PVM_CACERT)"},
-    {"config", 0, "FILE",
-     "config file (default $XDG_CONFIG_HOME/pvm/config or ~/.config/pvm/config)"},
-    {"output", 'o', "FORMAT", "table (default), wide or json"},
-    {"timeout", 0, "SECONDS", "request timeout (default 30)"},
-    {"no-color", 0, NULL, "never colour the output (also NO_COLOR=1)"},
-    {"help", 'h', NULL, "show this help"},
+	{ "addr", 0, "URL", "controller URL (env PVM_ADDR; default " CLI_DEFAULT_ADDR ")" },
+	{ "token", 0, "TOKEN", "bearer token (env PVM_TOKEN)" },
+	{ "cacert", 0, "FILE", "CA bundle to verify the controller's TLS certificate (env PVM_CACERT)" },
+	{ "config", 0, "FILE",
+     "config file (default $XDG_CONFIG_HOME/pvm/config or ~/.config/pvm/config)" },
+	{ "output", 'o', "FORMAT", "table (default), wide or json" },
+	{ "timeout", 0, "SECONDS", "request timeout (default 30)" },
+	{ "no-color", 0, NULL, "never colour the output (also NO_COLOR=1)" },
+	{ "help", 'h', NULL, "show this help" },
 };
+/* clang-format on */
 
 const size_t cli_nglobal_opts = PVM_ARRAY_SIZE(cli_global_opts);
 

@@ -167,19 +167,24 @@ static const char *cell(const struct cli_col *c, json_object *obj, char *buf, si
 
 int cli_print_list(struct cli_ctx *ctx, json_object *doc, const struct cli_col *cols, size_t ncols)
 {
-	json_object *items = cli_field(doc, "items");
+	if (ctx->output == CLI_OUT_JSON) {
+		cli_print_json(doc);
+		return CLI_EXIT_OK;
+	}
+	return cli_print_rows(ctx, cli_field(doc, "items"), cols, ncols);
+}
+
+int cli_print_rows(struct cli_ctx *ctx, json_object *items, const struct cli_col *cols,
+		   size_t ncols)
+{
 	const char *headers[32], *cells[32];
 	char bufs[32][512];
 	struct cli_table *t;
 	size_t n = 0;
 	size_t map[32];
 
-	if (ctx->output == CLI_OUT_JSON) {
-		cli_print_json(doc);
-		return CLI_EXIT_OK;
-	}
 	if (!items || !json_object_is_type(items, json_type_array))
-		return cli_fail(ctx, CLI_EXIT_SERVER, "the server's list has no items array");
+		return cli_fail(ctx, CLI_EXIT_SERVER, "the server's answer has no list of items");
 	for (size_t c = 0; c < ncols && n < PVM_ARRAY_SIZE(headers); c++) {
 		if (cols[c].wide && ctx->output != CLI_OUT_WIDE)
 			continue;

@@ -177,3 +177,47 @@ int cli_change(struct cli_ctx *ctx, const char *base, const char *ref, const cha
 	}
 	return ret;
 }
+
+static void name_one(json_object *names, json_object *obj, const char *id_key, const char *name_key)
+{
+	json_object *id = cli_field(obj, id_key), *name = NULL;
+
+	if (!id || !json_object_is_type(id, json_type_string) ||
+	    !json_object_is_type(obj, json_type_object))
+		return;
+	if (names)
+		json_object_object_get_ex(names, json_object_get_string(id), &name);
+	json_object_object_add(obj, name_key, json_object_get(name ? name : id));
+}
+
+void cli_host_names(struct cli_ctx *ctx, json_object *obj, const char *id_key, const char *name_key)
+{
+	json_object *doc = NULL, *items;
+
+	if (!obj)
+		return;
+	if (!ctx->hosts) {
+		ctx->quiet = true;
+		if (cli_list_all(ctx, "/v1/hosts", &doc) == CLI_EXIT_OK) {
+			ctx->hosts = json_object_new_object();
+			items = cli_field(doc, "items");
+			for (size_t i = 0; ctx->hosts && i < json_object_array_length(items); i++) {
+				json_object *h = json_object_array_get_idx(items, i);
+				json_object *id = cli_field(h, "id"), *name = cli_field(h, "name");
+
+				if (id && name)
+					json_object_object_add(ctx->hosts,
+							       json_object_get_string(id),
+							       json_object_get(name));
+			}
+		}
+		ctx->quiet = false;
+		json_object_put(doc);
+	}
+	if (!json_object_is_type(obj, json_type_array)) {
+		name_one(ctx->hosts, obj, id_key, name_key);
+		return;
+	}
+	for (size_t i = 0; i < json_object_array_length(obj); i++)
+		name_one(ctx->hosts, json_object_array_get_idx(obj, i), id_key, name_key);
+}
