@@ -154,10 +154,11 @@ static int parse_rebalance(const char *v, size_t vlen, struct sched_policy *p, s
 			w = &p->w_mismatch;
 		if (!w || !colon ||
 		    parse_double(colon + 1, len - nlen - 1, 0, WEIGHT_MAX, false, w))
-			return pvm_err_field(err, -EINVAL, "rebalance",
-					     "\"%.*s\": want imbalance:W, overload:W or mismatch:W "
-					     "with W in [0, %g]",
-					     (int)(len > 40 ? 40 : len), s, WEIGHT_MAX);
+			return pvm_err_field(
+			    err, -EINVAL, "rebalance",
+			    "rebalance \"%.*s\": want imbalance:W, overload:W or mismatch:W "
+			    "with W in [0, %g]",
+			    (int)(len > 40 ? 40 : len), s, WEIGHT_MAX);
 		if (!c)
 			break;
 		s = c + 1;
@@ -187,13 +188,14 @@ static int parse_item(const char *item, size_t len, struct sched_policy *p, stru
 	if (KEY_IS("cpu_overcommit")) {
 		if (parse_double(v, vlen, 1, OVERCOMMIT_MAX, false, &p->cpu_overcommit))
 			return pvm_err_field(err, -EINVAL, "cpu_overcommit",
-					     "must be a number in [1, %g]", OVERCOMMIT_MAX);
+					     "cpu_overcommit must be a number in [1, %g]",
+					     OVERCOMMIT_MAX);
 		return 0;
 	}
 	if (KEY_IS("exits_per_core")) {
 		if (parse_double(v, vlen, 0, 1e12, true, &p->exits_per_core))
 			return pvm_err_field(err, -EINVAL, "exits_per_core",
-					     "must be a number in (0, 1e12]");
+					     "exits_per_core must be a number in (0, 1e12]");
 		return 0;
 	}
 	if (KEY_IS("limit")) {
@@ -216,7 +218,8 @@ static int parse_item(const char *item, size_t len, struct sched_policy *p, stru
 				return 0;
 			}
 		}
-		return pvm_err_field(err, -EINVAL, "limit", "want auto, all or a count >= 1");
+		return pvm_err_field(err, -EINVAL, "limit",
+				     "limit: want auto, all or a count >= 1");
 	}
 #undef KEY_IS
 	return pvm_err_set(err, -EINVAL,
