@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: MIT
+/* clock: reads=N time reads, each no earlier than the one before. */
+#include "guest/guest.h"
+
+int guest_main(void)
+{
+	uint64_t reads = guest_arg_u64("reads", 1000);
+	uint64_t first, prev, now = 0;
+
+	if (guest_pv && guest_pv_init(PV_F(PV_HOOK_CONSOLE) | PV_F(PV_HOOK_CLOCK)))
+		return 1;
+	first = prev = guest_time_ns();
+	for (uint64_t i = 1; i < reads; i++) {
+		now = guest_time_ns();
+		if (now < prev) {
+			guest_printf("clock: went backwards at read %lu\n", i);
+			return 6;
+		}
+		prev = now;
+	}
+	guest_printf("clock: %lu reads monotonic over %lu ns\n", reads, prev - first);
+	return 0;
+}

@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The control socket: one JSON object per line each way (protocol in hv.h).
+ * Requests are parsed strictly (pvm_json_parse + pvm_json_check); a bad line
+ * gets an error answer and the connection stays open.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "hv/vm.h"
+
+#define CTL_MAX_CLIENTS	    8
+#define CTL_LINE_MAX	    65536
+#define CTL_DEFAULT_STOP_MS 5000
+
+struct ctl_client {
+	int fd;
+	char *buf;
+	size_t len;
+};
+
+struct hv_ctl {
+	struct hv_vm *vm;
+	char *path;
+	int lfd;
+	int pipe[2];
+	pthread_t thread;
+	struct ctl_client c[CTL_MAX_CLIENTS];
+};
+
+static const struct pvm_json_field req_fields[] = {
+    {.name = "cmd", .type = PVM_JSON_STRING, .required = true, .min_len = 1, .max_len = 32},
+    {.name = "timeout_ms", .type = PVM_JSON_INT, .min = 1, .max = 3600000},
+    {.name = "force", .type = PVM_JSON_BOOL},
+    {.name = "data", .type = PVM_JSON_STRING, .max_len = CTL_LINE_MAX},
+};
+
+static const struct pvm_json_limits ctl_limits = {.max_bytes = CTL_LINE_MAX, .max_depth = 4};
+
+static json_object *answer_error(const char *msg)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "ok", json_object_new_boolean(false));
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	return o;
+}
+
+static json_object *answer_ok(struct hv_vm *vm)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "ok", json_object_new_boolean(true));
+	json_object_object_add(o, "state", json_object_new_string(hv_vm_state(vm)));
+	return o;
+}
+
+static json_object *handle(struct hv_vm *vm, const char *line, size_t len)
+{
+	struct pvm_err err = {0};
+	json_object *req = NULL, *ans;
+	const char *cmd = NULL, *data = NULL;
+	int64_t timeout = CTL_DEFAULT_STOP_MS;
+	bool force = false;
+
+	if (pvm_json_parse(line, len, &ctl_limits, &req, &err) ||
+	    pvm_json_check(req, "", req_fields, PVM_ARRAY_SIZE(req_fields), &err)) {
+		ans = answer_error(err.msg);
+		goto out;
+	}
+	pvm_json_get_str(req, "cmd", &cmd);
+	pvm_json_get_int(req, "timeout_ms", &timeout);
+	pvm_json_get_bool(req, "force", &force);
+	pvm_json_get_str(req, "data", &data);
+	if (!strcmp(cmd, "status")) {
+		ans = answer_ok(vm);
+		json_object_object_add(ans, "vcpus", json_object_new_uint64(vm->nvcpus));
+		json_object_object_add(ans, "mem_mib", json_object_new_uint64(vm->cfg.mem_mib));
+		json_object_object_add(
+		    ans, "uptime_ms",
+		    json_object_new_uint64((pvm_now_ns() - vm->stats.start_ns) / 1000000));
+	} else if (!strcmp(cmd, "stats")) {
+		ans = answer_ok(vm);
+		json_object_object_add(ans, "stats", hv_stats_json(vm));
+	} else if (!strcmp(cmd, "capabilities")) {
+		ans = hv_caps_json(vm);
+		json_object_object_add(ans, "ok", json_object_new_boolean(true));
+	} else if (!strcmp(cmd, "pause")) {
+		ans = hv_vm_pause(vm) ? answer_error("not running") : answer_ok(vm);
+	} else if (!strcmp(cmd, "resume")) {
+		ans = hv_vm_resume(vm) ? answer_error("not paused") : answer_ok(vm);
+	} else if (!strcmp(cmd, "stop")) {
+		hv_vm_stop(vm, force ? 0 : (uint64_t)timeout);
+		ans = answer_ok(vm);
+	} else if (!strcmp(cmd, "agent_send")) {
+		if (!data) {
+			ans = answer_error("agent_send: 'data' is required");
+		} else if (hv_agent_send(vm, data, strlen(data))) {
+			ans = answer_error("agent_send: queue full");
+		} else {
+			ans = answer_ok(vm);
+			json_object_object_add(ans, "queued", json_object_new_uint64(strlen(data)));
+		}
+	} else {
+		ans = answer_error("unknown cmd (want status, stats, capabilities, pause, resume, "
+				   "stop, agent_send)");
+	}
+out:
+	json_object_put(req);
+	return ans;
+}
+
+static int send_answer(int fd, json_object *ans)
+{
+	const char *s = json_object_to_json_string_ext(ans, JSON_C_TO_STRING_PLAIN);
+	size_t len = strlen(s);
+	char *line = malloc(len + 1);
+	size_t off = 0;
+	int ret = 0;
+
+	if (!line)
+		return -ENOMEM;
+	memcpy(line, s, len);
+	line[len++] = '\n';
+	while (off < len) {
+		ssize_t w = send(fd, line + off, len - off, MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			ret = -EPIPE;
+			break;
+		}
+		off += (size_t)w;
+	}
+	free(line);
+	return ret;
+}
+
+static void drop(struct ctl_client *c)
+{
+	close(c->fd);
+	free(c->buf);
+	*c = (struct ctl_client){.fd = -1};
+}
+
+/* Reads what is there and answers every complete line; false to drop. */
+static bool client_read(struct hv_ctl *ctl, struct ctl_client *c)
+{
+	ssize_t n;
+	char *nl;
+
+	if (!c->buf) {
+		c->buf = malloc(CTL_LINE_MAX + 1);
+		if (!c->buf)
+			return false;
+	}
+	n = recv(c->fd, c->buf + c->len, CTL_LINE_MAX - c->len, 0);
+	if (n < 0 && errno == EINTR)
+		return true;
+	if (n <= 0)
+		return false;
+	c->len += (size_t)n;
+	while ((nl = memchr(c->buf, '\n', c->len))) {
+		size_t llen = (size_t)(nl - c->buf);
+		json_object *ans = handle(ctl->vm, c->buf, llen);
+		int ret = send_answer(c->fd, ans);
+
+		json_object_put(ans);
+		memmove(c->buf, nl + 1, c->len - llen - 1);
+		c->len -= llen + 1;
+		if (ret)
+			return false;
+	}
+	if (c->len == CTL_LINE_MAX) {
+		json_object *ans = answer_error("request line too long");
+
+		send_answer(c->fd, ans);
+		json_object_put(ans);
+		return false;
+	}
+	return true;
+}
+
+static void *ctl_thread(void *arg)
+{
+	struct hv_ctl *ctl = arg;
+	struct pollfd pfd[CTL_MAX_CLIENTS + 2];
+
+	for (;;) {
+		int n = 0;
+
+		pfd[n++] = (struct pollfd){.fd = ctl->pipe[0], .events = POLLIN};
+		pfd[n++] = (struct pollfd){.fd = ctl->lfd, .events = POLLIN};
+		for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+			pfd[n++] = (struct pollfd){.fd = ctl->c[i].fd, .events = POLLIN};
+		if (poll(pfd, (nfds_t)n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pfd[0].revents)
+			break;
+		if (pfd[1].revents & POLLIN) {
+			int fd = accept4(ctl->lfd, NULL, NULL, SOCK_CLOEXEC);
+			int i;
+
+			for (i = 0; fd >= 0 && i < CTL_MAX_CLIENTS; i++) {
+				if (ctl->c[i].fd < 0) {
+					ctl->c[i].fd = fd;
+					break;
+				}
+			}
+			if (fd >= 0 && i == CTL_MAX_CLIENTS) {
+				json_object *ans = answer_error("too many clients");
+
+				send_answer(fd, ans);
+				json_object_put(ans);
+				close(fd);
+			}
+		}
+		for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+			if (ctl->c[i].fd >= 0 && pfd[i + 2].revents &&
+			    !client_read(ctl, &ctl->c[i]))
+				drop(&ctl->c[i]);
+	}
+	return NULL;
+}
+
+int hv_ctl_open(struct hv_vm *vm, const char *path, struct hv_ctl **out, struct pvm_err *err)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct hv_ctl *ctl;
+	struct stat st;
+	int ret;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return pvm_err_set(err, -ENAMETOOLONG, "--api-sock %s: path too long", path);
+	ctl = calloc(1, sizeof(*ctl));
+	if (!ctl)
+		return pvm_err_set(err, -ENOMEM, "out of memory");
+	ctl->vm = vm;
+	ctl->lfd = ctl->pipe[0] = ctl->pipe[1] = -1;
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+		ctl->c[i].fd = -1;
+	ctl->path = strdup(path);
+	if (!ctl->path) {
+		ret = pvm_err_set(err, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	strcpy(sa.sun_path, path);
+	/* a stale socket from a dead VMM is replaced; anything else is not ours */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			ret = pvm_err_set(err, -EEXIST, "--api-sock %s: exists and is not a socket",
+					  path);
+			goto fail;
+		}
+		unlink(path);
+	}
+	ctl->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (ctl->lfd < 0 || bind(ctl->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(ctl->lfd, 8) < 0) {
+		ret = pvm_err_set(err, -errno, "--api-sock %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (pipe2(ctl->pipe, O_CLOEXEC) < 0) {
+		ret = pvm_err_set(err, -errno, "pipe: %s", strerror(errno));
+		goto fail;
+	}
+	ret = pthread_create(&ctl->thread, NULL, ctl_thread, ctl);
+	if (ret) {
+		ret = pvm_err_set(err, -ret, "control thread: %s", strerror(ret));
+		goto fail;
+	}
+	*out = ctl;
+	return 0;
+fail:
+	if (ctl->lfd >= 0) {
+		close(ctl->lfd);
+		if (ret != -EEXIST)
+			unlink(path);
+	}
+	if (ctl->pipe[0] >= 0) {
+		close(ctl->pipe[0]);
+		close(ctl->pipe[1]);
+	}
+	free(ctl->path);
+	free(ctl);
+	return ret;
+}
+
+void hv_ctl_close(struct hv_ctl *ctl)
+{
+	if (!ctl)
+		return;
+	if (write(ctl->pipe[1], "x", 1) < 0)
+		pvm_log_warn("ctl: stopping the control thread: %s", strerror(errno));
+	pthread_join(ctl->thread, NULL);
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+		if (ctl->c[i].fd >= 0)
+			drop(&ctl->c[i]);
+	close(ctl->lfd);
+	close(ctl->pipe[0]);
+	close(ctl->pipe[1]);
+	unlink(ctl->path);
+	free(ctl->path);
+	free(ctl);
+}

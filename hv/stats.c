@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: MIT
+/* Statistics as one JSON document: exits by reason, per-hook counters, exits avoided. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hv/vm.h"
+
+static const char *const exit_names[HV_EXITK_NR] = {
+    "io", "mmio", "doorbell_kernel", "intr", "shutdown", "fail_entry", "internal", "hlt", "other",
+};
+
+static const char *const iodev_names[HV_IODEV_NR] = {
+    "uart", "block", "pit", "cmos", "power", "negotiate", "doorbell", "unknown",
+};
+
+static void add_u64(json_object *o, const char *k, uint64_t v)
+{
+	json_object_object_add(o, k, json_object_new_uint64(v));
+}
+
+uint64_t hv_stats_errors_total(struct hv_vm *vm)
+{
+	uint64_t t = HV_STAT_GET(vm->stats.neg_refused) + HV_STAT_GET(vm->stats.unknown_hook) +
+		     HV_STAT_GET(vm->stats.bad_doorbell);
+
+	for (unsigned int h = 0; h < PV_HOOK_COUNT; h++)
+		t += HV_STAT_GET(vm->stats.hooks[h].errors);
+	return t;
+}
+
+static json_object *hook_names_json(uint64_t mask)
+{
+	json_object *a = json_object_new_array();
+
+	for (unsigned int h = 0; h < PV_HOOK_COUNT; h++)
+		if (mask & PV_F(h))
+			json_object_array_add(a, json_object_new_string(hv_hook_name(h)));
+	return a;
+}
+
+static uint64_t guest_clock_reads(struct hv_vm *vm)
+{
+	struct pv_hook_page *hp;
+	uint64_t n = 0;
+
+	pthread_mutex_lock(&vm->pv.lock);
+	hp = vm->pv.hook_page ? hv_gpa(vm, vm->pv.hook_page, sizeof(*hp)) : NULL;
+	if (hp && (vm->pv.negotiated & PV_F(PV_HOOK_CLOCK)))
+		n = __atomic_load_n(&hp->clock_reads, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&vm->pv.lock);
+	return n;
+}
+
+static uint64_t sub0(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : 0;
+}
+
+json_object *hv_caps_json(struct hv_vm *vm)
+{
+	json_object *o = json_object_new_object();
+
+	pthread_mutex_lock(&vm->pv.lock);
+	add_u64(o, "abi_version", PV_ABI_VERSION);
+	add_u64(o, "abi_version_min", PV_ABI_VERSION_MIN);
+	json_object_object_add(o, "offered", hook_names_json(vm->cfg.offered));
+	add_u64(o, "offered_mask", vm->cfg.offered);
+	json_object_object_add(o, "negotiated", hook_names_json(vm->pv.negotiated));
+	add_u64(o, "negotiated_mask", vm->pv.negotiated);
+	add_u64(o, "guest_abi_version", vm->pv.guest_version);
+	json_object_object_add(o, "last_reason",
+			       json_object_new_int64(vm->pv.last_reason == PV_REASON_NONE
+							 ? -1
+							 : (int64_t)vm->pv.last_reason));
+	pthread_mutex_unlock(&vm->pv.lock);
+	return o;
+}
+
+json_object *hv_stats_json(struct hv_vm *vm)
+{
+	struct hv_stats *s = &vm->stats;
+	json_object *o = json_object_new_object(), *ex = json_object_new_object();
+	json_object *io = json_object_new_object(), *hooks = json_object_new_object();
+	json_object *errs = json_object_new_object(), *emu = json_object_new_object();
+	json_object *av = json_object_new_object();
+	uint64_t total = 0, clock_reads = guest_clock_reads(vm);
+
+	add_u64(o, "uptime_ms", (pvm_now_ns() - s->start_ns) / 1000000);
+	add_u64(o, "mem_mib", vm->cfg.mem_mib);
+	add_u64(o, "vcpus", vm->nvcpus);
+	for (unsigned int i = 0; i < HV_EXITK_NR; i++) {
+		uint64_t v = HV_STAT_GET(s->exits[i]);
+
+		add_u64(ex, exit_names[i], v);
+		/* kicks (intr) are the host's doing, not the guest's exits */
+		if (i != HV_EXITK_INTR)
+			total += v;
+	}
+	add_u64(ex, "total", total);
+	json_object_object_add(o, "exits", ex);
+	for (unsigned int i = 0; i < HV_IODEV_NR; i++)
+		add_u64(io, iodev_names[i], HV_STAT_GET(s->io_exits[i]));
+	json_object_object_add(o, "io_exits", io);
+	for (unsigned int h = 0; h < PV_HOOK_COUNT; h++) {
+		struct hv_hook_stats *hs = &s->hooks[h];
+		json_object *j = json_object_new_object(), *hist = json_object_new_array();
+		int last = -1;
+
+		json_object_object_add(j, "negotiated",
+				       json_object_new_boolean(vm->pv.negotiated & PV_F(h)));
+		add_u64(j, "calls", HV_STAT_GET(hs->calls));
+		add_u64(j, "doorbells", HV_STAT_GET(hs->doorbells));
+		add_u64(j, "bytes", HV_STAT_GET(hs->bytes));
+		add_u64(j, "errors", HV_STAT_GET(hs->errors));
+		add_u64(j, "service_ns_total", HV_STAT_GET(hs->service_ns));
+		for (int b = 0; b < HV_HIST_BUCKETS; b++)
+			if (HV_STAT_GET(hs->hist[b]))
+				last = b;
+		/* bucket b counts service times in [2^b, 2^(b+1)) ns */
+		for (int b = 0; b <= last; b++)
+			json_object_array_add(hist,
+					      json_object_new_uint64(HV_STAT_GET(hs->hist[b])));
+		json_object_object_add(j, "service_ns_log2", hist);
+		json_object_object_add(hooks, hv_hook_name(h), j);
+	}
+	add_u64(json_object_object_get(hooks, "clock"), "guest_reads", clock_reads);
+	json_object_object_add(o, "hooks", hooks);
+	json_object_object_add(o, "capabilities", hv_caps_json(vm));
+	add_u64(errs, "negotiation_refused", HV_STAT_GET(s->neg_refused));
+	add_u64(errs, "unknown_hook", HV_STAT_GET(s->unknown_hook));
+	add_u64(errs, "bad_doorbell", HV_STAT_GET(s->bad_doorbell));
+	add_u64(errs, "total", hv_stats_errors_total(vm));
+	json_object_object_add(o, "errors", errs);
+	add_u64(o, "negotiations", HV_STAT_GET(s->neg_accepted));
+	add_u64(o, "negotiation_resets", HV_STAT_GET(s->neg_resets));
+	add_u64(emu, "console_bytes", HV_STAT_GET(s->emu_console_bytes));
+	add_u64(emu, "block_sectors", HV_STAT_GET(s->emu_block_sectors));
+	add_u64(emu, "clock_reads", HV_STAT_GET(s->emu_clock_reads));
+	json_object_object_add(o, "emulated", emu);
+	/* what the emulated twins would have cost: 1 exit a byte, 3 a sector, 3 a read */
+	{
+		uint64_t c = sub0(HV_STAT_GET(s->hooks[PV_HOOK_CONSOLE].bytes),
+				  HV_STAT_GET(s->hooks[PV_HOOK_CONSOLE].doorbells));
+		uint64_t b = sub0(HV_STAT_GET(s->hooks[PV_HOOK_BLOCK].bytes) / PV_SECTOR_SIZE * 3,
+				  HV_STAT_GET(s->hooks[PV_HOOK_BLOCK].doorbells));
+		uint64_t k = clock_reads * 3;
+
+		add_u64(av, "console", c);
+		add_u64(av, "block", b);
+		add_u64(av, "clock", k);
+		add_u64(av, "total", c + b + k);
+	}
+	json_object_object_add(o, "exits_avoided", av);
+	add_u64(o, "first_doorbell_mono_ns", HV_STAT_GET(s->first_doorbell_ns));
+	json_object_object_add(o, "exit_code", json_object_new_int(vm->done ? vm->exit_code : -1));
+	return o;
+}
+
+int hv_stats_write(struct hv_vm *vm, const char *path, struct pvm_err *err)
+{
+	json_object *o = hv_stats_json(vm);
+	const char *txt = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
+	char tmp[4096];
+	size_t len = strlen(txt);
+	int fd, ret = 0;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
+		ret = pvm_err_set(err, -ENAMETOOLONG, "--stats-json: path too long");
+		goto out;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		ret = pvm_err_set(err, -errno, "--stats-json %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (write(fd, txt, len) != (ssize_t)len || write(fd, "\n", 1) != 1) {
+		ret = pvm_err_set(err, -EIO, "--stats-json %s: short write", tmp);
+		close(fd);
+		unlink(tmp);
+		goto out;
+	}
+	close(fd);
+	if (rename(tmp, path) < 0) {
+		ret = pvm_err_set(err, -errno, "--stats-json %s: %s", path, strerror(errno));
+		unlink(tmp);
+	}
+out:
+	json_object_put(o);
+	return ret;
+}
