@@ -306,7 +306,9 @@ int api_h_host_heartbeat(struct api_req *rq, struct api_resp *rs)
 		    strcmp(key, "labels"))
 			json_object_object_add(capobj, key, json_object_get(val));
 	}
-	captext = api_json_dup(capobj);
+	/* A bare heartbeat ("{}") keeps the capabilities the host sent before. */
+	if (json_object_object_length(capobj) > 0)
+		captext = api_json_dup(capobj);
 	json_object_put(capobj);
 	hb.capabilities = captext;
 	pvm_json_get_int(body, "cpus", &hb.cpus);

@@ -53,12 +53,17 @@ static void evacuate(struct api_server *srv)
 		h = sched_fleet_host(srv->fleet, g->host_id);
 		if (!h || (h->state == SCHED_HOST_READY && !h->draining))
 			continue;
-		if (store_guest_unbind(srv->cfg.store, g->id, 0, g, &err) < 0)
+		if (store_guest_unbind(srv->cfg.store, g->id, 0, g, &err) < 0) {
+			pvm_log_warn("api: evacuating guest %s: %s", g->id, err.msg);
 			continue;
+		}
 		sched_fleet_unbind(srv->fleet, g->id);
-		if (g->desired_state == STORE_DESIRED_RUNNING &&
-		    api_place(srv, g, false, &err) == 0)
+		if (g->desired_state != STORE_DESIRED_RUNNING)
+			continue;
+		if (api_place(srv, g, false, &err) == 0)
 			pvm_log_info("api: evacuated guest %s to host %s", g->id, g->host_id);
+		else
+			pvm_log_warn("api: guest %s left its host and waits: %s", g->id, err.msg);
 	}
 	store_guest_list_free(&l);
 }

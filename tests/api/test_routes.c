@@ -1,0 +1,581 @@
+/* SPDX-License-Identifier: MIT */
+/* The happy path of every route, against a real server over a real store. */
+#include <check.h>
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/internal.h"
+#include "tests/api/harness.h"
+
+#define ID 64
+
+static struct th t;
+
+static void setup(void)
+{
+	struct api_config c = {.heartbeat_s = 1};
+
+	th_start(&t, &c);
+}
+
+static void teardown(void)
+{
+	th_cleanup(&t);
+}
+
+static const char *guest_body(const char *name)
+{
+	static __thread char b[512];
+
+	snprintf(b, sizeof(b),
+		 "{\"name\":\"%s\",\"image\":\"console.elf\",\"vcpus\":1,\"memory_mib\":64,"
+		 "\"pv\":{\"hooks_required\":[\"console\"],\"hooks_preferred\":[\"clock\"]}}",
+		 name);
+	return b;
+}
+
+START_TEST(health_and_version)
+{
+	struct th_resp r;
+
+	th_req(&t, "GET", "/healthz", NULL, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(th_str(&r, "status"), "ok");
+	th_resp_free(&r);
+	th_req(&t, "GET", "/readyz", NULL, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(th_str(&r, "status"), "ready");
+	th_resp_free(&r);
+	th_req(&t, "GET", "/v1/version", t.admin, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(th_str(&r, "api"), "v1");
+	th_resp_free(&r);
+}
+END_TEST
+
+/* The OpenAPI document and the router describe the same routes. */
+START_TEST(openapi_matches_router)
+{
+	struct th_resp r;
+	json_object *paths, *item, *op, *roles;
+	size_t nops = 0;
+
+	th_req(&t, "GET", "/v1/openapi.json", t.admin, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(th_str(&r, "openapi"), "3.1.0");
+	ck_assert(json_object_object_get_ex(r.json, "paths", &paths));
+	for (size_t i = 0; i < api_nroutes; i++) {
+		char m[8];
+		size_t k;
+
+		for (k = 0; api_routes[i].method[k]; k++)
+			m[k] = (char)(api_routes[i].method[k] | 0x20);
+		m[k] = '\0';
+		ck_assert_msg(json_object_object_get_ex(paths, api_routes[i].pattern, &item),
+			      "%s missing from openapi", api_routes[i].pattern);
+		ck_assert_msg(json_object_object_get_ex(item, m, &op), "%s %s missing", m,
+			      api_routes[i].pattern);
+		ck_assert(json_object_object_get_ex(op, "x-pvm-roles", &roles));
+		if (api_routes[i].body_schema) {
+			json_object *rb;
+
+			ck_assert(json_object_object_get_ex(op, "requestBody", &rb));
+		}
+	}
+	json_object_object_foreach(paths, path, ops)
+	{
+		json_object_object_foreach(ops, method, o)
+		{
+			bool found = false;
+
+			(void)o;
+			for (size_t i = 0; i < api_nroutes; i++)
+				found |= strcmp(api_routes[i].pattern, path) == 0 &&
+					 strcasecmp(api_routes[i].method, method) == 0;
+			ck_assert_msg(found, "openapi has %s %s, the router does not", method,
+				      path);
+			nops++;
+		}
+	}
+	ck_assert_uint_eq(nops, api_nroutes);
+	th_resp_free(&r);
+}
+END_TEST
+
+START_TEST(tokens_create_list_revoke)
+{
+	struct th_resp r;
+	char secret[128], id[ID], path[128];
+
+	th_token(&t, "reader", secret, sizeof(secret), id, sizeof(id));
+	ck_assert(strncmp(secret, "pvm_", 4) == 0);
+	th_req(&t, "GET", "/v1/hosts", secret, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	th_resp_free(&r);
+	th_req(&t, "GET", "/v1/tokens", t.admin, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, id));
+	ck_assert_ptr_null(strstr(r.body, secret)); /* the secret is shown once */
+	th_resp_free(&r);
+	snprintf(path, sizeof(path), "/v1/tokens/%s", id);
+	th_req(&t, "DELETE", path, t.admin, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 204);
+	th_resp_free(&r);
+	th_req(&t, "GET", "/v1/hosts", secret, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 401);
+	ck_assert_str_eq(th_problem(&r), "unauthorized");
+	th_resp_free(&r);
+}
+END_TEST
+
+START_TEST(auth_401_vs_403)
+{
+	struct th_resp r;
+	char reader[128];
+
+	th_req(&t, "GET", "/v1/guests", NULL, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 401);
+	ck_assert_str_eq(r.ctype, "application/problem+json");
+	ck_assert(strncmp(r.www_auth, "Bearer", 6) == 0);
+	th_resp_free(&r);
+	th_token(&t, "reader", reader, sizeof(reader), NULL, 0);
+	th_req(&t, "POST", "/v1/guests", reader, guest_body("nope"), NULL, &r);
+	ck_assert_int_eq(r.status, 403);
+	ck_assert_str_eq(th_problem(&r), "forbidden");
+	th_resp_free(&r);
+	th_req(&t, "GET", "/metrics", NULL, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 401);
+	th_resp_free(&r);
+}
+END_TEST
+
+START_TEST(hosts_lifecycle)
+{
+	struct th_resp r;
+	char id[ID], tok[128], path[160], etag[64], hdr[128];
+	const char *ifm[] = {hdr, NULL};
+
+	th_host(&t, "h1", 4, 4096, "[\"console\",\"block\"]", id, sizeof(id), tok, sizeof(tok));
+	snprintf(path, sizeof(path), "/v1/hosts/%s", id);
+	th_req(&t, "GET", path, t.admin, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(th_str(&r, "state"), "ready");
+	ck_assert_ptr_nonnull(strstr(r.body, "\"console\""));
+	snprintf(etag, sizeof(etag), "%s", r.etag);
+	th_resp_free(&r);
+	/* the host's own token may read its row, and heartbeat again */
+	th_req(&t, "GET", path, tok, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	th_resp_free(&r);
+	th_req(&t, "GET", "/v1/hosts", t.admin, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, id));
+	th_resp_free(&r);
+	snprintf(hdr, sizeof(hdr), "If-Match: %s", etag);
+	th_req(&t, "PATCH", path, t.admin, "{\"cordoned\":true,\"labels\":{\"zone\":\"a\"}}", ifm,
+	       &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(th_str(&r, "cordoned"), "true");
+	ck_assert_str_ne(r.etag, etag);
+	th_resp_free(&r);
+	/* the old ETag is stale now */
+	th_req(&t, "PATCH", path, t.admin, "{\"cordoned\":false}", ifm, &r);
+	ck_assert_int_eq(r.status, 412);
+	ck_assert_str_eq(th_problem(&r), "precondition-failed");
+	th_resp_free(&r);
+	th_req(&t, "PATCH", path, t.admin, "{\"cordoned\":false}", NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	th_resp_free(&r);
+	snprintf(path, sizeof(path), "/v1/hosts/%s/assignments?since=0&wait=0", id);
+	th_req(&t, "GET", path, tok, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"guests\":[]"));
+	th_resp_free(&r);
+	/* re-registering with the same host token gives the same host back */
+	th_req(&t, "POST", "/v1/hosts", tok, "{\"name\":\"h1\"}", NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(th_str(&r, "id"), id);
+	th_resp_free(&r);
+	snprintf(path, sizeof(path), "/v1/hosts/%s", id);
+	th_req(&t, "DELETE", path, t.admin, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 204);
+	th_resp_free(&r);
+	th_req(&t, "GET", path, t.admin, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 404);
+	th_resp_free(&r);
+}
+END_TEST
+
+START_TEST(guests_lifecycle)
+{
+	struct th_resp r;
+	char hid[ID], htok[128], gid[ID], path[160], hdr[128];
+	const char *ifm[] = {hdr, NULL};
+
+	th_host(&t, "h1", 4, 4096, "[\"console\",\"clock\"]", hid, sizeof(hid), htok, sizeof(htok));
+	th_req(&t, "POST", "/v1/guests", t.admin, guest_body("g1"), NULL, &r);
+	ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+	snprintf(gid, sizeof(gid), "%s", th_str(&r, "id"));
+	ck_assert_str_eq(th_str(&r, "host_id"), hid);
+	ck_assert_str_eq(th_str(&r, "observed_state"), "scheduled");
+	snprintf(path, sizeof(path), "/v1/guests/%s", gid);
+	ck_assert_str_eq(r.location, path);
+	th_resp_free(&r);
+
+	/* the host sees it among its assignments, and reports on it */
+	snprintf(path, sizeof(path), "/v1/hosts/%s/assignments?since=0", hid);
+	th_req(&t, "GET", path, htok, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, gid));
+	th_resp_free(&r);
+	snprintf(path, sizeof(path), "/v1/guests/%s/reports", gid);
+	th_req(&t, "POST", path, htok,
+	       "{\"observed_state\":\"running\",\"capabilities\":[{\"name\":\"console\","
+	       "\"state\":\"accepted\",\"abi_version\":1},{\"name\":\"block\",\"state\":"
+	       "\"refused\",\"abi_version\":1,\"reason\":\"not offered\"}],\"hook_stats\":[{"
+	       "\"hook\":\"console\",\"calls\":10,\"doorbells\":2,\"bytes\":640,\"errors\":0,"
+	       "\"exits_avoided\":630}]}",
+	       NULL, &r);
+	ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+	th_resp_free(&r);
+
+	snprintf(path, sizeof(path), "/v1/guests/%s", gid);
+	th_req(&t, "GET", path, t.admin, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(th_str(&r, "observed_state"), "running");
+	ck_assert_ptr_nonnull(strstr(r.body, "\"exits_avoided\":630"));
+	ck_assert_ptr_nonnull(strstr(r.body, "\"reason\":\"not offered\""));
+	snprintf(hdr, sizeof(hdr), "If-Match: %s", r.etag);
+	th_resp_free(&r);
+
+	th_req(&t, "GET", "/v1/guests", t.admin, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, gid));
+	th_resp_free(&r);
+
+	th_req(&t, "PATCH", path, t.admin, "{\"desired_state\":\"stopped\"}", ifm, &r);
+	ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+	ck_assert_str_eq(th_str(&r, "desired_state"), "stopped");
+	th_resp_free(&r);
+
+	th_req(&t, "GET", "/metrics", t.admin, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.ctype, "version=0.0.4"));
+	ck_assert_ptr_nonnull(strstr(r.body, "# TYPE pvm_hook_calls_total counter"));
+	{
+		char line[256];
+
+		snprintf(line, sizeof(line),
+			 "pvm_hook_calls_total{host=\"%s\",guest=\"%s\",hook=\"console\"} 10", hid,
+			 gid);
+		ck_assert_msg(strstr(r.body, line), "no %s in\n%s", line, r.body);
+	}
+	ck_assert_ptr_nonnull(strstr(r.body, "pvm_api_request_duration_seconds_bucket{"));
+	ck_assert_ptr_nonnull(strstr(r.body, "pvm_host_free_memory_bytes{host="));
+	th_resp_free(&r);
+
+	th_req(&t, "POST", "/v1/placements/explain", t.admin, guest_body("what-if"), NULL, &r);
+	ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+	ck_assert_ptr_nonnull(strstr(r.body, hid));
+	ck_assert_ptr_nonnull(strstr(r.body, "\"filters\""));
+	th_resp_free(&r);
+
+	th_req(&t, "DELETE", path, t.admin, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 204);
+	th_resp_free(&r);
+	th_req(&t, "GET", path, t.admin, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 404);
+	ck_assert_str_eq(th_problem(&r), "not-found");
+	th_resp_free(&r);
+}
+END_TEST
+
+START_TEST(guest_without_host_stays_pending)
+{
+	struct th_resp r;
+
+	th_req(&t, "POST", "/v1/guests", t.admin, guest_body("lonely"), NULL, &r);
+	ck_assert_int_eq(r.status, 201);
+	ck_assert_str_eq(th_str(&r, "observed_state"), "pending");
+	ck_assert_str_eq(th_str(&r, "host_id"), "");
+	th_resp_free(&r);
+}
+END_TEST
+
+START_TEST(images_lifecycle)
+{
+	struct th_resp r;
+	char id[ID], path[128];
+
+	th_req(&t, "POST", "/v1/images", t.admin,
+	       "{\"name\":\"console\",\"format\":\"elf\",\"source\":\"/usr/lib/pvm/console.elf\","
+	       "\"size_bytes\":4096}",
+	       NULL, &r);
+	ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+	snprintf(id, sizeof(id), "%s", th_str(&r, "id"));
+	th_resp_free(&r);
+	snprintf(path, sizeof(path), "/v1/images/%s", id);
+	th_req(&t, "GET", path, t.admin, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(th_str(&r, "format"), "elf");
+	ck_assert_str_eq(r.etag, "\"1\"");
+	th_resp_free(&r);
+	th_req(&t, "GET", "/v1/images", t.admin, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, id));
+	th_resp_free(&r);
+	th_req(&t, "DELETE", path, t.admin, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 204);
+	th_resp_free(&r);
+}
+END_TEST
+
+START_TEST(idempotency_key)
+{
+	struct th_resp a, b;
+	const char *key[] = {"Idempotency-Key: create-g1", NULL};
+
+	th_req(&t, "POST", "/v1/guests", t.admin, guest_body("idem"), key, &a);
+	ck_assert_int_eq(a.status, 201);
+	th_req(&t, "POST", "/v1/guests", t.admin, guest_body("idem"), key, &b);
+	ck_assert_int_eq(b.status, 201);
+	ck_assert_str_eq(th_str(&a, "id"), th_str(&b, "id"));
+	th_resp_free(&b);
+	th_req(&t, "POST", "/v1/guests", t.admin, guest_body("other"), key, &b);
+	ck_assert_int_eq(b.status, 422);
+	ck_assert_str_eq(th_problem(&b), "idempotency-key-reused");
+	th_resp_free(&b);
+	th_resp_free(&a);
+	th_req(&t, "GET", "/v1/guests", t.admin, NULL, NULL, &a);
+	ck_assert_ptr_null(strstr(a.body, "\"other\""));
+	th_resp_free(&a);
+}
+END_TEST
+
+START_TEST(cursor_pagination)
+{
+	char seen[8][ID];
+	char next[ID] = "", path[160];
+	size_t n = 0;
+	int pages = 0;
+
+	for (int i = 0; i < 7; i++) {
+		struct th_resp r;
+		char body[256];
+
+		snprintf(body, sizeof(body),
+			 "{\"name\":\"img%d\",\"format\":\"raw\",\"source\":\"/x/%d\"}", i, i);
+		th_req(&t, "POST", "/v1/images", t.admin, body, NULL, &r);
+		ck_assert_int_eq(r.status, 201);
+		th_resp_free(&r);
+	}
+	do {
+		struct th_resp r;
+		json_object *items, *nx;
+
+		snprintf(path, sizeof(path), "/v1/images?limit=3%s%s",
+			 next[0] ? "&page_token=" : "", next);
+		th_req(&t, "GET", path, t.admin, NULL, NULL, &r);
+		ck_assert_int_eq(r.status, 200);
+		ck_assert(json_object_object_get_ex(r.json, "items", &items));
+		ck_assert_uint_le(json_object_array_length(items), 3);
+		for (size_t i = 0; i < json_object_array_length(items); i++) {
+			json_object *v;
+
+			ck_assert_uint_lt(n, 8);
+			json_object_object_get_ex(json_object_array_get_idx(items, i), "id", &v);
+			snprintf(seen[n], ID, "%s", json_object_get_string(v));
+			for (size_t k = 0; k < n; k++)
+				ck_assert_str_ne(seen[k], seen[n]);
+			n++;
+		}
+		ck_assert(json_object_object_get_ex(r.json, "next_page_token", &nx));
+		next[0] = '\0';
+		if (nx)
+			snprintf(next, sizeof(next), "%s", json_object_get_string(nx));
+		th_resp_free(&r);
+		pages++;
+	} while (next[0]);
+	ck_assert_uint_eq(n, 7);
+	ck_assert_int_ge(pages, 3);
+}
+END_TEST
+
+START_TEST(events_long_poll_and_sse)
+{
+	struct th_resp r;
+	int64_t last;
+	char path[128];
+
+	th_req(&t, "GET", "/v1/events?since=0", t.admin, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "token.created"));
+	last = json_object_get_int64(json_object_object_get(r.json, "last_seq"));
+	th_resp_free(&r);
+	/* nothing new: the long poll times out with no events */
+	snprintf(path, sizeof(path), "/v1/events?since=%lld&wait=1", (long long)last);
+	th_req(&t, "GET", path, t.admin, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"events\":[]"));
+	th_resp_free(&r);
+	/* SSE replays from since and ends after wait */
+	const char *sse[] = {"Accept: text/event-stream", NULL};
+
+	th_req(&t, "GET", "/v1/events?since=0&wait=1", t.admin, NULL, sse, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.ctype, "text/event-stream");
+	ck_assert_ptr_nonnull(strstr(r.body, "event: token.created\ndata: {"));
+	ck_assert_ptr_nonnull(strstr(r.body, "id: 1\n"));
+	th_resp_free(&r);
+}
+END_TEST
+
+struct poller {
+	struct th *t;
+	char path[160];
+	char token[128];
+	struct th_resp r;
+};
+
+static void *poll_thread(void *arg)
+{
+	struct poller *p = arg;
+
+	th_req(p->t, "GET", p->path, p->token, NULL, NULL, &p->r);
+	return NULL;
+}
+
+/* A long poll wakes when a guest is bound to its host. */
+START_TEST(assignments_wake_on_bind)
+{
+	struct poller p = {.t = &t};
+	struct th_resp r;
+	char hid[ID];
+	pthread_t th;
+	int64_t gen;
+
+	th_host(&t, "h1", 4, 4096, "[\"console\"]", hid, sizeof(hid), p.token, sizeof(p.token));
+	snprintf(p.path, sizeof(p.path), "/v1/hosts/%s/assignments", hid);
+	th_req(&t, "GET", p.path, p.token, NULL, NULL, &r);
+	gen = json_object_get_int64(json_object_object_get(r.json, "generation"));
+	th_resp_free(&r);
+	snprintf(p.path, sizeof(p.path), "/v1/hosts/%s/assignments?since=%lld&wait=30", hid,
+		 (long long)gen);
+	pthread_create(&th, NULL, poll_thread, &p);
+	th_req(&t, "POST", "/v1/guests", t.admin, guest_body("wake"), NULL, &r);
+	ck_assert_int_eq(r.status, 201);
+	th_resp_free(&r);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(p.r.status, 200);
+	ck_assert_ptr_nonnull(strstr(p.r.body, "\"name\":\"wake\""));
+	ck_assert_int_gt(json_object_get_int64(json_object_object_get(p.r.json, "generation")),
+			 gen);
+	th_resp_free(&p.r);
+}
+END_TEST
+
+static bool host_state_is(const char *hid, const char *state)
+{
+	struct th_resp r;
+	char path[128];
+	bool yes;
+
+	snprintf(path, sizeof(path), "/v1/hosts/%s", hid);
+	th_req(&t, "GET", path, t.admin, NULL, NULL, &r);
+	yes = strcmp(th_str(&r, "state"), state) == 0;
+	th_resp_free(&r);
+	return yes;
+}
+
+/* Three missed heartbeats (1 s each here): unreachable, with an event, and its
+ * guests move to a host that still heartbeats. */
+START_TEST(unreachable_host_is_evacuated)
+{
+	struct th_resp r;
+	char a[ID], atok[128], b[ID], btok[128], gid[ID], path[160];
+	uint64_t deadline = pvm_now_ns() + 20ull * 1000000000ull;
+	bool moved = false;
+
+	th_host(&t, "a", 4, 4096, "[\"console\"]", a, sizeof(a), atok, sizeof(atok));
+	th_req(&t, "POST", "/v1/guests", t.admin, guest_body("mover"), NULL, &r);
+	ck_assert_int_eq(r.status, 201);
+	ck_assert_str_eq(th_str(&r, "host_id"), a);
+	snprintf(gid, sizeof(gid), "%s", th_str(&r, "id"));
+	th_resp_free(&r);
+	th_host(&t, "b", 4, 4096, "[\"console\"]", b, sizeof(b), btok, sizeof(btok));
+	snprintf(path, sizeof(path), "/v1/hosts/%s/heartbeat", b);
+	while (!moved && pvm_now_ns() < deadline) {
+		th_req(&t, "POST", path, btok, "{}", NULL, &r);
+		ck_assert_int_eq(r.status, 200);
+		th_resp_free(&r);
+		pvm_sleep_ns(300 * 1000000ull);
+		if (host_state_is(a, "unreachable")) {
+			char gp[128];
+
+			snprintf(gp, sizeof(gp), "/v1/guests/%s", gid);
+			th_req(&t, "GET", gp, t.admin, NULL, NULL, &r);
+			moved = strcmp(th_str(&r, "host_id"), b) == 0;
+			th_resp_free(&r);
+		}
+	}
+	ck_assert_msg(moved, "guest was not evacuated to the live host");
+	ck_assert(host_state_is(b, "ready"));
+	th_req(&t, "GET", "/v1/events?since=0&limit=1000", t.admin, NULL, NULL, &r);
+	ck_assert_ptr_nonnull(strstr(r.body, "host.unreachable"));
+	th_resp_free(&r);
+}
+END_TEST
+
+START_TEST(graceful_stop_answers_long_poll)
+{
+	struct poller p = {.t = &t};
+	pthread_t th;
+
+	snprintf(p.token, sizeof(p.token), "%s", t.admin);
+	snprintf(p.path, sizeof(p.path), "/v1/events?since=1000000&wait=60");
+	pthread_create(&th, NULL, poll_thread, &p);
+	pvm_sleep_ns(300 * 1000000ull);
+	api_server_stop(t.srv); /* what SIGTERM does */
+	t.srv = NULL;
+	pthread_join(th, NULL);
+	ck_assert_int_eq(p.r.status, 200);
+	ck_assert_ptr_nonnull(strstr(p.r.body, "\"events\":[]"));
+	th_resp_free(&p.r);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("api_routes");
+	TCase *tc = tcase_create("routes");
+	SRunner *sr;
+	int failed;
+
+	curl_global_init(CURL_GLOBAL_ALL);
+	pvm_log_init("test", PVM_LOG_WARN, PVM_LOG_TEXT);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, health_and_version);
+	tcase_add_test(tc, openapi_matches_router);
+	tcase_add_test(tc, tokens_create_list_revoke);
+	tcase_add_test(tc, auth_401_vs_403);
+	tcase_add_test(tc, hosts_lifecycle);
+	tcase_add_test(tc, guests_lifecycle);
+	tcase_add_test(tc, guest_without_host_stays_pending);
+	tcase_add_test(tc, images_lifecycle);
+	tcase_add_test(tc, idempotency_key);
+	tcase_add_test(tc, cursor_pagination);
+	tcase_add_test(tc, events_long_poll_and_sse);
+	tcase_add_test(tc, assignments_wake_on_bind);
+	tcase_add_test(tc, unreachable_host_is_evacuated);
+	tcase_add_test(tc, graceful_stop_answers_long_poll);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	curl_global_cleanup();
+	return failed ? 1 : 0;
+}
