@@ -144,6 +144,8 @@ int store_new_id(const char *prefix, char id[STORE_ID_MAX], struct pvm_err *err)
 int store_random_hex(size_t nbytes, char *out, size_t size, struct pvm_err *err);
 int store_sha256_hex(const char *data, size_t len, char out[STORE_HASH_HEX], struct pvm_err *err);
 int64_t store_now_ms(void);
+#define STORE_JSON_MAX (16u << 20) /* one JSON column */
+
 /* Checks text is JSON (an object when want_object); NULL is fine. `what`
  * names the field in the error. */
 int store_check_json(const char *text, bool want_object, const char *what, struct pvm_err *err);

@@ -18,9 +18,12 @@
  *     -EINVAL     bad argument (bad enum, invalid JSON text, empty name, ...)
  *     -EKEYREVOKED  store_token_authenticate on a revoked token
  *     -EPROTO     the database schema is newer than this build knows
+ *     -EAGAIN     another process held the database lock past the busy timeout
  *     -EIO        any other backend failure (message has the detail)
- * - IDs are text: a type prefix and 128 random bits in hex, e.g.
- *   "gst_0f3c...": 4 + 32 characters. They are safe to expose in URLs.
+ * - IDs are text: a type prefix ("hst", "gst", "img", "tok", "plc"), "_" and
+ *   128 bits in hex: 48 bits of creation time in ms, then 80 random bits, so
+ *   ids sort roughly by creation, e.g. "gst_019abc...": 4 + 32 characters.
+ *   They are safe to expose in URLs.
  *   Names are caller-chosen, unique per table, 1..STORE_NAME_MAX-1 bytes.
  * - Mutable rows carry `generation`: create sets 1, every change adds 1.
  *   Updates and deletes take the generation the caller read (`expected_gen`);

@@ -91,20 +91,35 @@ int64_t store_now_ms(void)
 
 int store_check_json(const char *text, bool want_object, const char *what, struct pvm_err *err)
 {
-	static const struct pvm_json_limits limits = {.max_bytes = 16u << 20, .max_depth = 64};
-	json_object *obj = NULL;
-	int ret;
+	struct json_tokener *tok;
+	enum json_tokener_error jerr;
+	json_object *obj;
+	size_t len;
+	int ret = 0;
 
 	if (!text)
 		return 0;
-	ret = pvm_json_parse(text, strlen(text), &limits, &obj, err);
-	if (ret < 0) {
-		pvm_err_prefix(err, "%s", what);
-		return ret;
-	}
-	if (want_object && !json_object_is_type(obj, json_type_object))
+	len = strlen(text);
+	if (len == 0)
+		return pvm_err_field(err, -EINVAL, what, "%s: empty, not JSON", what);
+	if (len > STORE_JSON_MAX)
+		return pvm_err_field(err, -E2BIG, what, "%s: %zu bytes, the limit is %u", what, len,
+				     STORE_JSON_MAX);
+	tok = json_tokener_new_ex(64);
+	if (!tok)
+		return pvm_err_set(err, -ENOMEM, "out of memory");
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	/* Including the NUL tells json-c the input ends (a bare number would
+	 * otherwise wait for more digits). */
+	obj = json_tokener_parse_ex(tok, text, (int)len + 1);
+	jerr = json_tokener_get_error(tok);
+	if (jerr != json_tokener_success)
+		ret = pvm_err_field(err, -EINVAL, what, "%s: malformed JSON at byte %zu: %s", what,
+				    json_tokener_get_parse_end(tok), json_tokener_error_desc(jerr));
+	else if (want_object && !json_object_is_type(obj, json_type_object))
 		ret = pvm_err_field(err, -EINVAL, what, "%s: must be a JSON object", what);
 	json_object_put(obj);
+	json_tokener_free(tok);
 	return ret;
 }
 

@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: MIT */
+/* Migrations: from empty, re-open, newer schema refused, bad locations. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tests/store/helpers.h"
+
+static struct tdir td;
+
+static void setup(void)
+{
+	tdir_make(&td);
+}
+
+static void teardown(void)
+{
+	tdir_remove(&td);
+}
+
+static int64_t raw_int(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t v = -1;
+
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void raw_exec(const char *path, const char *sql)
+{
+	sqlite3 *db;
+
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+START_TEST(test_migrate_from_empty)
+{
+	static const char *tables[] = {"hosts",	     "guests",	   "images",	       "host_caps",
+				       "guest_caps", "hook_stats", "hook_rollups",     "placements",
+				       "events",     "tokens",	   "idempotency_keys", "kv"};
+	struct store *s = tdir_open(&td);
+	struct pvm_err err = {0};
+	char sql[128];
+	int version = -1;
+	size_t i;
+
+	ck_assert_int_eq(store_schema_version(s, &version, &err), 0);
+	ck_assert_int_eq(version, STORE_SCHEMA_VERSION);
+	ck_assert_int_eq(store_check_integrity(s, &err), 0);
+	store_close(s);
+
+	ck_assert_int_eq(raw_int(td.db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	for (i = 0; i < PVM_ARRAY_SIZE(tables); i++) {
+		snprintf(sql, sizeof(sql),
+			 "SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND name='%s'",
+			 tables[i]);
+		ck_assert_msg(raw_int(td.db, sql) == 1, "table %s missing", tables[i]);
+	}
+	/* WAL is a property of the file: it must stick. */
+	{
+		sqlite3 *db;
+		sqlite3_stmt *st;
+
+		ck_assert_int_eq(sqlite3_open(td.db, &db), SQLITE_OK);
+		ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL),
+				 SQLITE_OK);
+		ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+		ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "wal");
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+	}
+}
+END_TEST
+
+START_TEST(test_reopen_idempotent)
+{
+	struct store_host h, got;
+	struct pvm_err err = {0};
+	int64_t seq1 = 0, seq2 = 0;
+	struct store *s;
+	int i, version;
+
+	s = tdir_open(&td);
+	make_host(s, "h1", 8, 1024, 10, &h);
+	ck_assert_int_eq(store_events_last_seq(s, &seq1, &err), 0);
+	ck_assert_int_gt(seq1, 0);
+	store_close(s);
+
+	for (i = 0; i < 3; i++) {
+		s = tdir_open(&td);
+		ck_assert_int_eq(store_schema_version(s, &version, &err), 0);
+		ck_assert_int_eq(version, STORE_SCHEMA_VERSION);
+		ck_assert_int_eq(store_host_get(s, h.id, &got, &err), 0);
+		ck_assert_str_eq(got.name, "h1");
+		ck_assert_int_eq(got.generation, 1);
+		store_host_free(&got);
+		store_close(s);
+	}
+	ck_assert_int_eq(raw_int(td.db, "SELECT COUNT(*) FROM hosts"), 1);
+
+	/* Sequence numbers continue after a re-open and after pruning. */
+	s = tdir_open(&td);
+	ck_assert_int_eq(store_events_prune(s, INT64_MAX, &err), 0);
+	ck_assert_int_eq(store_event_append(s, "test.ping", "", NULL, &seq2, &err), 0);
+	ck_assert_int_gt(seq2, seq1);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_newer_schema_refused)
+{
+	struct pvm_err err = {0};
+	struct store *s = NULL;
+	char sql[64];
+	int ret;
+
+	/* A store this build made, then "upgraded" by a future pvm. */
+	s = tdir_open(&td);
+	store_close(s);
+	snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", STORE_SCHEMA_VERSION + 1);
+	raw_exec(td.db, sql);
+
+	ret = store_open(td.db, NULL, &s, &err);
+	ck_assert_int_eq(ret, -EPROTO);
+	ck_assert_ptr_null(s);
+	ck_assert_int_eq(err.code, -EPROTO);
+	ck_assert_msg(strstr(err.msg, "newer") != NULL, "message: %s", err.msg);
+	snprintf(sql, sizeof(sql), "version %d", STORE_SCHEMA_VERSION + 1);
+	ck_assert_msg(strstr(err.msg, sql) != NULL, "message: %s", err.msg);
+	/* Nothing was touched. */
+	ck_assert_int_eq(raw_int(td.db, "PRAGMA user_version"), STORE_SCHEMA_VERSION + 1);
+	ck_assert_int_eq(raw_int(td.db, "SELECT COUNT(*) FROM hosts"), 0);
+}
+END_TEST
+
+START_TEST(test_not_a_database)
+{
+	static const char junk[] = "this is not an SQLite database, just some text.......";
+	struct pvm_err err = {0};
+	struct store *s = NULL;
+	char back[sizeof(junk)];
+	int fd, ret;
+
+	fd = open(td.db, O_CREAT | O_WRONLY, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, junk, sizeof(junk)), sizeof(junk));
+	close(fd);
+
+	ret = store_open(td.db, NULL, &s, &err);
+	ck_assert_int_lt(ret, 0);
+	ck_assert_ptr_null(s);
+	ck_assert_msg(strstr(err.msg, "not a database") != NULL, "message: %s", err.msg);
+
+	/* The file is left as it was. */
+	fd = open(td.db, O_RDONLY);
+	ck_assert_int_eq(read(fd, back, sizeof(back)), sizeof(back));
+	close(fd);
+	ck_assert_mem_eq(back, junk, sizeof(junk));
+}
+END_TEST
+
+START_TEST(test_bad_locations)
+{
+	struct pvm_err err = {0};
+	struct store *s = NULL;
+	char path[PATH_MAX + 32];
+
+	ck_assert_int_eq(store_open(NULL, NULL, &s, &err), -EINVAL);
+	ck_assert_int_eq(store_open("", NULL, &s, &err), -EINVAL);
+	ck_assert_int_eq(store_open("sqlite:", NULL, &s, &err), -EINVAL);
+	ck_assert_int_eq(store_open("postgres://db.example/pvm", NULL, &s, &err), -EPROTONOSUPPORT);
+	ck_assert_msg(strstr(err.msg, "PostgreSQL") != NULL, "message: %s", err.msg);
+	snprintf(path, sizeof(path), "%s/no/such/dir/pvm.db", td.dir);
+	ck_assert_int_lt(store_open(path, NULL, &s, &err), 0);
+	ck_assert_ptr_null(s);
+	ck_assert_msg(strstr(err.msg, path) != NULL, "message names the path: %s", err.msg);
+
+	/* "sqlite:" prefix works. */
+	snprintf(path, sizeof(path), "sqlite:%s", td.db);
+	ck_assert_int_eq(store_open(path, NULL, &s, &err), 0);
+	store_close(s);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *su = suite_create("store_schema");
+	TCase *tc = tcase_create("schema");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_migrate_from_empty);
+	tcase_add_test(tc, test_reopen_idempotent);
+	tcase_add_test(tc, test_newer_schema_refused);
+	tcase_add_test(tc, test_not_a_database);
+	tcase_add_test(tc, test_bad_locations);
+	suite_add_tcase(su, tc);
+	sr = srunner_create(su);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
