@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The control socket and stopping: a real pvm-vmm with an idle guest,
+ * driven over its unix socket (status, stats, capabilities, pause, resume,
+ * agent_send, stop, malformed requests), SIGTERM, and a forced stop.
+ */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "hv/hv.h"
+#include "vmm.h"
+
+static char sock_path[4096], out_path[4096];
+
+static int ctl_connect(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd;
+
+	ck_assert_uint_lt(strlen(sock_path), sizeof(sa.sun_path));
+	memcpy(sa.sun_path, sock_path, strlen(sock_path) + 1);
+	for (int i = 0; i < 500; i++) {
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			return fd;
+		close(fd);
+		usleep(10000);
+	}
+	ck_abort_msg("cannot connect to %s", sock_path);
+	return -1;
+}
+
+/* Sends one line, returns the parsed answer line. */
+static json_object *ask(int fd, const char *line)
+{
+	char buf[65536];
+	size_t n = 0;
+
+	ck_assert_int_eq(write(fd, line, strlen(line)), (ssize_t)strlen(line));
+	ck_assert_int_eq(write(fd, "\n", 1), 1);
+	while (n < sizeof(buf) - 1) {
+		ssize_t r = read(fd, buf + n, 1);
+
+		ck_assert_int_eq(r, 1);
+		if (buf[n++] == '\n')
+			break;
+	}
+	buf[n] = 0;
+	json_object *o = json_tokener_parse(buf);
+
+	ck_assert_msg(o != NULL, "answer not JSON: %s", buf);
+	return o;
+}
+
+static bool ok(json_object *o)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, "ok", &v) && json_object_get_boolean(v);
+}
+
+static const char *str(json_object *o, const char *k)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "";
+}
+
+static pid_t start(const char *image, const char *cmdline)
+{
+	const char *argv[] = {"run",   "--image",    vmm_guest(image), "--cmdline",
+			      cmdline, "--api-sock", sock_path,	       NULL};
+
+	snprintf(sock_path, sizeof(sock_path), "%s", vmm_tmp("ctl.sock"));
+	snprintf(out_path, sizeof(out_path), "%s", vmm_tmp("console.out"));
+	argv[6] = sock_path;
+	return vmm_spawn(argv, out_path);
+}
+
+static bool console_has(const char *what)
+{
+	char buf[65536] = "";
+	FILE *f;
+
+	for (int i = 0; i < 500; i++) {
+		f = fopen(out_path, "r");
+		if (f) {
+			size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+
+			buf[n] = 0;
+			fclose(f);
+			if (strstr(buf, what))
+				return true;
+		}
+		usleep(10000);
+	}
+	return false;
+}
+
+START_TEST(protocol)
+{
+	pid_t pid = start("idle", "mode=pv");
+	int fd = ctl_connect();
+	json_object *a;
+
+	ck_assert(console_has("idle: up"));
+	a = ask(fd, "{\"cmd\":\"status\"}");
+	ck_assert(ok(a));
+	ck_assert_str_eq(str(a, "state"), "running");
+	json_object_put(a);
+	a = ask(fd, "{\"cmd\":\"capabilities\"}");
+	ck_assert(ok(a));
+	ck_assert_int_eq(vmm_json_int(a, "abi_version"), 1);
+	ck_assert_int_eq(vmm_json_int(a, "negotiated_mask"),
+			 PV_F(PV_HOOK_CONSOLE) | PV_F(PV_HOOK_AGENT) | PV_F(PV_HOOK_HALT));
+	json_object_put(a);
+	a = ask(fd, "{\"cmd\":\"pause\"}");
+	ck_assert(ok(a));
+	ck_assert_str_eq(str(a, "state"), "paused");
+	json_object_put(a);
+	a = ask(fd, "{\"cmd\":\"pause\"}");
+	ck_assert(!ok(a));
+	json_object_put(a);
+	a = ask(fd, "{\"cmd\":\"resume\"}");
+	ck_assert(ok(a));
+	ck_assert_str_eq(str(a, "state"), "running");
+	json_object_put(a);
+	/* malformed requests: an error answer each, the connection stays */
+	static const char *const bad[] = {"nonsense",
+					  "{\"cmd\":\"reboot\"}",
+					  "{\"cmd\":\"status\",\"extra\":1}",
+					  "{\"cmd\":5}",
+					  "{}",
+					  "[1,2]",
+					  "{\"cmd\":\"stop\",\"timeout_ms\":-4}",
+					  "{\"cmd\":\"agent_send\"}"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		a = ask(fd, bad[i]);
+		ck_assert_msg(!ok(a), "accepted %s", bad[i]);
+		ck_assert_str_ne(str(a, "error"), "");
+		json_object_put(a);
+	}
+	/* agent channel both ways: the guest echoes the line back */
+	a = ask(fd, "{\"cmd\":\"agent_send\",\"data\":\"ping 42\\n\"}");
+	ck_assert(ok(a));
+	json_object_put(a);
+	ck_assert(console_has("agent: ping 42"));
+	a = ask(fd, "{\"cmd\":\"stats\"}");
+	ck_assert(ok(a));
+	json_object *st;
+	ck_assert(json_object_object_get_ex(a, "stats", &st));
+	/* 8 bytes in, "echo: ping 42\n" (14) out */
+	ck_assert_int_ge(vmm_json_int(st, "hooks.agent.bytes"), 8 + 14);
+	ck_assert_int_eq(vmm_json_int(st, "errors.total"), 0);
+	json_object_put(a);
+	a = ask(fd, "{\"cmd\":\"stop\",\"timeout_ms\":5000}");
+	ck_assert(ok(a));
+	json_object_put(a);
+	close(fd);
+	ck_assert_int_eq(vmm_wait(pid), 0);
+	ck_assert(console_has("idle: stopping on request"));
+	ck_assert_int_ne(access(sock_path, F_OK), 0);
+}
+END_TEST
+
+START_TEST(sigterm_is_graceful)
+{
+	pid_t pid = start("idle", "mode=pv");
+
+	ck_assert(console_has("idle: up"));
+	kill(pid, SIGTERM);
+	ck_assert_int_eq(vmm_wait(pid), 0);
+	ck_assert(console_has("idle: stopping on request"));
+}
+END_TEST
+
+START_TEST(stop_forced_after_timeout)
+{
+	/* compute never looks at the stop flag: the graceful stop times out */
+	pid_t pid = start("compute", "mode=pv iters=1000000000000");
+	int fd = ctl_connect();
+	json_object *a = ask(fd, "{\"cmd\":\"stop\",\"timeout_ms\":200}");
+
+	ck_assert(ok(a));
+	json_object_put(a);
+	close(fd);
+	ck_assert_int_eq(vmm_wait(pid), HV_EXIT_FORCED);
+}
+END_TEST
+
+START_TEST(pause_stops_a_busy_guest)
+{
+	pid_t pid = start("compute", "iters=1000000000000");
+	int fd = ctl_connect();
+	json_object *a = ask(fd, "{\"cmd\":\"pause\"}");
+
+	ck_assert(ok(a));
+	ck_assert_str_eq(str(a, "state"), "paused");
+	json_object_put(a);
+	a = ask(fd, "{\"cmd\":\"stop\",\"force\":true}");
+	ck_assert(ok(a));
+	json_object_put(a);
+	close(fd);
+	ck_assert_int_eq(vmm_wait(pid), HV_EXIT_FORCED);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("hv_ctl");
+	TCase *tc = tcase_create("ctl");
+	SRunner *sr;
+	int failed;
+
+	vmm_require_kvm();
+	tcase_add_test(tc, protocol);
+	tcase_add_test(tc, sigterm_is_graceful);
+	tcase_add_test(tc, stop_forced_after_timeout);
+	tcase_add_test(tc, pause_stops_a_busy_guest);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
