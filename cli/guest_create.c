@@ -44,7 +44,11 @@ static int wait_running(struct cli_ctx *ctx, const char *id, const char *name, i
 		json_object_put(*last);
 		*last = g;
 		state_of(g, state, sizeof(state));
-		cli_field_text(g, "host_id", host, sizeof(host));
+		/* -o json prints the last answer as is: no added names there */
+		if (ctx->output != CLI_OUT_JSON)
+			cli_host_names(ctx, g, "host_id", "host_name");
+		cli_field_text(g, ctx->output != CLI_OUT_JSON ? "host_name" : "host_id", host,
+			       sizeof(host));
 		if (ctx->tty_err) {
 			fprintf(stderr, "\r%c %s: %s%s%s (%llus)\033[K", spin[tick++ % 4], name,
 				state, strcmp(host, "-") ? " on " : "",
@@ -127,7 +131,7 @@ int cli_guest_create(struct cli_ctx *ctx, struct cli_args *a)
 		cli_print_json(last);
 	else if (ret == CLI_EXIT_OK)
 		printf("guest %s running on %s\n", name,
-		       cli_field_text(last, "host_id", id, sizeof(id)));
+		       cli_field_text(last, "host_name", id, sizeof(id)));
 out:
 	json_object_put(last);
 	cli_resp_free(&resp);
