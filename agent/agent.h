@@ -9,7 +9,7 @@
  * 1. Freestanding (no libc, no allocation, no I/O): the codec, the stream
  *    decoder and the agent state machine. The files are
  *
- *        agent/crc32c.c  agent/codec.c  agent/decoder.c  agent/sm.c
+ *        agent/crc32c.c  agent/codec.c  agent/decoder.c  agent/sm.c  agent/stats.c
  *
  *    (also in the CMake cache variable PVM_AGENT_FREESTANDING_SOURCES). They
  *    include only this header and agent/wire.h, which include only
@@ -378,6 +378,58 @@ static inline bool agent_sm_done(const struct agent_sm *sm)
 {
 	return sm->state == AGENT_SM_DONE;
 }
+
+/*
+ * One step of an agent over a byte channel: receives what recv returns
+ * (called until it returns 0, at most 16 times), then sends what is due in
+ * one call of send. buf (at least AGENT_FRAME_MAX bytes) is scratch.
+ * Returns 0, or send's negative return value. For a microguest:
+ *
+ *     agent_sm_poll(&sm, recv, send, NULL, guest_time_ns(), buf, sizeof(buf));
+ *
+ * between work batches, with recv/send wrapping guest_agent_recv/send,
+ * then act on agent_sm_events().
+ */
+typedef size_t (*agent_recv_fn)(void *ctx, void *buf, size_t cap);
+typedef int (*agent_send_fn)(void *ctx, const void *buf, size_t len);
+int agent_sm_poll(struct agent_sm *sm, agent_recv_fn recv, agent_send_fn send, void *ctx,
+		  uint64_t now_ns, uint8_t *buf, size_t cap);
+
+/* ---- guest-side statistics (freestanding) ------------------------------ */
+
+/*
+ * What a guest accumulates for its reports: per hook calls, rdtsc cycles,
+ * bytes and errors, and named workload counters. agent_stats_fill is an
+ * agent_fill_report_fn: pass it with ctx = the struct agent_stats.
+ *
+ *     uint64_t t0 = agent_rdtsc();
+ *     ... use the console hook for n bytes ...
+ *     agent_stats_hook(&st, AGENT_HOOK_CONSOLE, agent_rdtsc() - t0, n, failed);
+ *     agent_stats_counter(&st, "console_bytes", total);
+ */
+struct agent_stats {
+	uint8_t nhooks, ncounters;
+	struct agent_hook_stats hooks[AGENT_REPORT_HOOKS];
+	struct agent_counter counters[AGENT_REPORT_COUNTERS];
+};
+
+/* Counts one call; AGENT_EINVAL for a hook id >= 32 or a full table. */
+int agent_stats_hook(struct agent_stats *s, uint8_t hook, uint64_t cycles, uint64_t bytes,
+		     bool error);
+/* Sets a counter (created on first use); AGENT_EINVAL on a bad name or a
+ * full table. Names: 1..31 bytes of [a-z0-9_.]. */
+int agent_stats_counter(struct agent_stats *s, const char *name, uint64_t value);
+void agent_stats_fill(void *stats, struct agent_report *r);
+
+#if defined(__x86_64__)
+static inline uint64_t agent_rdtsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+}
+#endif
 
 /* ---- host-side session (hosted: pvm_agent, json-c) ---------------------- */
 

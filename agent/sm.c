@@ -316,3 +316,25 @@ void agent_sm_bye(struct agent_sm *sm)
 	if (sm->state == AGENT_SM_RUNNING)
 		start_shutdown(sm, AGENT_BYE_EXIT);
 }
+
+int agent_sm_poll(struct agent_sm *sm, agent_recv_fn recv, agent_send_fn send, void *ctx,
+		  uint64_t now_ns, uint8_t *buf, size_t cap)
+{
+	size_t n;
+
+	/* Bounded, so a host that floods the channel cannot starve the guest. */
+	for (int i = 0; i < 16; i++) {
+		n = recv(ctx, buf, cap);
+		if (!n)
+			break;
+		agent_sm_input(sm, buf, n, now_ns);
+	}
+	n = agent_sm_output(sm, buf, cap, now_ns);
+	if (n) {
+		int ret = send(ctx, buf, n);
+
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}

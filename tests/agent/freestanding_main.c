@@ -65,13 +65,7 @@ static struct agent_dec host;
 static struct agent_msg msg;
 static uint8_t buf[4 * AGENT_FRAME_MAX];
 
-static void fill(void *ctx, struct agent_report *r)
-{
-	(void)ctx;
-	r->nhooks = 1;
-	r->hooks[0].hook = AGENT_HOOK_CONSOLE;
-	r->hooks[0].bytes = 4096;
-}
+static struct agent_stats stats;
 
 /* Decodes buf[0..n) as the host; returns the frame types seen, one per byte. */
 static uint32_t host_types(size_t n)
@@ -91,7 +85,8 @@ int fs_main(void)
 	struct agent_sm_config cfg = {.guest_kind = AGENT_GUEST_MICRO,
 				      .os = "freestanding",
 				      .interval_ms = 100,
-				      .fill_report = fill};
+				      .fill_report = agent_stats_fill,
+				      .ctx = &stats};
 	struct agent_negotiation neg = {.pv_abi_version = 1, .offered = 0xf, .accepted = 0x9};
 	struct agent_msg ping = {.type = AGENT_T_PING, .seq = 1, .u.nonce = 42};
 	size_t n;
@@ -99,6 +94,8 @@ int fs_main(void)
 
 	if (agent_crc32c(0, "123456789", 9) != 0xe3069283u)
 		return 1;
+	if (agent_stats_hook(&stats, AGENT_HOOK_CONSOLE, agent_rdtsc() & 0xff, 4096, false))
+		return 7;
 	if (agent_sm_init(&sm, &cfg, 0) != 0 || agent_sm_set_negotiation(&sm, &neg) != 0)
 		return 2;
 	agent_dec_init(&host, AGENT_DIR_TO_HOST);

@@ -309,6 +309,112 @@ START_TEST(invalid_report_is_counted_not_sent)
 }
 END_TEST
 
+START_TEST(stats_accumulate_and_fill_reports)
+{
+	struct agent_stats st = {0};
+	struct agent_sm_config cfg = {.guest_kind = AGENT_GUEST_MICRO,
+				      .os = "micro",
+				      .interval_ms = 100,
+				      .fill_report = agent_stats_fill,
+				      .ctx = &st};
+	uint64_t t0 = agent_rdtsc();
+	struct got *g;
+
+	ck_assert_uint_ge(agent_rdtsc(), t0);
+	ck_assert_int_eq(agent_stats_hook(&st, AGENT_HOOK_CONSOLE, 100, 10, false), 0);
+	ck_assert_int_eq(agent_stats_hook(&st, AGENT_HOOK_CONSOLE, 50, 5, true), 0);
+	ck_assert_int_eq(agent_stats_hook(&st, AGENT_HOOK_CLOCK, 7, 0, false), 0);
+	ck_assert_int_eq(agent_stats_hook(&st, 32, 1, 1, false), AGENT_EINVAL);
+	ck_assert_int_eq(agent_stats_counter(&st, "console_bytes", 15), 0);
+	ck_assert_int_eq(agent_stats_counter(&st, "console_bytes", 16), 0);
+	ck_assert_int_eq(agent_stats_counter(&st, "Bad", 1), AGENT_EINVAL);
+	ck_assert_int_eq(agent_stats_counter(&st, "", 1), AGENT_EINVAL);
+	ck_assert_int_eq(agent_stats_counter(&st, "abcdefghijklmnopqrstuvwxyz012345", 1),
+			 AGENT_EINVAL);
+	ck_assert_uint_eq(st.nhooks, 2);
+	ck_assert_uint_eq(st.ncounters, 1);
+	for (int i = 0; i < AGENT_REPORT_COUNTERS - 1; i++) {
+		char name[8] = {'c', (char)('a' + i), 0};
+
+		ck_assert_int_eq(agent_stats_counter(&st, name, (uint64_t)i), 0);
+	}
+	ck_assert_int_eq(agent_stats_counter(&st, "one_too_many", 1), AGENT_EINVAL);
+
+	ck_assert_int_eq(agent_sm_init(&sm, &cfg, T0), 0);
+	collect(&sm, T0);
+	g = collect(&sm, T0 + 100 * MS);
+	ck_assert_int_eq(g->n, 1);
+	ck_assert_uint_eq(g->m[0].u.report.nhooks, 2);
+	ck_assert_uint_eq(g->m[0].u.report.hooks[0].calls, 2);
+	ck_assert_uint_eq(g->m[0].u.report.hooks[0].cycles, 150);
+	ck_assert_uint_eq(g->m[0].u.report.hooks[0].bytes, 15);
+	ck_assert_uint_eq(g->m[0].u.report.hooks[0].errors, 1);
+	ck_assert_uint_eq(g->m[0].u.report.ncounters, AGENT_REPORT_COUNTERS);
+	ck_assert_uint_eq(g->m[0].u.report.counters[0].value, 16);
+}
+END_TEST
+
+/* An in-memory channel for agent_sm_poll. */
+struct chan {
+	uint8_t in[4096];
+	size_t in_len, in_off;
+	uint8_t out[16384];
+	size_t out_len;
+	int send_ret;
+};
+
+static size_t chan_recv(void *ctx, void *buf, size_t cap)
+{
+	struct chan *c = ctx;
+	size_t n = c->in_len - c->in_off;
+
+	n = n < cap ? n : cap;
+	n = n < 7 ? n : 7; /* small pieces: frames arrive split */
+	memcpy(buf, c->in + c->in_off, n);
+	c->in_off += n;
+	return n;
+}
+
+static int chan_send(void *ctx, const void *buf, size_t len)
+{
+	struct chan *c = ctx;
+
+	if (c->send_ret)
+		return c->send_ret;
+	memcpy(c->out + c->out_len, buf, len);
+	c->out_len += len;
+	return 0;
+}
+
+START_TEST(poll_moves_bytes_both_ways)
+{
+	static struct chan c;
+	uint8_t buf[2 * AGENT_FRAME_MAX];
+	struct agent_dec d;
+	struct agent_msg m;
+	enum agent_reason why;
+	uint8_t types[8];
+	int n = 0;
+
+	memset(&c, 0, sizeof(c));
+	start(&sm);
+	c.in_len = sample_frame(AGENT_T_PING, 1, c.in, sizeof(c.in));
+	/* 16 receives of 7 bytes cover the 28-byte ping. */
+	ck_assert_int_eq(agent_sm_poll(&sm, chan_recv, chan_send, &c, T0, buf, sizeof(buf)), 0);
+	agent_dec_init(&d, AGENT_DIR_TO_HOST);
+	agent_dec_push(&d, c.out, c.out_len);
+	while (n < 8 && agent_dec_pop(&d, &m, &why) == 1)
+		types[n++] = m.type;
+	ck_assert_int_eq(n, 3);
+	ck_assert_uint_eq(types[0], AGENT_T_PONG);
+	ck_assert_uint_eq(types[1], AGENT_T_HELLO);
+	ck_assert_uint_eq(types[2], AGENT_T_NEGOTIATION);
+	c.send_ret = -5;
+	ck_assert_int_eq(
+	    agent_sm_poll(&sm, chan_recv, chan_send, &c, T0 + 500 * MS, buf, sizeof(buf)), -5);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("agent_sm");
@@ -327,6 +433,8 @@ int main(void)
 	tcase_add_test(tc, small_buffer_never_splits_frames);
 	tcase_add_test(tc, reply_queue_is_bounded);
 	tcase_add_test(tc, invalid_report_is_counted_not_sent);
+	tcase_add_test(tc, stats_accumulate_and_fill_reports);
+	tcase_add_test(tc, poll_moves_bytes_both_ways);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
