@@ -116,6 +116,7 @@ int api_place(struct api_server *srv, struct store_guest *g, bool record, struct
 {
 	struct store *st = srv->cfg.store;
 	struct sched_placement p = {0};
+	struct store_guest bound;
 	struct sched_guest sg;
 	char policy[512];
 	json_object *spec = api_json_text(g->spec);
@@ -146,10 +147,12 @@ int api_place(struct api_server *srv, struct store_guest *g, bool record, struct
 	if (ret < 0)
 		return ret;
 	why = decision_json(&p, policy);
-	ret = store_guest_bind(st, g->id, 0, p.host_id, why, g, err);
+	ret = store_guest_bind(st, g->id, 0, p.host_id, why, &bound, err);
 	free(why);
 	if (ret < 0)
 		return ret;
+	store_guest_free(g);
+	*g = bound;
 	/* The store is the truth; a fleet that disagrees is reloaded at restart. */
 	if (sched_fleet_bind(srv->fleet, &sg, p.host_id, err) < 0)
 		pvm_log_warn("api: scheduler: bind %s: %s", g->id, err->msg);

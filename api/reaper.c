@@ -44,7 +44,7 @@ static void evacuate(struct api_server *srv)
 	if (store_guest_list(srv->cfg.store, &o, &l, NULL) < 0)
 		return;
 	for (size_t i = 0; i < l.n; i++) {
-		struct store_guest *g = &l.items[i];
+		struct store_guest *g = &l.items[i], moved;
 		const struct sched_host *h;
 		struct pvm_err err = {0};
 
@@ -53,10 +53,12 @@ static void evacuate(struct api_server *srv)
 		h = sched_fleet_host(srv->fleet, g->host_id);
 		if (!h || (h->state == SCHED_HOST_READY && !h->draining))
 			continue;
-		if (store_guest_unbind(srv->cfg.store, g->id, 0, g, &err) < 0) {
+		if (store_guest_unbind(srv->cfg.store, g->id, 0, &moved, &err) < 0) {
 			pvm_log_warn("api: evacuating guest %s: %s", g->id, err.msg);
 			continue;
 		}
+		store_guest_free(g);
+		*g = moved;
 		sched_fleet_unbind(srv->fleet, g->id);
 		if (g->desired_state != STORE_DESIRED_RUNNING)
 			continue;
