@@ -31,14 +31,12 @@ int store_db_stmt(struct store_ctx *x, struct store_query *q, void **stmt)
 {
 	const struct store_backend_ops *ops = x->s->ops;
 	void **cached;
-	int slot, ret;
+	int i, slot, ret;
 
 	slot = query_slot(q);
 	if (slot < 1)
 		return pvm_err_set(x->err, -EOVERFLOW, "store: more than %d distinct queries",
 				   STORE_MAX_QUERIES);
-	if (x->nused >= STORE_CTX_STMTS)
-		return pvm_err_set(x->err, -EOVERFLOW, "store: too many statements in one call");
 	cached = &x->c->stmts[slot - 1];
 	if (!*cached) {
 		ret = ops->prepare(x->c->impl, q->sql, cached, x->err);
@@ -47,8 +45,14 @@ int store_db_stmt(struct store_ctx *x, struct store_query *q, void **stmt)
 	} else {
 		ops->reset(*cached);
 	}
-	x->used[x->nused++] = *cached;
 	*stmt = *cached;
+	/* Remember it once, to reset when the call ends. */
+	for (i = 0; i < x->nused; i++)
+		if (x->used[i] == *cached)
+			return 0;
+	if (x->nused >= STORE_CTX_STMTS)
+		return pvm_err_set(x->err, -EOVERFLOW, "store: too many statements in one call");
+	x->used[x->nused++] = *cached;
 	return 0;
 }
 

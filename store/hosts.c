@@ -295,6 +295,7 @@ out:
 int store_host_heartbeat(struct store *s, const char *id, const struct store_heartbeat *hb,
 			 struct store_host *out, struct pvm_err *err)
 {
+	static const struct store_heartbeat bare = {.cpus = -1, .memory_mib = -1, .disk_gib = -1};
 	struct store_host h = {0};
 	struct store_ctx x;
 	enum store_host_state old_state;
@@ -304,6 +305,8 @@ int store_host_heartbeat(struct store *s, const char *id, const struct store_hea
 	void *st;
 	int ret;
 
+	if (!hb)
+		hb = &bare;
 	ret = store_check_str(id, STORE_ID_MAX, "id", err);
 	if (ret == 0)
 		ret = store_check_json(hb->capabilities, true, "capabilities", err);

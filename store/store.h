@@ -187,7 +187,8 @@ struct store_heartbeat {
  * Records a heartbeat without a generation check (the host is authoritative
  * about itself): sets last_heartbeat_ms and state ready. The generation only
  * moves when something besides the heartbeat time changed, so operators'
- * If-Match is not broken by heartbeats. out may be NULL.
+ * If-Match is not broken by heartbeats. hb NULL: a bare heartbeat (nothing
+ * but the time). out may be NULL.
  */
 int store_host_heartbeat(struct store *s, const char *id, const struct store_heartbeat *hb,
 			 struct store_host *out, struct pvm_err *err);

@@ -916,6 +916,44 @@ START_TEST(test_transactions)
 }
 END_TEST
 
+/* Calls that loop over many rows reuse their statements. */
+START_TEST(test_many_rows_in_one_call)
+{
+	struct store_cap caps[40];
+	struct store_hook_stat st[25];
+	struct store_host h;
+	struct store_guest g;
+	struct store_cap *got;
+	struct store_heartbeat hb = {.cpus = -1, .memory_mib = -1, .disk_gib = -1, .now_ms = 5};
+	char name[32];
+	size_t n;
+	int i;
+
+	make_guest(s, "g", 1, 1, 1, &g);
+	memset(caps, 0, sizeof(caps));
+	memset(st, 0, sizeof(st));
+	for (i = 0; i < 40; i++)
+		snprintf(caps[i].name, sizeof(caps[i].name), "hook%02d", i);
+	OK(store_guest_caps_set(s, g.id, caps, 40, &err));
+	OK(store_guest_caps_get(s, g.id, &got, &n, &err));
+	ck_assert_int_eq(n, 40);
+	free(got);
+	for (i = 0; i < 25; i++) {
+		snprintf(st[i].hook, sizeof(st[i].hook), "hook%02d", i);
+		st[i].calls = i;
+	}
+	OK(store_hook_stats_put(s, g.id, st, 25, 0, &err));
+	ck_assert_int_eq(count_rows("hook_stats"), 25);
+	for (i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "h%d", i);
+		make_host(s, name, 4, 4, 4, &h);
+		OK(store_host_heartbeat(s, h.id, &hb, NULL, &err));
+		OK(store_guest_bind(s, g.id, 0, h.id, NULL, NULL, &err));
+	}
+	ck_assert_int_eq(store_host_mark_unreachable(s, 10, &err), 20);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("store_crud");
@@ -937,6 +975,7 @@ int main(void)
 	tcase_add_test(tc, test_idempotency);
 	tcase_add_test(tc, test_kv);
 	tcase_add_test(tc, test_transactions);
+	tcase_add_test(tc, test_many_rows_in_one_call);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);
