@@ -2,14 +2,18 @@
 /*
  * Scorer "exit_pressure": the exits per second the host would carry with the
  * guest on it (its guests' reported exits, plus the exits of every wanted
- * hook the host lacks: sched_guest_exits_on) as a load L against what its
- * cores absorb (cpus * exits_per_core). The score 1 / (1 + L^2) is nearly flat
- * while the host has headroom, so it leaves packing to binpack there, and
- * falls steeply as L nears and passes 1: exit-heavy guests (emulated ones)
- * do not pile onto one host, and the host whose hooks save the guest exits
- * wins.
+ * hook the host lacks: sched_guest_exits_on) against what its cores absorb,
+ * L = exits / (cpus * exits_per_core): the share of the host's CPU time that
+ * exit handling would take. Up to HEADROOM it costs nothing, so packing is
+ * left to binpack; beyond, the score 1 / (1 + ((L - HEADROOM) / SCALE)^2)
+ * halves by L = 0.3 and keeps falling: exit-heavy guests (emulated ones, pv
+ * guests without their hooks) do not pile onto one host, and a host whose
+ * hooks save the guest its exits wins over one that does not.
  */
 #include "schedulers/internal.h"
+
+#define HEADROOM 0.1
+#define SCALE	 0.2
 
 static double exit_pressure_score(const struct sched_ctx *c, uint32_t hi)
 {
@@ -17,8 +21,9 @@ static double exit_pressure_score(const struct sched_ctx *c, uint32_t hi)
 	uint32_t usable = sched_usable_hooks(h->hooks, h->abi_versions, c->g->abi_version);
 	double load = (double)(h->exits_milli + c->exits_milli[usable]) /
 		      (SCHED_MILLI * (double)h->cpus * c->p->exits_per_core);
+	double over = (load - HEADROOM) / SCALE;
 
-	return 1 / (1 + load * load);
+	return load <= HEADROOM ? 1 : 1 / (1 + over * over);
 }
 
 const struct sched_scorer_plugin sched_scorer_exit_pressure = {

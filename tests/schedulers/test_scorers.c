@@ -82,6 +82,14 @@ static void exits_half(struct sched_host *h, struct sched_guest *g, struct sched
 	g->stats.exits_per_s = 40000; /* 4 CPUs x 20,000: load 0.5 */
 }
 
+static void exits_headroom(struct sched_host *h, struct sched_guest *g, struct sched_guest *pre)
+{
+	(void)h;
+	(void)pre;
+	g->stats.known = true;
+	g->stats.exits_per_s = 8000; /* load 0.1 */
+}
+
 static void exits_missing_hook(struct sched_host *h, struct sched_guest *g, struct sched_guest *pre)
 {
 	exits_half(h, g, pre);
@@ -133,13 +141,15 @@ static const struct score_case cases[] = {
     {"pv_affinity: nothing preferred", SCHED_SCORER_PV_AFFINITY, prefers_none, false, 1.0},
     {"pv_affinity: ABI version not offered", SCHED_SCORER_PV_AFFINITY, prefers_abi_mismatch, false,
      0.0},
-    {"exit_pressure: load 0.5", SCHED_SCORER_EXIT_PRESSURE, exits_half, false, 1 / 1.25},
+    /* 1 / (1 + ((L - 0.1) / 0.2)^2) above the 0.1 headroom */
+    {"exit_pressure: load 0.5", SCHED_SCORER_EXIT_PRESSURE, exits_half, false, 1 / 5.0},
+    {"exit_pressure: load within headroom", SCHED_SCORER_EXIT_PRESSURE, exits_headroom, false, 1.0},
     {"exit_pressure: missing hook adds exits avoided", SCHED_SCORER_EXIT_PRESSURE,
-     exits_missing_hook, false, 0.5},
+     exits_missing_hook, false, 1 / (1 + 4.5 * 4.5)},
     {"exit_pressure: missing hook adds a call per exit", SCHED_SCORER_EXIT_PRESSURE,
-     exits_missing_hook_calls, false, 1 / 5.0},
+     exits_missing_hook_calls, false, 1 / (1 + 9.5 * 9.5)},
     {"exit_pressure: counts the host's guests", SCHED_SCORER_EXIT_PRESSURE, exits_on_loaded_host,
-     true, 0.5},
+     true, 1 / (1 + 4.5 * 4.5)},
     {"exit_pressure: unknown stats", SCHED_SCORER_EXIT_PRESSURE, exits_unknown, false, 1.0},
 };
 

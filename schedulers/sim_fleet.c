@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Synthetic fleets and guest mixes for the simulator.
+ *
+ * Hosts: 16, 32 or 64 CPUs (30/50/20 %), 4 GiB and 32 GiB of disk per CPU,
+ * labels zone=z0..z2, of four kinds:
+ *   35 % PVM-style hosts with the current VMM: every hook, emulated devices,
+ *        microguests and libvirt (TCG) only, KVM pv features minus
+ *        PV_UNHALT and PV_TLB_FLUSH;
+ *   10 % the same, hardened: no emulated devices;
+ *   20 % PVM-style hosts with an older VMM: console, clock and halt hooks;
+ *   20 % VMX hosts with the current VMM: every hook, every kind, all features;
+ *   15 % legacy libvirt hosts: no hooks, Linux and libvirt guests only.
+ *
+ * Guests, in three classes:
+ *   55 % pv microguests: 1-4 vCPUs, 1-4 GiB per vCPU; require console (and
+ *        block for half of them), prefer the other hooks (70 % each). Their
+ *        hook traffic is real work: console 5-100 calls/s (48 bytes each, an
+ *        exit per byte on the UART twin), block 100-3000 (6 exits per request
+ *        on the port-I/O twin), clock 1k-20k reads/s (2 exits per PIT/CMOS
+ *        read), agent 1-50 (24), halt 10-500 (1). With their hooks they
+ *        exit 50-500 times a second per vCPU.
+ *   25 % emulated microguests: 1-4 vCPUs, need the emulated twins, 2k-12k
+ *        exits per second per vCPU, little compute.
+ *   20 % Linux guests: 2-8 vCPUs, 2 GiB per vCPU, require kvm-clock, steal
+ *        time and PV EOI (30 % also PV_UNHALT), 200-3k exits/s per vCPU.
+ * Reported statistics are known for 85 % of guests, each figure off from the
+ * truth by a log-normal factor (sd 0.25): the scheduler never sees the truth.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "schedulers/sim.h"
+
+/* KVM_FEATURE_* bit numbers (CPUID 0x40000001 EAX). */
+#define KF(n)		 (1u << (n))
+#define KVM_CLOCKSOURCE	 KF(0)
+#define KVM_NOP_IO_DELAY KF(1)
+#define KVM_CLOCKSOURCE2 KF(3)
+#define KVM_ASYNC_PF	 KF(4)
+#define KVM_STEAL_TIME	 KF(5)
+#define KVM_PV_EOI	 KF(6)
+#define KVM_PV_UNHALT	 KF(7)
+#define KVM_PV_TLB_FLUSH KF(9)
+#define KVM_PV_SEND_IPI	 KF(11)
+#define KVM_POLL_CONTROL KF(12)
+#define KVM_ALL                                                                                    \
+	(KVM_CLOCKSOURCE | KVM_NOP_IO_DELAY | KVM_CLOCKSOURCE2 | KVM_ASYNC_PF | KVM_STEAL_TIME |   \
+	 KVM_PV_EOI | KVM_PV_UNHALT | KVM_PV_TLB_FLUSH | KVM_PV_SEND_IPI | KVM_POLL_CONTROL)
+#define KVM_PVM (KVM_ALL & ~(KVM_PV_UNHALT | KVM_PV_TLB_FLUSH))
+
+/* Exits one call costs on the emulated twin, per hook (see above). */
+static const double exits_per_call[SCHED_HOOK_COUNT] = {48, 6, 2, 24, 1};
+static const double calls_lo[SCHED_HOOK_COUNT] = {5, 100, 1000, 1, 10};
+static const double calls_hi[SCHED_HOOK_COUNT] = {100, 3000, 20000, 50, 500};
+
+uint64_t sched_sim_next(struct sched_sim_rng *r)
+{
+	uint64_t z = (r->s += UINT64_C(0x9e3779b97f4a7c15));
+
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
+}
+
+double sched_sim_uniform(struct sched_sim_rng *r)
+{
+	return (double)(sched_sim_next(r) >> 11) * 0x1.0p-53;
+}
+
+double sched_sim_normal(struct sched_sim_rng *r)
+{
+	/* Box-Muller; the second value is dropped to keep the stream simple. */
+	double u1 = sched_sim_uniform(r), u2 = sched_sim_uniform(r);
+
+	return sqrt(-2 * log(u1 > 0 ? u1 : 0x1.0p-53)) * cos(2 * M_PI * u2);
+}
+
+static double range(struct sched_sim_rng *r, double lo, double hi)
+{
+	return lo + (hi - lo) * sched_sim_uniform(r);
+}
+
+static bool chance(struct sched_sim_rng *r, double p)
+{
+	return sched_sim_uniform(r) < p;
+}
+
+static void gen_host(struct sched_sim_rng *r, uint32_t i, struct sched_host *h)
+{
+	double t = sched_sim_uniform(r), c = sched_sim_uniform(r);
+	const uint32_t all = SCHED_HOOKS_ALL;
+
+	sched_host_init(h);
+	snprintf(h->id, sizeof(h->id), "host-%05u", i);
+	h->cpus = c < 0.3 ? 16 : c < 0.8 ? 32 : 64;
+	h->memory_mib = (uint64_t)h->cpus * 4096;
+	h->disk_gib = (uint64_t)h->cpus * 32;
+	h->abi_versions = 1u << 1;
+	h->emulated_devices = true;
+	h->nlabels = 1;
+	snprintf(h->labels[0].key, sizeof(h->labels[0].key), "zone");
+	snprintf(h->labels[0].value, sizeof(h->labels[0].value), "z%u", i % 3);
+	if (t < 0.45) {
+		h->hooks = all;
+		h->kinds =
+		    SCHED_KIND_BIT(SCHED_KIND_MICROGUEST) | SCHED_KIND_BIT(SCHED_KIND_LIBVIRT);
+		h->kvm_features = KVM_PVM;
+		h->emulated_devices = t < 0.35;
+	} else if (t < 0.65) {
+		h->hooks = SCHED_HOOK_BIT(SCHED_HOOK_CONSOLE) | SCHED_HOOK_BIT(SCHED_HOOK_CLOCK) |
+			   SCHED_HOOK_BIT(SCHED_HOOK_HALT);
+		h->kinds =
+		    SCHED_KIND_BIT(SCHED_KIND_MICROGUEST) | SCHED_KIND_BIT(SCHED_KIND_LIBVIRT);
+		h->kvm_features = KVM_PVM;
+	} else if (t < 0.85) {
+		h->hooks = all;
+		h->kinds = SCHED_KINDS_ALL;
+		h->kvm_features = KVM_ALL;
+	} else {
+		h->hooks = 0;
+		h->abi_versions = 0;
+		h->kinds = SCHED_KIND_BIT(SCHED_KIND_LINUX) | SCHED_KIND_BIT(SCHED_KIND_LIBVIRT);
+		h->kvm_features = KVM_ALL;
+	}
+}
+
+/* What the guest reports: the truth seen through noise, or nothing. */
+static void report(struct sched_sim_rng *r, struct sched_sim_guest *g)
+{
+	struct sched_hook_stats *st = &g->spec.stats;
+
+	if (!chance(r, 0.85)) {
+		memset(st, 0, sizeof(*st));
+		return;
+	}
+	*st = g->truth;
+	st->exits_per_s *= exp(0.25 * sched_sim_normal(r));
+	for (unsigned int h = 0; h < SCHED_HOOK_COUNT; h++) {
+		double noise = exp(0.25 * sched_sim_normal(r));
+
+		st->calls_per_s[h] *= noise;
+		st->exits_avoided_per_s[h] *= noise;
+	}
+}
+
+static void gen_guest(struct sched_sim_rng *r, uint32_t i, struct sched_sim_guest *sg)
+{
+	struct sched_guest *g = &sg->spec;
+	double cls = sched_sim_uniform(r);
+	double v = sched_sim_uniform(r);
+
+	memset(sg, 0, sizeof(*sg));
+	sched_guest_init(g);
+	snprintf(g->id, sizeof(g->id), "guest-%06u", i);
+	sg->truth.known = true;
+	if (cls < 0.55) {
+		uint32_t wanted;
+
+		sg->cls = SCHED_SIM_PV;
+		g->vcpus = v < 0.4 ? 1 : v < 0.8 ? 2 : 4;
+		g->memory_mib = (uint64_t)g->vcpus * 1024 * (1u << (sched_sim_next(r) % 3));
+		g->abi_version = 1;
+		g->hooks_required = SCHED_HOOK_BIT(SCHED_HOOK_CONSOLE);
+		if (chance(r, 0.5))
+			g->hooks_required |= SCHED_HOOK_BIT(SCHED_HOOK_BLOCK);
+		for (unsigned int h = 1; h < SCHED_HOOK_COUNT; h++)
+			if (!(g->hooks_required & SCHED_HOOK_BIT(h)) && chance(r, 0.7))
+				g->hooks_preferred |= SCHED_HOOK_BIT(h);
+		wanted = g->hooks_required | g->hooks_preferred;
+		for (unsigned int h = 0; h < SCHED_HOOK_COUNT; h++) {
+			if (!(wanted & SCHED_HOOK_BIT(h)))
+				continue;
+			sg->truth.calls_per_s[h] = range(r, calls_lo[h], calls_hi[h]);
+			sg->truth.exits_avoided_per_s[h] =
+			    sg->truth.calls_per_s[h] * exits_per_call[h];
+		}
+		sg->truth.exits_per_s = g->vcpus * range(r, 50, 500);
+		sg->busy = range(r, 0.02, 0.3);
+	} else if (cls < 0.80) {
+		sg->cls = SCHED_SIM_EMULATED;
+		g->vcpus = v < 0.4 ? 1 : v < 0.8 ? 2 : 4;
+		g->memory_mib = (uint64_t)g->vcpus * 1024 * (1u << (sched_sim_next(r) % 3));
+		g->needs_emulated = true;
+		sg->truth.exits_per_s = g->vcpus * range(r, 2000, 12000);
+		sg->busy = range(r, 0.02, 0.15);
+	} else {
+		sg->cls = SCHED_SIM_LINUX;
+		g->kind = SCHED_KIND_LINUX;
+		g->vcpus = v < 0.4 ? 2 : v < 0.8 ? 4 : 8;
+		g->memory_mib = (uint64_t)g->vcpus * 2048;
+		g->kvm_features_required = KVM_CLOCKSOURCE2 | KVM_STEAL_TIME | KVM_PV_EOI;
+		if (chance(r, 0.3))
+			g->kvm_features_required |= KVM_PV_UNHALT;
+		sg->truth.exits_per_s = g->vcpus * range(r, 200, 3000);
+		sg->busy = range(r, 0.02, 0.3);
+	}
+	g->disk_gib = 10 * g->vcpus;
+	report(r, sg);
+}
+
+static int alloc_sim(uint32_t nhosts, uint32_t nguests, struct sched_sim *s, struct pvm_err *err)
+{
+	memset(s, 0, sizeof(*s));
+	s->hosts = calloc(nhosts ? nhosts : 1, sizeof(*s->hosts));
+	s->guests = calloc(nguests ? nguests : 1, sizeof(*s->guests));
+	if (!s->hosts || !s->guests) {
+		sched_sim_free(s);
+		return pvm_err_set(err, -ENOMEM, "out of memory for %u hosts and %u guests", nhosts,
+				   nguests);
+	}
+	s->nhosts = nhosts;
+	s->nguests = nguests;
+	return 0;
+}
+
+int sched_sim_generate(uint32_t nhosts, uint32_t nguests, uint64_t seed, struct sched_sim *out,
+		       struct pvm_err *err)
+{
+	struct sched_sim_rng r = {.s = seed};
+	int rc = alloc_sim(nhosts, nguests, out, err);
+
+	if (rc)
+		return rc;
+	for (uint32_t i = 0; i < nhosts; i++)
+		gen_host(&r, i, &out->hosts[i]);
+	for (uint32_t i = 0; i < nguests; i++) {
+		gen_guest(&r, i, &out->guests[i]);
+		out->nclass[out->guests[i].cls]++;
+	}
+	return 0;
+}
+
+int sched_sim_packing(uint32_t full, uint32_t spare, uint64_t seed, struct sched_sim *out,
+		      struct pvm_err *err)
+{
+	/* Common sizes (vCPUs, GiB); each host's 256 GiB is cut into them. */
+	static const uint32_t sizes[][2] = {{1, 1},  {1, 2},  {2, 4},  {2, 8},	{4, 8},
+					    {4, 16}, {8, 16}, {8, 32}, {16, 64}};
+	struct sched_sim_rng r = {.s = seed};
+	uint32_t n = 0, cap = 64;
+	struct sched_sim_guest *gs = malloc(cap * sizeof(*gs));
+	int rc;
+
+	if (!gs)
+		return pvm_err_set(err, -ENOMEM, "out of memory");
+	for (uint32_t h = 0; h < full; h++) {
+		uint32_t left = 256;
+
+		while (left) {
+			uint32_t k = (uint32_t)(sched_sim_next(&r) % PVM_ARRAY_SIZE(sizes));
+			struct sched_sim_guest *g;
+
+			if (sizes[k][1] > left)
+				continue;
+			if (n == cap) {
+				struct sched_sim_guest *ng = realloc(gs, 2 * cap * sizeof(*gs));
+
+				if (!ng) {
+					free(gs);
+					return pvm_err_set(err, -ENOMEM, "out of memory");
+				}
+				gs = ng;
+				cap *= 2;
+			}
+			g = &gs[n];
+			memset(g, 0, sizeof(*g));
+			sched_guest_init(&g->spec);
+			snprintf(g->spec.id, sizeof(g->spec.id), "pack-%07u", n);
+			g->spec.vcpus = sizes[k][0];
+			g->spec.memory_mib = (uint64_t)sizes[k][1] * 1024;
+			g->cls = SCHED_SIM_PV;
+			left -= sizes[k][1];
+			n++;
+		}
+	}
+	/* Fisher-Yates: the order guests arrive in is random. */
+	for (uint32_t i = n; i > 1; i--) {
+		uint32_t j = (uint32_t)(sched_sim_next(&r) % i);
+		struct sched_sim_guest t = gs[i - 1];
+
+		gs[i - 1] = gs[j];
+		gs[j] = t;
+	}
+	rc = alloc_sim(full + spare, 0, out, err);
+	if (rc) {
+		free(gs);
+		return rc;
+	}
+	free(out->guests);
+	out->guests = gs;
+	out->nguests = n;
+	out->nclass[SCHED_SIM_PV] = n;
+	for (uint32_t i = 0; i < full + spare; i++) {
+		struct sched_host *h = &out->hosts[i];
+
+		sched_host_init(h);
+		snprintf(h->id, sizeof(h->id), "bin-%05u", i);
+		/* vCPUs never bind: the largest guest has 1 vCPU per 4 GiB and
+		 * 64 CPUs x 4 overcommit allow 1 per GiB. */
+		h->cpus = 64;
+		h->memory_mib = 256 * 1024;
+		h->disk_gib = 1024;
+	}
+	return 0;
+}
+
+void sched_sim_free(struct sched_sim *s)
+{
+	free(s->hosts);
+	free(s->guests);
+	memset(s, 0, sizeof(*s));
+}
+
+bool sched_sim_compatible(const struct sched_host *h, const struct sched_guest *g)
+{
+	uint32_t kinds = h->kinds ? h->kinds : SCHED_KINDS_ALL;
+
+	/* The host's driver must run this kind of guest at all. */
+	if (!(kinds & (1u << g->kind)))
+		return false;
+	/* Negotiation: every required hook offered at the guest's version. */
+	if (g->hooks_required) {
+		if (!(h->abi_versions & (1u << g->abi_version)))
+			return false;
+		if ((h->hooks & g->hooks_required) != g->hooks_required)
+			return false;
+	}
+	if (g->needs_emulated && !h->emulated_devices)
+		return false;
+	/* A Linux kernel that needs a KVM pv feature fails to boot without it. */
+	return (h->kvm_features & g->kvm_features_required) == g->kvm_features_required;
+}
