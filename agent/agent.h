@@ -34,8 +34,16 @@
  *
  *    Call agent_host_output after every feed and at least every
  *    agent_host_next_deadline(); it never blocks and never reads past the
- *    buffers it is given. The session is not thread-safe: one owner (the
- *    VMM's I/O thread) calls it, or the caller locks around it.
+ *    buffers it is given. Every agent_host_* call takes the session's own
+ *    lock, so the I/O thread may feed while the control-socket thread renders
+ *    JSON. With hv/ (see hv/hv.h):
+ *
+ *        hv_agent_set_rx(vm, agent_host_rx, h);         // guest -> session
+ *        // on the I/O thread, after rx and when the deadline passes:
+ *        n = agent_host_output(h, buf, sizeof(buf), pvm_now_ns());
+ *        if (n) hv_agent_send(vm, buf, n);              // session -> guest
+ *        // control socket: {"cmd":"agent"} -> agent_host_to_json(h, now);
+ *        // {"cmd":"stats"} -> agent_host_merge_stats(h, hv_stats_json(vm), now)
  */
 #ifndef PVM_AGENT_H
 #define PVM_AGENT_H
@@ -454,7 +462,7 @@ void agent_host_free(struct agent_host *h);
 void agent_host_feed(struct agent_host *h, const void *data, size_t len, uint64_t now_ns);
 /* Copies queued bytes for the guest into buf; returns how many. */
 size_t agent_host_output(struct agent_host *h, void *buf, size_t cap, uint64_t now_ns);
-uint64_t agent_host_next_deadline(const struct agent_host *h);
+uint64_t agent_host_next_deadline(struct agent_host *h);
 /* Requests; 0, or -EAGAIN when the outgoing queue is full, -EINVAL on a
  * value out of range (interval 100..3600000 ms, timeout 0..600000 ms). */
 int agent_host_ping(struct agent_host *h, uint64_t now_ns);
@@ -463,23 +471,43 @@ int agent_host_renegotiate(struct agent_host *h, uint64_t now_ns);
 int agent_host_shutdown(struct agent_host *h, uint32_t timeout_ms, uint64_t now_ns);
 int agent_host_sync(struct agent_host *h, uint64_t now_ns);
 
-/* Read-only views for the VMM (NULL when none yet). */
-const struct agent_report *agent_host_report(const struct agent_host *h);
-const struct agent_negotiation *agent_host_negotiation(const struct agent_host *h);
-const struct agent_hello *agent_host_hello(const struct agent_host *h);
+/* Copies of the latest state; 0, or -ENOENT when none came yet. */
+int agent_host_report(struct agent_host *h, struct agent_report *out);
+int agent_host_negotiation(struct agent_host *h, struct agent_negotiation *out);
+int agent_host_hello(struct agent_host *h, struct agent_hello *out);
 /* True when a report exists and none came for 3 of its intervals. */
-bool agent_host_report_stale(const struct agent_host *h, uint64_t now_ns);
-/* Decoder statistics of the session (rejections by reason, garbage...). */
-const struct agent_dec *agent_host_decoder(const struct agent_host *h);
-uint64_t agent_host_rate_limited_frames(const struct agent_host *h);
-uint64_t agent_host_rate_limited_bytes(const struct agent_host *h);
+bool agent_host_report_stale(struct agent_host *h, uint64_t now_ns);
+
+struct agent_host_counters {
+	uint64_t bytes_in, frames, garbage_bytes, rejected;
+	uint64_t by_reason[AGENT_R_COUNT];
+	uint64_t rate_limited_frames, rate_limited_bytes;
+	uint64_t stale_replies, syncs_sent, syncs_answered, pings_sent, pongs;
+};
+void agent_host_counters(struct agent_host *h, struct agent_host_counters *out);
+
+/*
+ * Callback-shaped feed for a VMM's agent-channel receive hook
+ * (hv_agent_rx_fn): opaque is the struct agent_host, the time is
+ * pvm_now_ns().
+ */
+void agent_host_rx(void *opaque, const void *buf, size_t len);
 
 /*
  * The agent state as a new JSON object for the control socket's `agent`
  * request (schema in docs/agent-protocol.md); the caller owns the reference.
  * NULL on ENOMEM.
  */
-struct json_object *agent_host_to_json(const struct agent_host *h, uint64_t now_ns);
+struct json_object *agent_host_to_json(struct agent_host *h, uint64_t now_ns);
+
+/*
+ * Merges the guest's view into the VMM's stats document (as hv_stats_json
+ * builds it): for each hook in the last report, stats.hooks.<name>.guest =
+ * {calls, cycles, cycles_per_call, bytes, errors}, and stats.agent = {state,
+ * report_no, age_ms, stale, counters}. Hooks the VMM does not list are added.
+ * 0, or -EINVAL when stats is not an object, -ENOMEM.
+ */
+int agent_host_merge_stats(struct agent_host *h, struct json_object *stats, uint64_t now_ns);
 
 /* Names of the KVM pv feature bits of CPUID 0x40000001 EAX (NULL if unnamed). */
 const char *agent_kvm_feature_name(unsigned bit);

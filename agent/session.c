@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "agent/session.h"
+#include "common/common.h"
 
 #define MS 1000000ull
 
@@ -78,6 +79,10 @@ struct agent_host *agent_host_new(const struct agent_host_config *cfg, uint64_t 
 
 	if (!h)
 		return NULL;
+	if (pthread_mutex_init(&h->lock, NULL) != 0) {
+		free(h);
+		return NULL;
+	}
 	h->cfg = cfg ? *cfg : defaults;
 	h->cfg.frame_rate = or_default(h->cfg.frame_rate, 200);
 	h->cfg.frame_burst = or_default(h->cfg.frame_burst, 400);
@@ -96,7 +101,20 @@ struct agent_host *agent_host_new(const struct agent_host_config *cfg, uint64_t 
 
 void agent_host_free(struct agent_host *h)
 {
+	if (!h)
+		return;
+	pthread_mutex_destroy(&h->lock);
 	free(h);
+}
+
+static void lock(struct agent_host *h)
+{
+	pthread_mutex_lock(&h->lock);
+}
+
+static void unlock(struct agent_host *h)
+{
+	pthread_mutex_unlock(&h->lock);
 }
 
 /* A reply while syncing answers a request from before the sync: stale. */
@@ -215,6 +233,7 @@ void agent_host_feed(struct agent_host *h, const void *data, size_t len, uint64_
 	uint64_t garbage = h->dec.garbage_bytes, rejected = h->dec.rejected;
 	size_t allowed;
 
+	lock(h);
 	h->bytes_in += len;
 	expire_partial(h, now_ns);
 	bucket_refill(&h->byte_tb, now_ns);
@@ -235,12 +254,19 @@ void agent_host_feed(struct agent_host *h, const void *data, size_t len, uint64_
 	else if (!h->partial_since_ns)
 		h->partial_since_ns = now_ns;
 	maybe_resync(h, garbage, rejected, now_ns);
+	unlock(h);
+}
+
+void agent_host_rx(void *opaque, const void *buf, size_t len)
+{
+	agent_host_feed(opaque, buf, len, pvm_now_ns());
 }
 
 size_t agent_host_output(struct agent_host *h, void *buf, size_t cap, uint64_t now_ns)
 {
 	size_t n;
 
+	lock(h);
 	expire_partial(h, now_ns);
 	if (h->syncing && now_ns - h->last_sync_ns >= h->cfg.sync_retry_ms * MS)
 		send_sync(h, now_ns);
@@ -248,19 +274,22 @@ size_t agent_host_output(struct agent_host *h, void *buf, size_t cap, uint64_t n
 	memcpy(buf, h->out, n);
 	memmove(h->out, h->out + n, h->out_len - n);
 	h->out_len -= n;
+	unlock(h);
 	return n;
 }
 
-uint64_t agent_host_next_deadline(const struct agent_host *h)
+uint64_t agent_host_next_deadline(struct agent_host *h)
 {
 	uint64_t t = UINT64_MAX;
 
+	lock(h);
 	if (h->out_len)
-		return 0;
-	if (h->syncing)
+		t = 0;
+	if (h->syncing && h->last_sync_ns + h->cfg.sync_retry_ms * MS < t)
 		t = h->last_sync_ns + h->cfg.sync_retry_ms * MS;
 	if (h->partial_since_ns && h->partial_since_ns + h->cfg.partial_timeout_ms * MS < t)
 		t = h->partial_since_ns + h->cfg.partial_timeout_ms * MS;
+	unlock(h);
 	return t;
 }
 
@@ -269,15 +298,27 @@ int agent_host_ping(struct agent_host *h, uint64_t now_ns)
 	struct agent_msg m = {.type = AGENT_T_PING};
 	int ret;
 
+	lock(h);
 	m.u.nonce = h->next_nonce;
 	ret = enqueue(h, &m);
-	if (ret)
-		return ret;
-	h->ping_nonce = h->next_nonce++;
-	h->ping_outstanding = true;
-	h->ping_sent_ns = now_ns;
-	h->pings_sent++;
-	return 0;
+	if (!ret) {
+		h->ping_nonce = h->next_nonce++;
+		h->ping_outstanding = true;
+		h->ping_sent_ns = now_ns;
+		h->pings_sent++;
+	}
+	unlock(h);
+	return ret;
+}
+
+static int enqueue_locked(struct agent_host *h, struct agent_msg *m)
+{
+	int ret;
+
+	lock(h);
+	ret = enqueue(h, m);
+	unlock(h);
+	return ret;
 }
 
 int agent_host_set_interval(struct agent_host *h, uint32_t interval_ms, uint64_t now_ns)
@@ -288,7 +329,7 @@ int agent_host_set_interval(struct agent_host *h, uint32_t interval_ms, uint64_t
 	if (interval_ms < AGENT_INTERVAL_MIN_MS || interval_ms > AGENT_INTERVAL_MAX_MS)
 		return -EINVAL;
 	m.u.interval_ms = interval_ms;
-	return enqueue(h, &m);
+	return enqueue_locked(h, &m);
 }
 
 int agent_host_renegotiate(struct agent_host *h, uint64_t now_ns)
@@ -296,7 +337,7 @@ int agent_host_renegotiate(struct agent_host *h, uint64_t now_ns)
 	struct agent_msg m = {.type = AGENT_T_RENEGOTIATE};
 
 	(void)now_ns;
-	return enqueue(h, &m);
+	return enqueue_locked(h, &m);
 }
 
 int agent_host_shutdown(struct agent_host *h, uint32_t timeout_ms, uint64_t now_ns)
@@ -307,47 +348,79 @@ int agent_host_shutdown(struct agent_host *h, uint32_t timeout_ms, uint64_t now_
 	if (timeout_ms > AGENT_SHUTDOWN_MAX_MS)
 		return -EINVAL;
 	m.u.timeout_ms = timeout_ms;
-	return enqueue(h, &m);
+	return enqueue_locked(h, &m);
 }
 
 int agent_host_sync(struct agent_host *h, uint64_t now_ns)
 {
-	return send_sync(h, now_ns);
+	int ret;
+
+	lock(h);
+	ret = send_sync(h, now_ns);
+	unlock(h);
+	return ret;
 }
 
-const struct agent_report *agent_host_report(const struct agent_host *h)
+/* Copies *src to *out under the lock when have is set. */
+static int copy_out(struct agent_host *h, const bool *have, const void *src, void *out, size_t size)
 {
-	return h->have_report ? &h->report : NULL;
+	int ret = -ENOENT;
+
+	lock(h);
+	if (*have) {
+		memcpy(out, src, size);
+		ret = 0;
+	}
+	unlock(h);
+	return ret;
 }
 
-const struct agent_negotiation *agent_host_negotiation(const struct agent_host *h)
+int agent_host_report(struct agent_host *h, struct agent_report *out)
 {
-	return h->have_neg ? &h->neg : NULL;
+	return copy_out(h, &h->have_report, &h->report, out, sizeof(*out));
 }
 
-const struct agent_hello *agent_host_hello(const struct agent_host *h)
+int agent_host_negotiation(struct agent_host *h, struct agent_negotiation *out)
 {
-	return h->have_hello ? &h->hello : NULL;
+	return copy_out(h, &h->have_neg, &h->neg, out, sizeof(*out));
 }
 
-bool agent_host_report_stale(const struct agent_host *h, uint64_t now_ns)
+int agent_host_hello(struct agent_host *h, struct agent_hello *out)
+{
+	return copy_out(h, &h->have_hello, &h->hello, out, sizeof(*out));
+}
+
+bool session_report_stale(const struct agent_host *h, uint64_t now_ns)
 {
 	if (!h->have_report)
 		return false;
 	return now_ns - h->report_ns > 3ull * h->report.interval_ms * MS;
 }
 
-const struct agent_dec *agent_host_decoder(const struct agent_host *h)
+bool agent_host_report_stale(struct agent_host *h, uint64_t now_ns)
 {
-	return &h->dec;
+	bool stale;
+
+	lock(h);
+	stale = session_report_stale(h, now_ns);
+	unlock(h);
+	return stale;
 }
 
-uint64_t agent_host_rate_limited_frames(const struct agent_host *h)
+void agent_host_counters(struct agent_host *h, struct agent_host_counters *out)
 {
-	return h->rl_frames;
-}
-
-uint64_t agent_host_rate_limited_bytes(const struct agent_host *h)
-{
-	return h->rl_bytes;
+	lock(h);
+	out->bytes_in = h->bytes_in;
+	out->frames = h->dec.frames;
+	out->garbage_bytes = h->dec.garbage_bytes;
+	out->rejected = h->dec.rejected;
+	memcpy(out->by_reason, h->dec.by_reason, sizeof(out->by_reason));
+	out->rate_limited_frames = h->rl_frames;
+	out->rate_limited_bytes = h->rl_bytes;
+	out->stale_replies = h->stale_replies;
+	out->syncs_sent = h->syncs_sent;
+	out->syncs_answered = h->syncs_answered;
+	out->pings_sent = h->pings_sent;
+	out->pongs = h->pongs;
+	unlock(h);
 }

@@ -3,6 +3,8 @@
 #ifndef PVM_AGENT_SESSION_H
 #define PVM_AGENT_SESSION_H
 
+#include <pthread.h>
+
 #include "agent/agent.h"
 
 #define SESSION_OUT_MAX 1024
@@ -14,6 +16,7 @@ struct session_bucket {
 };
 
 struct agent_host {
+	pthread_mutex_t lock; /* every public call holds it */
 	struct agent_host_config cfg;
 	struct agent_dec dec;
 	struct agent_msg msg; /* scratch for decoding */
@@ -47,5 +50,7 @@ struct agent_host {
 	bool ping_outstanding;
 	uint64_t ping_nonce, ping_sent_ns, pings_sent, pongs, last_rtt_ns;
 };
+
+bool session_report_stale(const struct agent_host *h, uint64_t now_ns);
 
 #endif /* PVM_AGENT_SESSION_H */

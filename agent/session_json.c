@@ -3,6 +3,7 @@
  * The host-side agent session rendered as JSON for the control socket's
  * `agent` request. The document's schema is in docs/agent-protocol.md.
  */
+#include <errno.h>
 #include <stdio.h>
 
 #include <json-c/json.h>
@@ -135,6 +136,18 @@ static json_object *neg_json(const struct agent_host *h, uint64_t now)
 	return o;
 }
 
+static json_object *guest_hook_json(const struct agent_hook_stats *s)
+{
+	json_object *e = json_object_new_object();
+
+	add(e, "calls", u64(s->calls));
+	add(e, "cycles", u64(s->cycles));
+	add(e, "cycles_per_call", u64(s->calls ? s->cycles / s->calls : 0));
+	add(e, "bytes", u64(s->bytes));
+	add(e, "errors", u64(s->errors));
+	return e;
+}
+
 static json_object *report_json(const struct agent_host *h, uint64_t now)
 {
 	const struct agent_report *r = &h->report;
@@ -142,24 +155,15 @@ static json_object *report_json(const struct agent_host *h, uint64_t now)
 	json_object *hooks = json_object_new_object();
 	json_object *counters = json_object_new_object();
 
-	for (unsigned i = 0; i < r->nhooks; i++) {
-		const struct agent_hook_stats *s = &r->hooks[i];
-		json_object *e = json_object_new_object();
-
-		add(e, "calls", u64(s->calls));
-		add(e, "cycles", u64(s->cycles));
-		add(e, "cycles_per_call", u64(s->calls ? s->cycles / s->calls : 0));
-		add(e, "bytes", u64(s->bytes));
-		add(e, "errors", u64(s->errors));
-		add(hooks, agent_hook_name(s->hook), e);
-	}
+	for (unsigned i = 0; i < r->nhooks; i++)
+		add(hooks, agent_hook_name(r->hooks[i].hook), guest_hook_json(&r->hooks[i]));
 	for (unsigned i = 0; i < r->ncounters; i++)
 		add(counters, r->counters[i].name, u64(r->counters[i].value));
 	add(o, "report_no", u64(r->report_no));
 	add(o, "interval_ms", u64(r->interval_ms));
 	add(o, "uptime_ns", u64(r->uptime_ns));
 	add(o, "age_ms", age_ms(h->report_ns, now));
-	add(o, "stale", json_object_new_boolean(agent_host_report_stale(h, now)));
+	add(o, "stale", json_object_new_boolean(session_report_stale(h, now)));
 	add(o, "hooks", hooks);
 	add(o, "counters", counters);
 	return o;
@@ -197,7 +201,7 @@ static const char *state_name(const struct agent_host *h)
 	return h->syncing ? "syncing" : "connected";
 }
 
-json_object *agent_host_to_json(const struct agent_host *h, uint64_t now_ns)
+static json_object *to_json(const struct agent_host *h, uint64_t now_ns)
 {
 	json_object *o = json_object_new_object();
 	json_object *x;
@@ -247,4 +251,67 @@ json_object *agent_host_to_json(const struct agent_host *h, uint64_t now_ns)
 	add(o, "ping_rtt_us", h->pongs ? u64(h->last_rtt_ns / 1000) : NULL);
 	add(o, "counters", counters_json(h));
 	return o;
+}
+
+json_object *agent_host_to_json(struct agent_host *h, uint64_t now_ns)
+{
+	json_object *o;
+
+	pthread_mutex_lock(&h->lock);
+	o = to_json(h, now_ns);
+	pthread_mutex_unlock(&h->lock);
+	return o;
+}
+
+static int merge(const struct agent_host *h, json_object *stats, uint64_t now_ns)
+{
+	const struct agent_report *r = &h->report;
+	json_object *hooks, *agent, *counters;
+
+	if (!json_object_object_get_ex(stats, "hooks", &hooks)) {
+		hooks = json_object_new_object();
+		if (!hooks)
+			return -ENOMEM;
+		add(stats, "hooks", hooks);
+	}
+	if (!json_object_is_type(hooks, json_type_object))
+		return -EINVAL;
+	agent = json_object_new_object();
+	if (!agent)
+		return -ENOMEM;
+	add(stats, "agent", agent);
+	add(agent, "state", json_object_new_string(state_name(h)));
+	add(agent, "report_no", h->have_report ? u64(r->report_no) : NULL);
+	add(agent, "age_ms", h->have_report ? age_ms(h->report_ns, now_ns) : NULL);
+	add(agent, "stale", json_object_new_boolean(session_report_stale(h, now_ns)));
+	counters = json_object_new_object();
+	add(agent, "counters", counters);
+	if (!h->have_report)
+		return 0;
+	for (unsigned i = 0; i < r->ncounters; i++)
+		add(counters, r->counters[i].name, u64(r->counters[i].value));
+	for (unsigned i = 0; i < r->nhooks; i++) {
+		const char *name = agent_hook_name(r->hooks[i].hook);
+		json_object *hook;
+
+		if (!json_object_object_get_ex(hooks, name, &hook)) {
+			hook = json_object_new_object();
+			add(hooks, name, hook);
+		}
+		if (json_object_is_type(hook, json_type_object))
+			add(hook, "guest", guest_hook_json(&r->hooks[i]));
+	}
+	return 0;
+}
+
+int agent_host_merge_stats(struct agent_host *h, json_object *stats, uint64_t now_ns)
+{
+	int ret;
+
+	if (!json_object_is_type(stats, json_type_object))
+		return -EINVAL;
+	pthread_mutex_lock(&h->lock);
+	ret = merge(h, stats, now_ns);
+	pthread_mutex_unlock(&h->lock);
+	return ret;
 }

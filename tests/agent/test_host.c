@@ -6,6 +6,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 
 #include <json-c/json.h>
@@ -31,6 +32,22 @@ static void fill(void *ctx, struct agent_report *r)
 }
 
 static struct agent_sm sm;
+
+/* Copy-out views, NULL when the session has none yet. */
+static struct agent_report *report_of(struct agent_host *h)
+{
+	static struct agent_report r;
+
+	return agent_host_report(h, &r) == 0 ? &r : NULL;
+}
+
+static struct agent_host_counters *counters_of(struct agent_host *h)
+{
+	static struct agent_host_counters c;
+
+	agent_host_counters(h, &c);
+	return &c;
+}
 
 static void agent_start(uint64_t now)
 {
@@ -90,9 +107,11 @@ static const char *get_str(json_object *o, const char *path)
 START_TEST(loopback_session)
 {
 	struct agent_host *h = agent_host_new(NULL, T0);
+	struct agent_report r;
 	json_object *j;
 
 	ck_assert_ptr_nonnull(h);
+	ck_assert_int_eq(agent_host_report(h, &r), -ENOENT);
 	j = agent_host_to_json(h, T0);
 	ck_assert_str_eq(get_str(j, "state"), "waiting");
 	ck_assert(json_object_is_type(get(j, "report"), json_type_null));
@@ -102,10 +121,17 @@ START_TEST(loopback_session)
 	pump(h, T0);
 	console_bytes = 8192;
 	pump(h, T0 + 1000 * MS);
-	ck_assert_ptr_nonnull(agent_host_report(h));
-	ck_assert_uint_eq(agent_host_report(h)->counters[0].value, 8192);
-	ck_assert_str_eq(agent_host_hello(h)->os, "pvm-microguest");
-	ck_assert_uint_eq(agent_host_negotiation(h)->accepted, 0x0d);
+	ck_assert_ptr_nonnull(report_of(h));
+	ck_assert_uint_eq(report_of(h)->counters[0].value, 8192);
+	{
+		struct agent_hello he;
+		struct agent_negotiation n;
+
+		ck_assert_int_eq(agent_host_hello(h, &he), 0);
+		ck_assert_str_eq(he.os, "pvm-microguest");
+		ck_assert_int_eq(agent_host_negotiation(h, &n), 0);
+		ck_assert_uint_eq(n.accepted, 0x0d);
+	}
 
 	ck_assert_int_eq(agent_host_ping(h, T0 + 1000 * MS), 0);
 	pump(h, T0 + 1001 * MS);
@@ -179,16 +205,15 @@ START_TEST(frame_flood_is_rate_limited)
 	struct agent_host *h = agent_host_new(&cfg, T0);
 	uint8_t frame[64];
 	size_t n = sample_frame(AGENT_T_HEARTBEAT, 1, frame, sizeof(frame));
-	const struct agent_dec *d = agent_host_decoder(h);
 
 	for (int i = 0; i < 1000; i++)
 		agent_host_feed(h, frame, n, T0);
-	ck_assert_uint_eq(d->frames, 1000);
-	ck_assert_uint_eq(agent_host_rate_limited_frames(h), 980);
+	ck_assert_uint_eq(counters_of(h)->frames, 1000);
+	ck_assert_uint_eq(counters_of(h)->rate_limited_frames, 980);
 	/* One second later, rate frames more pass. */
 	for (int i = 0; i < 100; i++)
 		agent_host_feed(h, frame, n, T0 + 1000 * MS);
-	ck_assert_uint_eq(agent_host_rate_limited_frames(h), 980 + 90);
+	ck_assert_uint_eq(counters_of(h)->rate_limited_frames, 980 + 90);
 	agent_host_free(h);
 }
 END_TEST
@@ -202,10 +227,10 @@ START_TEST(byte_flood_is_rate_limited)
 
 	memset(junk, 'x', sizeof(junk));
 	agent_host_feed(h, junk, sizeof(junk), T0);
-	ck_assert_uint_eq(agent_host_rate_limited_bytes(h), sizeof(junk) - 4096);
-	ck_assert_uint_eq(agent_host_decoder(h)->garbage_bytes, 4096);
+	ck_assert_uint_eq(counters_of(h)->rate_limited_bytes, sizeof(junk) - 4096);
+	ck_assert_uint_eq(counters_of(h)->garbage_bytes, 4096);
 	agent_host_feed(h, junk, 2000, T0 + 1000 * MS);
-	ck_assert_uint_eq(agent_host_rate_limited_bytes(h), sizeof(junk) - 4096 + 1000);
+	ck_assert_uint_eq(counters_of(h)->rate_limited_bytes, sizeof(junk) - 4096 + 1000);
 	j = agent_host_to_json(h, T0 + 1000 * MS);
 	ck_assert_int_eq(get_int(j, "counters/rate_limited_bytes"), sizeof(junk) - 4096 + 1000);
 	ck_assert_int_eq(get_int(j, "counters/bytes_in"), sizeof(junk) + 2000);
@@ -299,13 +324,13 @@ START_TEST(partial_frame_times_out)
 	agent_host_feed(h, f, n - 3, T0);
 	ck_assert_uint_eq(agent_host_next_deadline(h), T0 + 1000 * MS);
 	agent_host_output(h, buf, sizeof(buf), T0 + 999 * MS);
-	ck_assert_uint_eq(agent_host_decoder(h)->by_reason[AGENT_R_TRUNCATED], 0);
+	ck_assert_uint_eq(counters_of(h)->by_reason[AGENT_R_TRUNCATED], 0);
 	agent_host_output(h, buf, sizeof(buf), T0 + 1000 * MS);
-	ck_assert_uint_eq(agent_host_decoder(h)->by_reason[AGENT_R_TRUNCATED], 1);
+	ck_assert_uint_eq(counters_of(h)->by_reason[AGENT_R_TRUNCATED], 1);
 	/* The rest of the frame arrives late: garbage now; the next frame decodes. */
 	agent_host_feed(h, f + n - 3, 3, T0 + 1001 * MS);
 	agent_host_feed(h, f, n, T0 + 1001 * MS);
-	ck_assert_uint_eq(agent_host_decoder(h)->frames, 1);
+	ck_assert_uint_eq(counters_of(h)->frames, 1);
 	agent_host_free(h);
 }
 END_TEST
@@ -327,6 +352,85 @@ START_TEST(request_arguments_checked)
 }
 END_TEST
 
+/* The VMM's stats document gains the guest's view of each hook. */
+START_TEST(merge_into_vmm_stats)
+{
+	struct agent_host *h = agent_host_new(NULL, T0);
+	json_object *stats, *hooks;
+
+	stats = json_object_new_object();
+	ck_assert_int_eq(agent_host_merge_stats(h, stats, T0), 0);
+	ck_assert_str_eq(get_str(stats, "agent/state"), "waiting");
+	ck_assert(json_object_is_type(get(stats, "agent/report_no"), json_type_null));
+	json_object_put(stats);
+
+	agent_start(T0);
+	console_bytes = 1024;
+	pump(h, T0);
+	pump(h, T0 + 1000 * MS);
+	stats = json_object_new_object();
+	hooks = json_object_new_object();
+	json_object_object_add(hooks, "console", json_object_new_object());
+	json_object_object_add(json_object_object_get(hooks, "console"), "calls",
+			       json_object_new_int(3));
+	json_object_object_add(stats, "hooks", hooks);
+	ck_assert_int_eq(agent_host_merge_stats(h, stats, T0 + 1000 * MS), 0);
+	ck_assert_int_eq(get_int(stats, "hooks/console/calls"), 3);
+	ck_assert_int_eq(get_int(stats, "hooks/console/guest/bytes"), 1024);
+	ck_assert_int_eq(get_int(stats, "hooks/console/guest/cycles"), 1234567);
+	ck_assert_int_eq(get_int(stats, "agent/counters/console_bytes"), 1024);
+	ck_assert_int_eq(get_int(stats, "agent/report_no"), 1);
+	ck_assert(!json_object_get_boolean(get(stats, "agent/stale")));
+	json_object_put(stats);
+
+	stats = json_object_new_array();
+	ck_assert_int_eq(agent_host_merge_stats(h, stats, T0), -EINVAL);
+	json_object_put(stats);
+	stats = json_object_new_object();
+	json_object_object_add(stats, "hooks", json_object_new_int(1));
+	ck_assert_int_eq(agent_host_merge_stats(h, stats, T0), -EINVAL);
+	json_object_put(stats);
+	agent_host_free(h);
+}
+END_TEST
+
+struct feeder {
+	struct agent_host *h;
+	uint8_t frame[64];
+	size_t n;
+};
+
+static void *feed_thread(void *arg)
+{
+	struct feeder *f = arg;
+
+	for (int i = 0; i < 20000; i++)
+		agent_host_feed(f->h, f->frame, f->n, T0 + (uint64_t)i * MS);
+	return NULL;
+}
+
+/* One thread feeds (the VMM's I/O thread), another renders (the control
+ * socket); the session's lock keeps them apart. */
+START_TEST(feed_and_render_from_two_threads)
+{
+	struct agent_host_config cfg = {.frame_rate = 1000000, .frame_burst = 1000000};
+	struct feeder f = {.h = agent_host_new(&cfg, T0)};
+	pthread_t t;
+
+	f.n = sample_frame(AGENT_T_HEARTBEAT, 1, f.frame, sizeof(f.frame));
+	ck_assert_int_eq(pthread_create(&t, NULL, feed_thread, &f), 0);
+	for (int i = 0; i < 200; i++) {
+		json_object *j = agent_host_to_json(f.h, T0);
+
+		ck_assert_ptr_nonnull(j);
+		json_object_put(j);
+	}
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_uint_eq(counters_of(f.h)->frames, 20000);
+	agent_host_free(f.h);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("agent_host");
@@ -343,6 +447,8 @@ int main(void)
 	tcase_add_test(tc, stale_replies_counted);
 	tcase_add_test(tc, partial_frame_times_out);
 	tcase_add_test(tc, request_arguments_checked);
+	tcase_add_test(tc, merge_into_vmm_stats);
+	tcase_add_test(tc, feed_and_render_from_two_threads);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -94,6 +94,27 @@ static void start(struct run *r, const char *extra)
 	r->host_talks = false;
 }
 
+static struct agent_report *report_of(struct run *r)
+{
+	static struct agent_report x;
+
+	return agent_host_report(r->h, &x) == 0 ? &x : NULL;
+}
+
+static struct agent_negotiation *neg_of(struct run *r)
+{
+	static struct agent_negotiation x;
+
+	return agent_host_negotiation(r->h, &x) == 0 ? &x : NULL;
+}
+
+static struct agent_hello *hello_of(struct run *r)
+{
+	static struct agent_hello x;
+
+	return agent_host_hello(r->h, &x) == 0 ? &x : NULL;
+}
+
 /* Moves bytes until done(r) holds; fails the test if the agent stops first. */
 static void pump_until(struct run *r, bool (*done)(struct run *))
 {
@@ -116,7 +137,7 @@ static void pump_until(struct run *r, bool (*done)(struct run *))
 		n = read(r->master, buf, sizeof(buf));
 		ck_assert_msg(n > 0, "agent side closed: %s", n < 0 ? strerror(errno) : "EOF");
 		agent_host_feed(r->h, buf, (size_t)n, pvm_now_ns());
-		if (agent_host_hello(r->h))
+		if (hello_of(r))
 			r->host_talks = true;
 	}
 }
@@ -155,8 +176,7 @@ static bool str_is(struct run *r, const char *a, const char *b, const char *want
 
 static bool connected_with_report(struct run *r)
 {
-	return agent_host_report(r->h) && agent_host_negotiation(r->h) &&
-	       str_is(r, "state", NULL, "connected");
+	return report_of(r) && neg_of(r) && str_is(r, "state", NULL, "connected");
 }
 
 static bool got_pong(struct run *r)
@@ -170,13 +190,12 @@ static bool got_pong(struct run *r)
 
 static bool interval_applied(struct run *r)
 {
-	return str_is(r, "last_ack", "request", "set_interval") &&
-	       agent_host_report(r->h)->interval_ms == 300;
+	return str_is(r, "last_ack", "request", "set_interval") && report_of(r)->interval_ms == 300;
 }
 
 static bool renegotiated(struct run *r)
 {
-	return strcmp(agent_host_negotiation(r->h)->clocksource, "tsc") == 0;
+	return strcmp(neg_of(r)->clocksource, "tsc") == 0;
 }
 
 static bool gone(struct run *r)
@@ -215,11 +234,11 @@ START_TEST(full_session_over_a_pty)
 	start(&r, "--verbose");
 	pump_until(&r, connected_with_report);
 
-	he = agent_host_hello(r.h);
+	he = hello_of(&r);
 	ck_assert_uint_eq(he->guest_kind, AGENT_GUEST_LINUX);
 	ck_assert_msg(strncmp(he->os, "Linux ", 6) == 0, "os '%s'", he->os);
 	ck_assert(str_is(&r, "hello", "boot_id", "d36da6a7-6214-4c8c-9815-0e71f81b710c"));
-	n = agent_host_negotiation(r.h);
+	n = neg_of(&r);
 	ck_assert_uint_eq(n->status, AGENT_NEG_NONE);
 	ck_assert_str_eq(n->clocksource, "kvm-clock");
 	ck_assert_uint_eq(n->steal_ticks, 4242);
@@ -227,7 +246,7 @@ START_TEST(full_session_over_a_pty)
 			  AGENT_KVM_CLOCK_IN_USE | AGENT_KVM_STEAL_NONZERO);
 	ck_assert_uint_eq(n->kvm_flags & (AGENT_KVM_CPUID_READ | AGENT_KVM_SIGNATURE),
 			  expected_kvm_flags());
-	rep = agent_host_report(r.h);
+	rep = report_of(&r);
 	ck_assert_uint_eq(rep->interval_ms, 200);
 	ck_assert_uint_eq(rep->ncounters, 5);
 	ck_assert_str_eq(rep->counters[0].name, "steal_ticks");
@@ -261,7 +280,7 @@ START_TEST(full_session_over_a_pty)
 	write_file("/sys/devices/system/clocksource/clocksource0/current_clocksource", "tsc\n");
 	ck_assert_int_eq(agent_host_renegotiate(r.h, pvm_now_ns()), 0);
 	pump_until(&r, renegotiated);
-	ck_assert_uint_eq(agent_host_negotiation(r.h)->kvm_flags & AGENT_KVM_CLOCK_IN_USE, 0);
+	ck_assert_uint_eq(neg_of(&r)->kvm_flags & AGENT_KVM_CLOCK_IN_USE, 0);
 
 	ck_assert_int_eq(agent_host_shutdown(r.h, 1000, pvm_now_ns()), 0);
 	pump_until(&r, gone);
