@@ -81,7 +81,9 @@ static char out[1 << 17], err[1 << 14];
 static char **child_env(const char *token)
 {
 	static char e_addr[96], e_tok[200], e_home[96];
-	static char *envp[8];
+	static const char *const san[] = {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"};
+	static char kept[3][512];
+	static char *envp[10];
 	int n = 0;
 
 	snprintf(e_addr, sizeof(e_addr), "PVM_ADDR=%s", base);
@@ -92,6 +94,13 @@ static char **child_env(const char *token)
 		envp[n++] = e_tok;
 	envp[n++] = e_home;
 	envp[n++] = "PATH=/usr/bin:/bin";
+	/* the sanitizer build's settings reach pvmctl too */
+	for (size_t i = 0; i < 3; i++) {
+		if (!getenv(san[i]))
+			continue;
+		snprintf(kept[i], sizeof(kept[i]), "%s=%s", san[i], getenv(san[i]));
+		envp[n++] = kept[i];
+	}
 	envp[n] = NULL;
 	return envp;
 }
@@ -506,6 +515,7 @@ static int wait_child(pid_t pid, const char *op, const char *ep)
 START_TEST(create_wait_follows_to_running_and_failed)
 {
 	char op[128], ep[128], id[64], path[128];
+	json_object *o;
 	char *args[] = {"pvmctl", "guest",  "create",	      NULL, "--image", "img", "--selector",
 			"pin=w",  "--wait", "--wait-timeout", "30", NULL};
 	pid_t pid;
@@ -536,7 +546,9 @@ START_TEST(create_wait_follows_to_running_and_failed)
 	CK_OUT("4.0KiB");
 	CK_OUT("96");
 	CK_EXIT(0, admin, "guest", "stats", "gw", "-o", "json");
-	ck_assert_str_eq(jstr(json_object_array_get_idx(out_json(), 0), "hook"), "console");
+	o = out_json();
+	ck_assert_str_eq(jstr(json_object_array_get_idx(o, 0), "hook"), "console");
+	json_object_put(o);
 
 	args[3] = "gf";
 	pid = spawn(admin, op, ep, args);
