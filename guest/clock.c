@@ -44,9 +44,17 @@ static uint64_t time_page(void)
 	return ns;
 }
 
+static bool page_on(void)
+{
+	return guest_hp && (guest_hp->negotiated & PV_F(PV_HOOK_CLOCK));
+}
+
 uint64_t guest_time_ns(void)
 {
-	if (guest_hp && (guest_hp->negotiated & PV_F(PV_HOOK_CLOCK)))
-		return time_page();
-	return time_pit();
+	return guest_pv && page_on() ? time_page() : time_pit();
+}
+
+uint64_t guest_stopwatch_ns(void)
+{
+	return page_on() ? time_page() : time_pit();
 }

@@ -99,6 +99,8 @@ int guest_pv_init(uint64_t features);
 void guest_pv_reset(void);
 /* Rings hook's doorbell and waits until the host has served it. */
 void guest_pv_kick(uint32_t hook);
+/* Rings hook's doorbell and goes on (the host serves it asynchronously). */
+void guest_pv_notify(uint32_t hook);
 /* The SDK's ring for PV_RING_*, to post descriptors on. */
 struct guest_ring {
 	volatile struct pv_ring_hdr *hdr;
@@ -120,6 +122,14 @@ void guest_console_flush(void);
 int guest_block_rw(bool write, uint64_t sector, void *buf, size_t len);
 /* Monotonic nanoseconds: the clock page in pv mode, the PIT otherwise. */
 uint64_t guest_time_ns(void);
+/*
+ * For measuring a workload, not a service under test: the clock page when
+ * negotiated (in emulated mode too, with timer=page on the command line,
+ * which negotiates the clock hook alone), else guest_time_ns().
+ */
+uint64_t guest_stopwatch_ns(void);
+/* Publishes a workload's duration in the hook page (host stats: guest.work_ns). */
+void guest_work_report(uint64_t ns);
 /* Agent channel: sends len bytes; receives up to n bytes (0 when none yet). */
 int guest_agent_send(const void *buf, size_t len);
 size_t guest_agent_recv(void *buf, size_t n);

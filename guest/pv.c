@@ -79,6 +79,11 @@ void guest_pv_kick(uint32_t hook)
 		guest_pause();
 }
 
+void guest_pv_notify(uint32_t hook)
+{
+	guest_outl(PV_PORT_DOORBELL, hook);
+}
+
 volatile struct pv_desc *guest_ring_post(struct guest_ring *r, uint64_t addr, uint32_t len,
 					 uint16_t op, uint64_t sector)
 {
@@ -103,6 +108,12 @@ void guest_ring_wait(struct guest_ring *r)
 {
 	while (r->hdr->cons != r->hdr->prod)
 		guest_pause();
+}
+
+void guest_work_report(uint64_t ns)
+{
+	if (guest_hp)
+		guest_hp->work_ns = ns;
 }
 
 void guest_halt(uint32_t us)

@@ -40,20 +40,36 @@ void guest_start(const struct pv_boot_info *bi, unsigned long vcpu)
 	if (bi->magic != PV_BOOT_MAGIC)
 		guest_poweroff(125);
 	guest_pv = guest_arg("mode", mode, sizeof(mode)) == 0 && memcmp(mode, "pv", 3) == 0;
+	if (!guest_pv && guest_arg("timer", mode, sizeof(mode)) == 0 &&
+	    memcmp(mode, "page", 5) == 0 && guest_pv_init(PV_F(PV_HOOK_CLOCK)))
+		guest_poweroff(1);
 	guest_poweroff((uint32_t)guest_main());
+}
+
+/*
+ * One descriptor and one doorbell per 4 KiB chunk, without waiting: the
+ * host serves the ring asynchronously while the guest fills the next chunk.
+ * Chunk k reuses the buffer of the descriptor posted 8 before it, so a new
+ * chunk starts only when the ring (of 8) has room, i.e. that one is done.
+ */
+static void con_post(void)
+{
+	struct guest_ring *r = guest_ring(PV_RING_CONSOLE);
+
+	guest_ring_post(r, (uint64_t)(uintptr_t)con_buf[con_slot], (uint32_t)con_len, PV_OP_WRITE,
+			0);
+	guest_pv_notify(PV_HOOK_CONSOLE);
+	con_slot = (con_slot + 1) % 8;
+	con_len = 0;
+	while (r->hdr->prod - r->hdr->cons >= r->size)
+		guest_pause();
 }
 
 static void con_flush_pv(void)
 {
-	struct guest_ring *r = guest_ring(PV_RING_CONSOLE);
-
-	if (!con_len)
-		return;
-	guest_ring_post(r, (uint64_t)(uintptr_t)con_buf[con_slot], (uint32_t)con_len, PV_OP_WRITE,
-			0);
-	guest_pv_kick(PV_HOOK_CONSOLE);
-	con_slot = (con_slot + 1) % 8;
-	con_len = 0;
+	if (con_len)
+		con_post();
+	guest_ring_wait(guest_ring(PV_RING_CONSOLE));
 }
 
 void guest_console_write(const void *buf, size_t len)
@@ -75,7 +91,7 @@ void guest_console_write(const void *buf, size_t len)
 		p += n;
 		len -= n;
 		if (con_len == CON_CHUNK)
-			con_flush_pv();
+			con_post();
 	}
 }
 

@@ -136,6 +136,7 @@ struct pv_hook_page {
 	uint32_t served[8];	/* 0x070 host: bumped after each doorbell of hook i is served */
 	uint32_t hook_error[8]; /* 0x090 host: last PV_ST_* error of hook i (0: none) */
 	uint64_t clock_reads;	/* 0x0b0 guest: informational, reported in stats */
+	uint64_t work_ns;	/* 0x0b8 guest: informational, a workload's own duration */
 };
 
 #define PV_NEG_ACCEPTED 1u

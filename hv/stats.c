@@ -41,17 +41,19 @@ static json_object *hook_names_json(uint64_t mask)
 	return a;
 }
 
-static uint64_t guest_clock_reads(struct hv_vm *vm)
+/* Figures the guest publishes in its hook page: informational, never trusted. */
+static void guest_figures(struct hv_vm *vm, uint64_t *clock_reads, uint64_t *work_ns)
 {
 	struct pv_hook_page *hp;
-	uint64_t n = 0;
 
+	*clock_reads = *work_ns = 0;
 	pthread_mutex_lock(&vm->pv.lock);
 	hp = vm->pv.hook_page ? hv_gpa(vm, vm->pv.hook_page, sizeof(*hp)) : NULL;
 	if (hp && (vm->pv.negotiated & PV_F(PV_HOOK_CLOCK)))
-		n = __atomic_load_n(&hp->clock_reads, __ATOMIC_RELAXED);
+		*clock_reads = __atomic_load_n(&hp->clock_reads, __ATOMIC_RELAXED);
+	if (hp)
+		*work_ns = __atomic_load_n(&hp->work_ns, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&vm->pv.lock);
-	return n;
 }
 
 static uint64_t sub0(uint64_t a, uint64_t b)
@@ -86,7 +88,10 @@ json_object *hv_stats_json(struct hv_vm *vm)
 	json_object *io = json_object_new_object(), *hooks = json_object_new_object();
 	json_object *errs = json_object_new_object(), *emu = json_object_new_object();
 	json_object *av = json_object_new_object();
-	uint64_t total = 0, clock_reads = guest_clock_reads(vm);
+	json_object *guest = json_object_new_object();
+	uint64_t total = 0, clock_reads, work_ns;
+
+	guest_figures(vm, &clock_reads, &work_ns);
 
 	add_u64(o, "uptime_ms", (pvm_now_ns() - s->start_ns) / 1000000);
 	add_u64(o, "mem_mib", vm->cfg.mem_mib);
@@ -154,6 +159,9 @@ json_object *hv_stats_json(struct hv_vm *vm)
 		add_u64(av, "total", c + b + k);
 	}
 	json_object_object_add(o, "exits_avoided", av);
+	add_u64(guest, "work_ns", work_ns);
+	add_u64(guest, "clock_reads", clock_reads);
+	json_object_object_add(o, "guest", guest);
 	add_u64(o, "first_doorbell_mono_ns", HV_STAT_GET(s->first_doorbell_ns));
 	json_object_object_add(o, "exit_code", json_object_new_int(vm->done ? vm->exit_code : -1));
 	return o;

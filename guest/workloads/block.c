@@ -14,7 +14,8 @@ int guest_main(void)
 	uint32_t *wbuf = (uint32_t *)(uintptr_t)guest_boot->free_start;
 	uint32_t *rbuf = wbuf + len / 4;
 
-	if (guest_pv && guest_pv_init(PV_F(PV_HOOK_CONSOLE) | PV_F(PV_HOOK_BLOCK)))
+	if (guest_pv &&
+	    guest_pv_init(PV_F(PV_HOOK_CONSOLE) | PV_F(PV_HOOK_BLOCK) | PV_F(PV_HOOK_CLOCK)))
 		return 1;
 	if (!guest_boot->disk_sectors ||
 	    (sector + len / PV_SECTOR_SIZE) > guest_boot->disk_sectors) {
@@ -29,10 +30,13 @@ int guest_main(void)
 		wbuf[i] = pattern(i + sector * 128);
 		rbuf[i] = 0;
 	}
+	uint64_t t0 = guest_stopwatch_ns();
+
 	if (guest_block_rw(true, sector, wbuf, len) || guest_block_rw(false, sector, rbuf, len)) {
 		guest_printf("block: I/O error\n");
 		return 4;
 	}
+	guest_work_report(guest_stopwatch_ns() - t0);
 	if (memcmp(wbuf, rbuf, len)) {
 		guest_printf("block: data mismatch\n");
 		return 5;

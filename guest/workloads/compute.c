@@ -22,6 +22,7 @@ int guest_main(void)
 		r += guest_compute_loop(&x, n);
 		t1 = guest_time_ns();
 	}
+	guest_work_report(t1 - t0);
 	guest_printf("compute: iters=%lu result=%lx ns=%lu\n", iters, r, t1 - t0);
 	return 0;
 }
