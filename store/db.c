@@ -42,14 +42,16 @@ int store_db_stmt(struct store_ctx *x, struct store_query *q, void **stmt)
 		ret = ops->prepare(x->c->impl, q->sql, cached, x->err);
 		if (ret < 0)
 			return ret;
-	} else {
-		ops->reset(*cached);
 	}
 	*stmt = *cached;
-	/* Remember it once, to reset when the call ends. */
-	for (i = 0; i < x->nused; i++)
-		if (x->used[i] == *cached)
+	/* Every call's statements are reset when it ends, so a statement
+	 * needs a reset here only when this call ran it already. */
+	for (i = 0; i < x->nused; i++) {
+		if (x->used[i] == *cached) {
+			ops->reset(*cached);
 			return 0;
+		}
+	}
 	if (x->nused >= STORE_CTX_STMTS)
 		return pvm_err_set(x->err, -EOVERFLOW, "store: too many statements in one call");
 	x->used[x->nused++] = *cached;
