@@ -392,7 +392,8 @@ int store_hook_stats_get(struct store *s, const char *guest_id, struct store_hoo
 			 size_t *n, struct pvm_err *err);
 /* Calls fn for every latest row of every guest (for /metrics) in one read
  * snapshot; fn's non-zero return stops the walk and is returned. The record
- * is only valid during the call. */
+ * is only valid during the call. fn may read the store but must not write to
+ * it (the walk holds a pooled connection; a writer may be waiting for one). */
 int store_hook_stats_foreach(struct store *s,
 			     int (*fn)(const struct store_hook_stat *st, void *arg), void *arg,
 			     struct pvm_err *err);
@@ -560,7 +561,8 @@ int store_kv_put(struct store *s, const char *ns, const char *key, const char *v
 int store_kv_get(struct store *s, const char *ns, const char *key, char **value,
 		 struct pvm_err *err);
 int store_kv_delete(struct store *s, const char *ns, const char *key, struct pvm_err *err);
-/* Calls fn for every key of ns in key order; fn's non-zero return stops. */
+/* Calls fn for every key of ns in key order; fn's non-zero return stops.
+ * As for store_hook_stats_foreach, fn must not write to the store. */
 int store_kv_foreach(struct store *s, const char *ns,
 		     int (*fn)(const char *key, const char *value, void *arg), void *arg,
 		     struct pvm_err *err);
