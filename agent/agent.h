@@ -14,9 +14,9 @@
  *    (also in the CMake cache variable PVM_AGENT_FREESTANDING_SOURCES). They
  *    include only this header and agent/wire.h, which include only
  *    <stdbool.h>, <stddef.h> and <stdint.h>. Build them with
- *    -ffreestanding -nostdlib; like any GCC/Clang freestanding code they need
- *    memcpy, memmove, memset and memcmp from the environment (the compiler
- *    may emit calls to them), and nothing else.
+ *    -ffreestanding -nostdlib; they need memcpy, memset and memcmp from the
+ *    environment (as any GCC/Clang freestanding code may), and nothing else
+ *    (no memmove: the guest SDK has none).
  *
  * 2. Hosted (json-c, malloc): the host-side session struct agent_host, in
  *    library pvm_agent. A VMM wires it to the agent channel like this:
@@ -360,7 +360,7 @@ struct agent_sm {
 	uint32_t events;
 	uint32_t shutdown_timeout_ms;
 	struct agent_negotiation neg;
-	unsigned nreplies;
+	unsigned rhead, nreplies; /* a ring */
 	struct agent_sm_reply replies[AGENT_SM_REPLIES];
 	uint64_t replies_dropped, reports_invalid, frames_in, frames_out;
 	struct agent_dec dec;

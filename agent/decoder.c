@@ -23,8 +23,17 @@ size_t agent_dec_push(struct agent_dec *d, const void *data, size_t len)
 	size_t avail = d->len - d->start;
 	size_t room;
 
+	/*
+	 * Move the pending bytes to the front in pieces no longer than the
+	 * gap, so each copy is a non-overlapping memcpy: microguest SDKs need
+	 * not provide memmove.
+	 */
 	if (d->start) {
-		__builtin_memmove(d->buf, d->buf + d->start, avail);
+		for (size_t off = 0; off < avail; off += d->start) {
+			size_t k = avail - off < d->start ? avail - off : d->start;
+
+			wire_copy(d->buf + off, d->buf + d->start + off, k);
+		}
 		d->start = 0;
 		d->len = avail;
 	}

@@ -76,7 +76,7 @@ static void queue_reply(struct agent_sm *sm, uint8_t type, const struct agent_ms
 		sm->replies_dropped++;
 		return;
 	}
-	r = &sm->replies[sm->nreplies++];
+	r = &sm->replies[(sm->rhead + sm->nreplies++) % AGENT_SM_REPLIES];
 	r->type = type;
 	r->req_type = req->type;
 	r->req_seq = req->seq;
@@ -105,6 +105,7 @@ static void handle(struct agent_sm *sm, const struct agent_msg *m, uint64_t now_
 		/* Replies queued before the sync answer requests the host has
 		 * given up on; the host then wants the full state again. */
 		sm->nreplies = 0;
+		sm->rhead = 0;
 		queue_reply(sm, AGENT_T_SYNC_ACK, m, 0);
 		sm->hello_pending = true;
 		sm->neg_pending = sm->neg_set;
@@ -182,12 +183,11 @@ static int emit(struct agent_sm *sm, struct out *o, uint64_t now_ns)
 	return n;
 }
 
+/* The replies form a ring (no shifting: microguests need not have memmove). */
 static bool emit_replies(struct agent_sm *sm, struct out *o, uint64_t now_ns)
 {
-	unsigned done = 0;
-
-	for (; done < sm->nreplies; done++) {
-		const struct agent_sm_reply *r = &sm->replies[done];
+	while (sm->nreplies) {
+		const struct agent_sm_reply *r = &sm->replies[sm->rhead];
 		struct agent_msg *m = &sm->scratch;
 
 		m->type = r->type;
@@ -199,12 +199,11 @@ static bool emit_replies(struct agent_sm *sm, struct out *o, uint64_t now_ns)
 			m->u.nonce = r->nonce;
 		}
 		if (emit(sm, o, now_ns) < 0)
-			break;
+			return false;
+		sm->rhead = (sm->rhead + 1) % AGENT_SM_REPLIES;
+		sm->nreplies--;
 	}
-	for (unsigned i = done; i < sm->nreplies; i++)
-		sm->replies[i - done] = sm->replies[i];
-	sm->nreplies -= done;
-	return sm->nreplies == 0;
+	return true;
 }
 
 static bool emit_hello(struct agent_sm *sm, struct out *o, uint64_t now_ns)
