@@ -15,6 +15,16 @@
 /* Answers are JSON documents; more than this is not a pvm controller. */
 #define MAX_BODY (64u << 20)
 
+#define MAX_RETRIES 2
+#define RETRY_NS    200000000ull
+
+/* Failures after which the server may or may not have acted. */
+static bool ambiguous(CURLcode cc)
+{
+	return cc == CURLE_GOT_NOTHING || cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR ||
+	       cc == CURLE_PARTIAL_FILE;
+}
+
 static size_t on_body(char *data, size_t size, size_t n, void *arg)
 {
 	struct pvm_buf *b = arg;
@@ -161,7 +171,19 @@ int cli_request(struct cli_ctx *ctx, const char *method, const char *path, json_
 		curl_easy_setopt(ctx->curl, CURLOPT_NOBODY, 1L);
 	}
 
-	cc = curl_easy_perform(ctx->curl);
+	/*
+	 * A create that lost its answer (the connection dropped after the
+	 * request went out) is sent again with the same Idempotency-Key: the
+	 * server replays its first answer instead of creating twice.
+	 */
+	for (int attempt = 0;; attempt++) {
+		pvm_buf_reset(&resp->body);
+		resp->etag[0] = '\0';
+		cc = curl_easy_perform(ctx->curl);
+		if (!opt->idempotency_key || attempt == MAX_RETRIES || !ambiguous(cc))
+			break;
+		pvm_sleep_ns(RETRY_NS);
+	}
 	if (cc != CURLE_OK) {
 		ret = CLI_EXIT_UNREACHABLE;
 		if (!ctx->quiet)

@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What pvmctl puts on the wire, checked against a scripted HTTP server on
+ * loopback: the bearer token, a fresh Idempotency-Key per create that
+ * survives a retry after a dropped answer, If-Match with the ETag just read
+ * (retried on 412), and problem+json answers turned into exit codes. A
+ * scripted server is used because the real controller cannot be told to
+ * drop a connection or answer 412 on cue; the live test covers the rest.
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+#define MAX_STEPS 8
+
+/* One scripted answer: NULL drops the connection without answering. */
+struct step {
+	const char *answer;
+};
+
+static struct {
+	int fd;
+	int port;
+	struct step steps[MAX_STEPS];
+	size_t nsteps;
+	char requests[MAX_STEPS][4096];
+	size_t nrequests;
+	pthread_t thread;
+} srv;
+
+/* Reads one request (headers and Content-Length body) into buf. */
+static void read_request(int c, char *buf, size_t len)
+{
+	size_t n = 0, want = 0;
+	char *end = NULL;
+
+	while (n + 1 < len) {
+		ssize_t r = read(c, buf + n, len - 1 - n);
+
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		buf[n] = '\0';
+		if (!end && (end = strstr(buf, "\r\n\r\n"))) {
+			const char *cl = strcasestr(buf, "Content-Length:");
+
+			want = (size_t)(end + 4 - buf) + (cl ? strtoul(cl + 15, NULL, 10) : 0);
+		}
+		if (end && n >= want)
+			break;
+	}
+	buf[n] = '\0';
+}
+
+static void *serve(void *arg)
+{
+	(void)arg;
+	for (size_t i = 0; i < srv.nsteps; i++) {
+		int c = accept(srv.fd, NULL, NULL);
+
+		if (c < 0)
+			break;
+		read_request(c, srv.requests[i], sizeof(srv.requests[i]));
+		srv.nrequests++;
+		if (srv.steps[i].answer &&
+		    write(c, srv.steps[i].answer, strlen(srv.steps[i].answer)) < 0)
+			break;
+		close(c);
+	}
+	return NULL;
+}
+
+static void script(const char *first, ...)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof(a);
+	const char *s = first;
+	va_list ap;
+
+	memset(&srv, 0, sizeof(srv));
+	va_start(ap, first);
+	/* "" ends the list; NULL entries are drops */
+	while (!(s && !s[0])) {
+		ck_assert_uint_lt(srv.nsteps, MAX_STEPS);
+		srv.steps[srv.nsteps++].answer = s;
+		s = va_arg(ap, const char *);
+	}
+	va_end(ap);
+	srv.fd = socket(AF_INET, SOCK_STREAM, 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(srv.fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(srv.fd, 8), 0);
+	ck_assert_int_eq(getsockname(srv.fd, (struct sockaddr *)&a, &len), 0);
+	srv.port = ntohs(a.sin_port);
+	ck_assert_int_eq(pthread_create(&srv.thread, NULL, serve, NULL), 0);
+}
+
+static int run(const char *first, ...)
+{
+	char addr[64], *argv[32] = {"pvmctl"},
+		       *envp[] = {addr, "PVM_TOKEN=tok_secret", "HOME=/nonexistent", NULL};
+	int argc = 1, code;
+	va_list ap;
+
+	snprintf(addr, sizeof(addr), "PVM_ADDR=127.0.0.1:%d", srv.port);
+	va_start(ap, first);
+	for (const char *s = first; s; s = va_arg(ap, const char *))
+		argv[argc++] = (char *)s;
+	va_end(ap);
+	code = cli_main(argc, argv, envp);
+	shutdown(srv.fd, SHUT_RDWR);
+	pthread_join(srv.thread, NULL);
+	close(srv.fd);
+	return code;
+}
+
+/* The value of a header in a recorded request, copied into out. */
+static const char *header(const char *req, const char *name, char *out, size_t len)
+{
+	const char *p = strcasestr(req, name);
+	size_t n;
+
+	if (!p)
+		return NULL;
+	p += strlen(name);
+	while (*p == ' ' || *p == ':')
+		p++;
+	n = strcspn(p, "\r\n");
+	snprintf(out, len, "%.*s", (int)n, p);
+	return out;
+}
+
+/* An HTTP answer with the right Content-Length (buffers live until the next test). */
+static const char *answer(const char *status, const char *extra, const char *body)
+{
+	static char pool[16][1024];
+	static unsigned next;
+	char *p = pool[next++ % 16];
+
+	snprintf(p, sizeof(pool[0]),
+		 "HTTP/1.1 %s\r\nConnection: close\r\nContent-Type: application/json\r\n%s"
+		 "Content-Length: %zu\r\n\r\n%s",
+		 status, extra, strlen(body), body);
+	return p;
+}
+
+START_TEST(create_retries_with_the_same_key)
+{
+	const char *created = answer("201 Created", "",
+				     "{\"id\":\"gst_1\",\"name\":\"g\",\"observed_state\":"
+				     "\"scheduled\",\"desired_state\":\"running\"}");
+	char k1[128], k2[128], auth[128];
+
+	script(NULL, created, "");
+	ck_assert_int_eq(run("guest", "create", "g", "--image", "i", NULL), 0);
+	ck_assert_uint_eq(srv.nrequests, 2);
+	ck_assert(strncmp(srv.requests[0], "POST /v1/guests ", 16) == 0);
+	ck_assert_ptr_nonnull(header(srv.requests[0], "Idempotency-Key", k1, sizeof(k1)));
+	ck_assert_ptr_nonnull(header(srv.requests[1], "Idempotency-Key", k2, sizeof(k2)));
+	ck_assert_uint_eq(strlen(k1), 32);
+	ck_assert_str_eq(k1, k2);
+	ck_assert_str_eq(header(srv.requests[1], "Authorization", auth, sizeof(auth)),
+			 "Bearer tok_secret");
+	ck_assert_ptr_nonnull(strstr(srv.requests[1], "\"name\":\"g\""));
+	ck_assert_ptr_nonnull(strstr(srv.requests[1], "\"image\":\"i\""));
+
+	/* another create gets another key */
+	script(created, "");
+	ck_assert_int_eq(run("guest", "create", "g", "--image", "i", NULL), 0);
+	ck_assert_str_ne(header(srv.requests[0], "Idempotency-Key", k2, sizeof(k2)), k1);
+}
+END_TEST
+
+START_TEST(dropped_every_time_is_unreachable)
+{
+	script(NULL, NULL, NULL, "");
+	ck_assert_int_eq(run("guest", "create", "g", "--image", "i", NULL), 6);
+	ck_assert_uint_eq(srv.nrequests, 3);
+	/* reads are not retried */
+	script(NULL, "");
+	ck_assert_int_eq(run("guest", "list", NULL), 6);
+	ck_assert_uint_eq(srv.nrequests, 1);
+}
+END_TEST
+
+#define HOST	       "{\"id\":\"hst_1\",\"name\":\"h1\",\"cordoned\":false}"
+#define HOST_GET(etag) answer("200 OK", "ETag: \"" etag "\"\r\n", HOST)
+#define STALE                                                                                      \
+	answer("412 Precondition Failed", "",                                                      \
+	       "{\"title\":\"Stale If-Match\",\"detail\":\"changed\"}")
+#define PATCHED answer("200 OK", "", "{\"id\":\"hst_1\",\"name\":\"h1\",\"cordoned\":true}")
+
+START_TEST(patch_sends_if_match_and_retries_stale)
+{
+	char v[64];
+
+	script(HOST_GET("7"), STALE, HOST_GET("8"), PATCHED, "");
+	ck_assert_int_eq(run("host", "cordon", "h1", NULL), 0);
+	ck_assert_uint_eq(srv.nrequests, 4);
+	ck_assert(strncmp(srv.requests[0], "GET /v1/hosts/h1 ", 17) == 0);
+	ck_assert(strncmp(srv.requests[1], "PATCH /v1/hosts/hst_1 ", 22) == 0);
+	ck_assert_str_eq(header(srv.requests[1], "If-Match", v, sizeof(v)), "\"7\"");
+	ck_assert_str_eq(header(srv.requests[3], "If-Match", v, sizeof(v)), "\"8\"");
+	ck_assert_ptr_nonnull(strstr(srv.requests[3], "{\"cordoned\":true}"));
+	ck_assert_ptr_null(strcasestr(srv.requests[3], "Idempotency-Key"));
+
+	/* stale three times: a conflict */
+	script(HOST_GET("1"), STALE, HOST_GET("2"), STALE, HOST_GET("3"), STALE, "");
+	ck_assert_int_eq(run("host", "cordon", "h1", NULL), 4);
+	ck_assert_uint_eq(srv.nrequests, 6);
+}
+END_TEST
+
+START_TEST(non_json_success_is_a_server_error)
+{
+	script("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello", "");
+	ck_assert_int_eq(run("host", "list", NULL), 1);
+	script("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: "
+	       "4\r\n\r\nbusy",
+	       "");
+	ck_assert_int_eq(run("version", NULL), 1);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("cli_http");
+	TCase *tc = tcase_create("http");
+	SRunner *sr;
+	int failed;
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, create_retries_with_the_same_key);
+	tcase_add_test(tc, dropped_every_time_is_unreachable);
+	tcase_add_test(tc, patch_sends_if_match_and_retries_stale);
+	tcase_add_test(tc, non_json_success_is_a_server_error);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
