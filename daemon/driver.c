@@ -6,6 +6,7 @@
 #include "daemon/driver.h"
 
 static const struct pvmd_driver_ops *const drivers[] = {
+    &pvmd_driver_hv,
     &pvmd_driver_libvirt,
 };
 

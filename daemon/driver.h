@@ -62,6 +62,7 @@ struct pvmd_driver {
 	void *priv;
 };
 
+extern const struct pvmd_driver_ops pvmd_driver_hv;
 extern const struct pvmd_driver_ops pvmd_driver_libvirt;
 
 /* Opens the driver called name ("libvirt", "hv") with its URI or config. */

@@ -1,0 +1,547 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The hv driver: one confined pvm-vmm process per guest, answering on
+ * DIR/guests/ID.sock, console in DIR/guests/ID.log, definitions and processes
+ * in DIR/host.db. VMMs outlive pvmd; a new pvmd re-adopts them by pid and
+ * kernel start time, and talks to them through their sockets.
+ *
+ * URI: "[hv://]DIR[?vmm=PATH&hooks=LIST&seccomp=on|off&cgroup=on|off]".
+ * Without vmm=, pvm-vmm is taken from $PVM_VMM, else beside pvmd's binary.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "daemon/driver.h"
+#include "daemon/vmm.h"
+
+#define HV_EXIT_FORCED	73 /* pvm-vmm: stopped by force (hv/hv.h) */
+#define START_WAIT_MS	5000
+#define CALL_TIMEOUT_MS 2000
+#define KILL_GRACE_MS	2000
+#define POLL_NS		(10 * 1000 * 1000ull)
+
+struct hv_priv {
+	char dir[PATH_MAX];
+	char vmm[PATH_MAX];
+	char hooks[128];
+	bool cgroups;
+	struct pvmd_seccomp *seccomp;
+	struct pvmd_hstate *hs;
+};
+
+static int id_check(const char *id, struct pvm_err *err)
+{
+	size_t n = id ? strlen(id) : 0;
+
+	if (n == 0 || n > 63 ||
+	    strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != n)
+		return pvm_err_set(err, -EINVAL,
+				   "hv: guest id must be 1 to 63 letters, digits, "
+				   "'-' or '_'");
+	return 0;
+}
+
+static void guest_path(const struct hv_priv *p, const char *id, const char *ext, char *out,
+		       size_t len)
+{
+	snprintf(out, len, "%s/guests/%s.%s", p->dir, id, ext);
+}
+
+/* Parses one "key=value" of the URI's query. */
+static int hv_option(struct hv_priv *p, char *kv, struct pvm_err *err)
+{
+	char *val = strchr(kv, '=');
+
+	if (!val)
+		return pvm_err_set(err, -EINVAL, "hv: option \"%s\" needs a value", kv);
+	*val++ = '\0';
+	if (strcmp(kv, "vmm") == 0) {
+		snprintf(p->vmm, sizeof(p->vmm), "%s", val);
+	} else if (strcmp(kv, "hooks") == 0) {
+		if (strlen(val) >= sizeof(p->hooks) ||
+		    strspn(val, "abcdefghijklmnopqrstuvwxyz,") != strlen(val) || !*val)
+			return pvm_err_set(err, -EINVAL, "hv: hooks=%s is not a hook list", val);
+		snprintf(p->hooks, sizeof(p->hooks), "%s", val);
+	} else if (strcmp(kv, "seccomp") == 0 || strcmp(kv, "cgroup") == 0) {
+		bool on = strcmp(val, "on") == 0;
+
+		if (!on && strcmp(val, "off") != 0)
+			return pvm_err_set(err, -EINVAL, "hv: %s=%s: want on or off", kv, val);
+		if (kv[0] == 's' && !on) {
+			pvmd_seccomp_free(p->seccomp);
+			p->seccomp = NULL;
+		} else if (kv[0] == 'c') {
+			p->cgroups = on;
+		}
+	} else {
+		return pvm_err_set(err, -EINVAL, "hv: unknown option \"%s\"", kv);
+	}
+	return 0;
+}
+
+static int default_vmm(struct hv_priv *p, struct pvm_err *err)
+{
+	const char *env = getenv("PVM_VMM");
+	char self[PATH_MAX];
+	ssize_t n;
+	char *slash;
+
+	if (env && *env) {
+		snprintf(p->vmm, sizeof(p->vmm), "%s", env);
+		return 0;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0)
+		return pvm_err_set(err, -errno, "hv: where is pvm-vmm? pass vmm=PATH");
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(p->vmm, sizeof(p->vmm), "%.*s/pvm-vmm", PATH_MAX - 16, self);
+	return 0;
+}
+
+static void hv_close(void *priv)
+{
+	struct hv_priv *p = priv;
+
+	if (!p)
+		return;
+	pvmd_hstate_close(p->hs);
+	pvmd_seccomp_free(p->seccomp);
+	free(p);
+}
+
+static int hv_open(const char *uri, void **out, struct pvm_err *err)
+{
+	struct hv_priv *p;
+	char *copy = NULL, *q, *kv, *save = NULL;
+	char path[PATH_MAX + 16];
+	int ret;
+
+	if (!uri || !*uri)
+		return pvm_err_set(err, -EINVAL, "hv: the driver needs a state directory");
+	if (strncmp(uri, "hv://", 5) == 0)
+		uri += 5;
+	p = calloc(1, sizeof(*p));
+	copy = strdup(uri);
+	if (!p || !copy) {
+		ret = pvm_err_set(err, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	snprintf(p->hooks, sizeof(p->hooks), "all");
+	p->cgroups = true;
+	ret = pvmd_seccomp_build(&p->seccomp, err);
+	if (ret < 0)
+		goto fail;
+	q = strchr(copy, '?');
+	if (q)
+		*q++ = '\0';
+	for (kv = q ? strtok_r(q, "&", &save) : NULL; kv; kv = strtok_r(NULL, "&", &save)) {
+		ret = hv_option(p, kv, err);
+		if (ret < 0)
+			goto fail;
+	}
+	if (strlen(copy) >= sizeof(p->dir) - 64) {
+		ret = pvm_err_set(err, -ENAMETOOLONG, "hv: directory name too long");
+		goto fail;
+	}
+	snprintf(p->dir, sizeof(p->dir), "%s", copy);
+	if (!p->vmm[0] && (ret = default_vmm(p, err)) < 0)
+		goto fail;
+	if (access(p->vmm, X_OK) < 0) {
+		ret = pvm_err_set(err, -errno, "hv: pvm-vmm %s: %s", p->vmm, strerror(errno));
+		goto fail;
+	}
+	snprintf(path, sizeof(path), "%s/guests", p->dir);
+	if ((mkdir(p->dir, 0700) < 0 && errno != EEXIST) ||
+	    (mkdir(path, 0700) < 0 && errno != EEXIST)) {
+		ret = pvm_err_set(err, -errno, "hv: %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	snprintf(path, sizeof(path), "%s/host.db", p->dir);
+	ret = pvmd_hstate_open(path, &p->hs, err);
+	if (ret < 0)
+		goto fail;
+	free(copy);
+	*out = p;
+	return 0;
+fail:
+	free(copy);
+	hv_close(p);
+	return ret;
+}
+
+static int hv_define(void *priv, const struct pvmd_guest_def *def, struct pvm_err *err)
+{
+	struct hv_priv *p = priv;
+	struct pvmd_hguest g = {0};
+	char sock[PATH_MAX + 80];
+	int ret;
+
+	ret = id_check(def->id, err);
+	if (ret < 0)
+		return ret;
+	ret = pvmd_guest_name_check(def->name, err);
+	if (ret < 0)
+		return ret;
+	if (def->vcpus == 0 || def->memory_mib == 0)
+		return pvm_err_set(err, -EINVAL, "guest %s needs vcpus and memory", def->id);
+	if (!def->image || access(def->image, R_OK) < 0)
+		return pvm_err_field(err, -ENOENT, "/image", "guest %s: image %s: %s", def->id,
+				     def->image ? def->image : "(none)",
+				     def->image ? strerror(errno) : "an image is required");
+	guest_path(p, def->id, "sock", sock, sizeof(sock));
+	if (strlen(sock) >= 108)
+		return pvm_err_set(err, -ENAMETOOLONG, "hv: socket path %s is too long", sock);
+	snprintf(g.id, sizeof(g.id), "%s", def->id);
+	snprintf(g.name, sizeof(g.name), "%s", def->name);
+	g.vcpus = def->vcpus;
+	g.memory_mib = def->memory_mib;
+	g.image = (char *)def->image;
+	g.disk = (char *)def->disk;
+	g.cmdline = (char *)def->cmdline;
+	return pvmd_hstate_add(p->hs, &g, err);
+}
+
+/* Is g's VMM alive? Records how it ended when it has just ended. */
+static bool hv_alive(struct hv_priv *p, struct pvmd_hguest *g)
+{
+	int status;
+	bool alive = pvmd_proc_alive(g->pid, g->starttime, &status);
+
+	if (!alive && status != -1 && g->exit_status != status) {
+		g->exit_status = status;
+		pvmd_hstate_set_proc(p->hs, g, NULL);
+	}
+	return alive;
+}
+
+static int hv_status(struct hv_priv *p, const char *id, unsigned timeout_ms, json_object **ans,
+		     struct pvm_err *err)
+{
+	char sock[PATH_MAX + 80];
+
+	guest_path(p, id, "sock", sock, sizeof(sock));
+	return pvmd_vmm_call(sock, "{\"cmd\":\"status\"}", timeout_ms, ans, err);
+}
+
+/* The last line of the console log: why a VMM refused to start. */
+static void log_tail(const char *path, char *out, size_t len)
+{
+	char buf[512];
+	FILE *fp = fopen(path, "re");
+	long size;
+	size_t n;
+	char *end, *start;
+
+	out[0] = '\0';
+	if (!fp)
+		return;
+	fseek(fp, 0, SEEK_END);
+	size = ftell(fp);
+	fseek(fp, size > (long)sizeof(buf) - 1 ? size - (long)sizeof(buf) + 1 : 0, SEEK_SET);
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	end = buf + n;
+	while (end > buf && end[-1] == '\n')
+		*--end = '\0';
+	start = strrchr(buf, '\n');
+	snprintf(out, len, "%.*s", (int)len - 1, start ? start + 1 : buf);
+}
+
+static int hv_spawn(struct hv_priv *p, struct pvmd_hguest *g, struct pvm_err *err)
+{
+	char sock[PATH_MAX + 80], logp[PATH_MAX + 80], cg[PATH_MAX], mem[24], vcpus[16];
+	char *argv[20];
+	struct pvmd_spawn sp = {0};
+	uint64_t deadline;
+	int n = 0, ret;
+
+	guest_path(p, g->id, "sock", sock, sizeof(sock));
+	guest_path(p, g->id, "log", logp, sizeof(logp));
+	snprintf(mem, sizeof(mem), "%llu", (unsigned long long)g->memory_mib);
+	snprintf(vcpus, sizeof(vcpus), "%u", g->vcpus);
+	argv[n++] = p->vmm;
+	argv[n++] = "run";
+	argv[n++] = "--image";
+	argv[n++] = g->image;
+	argv[n++] = "--mem";
+	argv[n++] = mem;
+	argv[n++] = "--vcpus";
+	argv[n++] = vcpus;
+	if (g->disk) {
+		argv[n++] = "--disk";
+		argv[n++] = g->disk;
+	}
+	if (g->cmdline) {
+		argv[n++] = "--cmdline";
+		argv[n++] = g->cmdline;
+	}
+	argv[n++] = "--hooks";
+	argv[n++] = p->hooks;
+	argv[n++] = "--api-sock";
+	argv[n++] = sock;
+	argv[n] = NULL;
+	cg[0] = '\0';
+	if (p->cgroups)
+		pvmd_cgroup_prepare(g->id, g->memory_mib, g->vcpus, cg, sizeof(cg));
+	sp.argv = argv;
+	sp.log_path = logp;
+	sp.seccomp = p->seccomp;
+	sp.cgroup = cg;
+	ret = pvmd_spawn(&sp, &g->pid, err);
+	if (ret < 0)
+		return pvm_err_prefix(err, "guest %s", g->id);
+	g->starttime = pvmd_proc_starttime(g->pid);
+	g->exit_status = -1;
+	g->stopping = false;
+	ret = pvmd_hstate_set_proc(p->hs, g, err);
+	if (ret < 0) {
+		/* A VMM pvmd cannot remember would be started twice: do not keep it. */
+		kill(-g->pid, SIGKILL);
+		waitpid(g->pid, NULL, 0);
+		return ret;
+	}
+	pvm_log_info("guest %s: pvm-vmm started, pid %d", g->id, (int)g->pid);
+	/* Started means answering on its socket; a VMM that exits first failed. */
+	deadline = pvm_now_ns() + START_WAIT_MS * 1000000ull;
+	while (pvm_now_ns() < deadline) {
+		json_object *ans = NULL;
+
+		if (!hv_alive(p, g)) {
+			char tail[256];
+
+			log_tail(logp, tail, sizeof(tail));
+			return pvm_err_set(
+			    err, -EIO, "guest %s: pvm-vmm exited (status %d): %s", g->id,
+			    WIFEXITED(g->exit_status) ? WEXITSTATUS(g->exit_status) : -1, tail);
+		}
+		if (hv_status(p, g->id, 500, &ans, NULL) == 0) {
+			json_object_put(ans);
+			return 0;
+		}
+		pvm_sleep_ns(POLL_NS);
+	}
+	return 0; /* alive but slow: its state will tell */
+}
+
+static int hv_start(void *priv, const char *id, struct pvm_err *err)
+{
+	struct hv_priv *p = priv;
+	struct pvmd_hguest g;
+	int ret;
+
+	ret = pvmd_hstate_get(p->hs, id, &g, err);
+	if (ret < 0)
+		return ret;
+	/* Starting a running guest is a no-op: reconciling may repeat itself. */
+	if (!hv_alive(p, &g))
+		ret = hv_spawn(p, &g, err);
+	pvmd_hguest_free(&g);
+	return ret;
+}
+
+static bool wait_end(struct hv_priv *p, struct pvmd_hguest *g, uint64_t ms)
+{
+	uint64_t deadline = pvm_now_ns() + ms * 1000000ull;
+
+	while (hv_alive(p, g)) {
+		if (pvm_now_ns() >= deadline)
+			return false;
+		pvm_sleep_ns(POLL_NS);
+	}
+	return true;
+}
+
+static int hv_stop(void *priv, const char *id, unsigned timeout_ms, struct pvm_err *err)
+{
+	struct hv_priv *p = priv;
+	struct pvmd_hguest g;
+	char sock[PATH_MAX + 80], req[96];
+	json_object *ans = NULL;
+	int ret;
+
+	ret = pvmd_hstate_get(p->hs, id, &g, err);
+	if (ret < 0)
+		return ret;
+	if (!hv_alive(p, &g))
+		goto out;
+	g.stopping = true;
+	ret = pvmd_hstate_set_proc(p->hs, &g, err);
+	if (ret < 0)
+		goto out;
+	guest_path(p, id, "sock", sock, sizeof(sock));
+	snprintf(req, sizeof(req), "{\"cmd\":\"stop\",\"timeout_ms\":%u}",
+		 timeout_ms ? timeout_ms : 1);
+	/* The VMM forces its own stop at the timeout; SIGKILL is for a VMM that hangs. */
+	if (pvmd_vmm_call(sock, req, CALL_TIMEOUT_MS, &ans, NULL) == 0)
+		json_object_put(ans);
+	if (!wait_end(p, &g, (uint64_t)timeout_ms + KILL_GRACE_MS)) {
+		pvm_log_warn("guest %s: pvm-vmm %d did not stop in time: SIGKILL", id, (int)g.pid);
+		kill(-g.pid, SIGKILL);
+		if (!wait_end(p, &g, KILL_GRACE_MS))
+			ret = pvm_err_set(err, -ETIMEDOUT, "guest %s: pvm-vmm %d survives SIGKILL",
+					  id, (int)g.pid);
+	}
+out:
+	pvmd_hguest_free(&g);
+	return ret;
+}
+
+static enum pvmd_guest_state ended_state(const struct pvmd_hguest *g)
+{
+	int st = g->exit_status;
+
+	if (g->pid == 0)
+		return PVMD_GUEST_DEFINED;
+	/* An adopted VMM's exit status is lost with the pvmd that started it. */
+	if (st == -1)
+		return g->stopping ? PVMD_GUEST_STOPPED : PVMD_GUEST_CRASHED;
+	if (WIFEXITED(st) &&
+	    (WEXITSTATUS(st) == 0 || (g->stopping && WEXITSTATUS(st) == HV_EXIT_FORCED)))
+		return PVMD_GUEST_STOPPED;
+	if (WIFSIGNALED(st) && g->stopping)
+		return PVMD_GUEST_STOPPED;
+	return PVMD_GUEST_CRASHED;
+}
+
+static enum pvmd_guest_state guest_state(struct hv_priv *p, struct pvmd_hguest *g)
+{
+	json_object *ans = NULL;
+	const char *s = NULL;
+	enum pvmd_guest_state st = PVMD_GUEST_RUNNING;
+
+	if (!hv_alive(p, g))
+		return ended_state(g);
+	/* Alive but silent is still booting or busy: running for the controller. */
+	if (hv_status(p, g->id, CALL_TIMEOUT_MS, &ans, NULL) == 0 &&
+	    pvm_json_get_str(ans, "state", &s) == 0 && strcmp(s, "paused") == 0)
+		st = PVMD_GUEST_PAUSED;
+	json_object_put(ans);
+	return st;
+}
+
+static int hv_state(void *priv, const char *id, enum pvmd_guest_state *out, struct pvm_err *err)
+{
+	struct hv_priv *p = priv;
+	struct pvmd_hguest g;
+	int ret;
+
+	ret = pvmd_hstate_get(p->hs, id, &g, err);
+	if (ret < 0)
+		return ret;
+	*out = guest_state(p, &g);
+	pvmd_hguest_free(&g);
+	return 0;
+}
+
+static int hv_stats(void *priv, const char *id, json_object **out, struct pvm_err *err)
+{
+	struct hv_priv *p = priv;
+	struct pvmd_hguest g;
+	char sock[PATH_MAX + 80];
+	json_object *ans = NULL, *stats = NULL;
+	int ret;
+
+	ret = pvmd_hstate_get(p->hs, id, &g, err);
+	if (ret < 0)
+		return ret;
+	if (!hv_alive(p, &g)) {
+		ret = pvm_err_set(err, -ENOTCONN, "guest %s is not running", id);
+		goto out;
+	}
+	guest_path(p, id, "sock", sock, sizeof(sock));
+	ret = pvmd_vmm_call(sock, "{\"cmd\":\"stats\"}", CALL_TIMEOUT_MS, &ans, err);
+	if (ret < 0)
+		goto out;
+	if (!json_object_object_get_ex(ans, "stats", &stats) ||
+	    !json_object_is_type(stats, json_type_object)) {
+		ret = pvm_err_set(err, -EPROTO, "guest %s: stats answer without stats", id);
+		goto out;
+	}
+	json_object_get(stats);
+	json_object_object_add(stats, "driver", json_object_new_string("hv"));
+	json_object_object_add(stats, "state", json_object_new_string("running"));
+	json_object_object_add(stats, "pid", json_object_new_int64(g.pid));
+	*out = stats;
+out:
+	json_object_put(ans);
+	pvmd_hguest_free(&g);
+	return ret;
+}
+
+static int hv_undefine(void *priv, const char *id, struct pvm_err *err)
+{
+	struct hv_priv *p = priv;
+	struct pvmd_hguest g;
+	char path[PATH_MAX + 80];
+	int ret;
+
+	ret = pvmd_hstate_get(p->hs, id, &g, err);
+	if (ret < 0)
+		return ret;
+	if (hv_alive(p, &g)) {
+		ret = pvm_err_set(err, -EBUSY, "guest %s is running; stop it first", id);
+		goto out;
+	}
+	ret = pvmd_hstate_del(p->hs, id, err);
+	if (ret < 0)
+		goto out;
+	guest_path(p, id, "sock", path, sizeof(path));
+	unlink(path);
+	guest_path(p, id, "log", path, sizeof(path));
+	unlink(path);
+	if (p->cgroups)
+		pvmd_cgroup_remove(id);
+out:
+	pvmd_hguest_free(&g);
+	return ret;
+}
+
+static int hv_list(void *priv, struct pvmd_guest_info **out, size_t *n, struct pvm_err *err)
+{
+	struct hv_priv *p = priv;
+	struct pvmd_guest_info *infos;
+	struct pvmd_hguest *gs = NULL;
+	size_t count = 0;
+	int ret;
+
+	ret = pvmd_hstate_list(p->hs, &gs, &count, err);
+	if (ret < 0)
+		return ret;
+	infos = calloc(count + 1, sizeof(*infos));
+	if (!infos) {
+		pvmd_hguests_free(gs, count);
+		return pvm_err_set(err, -ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < count; i++) {
+		snprintf(infos[i].id, sizeof(infos[i].id), "%s", gs[i].id);
+		snprintf(infos[i].name, sizeof(infos[i].name), "%s", gs[i].name);
+		infos[i].state = guest_state(p, &gs[i]);
+	}
+	pvmd_hguests_free(gs, count);
+	*out = infos;
+	*n = count;
+	return 0;
+}
+
+const struct pvmd_driver_ops pvmd_driver_hv = {
+    .name = "hv",
+    .open = hv_open,
+    .close = hv_close,
+    .define = hv_define,
+    .start = hv_start,
+    .stop = hv_stop,
+    .undefine = hv_undefine,
+    .state = hv_state,
+    .stats = hv_stats,
+    .list = hv_list,
+};

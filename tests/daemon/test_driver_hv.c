@@ -1,0 +1,440 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The hv driver and its process plumbing on real processes: spawning with
+ * its own process group, no_new_privs and the seccomp deny list; and real
+ * pvm-vmm processes running the idle microguest on /dev/kvm (skipped where
+ * /dev/kvm is absent): lifecycle, bad input, a crash, re-adoption after the
+ * process that started the VMM is SIGKILLed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "daemon/driver.h"
+#include "daemon/vmm.h"
+
+static char dir[PATH_MAX];
+static char uri[PATH_MAX * 2];
+static char idle_image[PATH_MAX];
+static struct pvm_err err;
+
+static void make_dir(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/pvmd-hv-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(uri, sizeof(uri), "%s?vmm=%s", dir, PVM_VMM);
+	snprintf(idle_image, sizeof(idle_image), "%s/guest-idle", PVM_GUEST_DIR);
+	memset(&err, 0, sizeof(err));
+}
+
+/* Runs in the parent after each test, failed or not: no VMM outlives its test. */
+static void remove_dir(void)
+{
+	char cmd[PATH_MAX * 2];
+
+	snprintf(cmd, sizeof(cmd), "pkill -KILL -f -- '[-]-api-sock %s/'; sleep 0.1", dir);
+	ck_assert_int_ne(system(cmd), -1);
+	pvmd_cgroup_remove("g-idle-1");
+	pvmd_cgroup_remove("g-notelf");
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static char *slurp(const char *path)
+{
+	static char buf[8192];
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return NULL;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+/* Waits for a line in a file (a child's output), up to 10 s. */
+static bool wait_for_text(const char *path, const char *text)
+{
+	for (int i = 0; i < 1000; i++) {
+		char *s = slurp(path);
+
+		if (s && strstr(s, text))
+			return true;
+		pvm_sleep_ns(10 * 1000 * 1000);
+	}
+	return false;
+}
+
+static pid_t spawn_sh(const char *script, const char *log, const struct pvmd_seccomp *sc)
+{
+	char *argv[] = {"/bin/sh", "-c", (char *)script, NULL};
+	struct pvmd_spawn sp = {.argv = argv, .log_path = log, .seccomp = sc};
+	pid_t pid = 0;
+
+	ck_assert_msg(pvmd_spawn(&sp, &pid, &err) == 0, "%s", err.msg);
+	return pid;
+}
+
+START_TEST(test_spawn_confined)
+{
+	struct pvmd_seccomp *sc = NULL;
+	char log[PATH_MAX + 16], path[64];
+	const char *status;
+	uint64_t start;
+	int st;
+	pid_t pid;
+
+	snprintf(log, sizeof(log), "%s/sh.log", dir);
+	ck_assert_msg(pvmd_seccomp_build(&sc, &err) == 0, "%s", err.msg);
+	/* Blocked stop signals of the parent must not reach the VMM's mask. */
+	sigset_t block;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigprocmask(SIG_BLOCK, &block, NULL);
+	pid = spawn_sh("unshare -m true; echo unshare=$?; echo ready; exec sleep 30", log, sc);
+	sigprocmask(SIG_UNBLOCK, &block, NULL);
+	ck_assert(wait_for_text(log, "ready"));
+	/* The unshare syscall is denied: root could otherwise make a namespace. */
+	ck_assert_ptr_null(strstr(slurp(log), "unshare=0"));
+	ck_assert_ptr_nonnull(strstr(slurp(log), "unshare="));
+	ck_assert_int_eq(getpgid(pid), pid);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	status = slurp(path);
+	ck_assert_ptr_nonnull(strstr(status, "NoNewPrivs:\t1"));
+	ck_assert_ptr_nonnull(strstr(status, "Seccomp:\t2"));
+	ck_assert_ptr_nonnull(strstr(status, "SigBlk:\t0000000000000000"));
+	start = pvmd_proc_starttime(pid);
+	ck_assert_uint_ne(start, 0);
+	ck_assert(pvmd_proc_alive(pid, start, &st));
+	ck_assert_int_eq(kill(pid, SIGTERM), 0);
+	for (int i = 0; i < 500 && pvmd_proc_alive(pid, start, &st); i++)
+		pvm_sleep_ns(10 * 1000 * 1000);
+	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM);
+	ck_assert(!pvmd_proc_alive(pid, start, &st));
+	pvmd_seccomp_free(sc);
+}
+END_TEST
+
+START_TEST(test_spawn_errors)
+{
+	char *argv[] = {"/nonexistent/pvm-vmm", NULL};
+	struct pvmd_spawn sp = {.argv = argv};
+	char log[PATH_MAX + 16];
+	pid_t pid = 0;
+
+	snprintf(log, sizeof(log), "%s/x.log", dir);
+	sp.log_path = log;
+	ck_assert_int_eq(pvmd_spawn(&sp, &pid, &err), -ENOENT);
+	ck_assert_ptr_nonnull(strstr(err.msg, "exec"));
+	sp.log_path = "/nonexistent/dir/x.log";
+	ck_assert_int_eq(pvmd_spawn(&sp, &pid, &err), -ENOENT);
+	ck_assert_ptr_nonnull(strstr(err.msg, "console log"));
+	sp.log_path = log;
+	sp.cgroup = "/nonexistent/cgroup";
+	ck_assert_int_lt(pvmd_spawn(&sp, &pid, &err), 0);
+	ck_assert_int_eq(pvmd_proc_starttime(0), 0);
+}
+END_TEST
+
+START_TEST(test_open_errors)
+{
+	struct pvmd_driver drv;
+	char bad[PATH_MAX * 2];
+
+	ck_assert_int_eq(pvmd_driver_open("hv", NULL, &drv, &err), -EINVAL);
+	ck_assert_int_eq(pvmd_driver_open("hv", "", &drv, &err), -EINVAL);
+	snprintf(bad, sizeof(bad), "%s?vmm=/nonexistent/pvm-vmm", dir);
+	ck_assert_int_eq(pvmd_driver_open("hv", bad, &drv, &err), -ENOENT);
+	snprintf(bad, sizeof(bad), "%s?vmm=%s&colour=blue", dir, PVM_VMM);
+	ck_assert_int_eq(pvmd_driver_open("hv", bad, &drv, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "colour"));
+	snprintf(bad, sizeof(bad), "%s?vmm=%s&hooks=console;rm", dir, PVM_VMM);
+	ck_assert_int_eq(pvmd_driver_open("hv", bad, &drv, &err), -EINVAL);
+	snprintf(bad, sizeof(bad), "%s?vmm=%s&seccomp=maybe", dir, PVM_VMM);
+	ck_assert_int_eq(pvmd_driver_open("hv", bad, &drv, &err), -EINVAL);
+	snprintf(bad, sizeof(bad), "hv://%s?vmm=%s&hooks=console,agent&seccomp=off&cgroup=off", dir,
+		 PVM_VMM);
+	ck_assert_msg(pvmd_driver_open("hv", bad, &drv, &err) == 0, "%s", err.msg);
+	pvmd_driver_close(&drv);
+	ck_assert_int_eq(pvmd_driver_open("xen", dir, &drv, &err), -ENOENT);
+}
+END_TEST
+
+static bool have_kvm(void)
+{
+	return access("/dev/kvm", R_OK | W_OK) == 0;
+}
+
+static struct pvmd_driver drv;
+
+static void open_hv(void)
+{
+	memset(&drv, 0, sizeof(drv));
+	ck_assert_msg(pvmd_driver_open("hv", uri, &drv, &err) == 0, "%s", err.msg);
+}
+
+static enum pvmd_guest_state state_of(const char *id)
+{
+	enum pvmd_guest_state st = PVMD_GUEST_UNKNOWN;
+
+	ck_assert_msg(drv.ops->state(drv.priv, id, &st, &err) == 0, "%s", err.msg);
+	return st;
+}
+
+static int64_t pid_of(const char *id)
+{
+	json_object *stats = NULL, *v;
+	int64_t pid;
+
+	ck_assert_msg(drv.ops->stats(drv.priv, id, &stats, &err) == 0, "%s", err.msg);
+	ck_assert(json_object_object_get_ex(stats, "pid", &v));
+	pid = json_object_get_int64(v);
+	json_object_put(stats);
+	return pid;
+}
+
+/* How many processes run with this control socket on their command line. */
+static int vmms_with(const char *id)
+{
+	char cmd[PATH_MAX * 2];
+	FILE *fp;
+	int n = -1;
+
+	snprintf(cmd, sizeof(cmd), "pgrep -c -f -- '[-]-api-sock %s/guests/%s.sock'", dir, id);
+	fp = popen(cmd, "r");
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_int_eq(fscanf(fp, "%d", &n), 1);
+	pclose(fp);
+	return n;
+}
+
+#define IDLE_ID "g-idle-1"
+
+static const struct pvmd_guest_def idle_def = {
+    .id = IDLE_ID,
+    .name = "idle-1",
+    .vcpus = 1,
+    .memory_mib = 16,
+    .cmdline = "mode=pv",
+};
+
+static void define_idle(const char *id)
+{
+	struct pvmd_guest_def def = idle_def;
+
+	def.id = id;
+	def.image = idle_image;
+	ck_assert_msg(drv.ops->define(drv.priv, &def, &err) == 0, "%s", err.msg);
+}
+
+START_TEST(test_lifecycle)
+{
+	struct pvmd_guest_info *infos = NULL;
+	json_object *stats = NULL, *hooks;
+	size_t n = 0;
+	int64_t pid;
+	char log[PATH_MAX + 64];
+
+	open_hv();
+	define_idle(IDLE_ID);
+	ck_assert_int_eq(state_of(IDLE_ID), PVMD_GUEST_DEFINED);
+	ck_assert_msg(drv.ops->start(drv.priv, IDLE_ID, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(state_of(IDLE_ID), PVMD_GUEST_RUNNING);
+	pid = pid_of(IDLE_ID);
+	/* starting a running guest is a no-op */
+	ck_assert_int_eq(drv.ops->start(drv.priv, IDLE_ID, &err), 0);
+	ck_assert_int_eq(pid_of(IDLE_ID), pid);
+	ck_assert_int_eq(vmms_with(IDLE_ID), 1);
+	/* where cgroup v2 is mounted, the VMM runs in its own cgroup */
+	if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0 ||
+	    access("/sys/fs/cgroup/unified/cgroup.controllers", F_OK) == 0) {
+		snprintf(log, sizeof(log), "/proc/%d/cgroup", (int)pid);
+		ck_assert_ptr_nonnull(strstr(slurp(log), "0::/pvm/" IDLE_ID "\n"));
+	}
+	ck_assert_int_eq(drv.ops->stats(drv.priv, IDLE_ID, &stats, &err), 0);
+	ck_assert(json_object_object_get_ex(stats, "hooks", &hooks));
+	ck_assert(json_object_object_get_ex(hooks, "console", NULL));
+	json_object_put(stats);
+	ck_assert_int_eq(drv.ops->list(drv.priv, &infos, &n, &err), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(infos[0].id, IDLE_ID);
+	ck_assert_int_eq(infos[0].state, PVMD_GUEST_RUNNING);
+	free(infos);
+	ck_assert_int_eq(drv.ops->undefine(drv.priv, IDLE_ID, &err), -EBUSY);
+	ck_assert_msg(drv.ops->stop(drv.priv, IDLE_ID, 5000, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(state_of(IDLE_ID), PVMD_GUEST_STOPPED);
+	ck_assert_int_eq(vmms_with(IDLE_ID), 0);
+	/* the guest saw the graceful stop: the console log says so */
+	snprintf(log, sizeof(log), "%s/guests/%s.log", dir, IDLE_ID);
+	ck_assert_ptr_nonnull(strstr(slurp(log), "idle: stopping on request"));
+	ck_assert_int_eq(drv.ops->stats(drv.priv, IDLE_ID, &stats, &err), -ENOTCONN);
+	/* stopping a stopped guest is a no-op; it starts again */
+	ck_assert_int_eq(drv.ops->stop(drv.priv, IDLE_ID, 1000, &err), 0);
+	ck_assert_msg(drv.ops->start(drv.priv, IDLE_ID, &err) == 0, "%s", err.msg);
+	ck_assert_int_ne(pid_of(IDLE_ID), pid);
+	ck_assert_int_eq(drv.ops->stop(drv.priv, IDLE_ID, 5000, &err), 0);
+	ck_assert_int_eq(drv.ops->undefine(drv.priv, IDLE_ID, &err), 0);
+	ck_assert_int_eq(drv.ops->state(drv.priv, IDLE_ID, &(enum pvmd_guest_state){0}, &err),
+			 -ENOENT);
+	pvmd_driver_close(&drv);
+}
+END_TEST
+
+START_TEST(test_bad_input)
+{
+	struct pvmd_guest_def def = idle_def;
+	char notelf[PATH_MAX + 16];
+	int fd;
+
+	open_hv();
+	def.image = idle_image;
+	def.id = "../escape";
+	ck_assert_int_eq(drv.ops->define(drv.priv, &def, &err), -EINVAL);
+	def.id = "";
+	ck_assert_int_eq(drv.ops->define(drv.priv, &def, &err), -EINVAL);
+	def.id = IDLE_ID;
+	def.name = "bad name";
+	ck_assert_int_eq(drv.ops->define(drv.priv, &def, &err), -EINVAL);
+	def.name = "idle-1";
+	def.vcpus = 0;
+	ck_assert_int_eq(drv.ops->define(drv.priv, &def, &err), -EINVAL);
+	def.vcpus = 1;
+	def.image = "/nonexistent/guest";
+	ck_assert_int_eq(drv.ops->define(drv.priv, &def, &err), -ENOENT);
+	ck_assert_str_eq(err.field, "/image");
+	def.image = NULL;
+	ck_assert_int_eq(drv.ops->define(drv.priv, &def, &err), -ENOENT);
+	ck_assert_int_eq(drv.ops->start(drv.priv, IDLE_ID, &err), -ENOENT);
+	ck_assert_int_eq(drv.ops->stop(drv.priv, IDLE_ID, 100, &err), -ENOENT);
+	ck_assert_int_eq(drv.ops->undefine(drv.priv, IDLE_ID, &err), -ENOENT);
+	define_idle(IDLE_ID);
+	def.image = idle_image;
+	ck_assert_int_eq(drv.ops->define(drv.priv, &def, &err), -EEXIST);
+	/* a VMM that refuses its configuration: start fails with its one-line reason */
+	snprintf(notelf, sizeof(notelf), "%s/not-elf", dir);
+	fd = open(notelf, O_WRONLY | O_CREAT, 0644);
+	ck_assert_int_eq(write(fd, "hello\n", 6), 6);
+	close(fd);
+	def.id = "g-notelf";
+	def.image = notelf;
+	ck_assert_int_eq(drv.ops->define(drv.priv, &def, &err), 0);
+	ck_assert_int_eq(drv.ops->start(drv.priv, "g-notelf", &err), -EIO);
+	ck_assert_ptr_nonnull(strstr(err.msg, "status 2"));
+	ck_assert_int_eq(state_of("g-notelf"), PVMD_GUEST_CRASHED);
+	/* nothing was lost: the good definition is still there */
+	ck_assert_int_eq(state_of(IDLE_ID), PVMD_GUEST_DEFINED);
+	pvmd_driver_close(&drv);
+}
+END_TEST
+
+START_TEST(test_crash)
+{
+	int64_t pid;
+
+	open_hv();
+	define_idle(IDLE_ID);
+	ck_assert_msg(drv.ops->start(drv.priv, IDLE_ID, &err) == 0, "%s", err.msg);
+	pid = pid_of(IDLE_ID);
+	ck_assert_int_eq(kill((pid_t)pid, SIGKILL), 0);
+	for (int i = 0; i < 500 && state_of(IDLE_ID) == PVMD_GUEST_RUNNING; i++)
+		pvm_sleep_ns(10 * 1000 * 1000);
+	ck_assert_int_eq(state_of(IDLE_ID), PVMD_GUEST_CRASHED);
+	ck_assert_msg(drv.ops->start(drv.priv, IDLE_ID, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(state_of(IDLE_ID), PVMD_GUEST_RUNNING);
+	ck_assert_int_eq(drv.ops->stop(drv.priv, IDLE_ID, 5000, &err), 0);
+	pvmd_driver_close(&drv);
+}
+END_TEST
+
+START_TEST(test_readopt)
+{
+	struct pvmd_guest_info *infos = NULL;
+	int pipefd[2], status;
+	int64_t pid, vmm_pid = 0;
+	size_t n = 0;
+	pid_t child;
+
+	ck_assert_int_eq(pipe(pipefd), 0);
+	/* The "pvmd" that starts the VMM is a real process, SIGKILLed afterwards. */
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		close(pipefd[0]);
+		open_hv();
+		define_idle(IDLE_ID);
+		if (drv.ops->start(drv.priv, IDLE_ID, &err) < 0)
+			_exit(1);
+		pid = pid_of(IDLE_ID);
+		if (write(pipefd[1], &pid, sizeof(pid)) != sizeof(pid))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(pipefd[1]);
+	ck_assert_int_eq(read(pipefd[0], &vmm_pid, sizeof(vmm_pid)), (ssize_t)sizeof(vmm_pid));
+	close(pipefd[0]);
+	ck_assert_int_eq(kill(child, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+
+	open_hv();
+	ck_assert_int_eq(drv.ops->list(drv.priv, &infos, &n, &err), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(infos[0].state, PVMD_GUEST_RUNNING);
+	free(infos);
+	/* re-adopted, not restarted: same process, one VMM */
+	ck_assert_msg(drv.ops->start(drv.priv, IDLE_ID, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(pid_of(IDLE_ID), vmm_pid);
+	ck_assert_int_eq(vmms_with(IDLE_ID), 1);
+	ck_assert_msg(drv.ops->stop(drv.priv, IDLE_ID, 5000, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(state_of(IDLE_ID), PVMD_GUEST_STOPPED);
+	ck_assert_int_eq(vmms_with(IDLE_ID), 0);
+	pvmd_driver_close(&drv);
+}
+END_TEST
+
+/* One test case per test: the unchecked fixture then gives each its own directory. */
+static void add(Suite *s, const char *name, const TTest *t)
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_unchecked_fixture(tc, make_dir, remove_dir);
+	tcase_add_test(tc, t);
+	suite_add_tcase(s, tc);
+}
+
+int main(void)
+{
+	Suite *s = suite_create("daemon_driver_hv");
+	SRunner *sr;
+	int failed;
+
+	add(s, "spawn_confined", test_spawn_confined);
+	add(s, "spawn_errors", test_spawn_errors);
+	add(s, "open_errors", test_open_errors);
+	if (have_kvm()) {
+		add(s, "lifecycle", test_lifecycle);
+		add(s, "bad_input", test_bad_input);
+		add(s, "crash", test_crash);
+		add(s, "readopt", test_readopt);
+	} else {
+		printf("SKIP: no /dev/kvm (the tests that run pvm-vmm guests)\n");
+	}
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
