@@ -954,6 +954,37 @@ START_TEST(test_many_rows_in_one_call)
 }
 END_TEST
 
+/* The enum spellings round-trip and unknown ones are refused. */
+START_TEST(test_enum_names)
+{
+	enum store_observed_state o;
+	enum store_restart_policy rp;
+	enum store_token_role role;
+	enum store_host_state hs;
+	enum store_guest_kind k;
+	int i;
+
+	for (i = 0; i <= STORE_OBSERVED_UNKNOWN; i++) {
+		ck_assert_int_eq(store_observed_state_parse(store_observed_state_name(i), &o), 0);
+		ck_assert_int_eq(o, i);
+	}
+	ck_assert_str_eq(store_restart_policy_name(STORE_RESTART_ON_FAILURE), "on-failure");
+	ck_assert_int_eq(store_restart_policy_parse("always", &rp), 0);
+	ck_assert_int_eq(rp, STORE_RESTART_ALWAYS);
+	ck_assert_int_eq(store_token_role_parse("host", &role), 0);
+	ck_assert_int_eq(role, STORE_ROLE_HOST);
+	ck_assert_int_eq(store_host_state_parse("unreachable", &hs), 0);
+	ck_assert_int_eq(hs, STORE_HOST_UNREACHABLE);
+	ck_assert_int_eq(store_guest_kind_parse("libvirt", &k), 0);
+	ck_assert_int_eq(k, STORE_GUEST_LIBVIRT);
+	ck_assert_int_eq(store_guest_kind_parse("Libvirt", &k), -EINVAL);
+	ck_assert_int_eq(store_token_role_parse("", &role), -EINVAL);
+	ck_assert_int_eq(store_host_state_parse(NULL, &hs), -EINVAL);
+	ck_assert_str_eq(store_desired_state_name((enum store_desired_state)9), "invalid");
+	ck_assert_str_eq(store_cap_state_name(STORE_CAP_REFUSED), "refused");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("store_crud");
@@ -976,6 +1007,7 @@ int main(void)
 	tcase_add_test(tc, test_kv);
 	tcase_add_test(tc, test_transactions);
 	tcase_add_test(tc, test_many_rows_in_one_call);
+	tcase_add_test(tc, test_enum_names);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);
