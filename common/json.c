@@ -39,19 +39,27 @@ int pvm_json_parse(const char *buf, size_t len, const struct pvm_json_limits *li
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	obj = json_tokener_parse_ex(tok, buf, (int)len);
 	jerr = json_tokener_get_error(tok);
+	end = json_tokener_get_parse_end(tok);
+	/* A document that ends in a number ("12") is only complete once json-c
+	 * sees the terminating NUL; feeding it is how the end is signalled. */
+	if (jerr == json_tokener_continue) {
+		obj = json_tokener_parse_ex(tok, "", 1);
+		jerr = json_tokener_get_error(tok);
+		end = len;
+		if (jerr == json_tokener_error_parse_eof)
+			jerr = json_tokener_continue;
+	}
 	if (jerr == json_tokener_continue) {
 		ret = pvm_err_field(err, -EINVAL, "", "malformed JSON: unexpected end of input");
 		goto out;
 	}
 	if (jerr != json_tokener_success) {
 		ret =
-		    pvm_err_field(err, -EINVAL, "", "malformed JSON at byte %zu: %s",
-				  json_tokener_get_parse_end(tok),
+		    pvm_err_field(err, -EINVAL, "", "malformed JSON at byte %zu: %s", end,
 				  jerr == json_tokener_error_depth ? "nesting deeper than the limit"
 								   : json_tokener_error_desc(jerr));
 		goto out;
 	}
-	end = json_tokener_get_parse_end(tok);
 	for (; end < len; end++) {
 		if (!strchr(" \t\r\n", buf[end])) {
 			ret = pvm_err_field(err, -EINVAL, "",

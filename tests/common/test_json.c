@@ -129,6 +129,24 @@ START_TEST(test_good_document)
 }
 END_TEST
 
+START_TEST(test_top_level_scalars)
+{
+	static const char *const docs[] = {"1", "12", "-3.5", "true", "null", "\"s\"", " 7 "};
+	struct pvm_err err = {0};
+
+	for (size_t i = 0; i < PVM_ARRAY_SIZE(docs); i++) {
+		json_object *obj = NULL;
+
+		ck_assert_msg(pvm_json_parse(docs[i], strlen(docs[i]), NULL, &obj, &err) == 0,
+			      "%s: %s", docs[i], err.msg);
+		json_object_put(obj);
+	}
+	ck_assert_int_eq(pvm_json_parse("12 3", 4, NULL, &(json_object *){NULL}, &err), -EINVAL);
+	ck_assert_int_eq(pvm_json_parse("[1,", 3, NULL, &(json_object *){NULL}, &err), -EINVAL);
+	ck_assert(strstr(err.msg, "unexpected end of input"));
+}
+END_TEST
+
 START_TEST(test_size_limit)
 {
 	struct pvm_json_limits lim = {.max_bytes = 64, .max_depth = 4};
@@ -174,6 +192,7 @@ int main(void)
 
 	tcase_add_loop_test(tc, test_bad_documents, 0, (int)PVM_ARRAY_SIZE(bad_cases));
 	tcase_add_test(tc, test_good_document);
+	tcase_add_test(tc, test_top_level_scalars);
 	tcase_add_test(tc, test_size_limit);
 	tcase_add_test(tc, test_nested_path);
 	suite_add_tcase(s, tc);
