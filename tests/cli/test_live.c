@@ -15,8 +15,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <json-c/json.h>
 
 #include "common/common.h"
@@ -202,25 +205,33 @@ static void register_host(const char *token, const char *name, const char *label
 			 200);
 }
 
-static void start_server(void)
+/*
+ * Starts a controller with its state in state_dir (plus extra flags, up to
+ * 4); fills the port it bound and its admin token.
+ */
+static pid_t start_pvmd(const char *state_dir, const char *const *extra, char *port_s, char *token,
+			size_t token_len)
 {
-	char log[128], tokpath[128], port_s[16] = "";
+	char log[160], tokpath[160];
 	uint64_t deadline;
-	json_object *ans;
-	char h2_id[64];
+	pid_t pid;
 
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(log, sizeof(log), "%s/pvmd.log", dir);
-	snprintf(tokpath, sizeof(tokpath), "%s/admin.token", dir);
-	pvmd_pid = fork();
-	ck_assert_int_ge(pvmd_pid, 0);
-	if (pvmd_pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	snprintf(log, sizeof(log), "%s/pvmd.log", state_dir);
+	snprintf(tokpath, sizeof(tokpath), "%s/admin.token", state_dir);
+	port_s[0] = '\0';
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		const char *argv[16] = {"pvmd",	    "--role",	     "controller",
+					"--listen", "127.0.0.1:0",   "--state-dir",
+					state_dir,  "--heartbeat-s", "120"};
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600), n = 9;
 
+		for (; extra && *extra && n < 15; extra++)
+			argv[n++] = *extra;
 		dup2(fd, 1);
 		dup2(fd, 2);
-		execl(PVMD_PATH, "pvmd", "--role", "controller", "--listen", "127.0.0.1:0",
-		      "--state-dir", dir, "--heartbeat-s", "120", (char *)NULL);
+		execv(PVMD_PATH, (char **)argv);
 		_exit(127);
 	}
 	/* The log names the port once the socket is bound. */
@@ -239,10 +250,21 @@ static void start_server(void)
 			pvm_sleep_ns(20000000);
 	}
 	ck_assert_msg(port_s[0], "pvmd did not start (see %s)", log);
+	slurp(tokpath, token, token_len);
+	token[strcspn(token, "\r\n")] = '\0';
+	ck_assert_int_gt(strlen(token), 8);
+	return pid;
+}
+
+static void start_server(void)
+{
+	char port_s[16];
+	json_object *ans;
+	char h2_id[64];
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	pvmd_pid = start_pvmd(dir, NULL, port_s, admin, sizeof(admin));
 	snprintf(base, sizeof(base), "http://127.0.0.1:%s", port_s);
-	slurp(tokpath, admin, sizeof(admin));
-	admin[strcspn(admin, "\r\n")] = '\0';
-	ck_assert_int_gt(strlen(admin), 8);
 
 	register_host(admin, "h1", "{\"zone\":\"a\"}", h1_id);
 	register_host(admin, "h2", "{\"zone\":\"b\"}", h2_id);
@@ -711,6 +733,84 @@ START_TEST(version_and_precedence)
 }
 END_TEST
 
+static void write_datum(const char *path, const gnutls_datum_t *d)
+{
+	FILE *fp = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_uint_eq(fwrite(d->data, 1, d->size, fp), d->size);
+	fclose(fp);
+}
+
+/* A self-signed certificate for 127.0.0.1 that is its own CA. */
+static void make_cert(const char *cert_path, const char *key_path)
+{
+	static const unsigned char ip[4] = {127, 0, 0, 1};
+	unsigned char serial[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+	gnutls_x509_privkey_t key;
+	gnutls_x509_crt_t crt;
+	gnutls_datum_t d;
+	time_t now = time(NULL);
+
+	ck_assert_int_eq(gnutls_x509_privkey_init(&key), 0);
+	ck_assert_int_eq(gnutls_x509_privkey_generate(key, GNUTLS_PK_RSA, 2048, 0), 0);
+	ck_assert_int_eq(gnutls_x509_crt_init(&crt), 0);
+	gnutls_x509_crt_set_version(crt, 3);
+	gnutls_x509_crt_set_serial(crt, serial, sizeof(serial));
+	gnutls_x509_crt_set_activation_time(crt, now - 3600);
+	gnutls_x509_crt_set_expiration_time(crt, now + 86400);
+	gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, "127.0.0.1", 9);
+	gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_IPADDRESS, ip, sizeof(ip),
+					     GNUTLS_FSAN_SET);
+	gnutls_x509_crt_set_basic_constraints(crt, 1, -1);
+	gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE |
+					       GNUTLS_KEY_KEY_ENCIPHERMENT |
+					       GNUTLS_KEY_KEY_CERT_SIGN);
+	ck_assert_int_eq(gnutls_x509_crt_set_key(crt, key), 0);
+	ck_assert_int_eq(gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_SHA256, 0), 0);
+	ck_assert_int_eq(gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &d), 0);
+	write_datum(cert_path, &d);
+	gnutls_free(d.data);
+	ck_assert_int_eq(gnutls_x509_privkey_export2(key, GNUTLS_X509_FMT_PEM, &d), 0);
+	write_datum(key_path, &d);
+	gnutls_free(d.data);
+	gnutls_x509_crt_deinit(crt);
+	gnutls_x509_privkey_deinit(key);
+}
+
+START_TEST(tls_needs_the_ca)
+{
+	char state[128], cert[160], key[160], port_s[16], token[128], url[64], cafile[200];
+	const char *extra[] = {"--tls-cert", cert, "--tls-key", key, NULL};
+	pid_t pid;
+
+	snprintf(state, sizeof(state), "%s/tls", dir);
+	ck_assert_int_eq(mkdir(state, 0700), 0);
+	snprintf(cert, sizeof(cert), "%s/cert.pem", state);
+	snprintf(key, sizeof(key), "%s/key.pem", state);
+	make_cert(cert, key);
+	pid = start_pvmd(state, extra, port_s, token, sizeof(token));
+	snprintf(url, sizeof(url), "--addr=https://127.0.0.1:%s", port_s);
+
+	CK_EXIT(0, token, "version", url, "--cacert", cert);
+	CK_OUT("server: pvmd ");
+	CK_EXIT(0, token, "host", "list", url, "--cacert", cert);
+	/* without the CA the certificate cannot be verified: unreachable */
+	CK_EXIT(6, token, "host", "list", url);
+	one_line_err();
+	CK_ERR("cannot reach https://127.0.0.1:");
+	/* the CA from the config file */
+	snprintf(cafile, sizeof(cafile), "%s/pvm.conf", state);
+	FILE *fp = fopen(cafile, "w");
+	ck_assert_ptr_nonnull(fp);
+	fprintf(fp, "cacert = %s\n", cert);
+	fclose(fp);
+	CK_EXIT(0, token, "host", "list", url, "--config", cafile);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s;
@@ -737,6 +837,7 @@ int main(void)
 	tcase_add_test(tc, events_list_and_follow);
 	tcase_add_test(tc, rebalance_command);
 	tcase_add_test(tc, version_and_precedence);
+	tcase_add_test(tc, tls_needs_the_ca);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
