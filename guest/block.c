@@ -57,6 +57,8 @@ int guest_block_rw(bool write, uint64_t sector, void *buf, size_t len)
 {
 	if (len % PV_SECTOR_SIZE)
 		return -1;
+	if (!len)
+		return 0;
 	if (guest_hp && (guest_hp->negotiated & PV_F(PV_HOOK_BLOCK)))
 		return block_pv(write, sector, buf, len);
 	return block_emulated(write, sector, buf, len);
