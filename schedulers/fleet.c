@@ -146,6 +146,7 @@ int sched_fleet_host_add(struct sched_fleet *f, const struct sched_host *h, stru
 	i = f->nhosts;
 	memset(&f->hot[i], 0, sizeof(f->hot[i]));
 	host_describe(&f->hot[i], h);
+	f->hot[i].id_hash = sched_id_hash(h->id);
 	f->cold[i].h = *h;
 	f->cold[i].first_guest = -1;
 	rc = sched_map_put(&f->host_map, h->id, i);

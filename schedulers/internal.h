@@ -30,7 +30,9 @@ int sched_map_put(struct sched_map *m, const char *key, uint32_t idx);
 void sched_map_set(struct sched_map *m, const char *key, uint32_t idx);
 void sched_map_del(struct sched_map *m, const char *key);
 
-uint64_t sched_hash(const char *a, const char *b);
+/* A stable hash of one id, and the tie-break key of a (guest, host) pair. */
+uint64_t sched_id_hash(const char *id);
+uint64_t sched_pair_hash(uint64_t guest_hash, uint64_t host_hash);
 
 /* ---- fleet layout ------------------------------------------------------ */
 
@@ -54,6 +56,7 @@ struct sched_host_hot {
 	uint32_t kvm_features;
 	uint32_t kinds;
 	uint32_t aa_stamp; /* == ctx stamp: a guest of the placed guest's group is here */
+	uint64_t id_hash;  /* sched_id_hash(id), for tie-breaks */
 	uint8_t state;
 	bool cordoned;
 	bool draining;
@@ -128,7 +131,11 @@ struct sched_ctx {
 	const struct sched_guest *g;
 	const struct sched_selector_term *sel; /* g's selector terms */
 	unsigned int nsel;
-	int32_t group; /* g's anti-affinity group in the fleet, -1 */
+	int32_t group;	  /* g's anti-affinity group in the fleet, -1 */
+	uint64_t id_hash; /* sched_id_hash(g->id) */
+	/* The policy's plugins, looked up once. */
+	const struct sched_filter_plugin *filter[SCHED_PLUGINS_MAX];
+	const struct sched_scorer_plugin *scorer[SCHED_PLUGINS_MAX];
 	/* Indexed by a host's offered hook set (SCHED_HOOKS_ALL + 1 entries). */
 	int64_t exits_milli[SCHED_HOOKS_ALL + 1];
 	double affinity[SCHED_HOOKS_ALL + 1];

@@ -12,7 +12,8 @@
 #define EMPTY	0u
 #define DELETED UINT32_MAX
 
-/* FNV-1a, 64 bit: stable across runs and platforms (ties depend on it). */
+/* FNV-1a, 64 bit, then a splitmix64 avalanche so nearby ids spread: stable
+ * across runs and platforms (tie-breaks depend on it). */
 static uint64_t fnv1a(uint64_t h, const char *s)
 {
 	for (; *s; s++) {
@@ -22,20 +23,23 @@ static uint64_t fnv1a(uint64_t h, const char *s)
 	return h;
 }
 
-uint64_t sched_hash(const char *a, const char *b)
+static uint64_t mix64(uint64_t h)
 {
-	uint64_t h = fnv1a(UINT64_C(0xcbf29ce484222325), a);
-
-	/* A separator byte, so ("ab", "c") and ("a", "bc") differ. */
-	h ^= 0xff;
-	h *= UINT64_C(0x100000001b3);
-	h = fnv1a(h, b);
-	/* Final avalanche (splitmix64), so nearby ids spread. */
 	h ^= h >> 30;
 	h *= UINT64_C(0xbf58476d1ce4e5b9);
 	h ^= h >> 27;
 	h *= UINT64_C(0x94d049bb133111eb);
 	return h ^ (h >> 31);
+}
+
+uint64_t sched_id_hash(const char *id)
+{
+	return mix64(fnv1a(UINT64_C(0xcbf29ce484222325), id));
+}
+
+uint64_t sched_pair_hash(uint64_t guest_hash, uint64_t host_hash)
+{
+	return mix64(guest_hash ^ (host_hash * UINT64_C(0x9e3779b97f4a7c15)));
 }
 
 void sched_map_init(struct sched_map *m, const char *(*key_of)(const void *, uint32_t),
@@ -57,7 +61,7 @@ void sched_map_free(struct sched_map *m)
 static uint32_t probe(const struct sched_map *m, const char *key, bool *found)
 {
 	uint32_t mask = m->cap - 1;
-	uint32_t i = (uint32_t)sched_hash(key, "") & mask;
+	uint32_t i = (uint32_t)sched_id_hash(key) & mask;
 	uint32_t first_free = UINT32_MAX;
 
 	for (;;) {

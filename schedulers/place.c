@@ -24,6 +24,11 @@ void sched_ctx_init(struct sched_ctx *c, struct sched_fleet *f, const struct sch
 	c->sel = sel;
 	c->nsel = nsel;
 	c->group = -1;
+	c->id_hash = sched_id_hash(g->id);
+	for (unsigned int i = 0; i < p->nfilters; i++)
+		c->filter[i] = sched_filter_plugin(p->filters[i]);
+	for (unsigned int i = 0; i < p->nscorers; i++)
+		c->scorer[i] = sched_scorer_plugin(p->scorers[i].scorer);
 	if (g->anti_affinity[0]) {
 		int64_t k = sched_map_get(&f->group_map, g->anti_affinity);
 
@@ -33,12 +38,9 @@ void sched_ctx_init(struct sched_ctx *c, struct sched_fleet *f, const struct sch
 		c->exits_milli[hooks] = sched_exits_milli(wanted, &g->stats, hooks);
 		c->affinity[hooks] = sched_affinity(g->hooks_preferred, &g->stats, hooks);
 	}
-	for (unsigned int i = 0; i < p->nfilters; i++) {
-		const struct sched_filter_plugin *fp = sched_filter_plugin(p->filters[i]);
-
-		if (fp->prepare)
-			fp->prepare(c);
-	}
+	for (unsigned int i = 0; i < p->nfilters; i++)
+		if (c->filter[i]->prepare)
+			c->filter[i]->prepare(c);
 }
 
 bool sched_evaluate(const struct sched_ctx *c, uint32_t hi, int *rejected_by, double *score,
@@ -49,7 +51,7 @@ bool sched_evaluate(const struct sched_ctx *c, uint32_t hi, int *rejected_by, do
 	bool ok = true;
 
 	for (unsigned int i = 0; i < p->nfilters; i++) {
-		const struct sched_filter_plugin *fp = sched_filter_plugin(p->filters[i]);
+		const struct sched_filter_plugin *fp = c->filter[i];
 		bool pass;
 
 		if (ex) {
@@ -72,7 +74,7 @@ bool sched_evaluate(const struct sched_ctx *c, uint32_t hi, int *rejected_by, do
 	if (!ok)
 		return false;
 	for (unsigned int i = 0; i < p->nscorers; i++) {
-		double raw = sched_scorer_plugin(p->scorers[i].scorer)->score(c, hi);
+		double raw = c->scorer[i]->score(c, hi);
 		double w = raw * p->scorers[i].weight;
 
 		if (ex) {
@@ -125,10 +127,10 @@ void sched_best_offer(struct sched_best *b, const struct sched_ctx *c, uint32_t 
 	}
 	/* A tie: the lower hash of (guest, host) wins, a stable coin toss. */
 	if (!b->hash_valid) {
-		b->hash = sched_hash(c->g->id, c->f->cold[b->host].h.id);
+		b->hash = sched_pair_hash(c->id_hash, c->f->hot[b->host].id_hash);
 		b->hash_valid = true;
 	}
-	h = sched_hash(c->g->id, c->f->cold[hi].h.id);
+	h = sched_pair_hash(c->id_hash, c->f->hot[hi].id_hash);
 	if (h < b->hash) {
 		b->host = (int32_t)hi;
 		b->score = score;
@@ -182,7 +184,7 @@ int sched_fleet_place(struct sched_fleet *f, const struct sched_guest *g,
 	/* A partial walk starts at a per-guest place, so guests spread over
 	 * the fleet instead of all crowding the first hosts. */
 	if (limit < n)
-		start = (uint32_t)(sched_hash(g->id, "") % n);
+		start = (uint32_t)(c.id_hash % n);
 	sched_best_init(&best);
 	for (uint32_t k = 0, hi = start; k < n; k++, hi = hi + 1 == n ? 0 : hi + 1) {
 		double score;

@@ -69,7 +69,8 @@ struct sched_sim_result {
 };
 
 /* Places every guest in order with place_bind under policy p, timing each
- * decision. Frees with sched_sim_result_free. */
+ * decision in the thread's CPU time (so other load on the machine does not
+ * count). Frees with sched_sim_result_free. */
 int sched_sim_run(const struct sched_sim *s, const struct sched_policy *p,
 		  struct sched_sim_result *r, struct pvm_err *err);
 void sched_sim_result_free(struct sched_sim_result *r);

@@ -235,9 +235,12 @@ int sched_sim_generate(uint32_t nhosts, uint32_t nguests, uint64_t seed, struct 
 int sched_sim_packing(uint32_t full, uint32_t spare, uint64_t seed, struct sched_sim *out,
 		      struct pvm_err *err)
 {
-	/* Common sizes (vCPUs, GiB); each host's 256 GiB is cut into them. */
-	static const uint32_t sizes[][2] = {{1, 1},  {1, 2},  {2, 4},  {2, 8},	{4, 8},
-					    {4, 16}, {8, 16}, {8, 32}, {16, 64}};
+	/* Common sizes (vCPUs, GiB): powers of two and the 3 x 2^k sizes
+	 * between them (sizes that all divide each other are packed perfectly
+	 * by any first fit, which would make the instance too easy). Each
+	 * host's 256 GiB is cut into them. */
+	static const uint32_t sizes[][2] = {{1, 1},  {1, 2},  {1, 3},  {2, 4},	{2, 6},	  {2, 8},
+					    {4, 12}, {4, 16}, {8, 24}, {8, 32}, {16, 48}, {16, 64}};
 	struct sched_sim_rng r = {.s = seed};
 	uint32_t n = 0, cap = 64;
 	struct sched_sim_guest *gs = malloc(cap * sizeof(*gs));
