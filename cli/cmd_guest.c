@@ -51,16 +51,23 @@ static const struct cli_col show_cols[] = {
 static int guest_list(struct cli_ctx *ctx, struct cli_args *a)
 {
 	const char *host = cli_arg(a, "host");
-	json_object *doc = NULL;
+	json_object *doc = NULL, *h = NULL;
 	char *path = NULL, *esc = NULL;
 	int ret;
 
-	if (host &&
-	    (!(esc = cli_escape(ctx, host)) || asprintf(&path, "/v1/guests?host_id=%s", esc) < 0)) {
+	if (host) {
+		/* the API filters by id; a name is resolved first */
+		ret = cli_lookup(ctx, "/v1/hosts", host, &h, NULL, 0);
+		if (ret != CLI_EXIT_OK)
+			return ret;
+		esc = cli_escape(ctx, json_object_get_string(cli_field(h, "id")));
+		json_object_put(h);
+		if (!esc || asprintf(&path, "/v1/guests?host_id=%s", esc) < 0) {
+			free(esc);
+			return cli_fail(ctx, CLI_EXIT_SERVER, "out of memory");
+		}
 		free(esc);
-		return cli_fail(ctx, CLI_EXIT_SERVER, "out of memory");
 	}
-	free(esc);
 	ret = cli_list_all(ctx, path ? path : "/v1/guests", &doc);
 	if (ret == CLI_EXIT_OK && ctx->output != CLI_OUT_JSON)
 		cli_host_names(ctx, cli_field(doc, "items"), "host_id", "host_name");
@@ -306,7 +313,7 @@ out:
 
 /* clang-format off */
 static const struct cli_opt list_opts[] = {
-	{ "host", 0, "HOST", "only guests on this host (id)" },
+	{ "host", 0, "HOST", "only guests on this host (id or name)" },
 };
 /* clang-format on */
 

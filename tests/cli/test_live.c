@@ -411,6 +411,23 @@ START_TEST(guest_commands)
 	CK_OUT("console");
 	CK_EXIT(0, admin, "guest", "list", "-o", "json");
 	o = out_json();
+	{
+		json_object *g = json_object_array_get_idx(json_object_object_get(o, "items"), 0);
+		char host_name[64];
+
+		/* --host takes the host's name; another host's list lacks the guest */
+		snprintf(host_name, sizeof(host_name), "%s",
+			 strcmp(jstr(g, "host_id"), h1_id) == 0 ? "h1" : "h2");
+		json_object_put(o);
+		CK_EXIT(0, admin, "guest", "list", "--host", host_name);
+		CK_OUT("web-1");
+		CK_EXIT(0, admin, "guest", "list", "--host",
+			strcmp(host_name, "h1") == 0 ? "h2" : "h1");
+		ck_assert_ptr_null(strstr(out, "web-1"));
+		CK_EXIT(3, admin, "guest", "list", "--host", "nosuch");
+	}
+	CK_EXIT(0, admin, "guest", "list", "-o", "json");
+	o = out_json();
 	ck_assert(json_object_object_get_ex(o, "items", &items));
 	ck_assert_int_ge(json_object_array_length(items), 1);
 	json_object_put(o);
@@ -733,6 +750,78 @@ START_TEST(version_and_precedence)
 }
 END_TEST
 
+/*
+ * Runs pvmctl with stdout (tty_out) and/or stderr on a pseudo-terminal;
+ * what the terminal showed goes into out. extra_env may be NULL.
+ */
+static int ctl_tty(const char *token, const char *extra_env, bool tty_out, char **args)
+{
+	char **envp = child_env(token), *env2[16], ep[128];
+	int master = posix_openpt(O_RDWR | O_NOCTTY), status, n = 0;
+	size_t len = 0;
+	pid_t pid;
+
+	ck_assert_int_ge(master, 0);
+	ck_assert_int_eq(grantpt(master), 0);
+	ck_assert_int_eq(unlockpt(master), 0);
+	for (; envp[n]; n++)
+		env2[n] = envp[n];
+	if (extra_env)
+		env2[n++] = (char *)extra_env;
+	env2[n] = NULL;
+	snprintf(ep, sizeof(ep), "%s/tty.other", dir);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+		int other = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		close(master);
+		dup2(tty_out ? slave : other, 1);
+		dup2(tty_out ? other : slave, 2);
+		execve(PVMCTL_PATH, args, env2);
+		_exit(127);
+	}
+	for (;;) {
+		ssize_t r = read(master, out + len, sizeof(out) - 1 - len);
+
+		if (r <= 0)
+			break; /* EIO once the child closed the terminal */
+		len += (size_t)r;
+	}
+	out[len] = '\0';
+	close(master);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+START_TEST(terminal_gets_colour_and_a_spinner)
+{
+	char *list[] = {"pvmctl", "host", "list", NULL};
+	char *wait[] = {"pvmctl",  "guest", "create", "spin",		"--image", "img",
+			"--vcpus", "200",   "--wait", "--wait-timeout", "1",	   NULL};
+
+	ck_assert_int_eq(ctl_tty(admin, NULL, true, list), 0);
+	ck_assert_msg(strstr(out, "\033[1mNAME"), "%s", out);
+	ck_assert_msg(strstr(out, "\033[32mready\033[0m"), "%s", out);
+	ck_assert_int_eq(ctl_tty(admin, "NO_COLOR=1", true, list), 0);
+	ck_assert_ptr_nonnull(strstr(out, "NAME"));
+	ck_assert_ptr_null(strchr(out, '\033'));
+	ck_assert_int_eq(
+	    ctl_tty(admin, NULL, true, (char *[]){"pvmctl", "host", "list", "--no-color", NULL}),
+	    0);
+	ck_assert_ptr_null(strchr(out, '\033'));
+
+	/* a spinner redrawn in place on stderr, not one line per poll */
+	ck_assert_int_eq(ctl_tty(admin, NULL, false, wait), 7);
+	ck_assert_msg(strstr(out, "\r| spin: pending"), "%s", out);
+	ck_assert_ptr_nonnull(strstr(out, "\033[K"));
+	ck_assert_ptr_nonnull(strstr(out, "no host can take it"));
+	CK_EXIT(0, admin, "guest", "rm", "spin");
+}
+END_TEST
+
 static void write_datum(const char *path, const gnutls_datum_t *d)
 {
 	FILE *fp = fopen(path, "w");
@@ -838,6 +927,7 @@ int main(void)
 	tcase_add_test(tc, rebalance_command);
 	tcase_add_test(tc, version_and_precedence);
 	tcase_add_test(tc, tls_needs_the_ca);
+	tcase_add_test(tc, terminal_gets_colour_and_a_spinner);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
