@@ -7,7 +7,7 @@
  * Two halves:
  *
  * 1. Freestanding (no libc, no allocation, no I/O): the codec, the stream
- *    decoder and the agent state machine. The files are
+ *    decoder, the agent state machine and guest-side statistics. The files are
  *
  *        agent/crc32c.c  agent/codec.c  agent/decoder.c  agent/sm.c  agent/stats.c
  *
@@ -18,7 +18,7 @@
  *    environment (as any GCC/Clang freestanding code may), and nothing else
  *    (no memmove: the guest SDK has none).
  *
- * 2. Hosted (json-c, malloc): the host-side session struct agent_host, in
+ * 2. Hosted (json-c, malloc, pthreads): the host-side session struct agent_host, in
  *    library pvm_agent. A VMM wires it to the agent channel like this:
  *
  *        h = agent_host_new(&cfg, now);             // once per guest

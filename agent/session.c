@@ -230,12 +230,15 @@ static void maybe_resync(struct agent_host *h, uint64_t garbage, uint64_t reject
 void agent_host_feed(struct agent_host *h, const void *data, size_t len, uint64_t now_ns)
 {
 	const uint8_t *p = data;
-	uint64_t garbage = h->dec.garbage_bytes, rejected = h->dec.rejected;
+	uint64_t garbage, rejected, frames;
 	size_t allowed;
 
 	lock(h);
+	garbage = h->dec.garbage_bytes;
+	rejected = h->dec.rejected;
 	h->bytes_in += len;
 	expire_partial(h, now_ns);
+	frames = h->dec.frames + h->dec.rejected + h->dec.garbage_bytes;
 	bucket_refill(&h->byte_tb, now_ns);
 	allowed = h->byte_tb.tokens < (double)len ? (size_t)h->byte_tb.tokens : len;
 	h->byte_tb.tokens -= (double)allowed;
@@ -249,9 +252,12 @@ void agent_host_feed(struct agent_host *h, const void *data, size_t len, uint64_
 		if (!n && agent_dec_pending(&h->dec) == sizeof(h->dec.buf))
 			agent_dec_drop_partial(&h->dec);
 	}
+	/* The clock of a partial frame starts when it does: restart it when
+	 * the decoder moved past what it held before. */
 	if (!agent_dec_pending(&h->dec))
 		h->partial_since_ns = 0;
-	else if (!h->partial_since_ns)
+	else if (!h->partial_since_ns ||
+		 frames != h->dec.frames + h->dec.rejected + h->dec.garbage_bytes)
 		h->partial_since_ns = now_ns;
 	maybe_resync(h, garbage, rejected, now_ns);
 	unlock(h);

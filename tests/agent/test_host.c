@@ -335,6 +335,27 @@ START_TEST(partial_frame_times_out)
 }
 END_TEST
 
+/* A partial frame's clock starts with that frame, not with the one before. */
+START_TEST(partial_clock_restarts_per_frame)
+{
+	struct agent_host *h = agent_host_new(NULL, T0);
+	uint8_t f[64], two[128], buf[256];
+	size_t n = sample_frame(AGENT_T_HEARTBEAT, 1, f, sizeof(f));
+
+	memcpy(two, f + 5, n - 5);
+	memcpy(two + n - 5, f, 5);
+	agent_host_output(h, buf, sizeof(buf), T0);
+	agent_host_feed(h, f, 5, T0);		   /* frame A starts */
+	agent_host_feed(h, two, n, T0 + 900 * MS); /* A ends, B starts */
+	ck_assert_uint_eq(counters_of(h)->frames, 1);
+	agent_host_output(h, buf, sizeof(buf), T0 + 1500 * MS);
+	ck_assert_uint_eq(counters_of(h)->by_reason[AGENT_R_TRUNCATED], 0);
+	agent_host_output(h, buf, sizeof(buf), T0 + 1900 * MS);
+	ck_assert_uint_eq(counters_of(h)->by_reason[AGENT_R_TRUNCATED], 1);
+	agent_host_free(h);
+}
+END_TEST
+
 START_TEST(request_arguments_checked)
 {
 	struct agent_host *h = agent_host_new(NULL, T0);
@@ -446,6 +467,7 @@ int main(void)
 	tcase_add_test(tc, sync_retried_until_answered);
 	tcase_add_test(tc, stale_replies_counted);
 	tcase_add_test(tc, partial_frame_times_out);
+	tcase_add_test(tc, partial_clock_restarts_per_frame);
 	tcase_add_test(tc, request_arguments_checked);
 	tcase_add_test(tc, merge_into_vmm_stats);
 	tcase_add_test(tc, feed_and_render_from_two_threads);
