@@ -7,6 +7,7 @@
  * exception stubs report the vector on PV_PORT_FAULT, and the boot-info page.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "hv/vm.h"
@@ -15,6 +16,20 @@
 #define PTE_RW 0x002ull
 #define PTE_US 0x004ull
 #define PTE_PS 0x080ull
+
+/* docs/pv-abi.md states these sizes and offsets; keep them true */
+_Static_assert(sizeof(struct pv_boot_info) == 0x480, "boot info layout");
+_Static_assert(offsetof(struct pv_boot_info, host_flags) == 0x40, "boot info layout");
+_Static_assert(offsetof(struct pv_boot_info, cmdline) == 0x80, "boot info layout");
+_Static_assert(sizeof(struct pv_hook_page) == 0xc0, "hook page layout");
+_Static_assert(offsetof(struct pv_hook_page, rings) == 0x30, "hook page layout");
+_Static_assert(offsetof(struct pv_hook_page, served) == 0x70, "hook page layout");
+_Static_assert(offsetof(struct pv_hook_page, hook_error) == 0x90, "hook page layout");
+_Static_assert(offsetof(struct pv_hook_page, work_ns) == 0xb8, "hook page layout");
+_Static_assert(sizeof(struct pv_ring_hdr) == 64, "ring header layout");
+_Static_assert(sizeof(struct pv_desc) == 32, "descriptor layout");
+_Static_assert(offsetof(struct pv_desc, done) == 0x18, "descriptor layout");
+_Static_assert(sizeof(struct pv_clock_page) == 0x28, "clock page layout");
 
 #define GDT_KCODE 0x0020980000000000ull /* L=1, P, DPL0, code */
 #define GDT_KDATA 0x0000920000000000ull /* P, DPL0, data RW */
