@@ -330,6 +330,8 @@ int hv_vm_pause(struct hv_vm *vm)
 	}
 	vm->pause_req = true;
 	vm->state = HV_STATE_PAUSED;
+	/* a vCPU idling in a halt hint wakes to park */
+	pthread_cond_broadcast(&vm->cond);
 	pthread_mutex_unlock(&vm->lock);
 	hv_vm_kick_all(vm);
 	/* paused means every vCPU is out of KVM_RUN */
