@@ -56,6 +56,7 @@ int api_auth(struct api_req *rq, struct api_resp *rs)
 	const char *h = api_header(rq, MHD_HTTP_HEADER_AUTHORIZATION);
 	struct store_token tok;
 	struct pvm_err err = {0};
+	unsigned char digest[32];
 	const char *secret;
 	int ret;
 
@@ -72,6 +73,9 @@ int api_auth(struct api_req *rq, struct api_resp *rs)
 		secret++;
 	if (!*secret || strlen(secret) >= STORE_SECRET_MAX)
 		return api_problem(rs, 401, API_P_UNAUTHORIZED, NULL, "invalid token"), -EACCES;
+	api_tokcache_hash(secret, digest);
+	if (api_tokcache_get(rq->srv, digest, rq))
+		return 0;
 	ret = store_token_authenticate(rq->srv->cfg.store, secret, &tok, &err);
 	if (ret == -ENOENT)
 		return api_problem(rs, 401, API_P_UNAUTHORIZED, NULL, "invalid token"), -EACCES;
@@ -85,6 +89,7 @@ int api_auth(struct api_req *rq, struct api_resp *rs)
 	rq->role = from_store(tok.role);
 	snprintf(rq->token_id, sizeof(rq->token_id), "%s", tok.id);
 	snprintf(rq->token_host, sizeof(rq->token_host), "%s", tok.host_id);
+	api_tokcache_put(rq->srv, digest, rq);
 	return 0;
 }
 

@@ -108,8 +108,10 @@ int api_h_host_register(struct api_req *rq, struct api_resp *rs)
 	ret = store_tx_begin(st, &err);
 	if (ret == 0) {
 		ret = store_host_create(st, &h, &err);
-		if (ret == 0 && rq->role == API_ROLE_HOST)
+		if (ret == 0 && rq->role == API_ROLE_HOST) {
 			ret = store_token_set_host(st, rq->token_id, 0, h.id, &err);
+			api_tokcache_forget(rq->srv, rq->token_id);
+		}
 		if (ret == 0)
 			ret = store_tx_commit(st, &err);
 		else

@@ -142,6 +142,16 @@ struct api_route_stats {
 	atomic_uint_fast64_t count;
 };
 
+#define API_TOKCACHE_SLOTS 256
+
+struct api_tok_entry {
+	unsigned char hash[32];
+	unsigned role;
+	char token_id[40];
+	char token_host[40];
+	uint64_t expires_ns; /* 0: empty */
+};
+
 struct api_server {
 	struct api_config cfg;
 	struct MHD_Daemon *mhd;
@@ -158,7 +168,9 @@ struct api_server {
 	pthread_mutex_t reaper_lock;
 	pthread_cond_t reaper_cond;
 	bool reaper_kicked;
-	struct sched_fleet *fleet;	     /* under place_lock */
+	struct sched_fleet *fleet; /* under place_lock */
+	pthread_mutex_t tokcache_lock;
+	struct api_tok_entry tokcache[API_TOKCACHE_SLOTS];
 	struct api_route_stats *route_stats; /* api_nroutes + 1 (unmatched) */
 };
 
@@ -173,6 +185,13 @@ int api_reaper_start(struct api_server *srv, struct pvm_err *err);
 void api_reaper_stop(struct api_server *srv);
 /* Asks the background loop to run soon (a host became ready, ...). */
 void api_reaper_kick(struct api_server *srv);
+
+/* Token cache (tokcache.c): by SHA-256 of the secret. */
+void api_tokcache_hash(const char *secret, unsigned char out[32]);
+bool api_tokcache_get(struct api_server *srv, const unsigned char h[32], struct api_req *rq);
+void api_tokcache_put(struct api_server *srv, const unsigned char h[32], const struct api_req *rq);
+/* Drops a token (revoked, or bound to a host) from the cache. */
+void api_tokcache_forget(struct api_server *srv, const char *token_id);
 
 /* Authenticates the bearer token in rq; 0, or a problem already in rs. */
 int api_auth(struct api_req *rq, struct api_resp *rs);

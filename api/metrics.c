@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api/handlers.h"
+#include "schedulers/sched.h"
 #include "store/store.h"
 
 const double api_lat_bounds[API_LAT_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
@@ -184,16 +185,6 @@ out:
 	return ret;
 }
 
-struct placed {
-	char id[STORE_ID_MAX];
-	char host[STORE_ID_MAX];
-};
-
-static int placed_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct placed *)a)->id, ((const struct placed *)b)->id);
-}
-
 enum { S_CALLS, S_DOORBELLS, S_BYTES, S_ERRORS, S_AVOIDED, S_N };
 
 static const struct {
@@ -207,83 +198,82 @@ static const struct {
 };
 
 struct stat_walk {
-	struct placed *placed;
-	size_t nplaced;
+	struct api_server *srv;
 	struct pvm_buf fam[S_N];
 };
+
+/* The hot loop of a scrape (guests x hooks x families): no printf. */
+static void append_i64(struct pvm_buf *b, int64_t v)
+{
+	char d[24];
+	size_t n = sizeof(d);
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+
+	do {
+		d[--n] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		d[--n] = '-';
+	pvm_buf_append(b, d + n, sizeof(d) - n);
+}
+
+static void append_str(struct pvm_buf *b, const char *s)
+{
+	pvm_buf_append(b, s, strlen(s));
+}
 
 static int stat_row(const struct store_hook_stat *st, void *arg)
 {
 	struct stat_walk *w = arg;
-	struct placed key, *p;
 	int64_t v[S_N] = {st->calls, st->doorbells, st->bytes, st->errors, st->exits_avoided};
+	char host[STORE_ID_MAX] = "";
+	const char *h;
+	struct pvm_buf lb;
 
-	snprintf(key.id, sizeof(key.id), "%s", st->guest_id);
-	p = bsearch(&key, w->placed, w->nplaced, sizeof(*p), placed_cmp);
-	for (int f = 0; f < S_N; f++)
-		pvm_buf_printf(&w->fam[f], "%s{host=\"%s\",guest=\"%s\",hook=\"%s\"} %lld\n",
-			       stat_fam[f].name, p ? p->host : "", st->guest_id, st->hook,
-			       (long long)v[f]);
+	/* The scheduler's fleet knows every binding: no store read per row. */
+	pthread_mutex_lock(&w->srv->place_lock);
+	h = sched_fleet_guest_host(w->srv->fleet, st->guest_id);
+	if (h)
+		snprintf(host, sizeof(host), "%s", h);
+	pthread_mutex_unlock(&w->srv->place_lock);
+	pvm_buf_init(&lb);
+	append_str(&lb, "{host=\"");
+	label(&lb, host);
+	append_str(&lb, "\",guest=\"");
+	label(&lb, st->guest_id);
+	append_str(&lb, "\",hook=\"");
+	label(&lb, st->hook);
+	append_str(&lb, "\"} ");
+	for (int f = 0; f < S_N; f++) {
+		append_str(&w->fam[f], stat_fam[f].name);
+		pvm_buf_append(&w->fam[f], lb.data, lb.len);
+		append_i64(&w->fam[f], v[f]);
+		pvm_buf_append(&w->fam[f], "\n", 1);
+	}
+	pvm_buf_free(&lb);
 	return 0;
 }
 
-static int guest_metrics(struct store *st, struct pvm_buf *out, struct pvm_err *err)
+static int guest_metrics(struct api_server *srv, struct pvm_buf *out, struct pvm_err *err)
 {
-	struct stat_walk w = {0};
-	uint64_t by_state[STORE_OBSERVED_UNKNOWN + 1] = {0};
-	char next[STORE_ID_MAX] = "";
-	size_t cap = 0;
-	int ret = 0;
+	struct stat_walk w = {.srv = srv};
+	int ret;
 
-	do {
-		struct store_list_opts o = {.after = next[0] ? next : NULL,
-					    .limit = STORE_LIST_MAX};
-		struct store_guest_list l = {0};
-
-		ret = store_guest_list(st, &o, &l, err);
-		if (ret < 0)
-			goto out;
-		if (w.nplaced + l.n > cap) {
-			size_t ncap = (w.nplaced + l.n) * 2;
-			struct placed *np = realloc(w.placed, ncap * sizeof(*np));
-
-			if (!np) {
-				store_guest_list_free(&l);
-				ret = pvm_err_set(err, -ENOMEM, "out of memory");
-				goto out;
-			}
-			w.placed = np;
-			cap = ncap;
-		}
-		for (size_t i = 0; i < l.n; i++) {
-			if (l.items[i].observed_state <= STORE_OBSERVED_UNKNOWN)
-				by_state[l.items[i].observed_state]++;
-			memcpy(w.placed[w.nplaced].id, l.items[i].id, STORE_ID_MAX);
-			memcpy(w.placed[w.nplaced].host, l.items[i].host_id, STORE_ID_MAX);
-			w.nplaced++;
-		}
-		snprintf(next, sizeof(next), "%s", l.next);
-		store_guest_list_free(&l);
-	} while (next[0]);
-	qsort(w.placed, w.nplaced, sizeof(*w.placed), placed_cmp);
-	family(out, "pvm_guests", "gauge", "Guests by observed state.");
-	for (int s = 0; s <= STORE_OBSERVED_UNKNOWN; s++)
-		pvm_buf_printf(out, "pvm_guests{state=\"%s\"} %llu\n",
-			       store_observed_state_name((enum store_observed_state)s),
-			       (unsigned long long)by_state[s]);
+	family(out, "pvm_guests_bound", "gauge", "Guests bound to a host.");
+	pthread_mutex_lock(&srv->place_lock);
+	pvm_buf_printf(out, "pvm_guests_bound %u\n", sched_fleet_nguests(srv->fleet));
+	pthread_mutex_unlock(&srv->place_lock);
 	for (int f = 0; f < S_N; f++) {
 		pvm_buf_init(&w.fam[f]);
 		family(&w.fam[f], stat_fam[f].name, "counter", stat_fam[f].help);
 	}
-	ret = store_hook_stats_foreach(st, stat_row, &w, err);
-	if (ret < 0)
-		goto out;
-	for (int f = 0; f < S_N; f++)
-		pvm_buf_append(out, w.fam[f].data, w.fam[f].len);
-out:
-	for (int f = 0; f < S_N; f++)
+	ret = store_hook_stats_foreach(srv->cfg.store, stat_row, &w, err);
+	for (int f = 0; f < S_N; f++) {
+		if (ret == 0)
+			pvm_buf_append(out, w.fam[f].data, w.fam[f].len);
 		pvm_buf_free(&w.fam[f]);
-	free(w.placed);
+	}
 	return ret;
 }
 
@@ -297,7 +287,7 @@ int api_h_metrics(struct api_req *rq, struct api_resp *rs)
 	api_metrics(rq->srv, &b);
 	ret = host_metrics(rq->srv->cfg.store, &b, &err);
 	if (ret == 0)
-		ret = guest_metrics(rq->srv->cfg.store, &b, &err);
+		ret = guest_metrics(rq->srv, &b, &err);
 	if (ret < 0 || b.failed) {
 		pvm_buf_free(&b);
 		return api_store_problem(rs, ret < 0 ? ret : -ENOMEM, &err);

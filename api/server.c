@@ -116,8 +116,15 @@ static enum MHD_Result queue(struct api_req *rq, struct api_resp *rs)
 			text = rs->raw;
 			len = rs->raw_len;
 		}
-		resp = MHD_create_response_from_buffer(len, (void *)(text ? text : ""),
-						       MHD_RESPMEM_MUST_COPY);
+		if (rs->raw && !rs->body) {
+			/* Large raw answers (/metrics) are handed over, not copied. */
+			resp = MHD_create_response_from_buffer(len, rs->raw, MHD_RESPMEM_MUST_FREE);
+			if (resp)
+				rs->raw = NULL;
+		} else {
+			resp = MHD_create_response_from_buffer(len, (void *)(text ? text : ""),
+							       MHD_RESPMEM_MUST_COPY);
+		}
 	}
 	if (!resp)
 		return MHD_NO;
@@ -328,6 +335,7 @@ int api_server_start(const struct api_config *cfg, struct api_server **out, stru
 	pthread_mutex_init(&srv->reaper_lock, NULL);
 	pthread_cond_init(&srv->reaper_cond, NULL);
 	pthread_mutex_init(&srv->place_lock, NULL);
+	pthread_mutex_init(&srv->tokcache_lock, NULL);
 	srv->route_stats = calloc(api_nroutes + 1, sizeof(*srv->route_stats));
 	if (!srv->route_stats) {
 		ret = pvm_err_set(err, -ENOMEM, "out of memory");
@@ -383,6 +391,7 @@ fail:
 	pthread_mutex_destroy(&srv->reaper_lock);
 	pthread_cond_destroy(&srv->reaper_cond);
 	pthread_mutex_destroy(&srv->place_lock);
+	pthread_mutex_destroy(&srv->tokcache_lock);
 	free(srv);
 	return ret;
 }
@@ -418,5 +427,6 @@ void api_server_stop(struct api_server *srv)
 	pthread_mutex_destroy(&srv->reaper_lock);
 	pthread_cond_destroy(&srv->reaper_cond);
 	pthread_mutex_destroy(&srv->place_lock);
+	pthread_mutex_destroy(&srv->tokcache_lock);
 	free(srv);
 }

@@ -95,6 +95,7 @@ int api_h_token_delete(struct api_req *rq, struct api_resp *rs)
 	if (api_if_match(rq, rs, &gen) < 0)
 		return 0;
 	ret = store_token_revoke(rq->srv->cfg.store, rq->params[0], gen, &err);
+	api_tokcache_forget(rq->srv, rq->params[0]);
 	if (ret < 0)
 		return api_store_problem(rs, ret, &err);
 	rs->status = 204;

@@ -25,6 +25,7 @@ static const struct pvm_config_key keys[] = {
     {"metrics_open", "false", "serve /metrics without a token", true},
     {"heartbeat_s", "10", "host heartbeat interval; 3 missed make a host unreachable", false},
     {"body_limit", "1048576", "largest request body in bytes", false},
+    {"store_pool", "8", "store connections (parallel readers)", false},
     {"grace_s", "10", "how long SIGTERM waits for requests in flight", false},
     {"sched_policy", NULL, "scheduler policy over the default (see sched_policy_parse)", false},
     {"log.level", "info", "error, warn, info or debug", false},

@@ -23,13 +23,15 @@ static int controller_run(const struct pvm_config *cfg, const sigset_t *sigs)
 	struct store *st = NULL;
 	struct pvm_err err = {0};
 	char path[4096];
-	int64_t hb, limit, grace;
+	struct store_options so = {0};
+	int64_t hb, limit, grace, pool;
 	bool created, open_metrics = false;
 	int sig, code = 1;
 
 	if (pvm_config_get_int(cfg, "heartbeat_s", 1, 3600, &hb, &err) < 0 ||
 	    pvm_config_get_int(cfg, "body_limit", 1024, 1LL << 30, &limit, &err) < 0 ||
 	    pvm_config_get_int(cfg, "grace_s", 1, 600, &grace, &err) < 0 ||
+	    pvm_config_get_int(cfg, "store_pool", 1, 64, &pool, &err) < 0 ||
 	    pvm_config_get_bool(cfg, "metrics_open", &open_metrics, &err) < 0) {
 		pvm_log_error("config: %s", err.msg);
 		return 2;
@@ -39,7 +41,8 @@ static int controller_run(const struct pvm_config *cfg, const sigset_t *sigs)
 		return 1;
 	}
 	snprintf(path, sizeof(path), "%s/pvm.db", dir);
-	if (store_open(path, NULL, &st, &err) < 0) {
+	so.pool_size = (int)pool;
+	if (store_open(path, &so, &st, &err) < 0) {
 		pvm_log_error("store %s: %s", path, err.msg);
 		return 1;
 	}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A small cache of authenticated tokens, keyed by the SHA-256 of the secret
+ * (never the secret), so a request does not cost a store read to
+ * authenticate. Revocation and host binding through this server drop the
+ * entry at once; changes made elsewhere (another controller sharing the
+ * store) are seen within API_TOKCACHE_TTL_NS.
+ */
+#include <string.h>
+
+#include <gnutls/crypto.h>
+
+#include "api/internal.h"
+
+#define API_TOKCACHE_TTL_NS (10ull * 1000000000ull)
+
+void api_tokcache_hash(const char *secret, unsigned char out[32])
+{
+	gnutls_hash_fast(GNUTLS_DIG_SHA256, secret, strlen(secret), out);
+}
+
+static struct api_tok_entry *slot(struct api_server *srv, const unsigned char h[32])
+{
+	return &srv->tokcache[h[0] % API_TOKCACHE_SLOTS];
+}
+
+bool api_tokcache_get(struct api_server *srv, const unsigned char h[32], struct api_req *rq)
+{
+	struct api_tok_entry *e;
+	bool hit = false;
+
+	pthread_mutex_lock(&srv->tokcache_lock);
+	e = slot(srv, h);
+	if (e->expires_ns > pvm_now_ns() && memcmp(e->hash, h, 32) == 0) {
+		rq->role = e->role;
+		memcpy(rq->token_id, e->token_id, sizeof(rq->token_id));
+		memcpy(rq->token_host, e->token_host, sizeof(rq->token_host));
+		hit = true;
+	}
+	pthread_mutex_unlock(&srv->tokcache_lock);
+	return hit;
+}
+
+void api_tokcache_put(struct api_server *srv, const unsigned char h[32], const struct api_req *rq)
+{
+	struct api_tok_entry *e;
+
+	pthread_mutex_lock(&srv->tokcache_lock);
+	e = slot(srv, h);
+	memcpy(e->hash, h, 32);
+	e->role = rq->role;
+	memcpy(e->token_id, rq->token_id, sizeof(e->token_id));
+	memcpy(e->token_host, rq->token_host, sizeof(e->token_host));
+	e->expires_ns = pvm_now_ns() + API_TOKCACHE_TTL_NS;
+	pthread_mutex_unlock(&srv->tokcache_lock);
+}
+
+void api_tokcache_forget(struct api_server *srv, const char *token_id)
+{
+	pthread_mutex_lock(&srv->tokcache_lock);
+	for (size_t i = 0; i < API_TOKCACHE_SLOTS; i++)
+		if (strcmp(srv->tokcache[i].token_id, token_id) == 0)
+			srv->tokcache[i].expires_ns = 0;
+	pthread_mutex_unlock(&srv->tokcache_lock);
+}

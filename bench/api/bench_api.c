@@ -1,0 +1,359 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench_api: wrk against the REST API and, in the same run, against a bare
+ * libmicrohttpd server answering the same JSON body; then /metrics scrapes
+ * with 10,000 guests in the store. Loopback only; every wrk run is bounded
+ * by its duration. METRIC lines on stdout, progress on stderr.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "store/store.h"
+
+#define REPEATS	    3
+#define WRK_SECONDS "3"
+#define SCRAPES	    15
+#define GUESTS	    10000
+#define HOSTS	    50
+
+extern char **environ;
+
+static char fixed_body[4096];
+static size_t fixed_len;
+
+/* The baseline: the same threading mode as the API, a fixed answer. */
+static enum MHD_Result raw_answer(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version, const char *upload,
+				  size_t *upload_size, void **con_cls)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	(void)cls, (void)url, (void)method, (void)version, (void)upload, (void)upload_size;
+	if (!*con_cls) {
+		*con_cls = c;
+		return MHD_YES;
+	}
+	r = MHD_create_response_from_buffer(fixed_len, fixed_body, MHD_RESPMEM_PERSISTENT);
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	ret = MHD_queue_response(c, 200, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+struct wrk_result {
+	double rps;
+	double p99_ms;
+	long non2xx;
+};
+
+static double to_ms(const char *v)
+{
+	double x = atof(v);
+
+	if (strstr(v, "us"))
+		return x / 1000.0;
+	if (strstr(v, "ms"))
+		return x;
+	if (strstr(v, "s"))
+		return x * 1000.0;
+	return x;
+}
+
+static int run_wrk(const char *url, const char *token, const char *script, struct wrk_result *out)
+{
+	char auth[160], buf[8192], *p;
+	const char *argv[16];
+	int pipefd[2], argc = 0, status;
+	posix_spawn_file_actions_t fa;
+	size_t len = 0;
+	ssize_t n;
+	pid_t pid;
+
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+	argv[argc++] = "wrk";
+	argv[argc++] = "-t2";
+	argv[argc++] = "-c16";
+	argv[argc++] = "-d" WRK_SECONDS;
+	argv[argc++] = "--latency";
+	argv[argc++] = "-H";
+	argv[argc++] = auth;
+	argv[argc++] = "-H";
+	argv[argc++] = "Content-Type: application/json";
+	if (script) {
+		argv[argc++] = "-s";
+		argv[argc++] = script;
+	}
+	argv[argc++] = url;
+	argv[argc] = NULL;
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -errno;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+	if (posix_spawnp(&pid, "wrk", &fa, NULL, (char *const *)argv, environ) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		fprintf(stderr, "bench_api: cannot run wrk (packaging/install-deps installs it)\n");
+		return -ENOENT;
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	close(pipefd[1]);
+	while (len < sizeof(buf) - 1 && (n = read(pipefd[0], buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	close(pipefd[0]);
+	waitpid(pid, &status, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return -EIO;
+	memset(out, 0, sizeof(*out));
+	p = strstr(buf, "Requests/sec:");
+	if (!p)
+		return -EIO;
+	out->rps = atof(p + 13);
+	p = strstr(buf, " 99%");
+	if (p)
+		out->p99_ms = to_ms(p + 4 + strspn(p + 4, " "));
+	p = strstr(buf, "Non-2xx or 3xx responses:");
+	if (p)
+		out->non2xx = atol(p + 25);
+	return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static size_t sink(char *p, size_t s, size_t n, void *arg)
+{
+	struct pvm_buf *b = arg;
+
+	pvm_buf_append(b, p, s * n);
+	return s * n;
+}
+
+static long http(const char *url, const char *token, const char *body, struct pvm_buf *out)
+{
+	struct curl_slist *h = NULL;
+	char auth[160];
+	long code = 0;
+	CURL *c = curl_easy_init();
+
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+	h = curl_slist_append(h, auth);
+	h = curl_slist_append(h, "Content-Type: application/json");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	if (body)
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	return code;
+}
+
+/* 10,000 guests over 50 hosts, each with three hooks' statistics. */
+static int populate(struct store *st, struct pvm_err *err)
+{
+	static const char *const hooks[] = {"console", "block", "clock"};
+	char hosts[HOSTS][STORE_ID_MAX];
+	int ret = store_tx_begin(st, err);
+
+	for (int i = 0; ret == 0 && i < HOSTS; i++) {
+		struct store_host h = {.cpus = 1024, .memory_mib = 1 << 20, .disk_gib = 1 << 12};
+
+		snprintf(h.name, sizeof(h.name), "host-%d", i);
+		ret = store_host_create(st, &h, err);
+		snprintf(hosts[i], sizeof(hosts[i]), "%s", h.id);
+		store_host_free(&h);
+	}
+	for (int i = 0; ret == 0 && i < GUESTS; i++) {
+		struct store_guest g = {.vcpus = 1, .memory_mib = 64};
+		struct store_hook_stat hs[3] = {0};
+
+		snprintf(g.name, sizeof(g.name), "guest-%d", i);
+		g.spec = "{\"name\":\"g\",\"image\":\"x.elf\",\"vcpus\":1,\"memory_mib\":64}";
+		ret = store_guest_create(st, &g, err);
+		if (ret == 0)
+			ret = store_guest_bind(st, g.id, 0, hosts[i % HOSTS], NULL, NULL, err);
+		for (int k = 0; k < 3; k++) {
+			snprintf(hs[k].hook, sizeof(hs[k].hook), "%s", hooks[k]);
+			hs[k].calls = 1000 + i;
+			hs[k].doorbells = 10 + k;
+			hs[k].bytes = 4096 * (int64_t)i;
+			hs[k].exits_avoided = 990 + i;
+		}
+		if (ret == 0)
+			ret = store_hook_stats_put(st, g.id, hs, 3, 0, err);
+	}
+	if (ret == 0)
+		return store_tx_commit(st, err);
+	store_tx_rollback(st);
+	return ret;
+}
+
+/* %d: the round, so names stay unique across rounds. */
+static const char post_lua[] =
+    "local next_tid = 0\n"
+    "function setup(thread) thread:set('tid', next_tid); next_tid = next_tid + 1 end\n"
+    "local n = 0\n"
+    "function request()\n"
+    "  n = n + 1\n"
+    "  return wrk.format('POST', '/v1/guests', nil, string.format("
+    "'{\"name\":\"w%d-%%d-%%d\",\"image\":\"x.elf\",\"vcpus\":1,\"memory_mib\":16}', tid, n))\n"
+    "end\n";
+
+int main(void)
+{
+	char dir[] = "/tmp/pvm-bench-api-XXXXXX", path[512], token[128], url[256], gid[64];
+	struct api_config ac = {.listen = "127.0.0.1:0"};
+	struct store_options sopts = {.pool_size = 8};
+	struct api_server *srv = NULL;
+	struct MHD_Daemon *raw;
+	struct store *st = NULL;
+	struct pvm_err err = {0};
+	struct pvm_buf b;
+	double api_rps[REPEATS], raw_rps[REPEATS], api_p99[REPEATS], raw_p99[REPEATS];
+	double post_rps[REPEATS], scrape[SCRAPES];
+	unsigned raw_port, api_port;
+	bool created;
+	int devnull, ret = 1;
+	FILE *f;
+
+	curl_global_init(CURL_GLOBAL_ALL);
+	/* The access log is written as in production, to a sink. */
+	devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	pvm_log_init("bench_api", PVM_LOG_INFO, PVM_LOG_TEXT);
+	pvm_log_set_fd(devnull);
+	pvm_buf_init(&b);
+	if (!mkdtemp(dir))
+		return 1;
+	snprintf(path, sizeof(path), "%s/pvm.db", dir);
+	if (store_open(path, &sopts, &st, &err) < 0)
+		goto fail;
+	snprintf(path, sizeof(path), "%s/admin.token", dir);
+	if (api_bootstrap_admin(st, path, &created, &err) < 0)
+		goto fail;
+	f = fopen(path, "r");
+	if (!f || !fgets(token, sizeof(token), f))
+		goto fail;
+	fclose(f);
+	token[strcspn(token, "\n")] = '\0';
+	fprintf(stderr, "bench_api: populating %d guests on %d hosts\n", GUESTS, HOSTS);
+	if (populate(st, &err) < 0)
+		goto fail;
+	ac.store = st;
+	if (api_server_start(&ac, &srv, &err) < 0)
+		goto fail;
+	api_port = api_server_port(srv);
+
+	/* One guest to read; its answer is also the raw server's body. */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/guests?limit=1", api_port);
+	if (http(url, token, NULL, &b) != 200)
+		goto fail;
+	{
+		json_object *o = json_tokener_parse(b.data), *items, *id;
+
+		items = json_object_object_get(o, "items");
+		id = json_object_object_get(json_object_array_get_idx(items, 0), "id");
+		snprintf(gid, sizeof(gid), "%s", json_object_get_string(id));
+		json_object_put(o);
+	}
+	pvm_buf_reset(&b);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/guests/%s", api_port, gid);
+	if (http(url, token, NULL, &b) != 200 || b.len >= sizeof(fixed_body))
+		goto fail;
+	memcpy(fixed_body, b.data, b.len);
+	fixed_len = b.len;
+	raw = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0,
+			       NULL, NULL, raw_answer, NULL, MHD_OPTION_CONNECTION_LIMIT, 1000u,
+			       MHD_OPTION_END);
+	if (!raw)
+		goto fail;
+	raw_port = MHD_get_daemon_info(raw, MHD_DAEMON_INFO_BIND_PORT)->port;
+
+	for (int i = 0; i < REPEATS; i++) {
+		struct wrk_result a, r;
+		char rurl[128];
+
+		fprintf(stderr, "bench_api: GET round %d/%d\n", i + 1, REPEATS);
+		snprintf(rurl, sizeof(rurl), "http://127.0.0.1:%u/v1/guests/%s", raw_port, gid);
+		if (run_wrk(rurl, token, NULL, &r) < 0 || run_wrk(url, token, NULL, &a) < 0)
+			goto fail_raw;
+		if (a.non2xx)
+			fprintf(stderr, "bench_api: %ld API answers were not 2xx\n", a.non2xx);
+		raw_rps[i] = r.rps;
+		raw_p99[i] = r.p99_ms;
+		api_rps[i] = a.rps;
+		api_p99[i] = a.p99_ms;
+	}
+	for (int i = 0; i < REPEATS; i++) {
+		struct wrk_result p;
+		char purl[128];
+
+		fprintf(stderr, "bench_api: POST round %d/%d\n", i + 1, REPEATS);
+		snprintf(path, sizeof(path), "%s/post%d.lua", dir, i);
+		f = fopen(path, "w");
+		if (!f)
+			goto fail_raw;
+		fprintf(f, post_lua, i);
+		fclose(f);
+		snprintf(purl, sizeof(purl), "http://127.0.0.1:%u/v1/guests", api_port);
+		if (run_wrk(purl, token, path, &p) < 0)
+			goto fail_raw;
+		if (p.non2xx)
+			fprintf(stderr, "bench_api: %ld creates were not 2xx\n", p.non2xx);
+		post_rps[i] = p.rps;
+	}
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/metrics", api_port);
+	for (int i = 0; i < SCRAPES; i++) {
+		uint64_t t0 = pvm_now_ns();
+
+		pvm_buf_reset(&b);
+		if (http(url, token, NULL, &b) != 200)
+			goto fail_raw;
+		scrape[i] = (double)(pvm_now_ns() - t0) / 1e6;
+	}
+	fprintf(stderr, "bench_api: /metrics is %zu bytes\n", b.len);
+	printf("METRIC raw_get_rps %.0f req/s\n", median(raw_rps, REPEATS));
+	printf("METRIC raw_get_p99_ms %.3f ms\n", median(raw_p99, REPEATS));
+	printf("METRIC api_get_rps %.0f req/s\n", median(api_rps, REPEATS));
+	printf("METRIC api_get_ratio_vs_raw %.3f ratio\n",
+	       median(api_rps, REPEATS) / median(raw_rps, REPEATS));
+	printf("METRIC api_get_p99_ms %.3f ms\n", median(api_p99, REPEATS));
+	printf("METRIC api_post_rps %.0f req/s\n", median(post_rps, REPEATS));
+	printf("METRIC metrics_scrape_ms %.2f ms\n", median(scrape, SCRAPES));
+	ret = 0;
+fail_raw:
+	MHD_stop_daemon(raw);
+fail:
+	if (ret)
+		fprintf(stderr, "bench_api: failed: %s\n", err.msg[0] ? err.msg : "see above");
+	api_server_stop(srv);
+	store_close(st);
+	pvm_buf_free(&b);
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	if (system(path) != 0)
+		ret = 1;
+	curl_global_cleanup();
+	return ret;
+}
