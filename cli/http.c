@@ -82,35 +82,47 @@ char *cli_escape(struct cli_ctx *ctx, const char *s)
 	return copy;
 }
 
+static bool add_header(struct curl_slist **h, const char *line)
+{
+	struct curl_slist *t = curl_slist_append(*h, line);
+
+	if (t)
+		*h = t;
+	return t != NULL;
+}
+
+/* The request's headers, or NULL when they cannot be built. */
 static struct curl_slist *headers(const struct cli_ctx *ctx, const struct cli_req *opt, bool body)
 {
-	struct curl_slist *h = NULL, *t;
-	char line[256];
+	struct curl_slist *h = NULL;
+	char line[256], key[40];
+	bool ok;
 
-	snprintf(line, sizeof(line), "Accept: %s", opt->accept ? opt->accept : "application/json");
-	h = curl_slist_append(h, line);
-	if (body && h)
-		h = (t = curl_slist_append(h, "Content-Type: application/json")) ? t : NULL;
-	if (opt->if_match && opt->if_match[0] && h) {
+	ok = add_header(&h, "Accept: application/json, application/problem+json");
+	if (ok && body)
+		ok = add_header(&h, "Content-Type: application/json");
+	if (ok && opt->if_match && opt->if_match[0]) {
 		snprintf(line, sizeof(line), "If-Match: %s", opt->if_match);
-		h = (t = curl_slist_append(h, line)) ? t : NULL;
+		ok = add_header(&h, line);
 	}
-	if (opt->idempotency_key && h) {
-		char key[40];
-
-		if (idempotency_key(key, sizeof(key)) < 0)
-			return h;
-		snprintf(line, sizeof(line), "Idempotency-Key: %s", key);
-		h = (t = curl_slist_append(h, line)) ? t : NULL;
+	if (ok && opt->idempotency_key) {
+		ok = idempotency_key(key, sizeof(key)) == 0;
+		snprintf(line, sizeof(line), "Idempotency-Key: %s", ok ? key : "");
+		ok = ok && add_header(&h, line);
 	}
-	if (ctx->set.token && h) {
+	if (ok && ctx->set.token) {
 		char *auth;
 
-		if (asprintf(&auth, "Authorization: Bearer %s", ctx->set.token) < 0)
-			return h;
-		t = curl_slist_append(h, auth);
-		free(auth);
-		h = t ? t : h;
+		if (asprintf(&auth, "Authorization: Bearer %s", ctx->set.token) < 0) {
+			ok = false;
+		} else {
+			ok = add_header(&h, auth);
+			free(auth);
+		}
+	}
+	if (!ok) {
+		curl_slist_free_all(h);
+		return NULL;
 	}
 	return h;
 }
@@ -143,7 +155,7 @@ int cli_request(struct cli_ctx *ctx, const char *method, const char *path, json_
 		text = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN);
 	hdrs = headers(ctx, opt, body != NULL);
 	if (!hdrs) {
-		ret = cli_fail(ctx, CLI_EXIT_SERVER, "out of memory");
+		ret = cli_fail(ctx, CLI_EXIT_SERVER, "cannot build the request's headers");
 		goto out;
 	}
 
@@ -167,8 +179,6 @@ int cli_request(struct cli_ctx *ctx, const char *method, const char *path, json_
 	if (text) {
 		curl_easy_setopt(ctx->curl, CURLOPT_POSTFIELDS, text);
 		curl_easy_setopt(ctx->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(text));
-	} else if (strcmp(method, "HEAD") == 0) {
-		curl_easy_setopt(ctx->curl, CURLOPT_NOBODY, 1L);
 	}
 
 	/*
@@ -199,7 +209,7 @@ int cli_request(struct cli_ctx *ctx, const char *method, const char *path, json_
 		goto out;
 	}
 	ret = CLI_EXIT_OK;
-	if (resp->body.len && (!opt->accept || strstr(opt->accept, "json"))) {
+	if (resp->body.len) {
 		struct pvm_err err = {0};
 		struct pvm_json_limits lim = {MAX_BODY, 64};
 

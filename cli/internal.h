@@ -107,7 +107,6 @@ struct cli_req {
 	const char *if_match; /* ETag to send as If-Match */
 	bool idempotency_key; /* creates: a fresh random Idempotency-Key */
 	long timeout_s;	      /* 0: ctx->timeout_s; <0: none */
-	const char *accept;   /* NULL: application/json */
 	long quiet_status;    /* a non-2xx status the caller handles itself */
 };
 

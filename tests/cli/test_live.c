@@ -409,23 +409,23 @@ START_TEST(guest_commands)
 	CK_EXIT(0, admin, "guest", "list", "-o", "wide");
 	CK_OUT("app=web");
 	CK_OUT("console");
-	CK_EXIT(0, admin, "guest", "list", "-o", "json");
+	CK_EXIT(0, admin, "guest", "show", "web-1", "-o", "json");
 	o = out_json();
 	{
-		json_object *g = json_object_array_get_idx(json_object_object_get(o, "items"), 0);
-		char host_name[64];
+		const char *hid = jstr(o, "host_id");
+		const char *on = strcmp(hid, h1_id) == 0   ? "h1"
+				 : strcmp(hid, h3_id) == 0 ? "h3"
+							   : "h2";
+		const char *other = strcmp(on, "h1") == 0 ? "h2" : "h1";
 
 		/* --host takes the host's name; another host's list lacks the guest */
-		snprintf(host_name, sizeof(host_name), "%s",
-			 strcmp(jstr(g, "host_id"), h1_id) == 0 ? "h1" : "h2");
-		json_object_put(o);
-		CK_EXIT(0, admin, "guest", "list", "--host", host_name);
+		CK_EXIT(0, admin, "guest", "list", "--host", on);
 		CK_OUT("web-1");
-		CK_EXIT(0, admin, "guest", "list", "--host",
-			strcmp(host_name, "h1") == 0 ? "h2" : "h1");
+		CK_EXIT(0, admin, "guest", "list", "--host", other);
 		ck_assert_ptr_null(strstr(out, "web-1"));
 		CK_EXIT(3, admin, "guest", "list", "--host", "nosuch");
 	}
+	json_object_put(o);
 	CK_EXIT(0, admin, "guest", "list", "-o", "json");
 	o = out_json();
 	ck_assert(json_object_object_get_ex(o, "items", &items));
