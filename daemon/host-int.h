@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/* What host_role.c and host_reconcile.c share. Internal to daemon/. */
+#ifndef PVMD_HOST_INT_H
+#define PVMD_HOST_INT_H
+
+#include "daemon/driver.h"
+#include "daemon/host.h"
+#include "hv/hv.h"
+
+#define PVMD_PV_ABI_VERSION PV_ABI_VERSION
+
+/* What the host remembers of one assigned guest between loop turns. */
+struct pvmd_hg {
+	char id[64];
+	struct pvmd_driver *drv;
+	char observed[16];   /* observed state now */
+	char reported[16];   /* observed state last reported; "" none */
+	unsigned restarts;   /* restarts so far, for the backoff */
+	uint64_t restart_at; /* when the pending restart is due; 0: none */
+	uint64_t running_since;
+	uint64_t next_stats; /* when hook statistics are next reported */
+	bool define_failed;
+	int64_t vcpus, memory_mib;
+	bool running;
+};
+
+struct pvmd_host {
+	const struct pvmd_host_config *cfg;
+	volatile sig_atomic_t *stop;
+	struct pvmd_client *cl;
+	struct pvmd_driver hv, lv; /* lv.ops is NULL without libvirt */
+	char host_id[64];
+	int64_t generation;
+	json_object *assigned; /* the last assignments' guest array */
+	json_object *kvm_features;
+	struct pvmd_hg *g;
+	size_t ng, capg;
+	uint64_t heartbeat_ns, report_ns, backoff_ns, backoff_max_ns;
+	unsigned stop_timeout_ms;
+};
+
+/* Makes the drivers' guests match h->assigned. */
+void pvmd_host_reconcile(struct pvmd_host *h);
+/* Sends observed-state changes now and hook statistics every report interval. */
+void pvmd_host_report(struct pvmd_host *h);
+/* CPUs and memory the running guests hold. */
+void pvmd_host_used(struct pvmd_host *h, int64_t *cpus, int64_t *mem_mib);
+void pvmd_host_forget_all(struct pvmd_host *h);
+
+#endif /* PVMD_HOST_INT_H */

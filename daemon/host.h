@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pvmd's host role, internal to daemon/: registers with the controller,
+ * heartbeats its capabilities, long-polls its assignments and reconciles
+ * them against the guests its drivers run, restarting crashed VMMs per
+ * restart policy with backoff, and reports observed state, negotiated hooks
+ * and hook statistics. pvmd's main calls pvmd_host_run() for `--role host`
+ * and, beside the controller, for the all-in-one default.
+ */
+#ifndef PVMD_HOST_H
+#define PVMD_HOST_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/common.h"
+
+struct pvmd_host_config {
+	const char *controller;	     /* base URL: "http://127.0.0.1:7070" */
+	const char *token;	     /* the host-role bearer token (the secret itself) */
+	const char *name;	     /* host name to register; NULL: gethostname() */
+	const char *state_dir;	     /* host.db, guests/ID.sock and ID.log live here */
+	const char *vmm;	     /* pvm-vmm binary; NULL: $PVM_VMM or beside pvmd */
+	const char *hooks;	     /* hooks the VMMs offer ("all", "console,block", ...) */
+	const char *image_dir;	     /* where image names that are not paths are looked up */
+	const char *libvirt_uri;     /* NULL: no libvirt driver (kind libvirt/linux guests fail) */
+	const char *labels;	     /* JSON object text, or NULL */
+	unsigned report_interval_ms; /* 0: 2000 */
+	unsigned restart_backoff_ms; /* first restart delay, doubled per crash; 0: 1000 */
+	unsigned restart_backoff_max_ms; /* 0: 60000 */
+	unsigned stop_timeout_ms;	 /* graceful stop before force; 0: 5000 */
+	bool stop_guests_on_exit;	 /* else guests keep running when pvmd stops */
+	/*
+	 * Called with "READY=1" once registered and reconciled, "WATCHDOG=1" on
+	 * every loop turn, "STOPPING=1" when stopping: sd_notify's strings, so
+	 * main can pass them through. May be NULL.
+	 */
+	void (*notify)(void *arg, const char *state);
+	void *notify_arg;
+};
+
+/* Runs until *stop becomes non-zero (set it from a signal handler or thread).
+ * Returns 0 on a clean stop, a negative errno when it cannot run. */
+int pvmd_host_run(const struct pvmd_host_config *cfg, volatile sig_atomic_t *stop,
+		  struct pvm_err *err);
+
+/* ---- kvm_caps.c --------------------------------------------------------- */
+
+/* KVM's pv feature names (KVM_GET_SUPPORTED_CPUID leaf 0x40000001 EAX) into a
+ * new JSON array; an empty array where /dev/kvm is missing. */
+int pvmd_kvm_pv_features(json_object **out, struct pvm_err *err);
+
+/* ---- host_report.c ------------------------------------------------------ */
+
+/* A VMM's "stats" object into the report's hook_stats and capabilities
+ * arrays (both new; capabilities is empty until the guest negotiated). */
+int pvmd_report_from_stats(json_object *stats, json_object **hook_stats, json_object **caps,
+			   struct pvm_err *err);
+
+/* ---- host_client.c: the controller's REST API over libcurl --------------- */
+
+struct pvmd_client;
+
+int pvmd_client_open(const char *base, const char *token, volatile sig_atomic_t *stop,
+		     struct pvmd_client **out, struct pvm_err *err);
+void pvmd_client_close(struct pvmd_client *c);
+/*
+ * METHOD base+path with body (may be NULL) as JSON. *status is the HTTP
+ * status; *ans the parsed answer (NULL when empty). A problem+json answer
+ * is not an error here: the caller judges the status. Aborts with -EINTR
+ * when *stop is set.
+ */
+int pvmd_client_call(struct pvmd_client *c, const char *method, const char *path, json_object *body,
+		     unsigned timeout_s, long *status, json_object **ans, struct pvm_err *err);
+
+#endif /* PVMD_HOST_H */

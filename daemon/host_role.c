@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The host role's loop: register, heartbeat, long-poll assignments,
+ * reconcile (host_reconcile.c), report. One thread: every step is bounded
+ * by a timeout, and the long poll is short enough that heartbeats and
+ * reports keep their rhythm.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
+
+#include "daemon/host-int.h"
+
+#define RETRY_NS     (1000 * 1000 * 1000ull)
+#define HTTP_TIMEOUT 10
+
+static void notify(struct pvmd_host *h, const char *state)
+{
+	if (h->cfg->notify)
+		h->cfg->notify(h->cfg->notify_arg, state);
+}
+
+static int host_resources(int64_t *cpus, int64_t *mem_mib)
+{
+	struct sysinfo si;
+
+	*cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	if (sysinfo(&si) < 0)
+		return -errno;
+	*mem_mib = (int64_t)((uint64_t)si.totalram * si.mem_unit >> 20);
+	return 0;
+}
+
+static json_object *labels_json(struct pvmd_host *h)
+{
+	json_object *o = NULL;
+
+	if (h->cfg->labels && *h->cfg->labels &&
+	    pvm_json_parse(h->cfg->labels, strlen(h->cfg->labels), &pvm_json_default_limits, &o,
+			   NULL) == 0)
+		return o;
+	return NULL;
+}
+
+static int do_register(struct pvmd_host *h, struct pvm_err *err)
+{
+	json_object *body = json_object_new_object(), *ans = NULL, *labels = labels_json(h);
+	const char *id = NULL;
+	char name[64];
+	int64_t cpus = 0, mem = 0;
+	long status;
+	int ret;
+
+	if (h->cfg->name)
+		snprintf(name, sizeof(name), "%s", h->cfg->name);
+	else if (gethostname(name, sizeof(name)) < 0)
+		snprintf(name, sizeof(name), "pvm-host");
+	host_resources(&cpus, &mem);
+	json_object_object_add(body, "name", json_object_new_string(name));
+	json_object_object_add(body, "cpus", json_object_new_int64(cpus));
+	json_object_object_add(body, "memory_mib", json_object_new_int64(mem));
+	if (labels)
+		json_object_object_add(body, "labels", labels);
+	ret = pvmd_client_call(h->cl, "POST", "/v1/hosts", body, HTTP_TIMEOUT, &status, &ans, err);
+	if (ret < 0)
+		goto out;
+	if ((status != 200 && status != 201) || pvm_json_get_str(ans, "id", &id) < 0 ||
+	    strlen(id) >= sizeof(h->host_id)) {
+		const char *detail = "no host id in the answer";
+
+		pvm_json_get_str(ans, "detail", &detail);
+		ret = pvm_err_set(err, status == 401 || status == 403 ? -EACCES : -EPROTO,
+				  "register: HTTP %ld: %s", status, detail);
+		goto out;
+	}
+	snprintf(h->host_id, sizeof(h->host_id), "%s", id);
+	pvm_log_info("registered with %s as host %s (%s)", h->cfg->controller, h->host_id, name);
+out:
+	json_object_put(ans);
+	json_object_put(body);
+	return ret;
+}
+
+static json_object *str_array(const char *const *v, size_t n)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(a, json_object_new_string(v[i]));
+	return a;
+}
+
+static json_object *heartbeat_body(struct pvmd_host *h)
+{
+	static const char *const all_hooks[] = {"console", "block", "clock", "agent", "halt"};
+	const char *drivers[2] = {"hv", "libvirt"};
+	json_object *b = json_object_new_object(), *hooks = json_object_new_array();
+	json_object *fr = json_object_new_object(), *labels = labels_json(h), *v;
+	const char *offer = h->cfg->hooks ? h->cfg->hooks : "all";
+	int64_t cpus = 0, mem = 0, used_cpus = 0, used_mem = 0;
+
+	for (size_t i = 0; i < PVM_ARRAY_SIZE(all_hooks); i++) {
+		size_t len = strlen(all_hooks[i]);
+		const char *p = strstr(offer, all_hooks[i]);
+		bool listed = p && (p == offer || p[-1] == ',') && (p[len] == ',' || !p[len]);
+
+		if (strcmp(offer, "all") != 0 && !listed)
+			continue;
+		v = json_object_new_object();
+		json_object_object_add(v, "name", json_object_new_string(all_hooks[i]));
+		json_object_object_add(v, "abi_version", json_object_new_int(PVMD_PV_ABI_VERSION));
+		json_object_array_add(hooks, v);
+	}
+	json_object_object_add(b, "hooks", hooks);
+	v = json_object_new_array();
+	json_object_array_add(v, json_object_new_int(PVMD_PV_ABI_VERSION));
+	json_object_object_add(b, "abi_versions", v);
+	json_object_object_add(b, "kvm_pv_features", json_object_get(h->kvm_features));
+	json_object_object_add(b, "drivers", str_array(drivers, h->lv.ops ? 2 : 1));
+	json_object_object_add(b, "emulation", json_object_new_boolean(true));
+	host_resources(&cpus, &mem);
+	pvmd_host_used(h, &used_cpus, &used_mem);
+	json_object_object_add(b, "cpus", json_object_new_int64(cpus));
+	json_object_object_add(b, "memory_mib", json_object_new_int64(mem));
+	json_object_object_add(fr, "cpus",
+			       json_object_new_int64(cpus > used_cpus ? cpus - used_cpus : 0));
+	json_object_object_add(fr, "memory_mib",
+			       json_object_new_int64(mem > used_mem ? mem - used_mem : 0));
+	json_object_object_add(b, "free", fr);
+	if (labels)
+		json_object_object_add(b, "labels", labels);
+	return b;
+}
+
+static int do_heartbeat(struct pvmd_host *h, struct pvm_err *err)
+{
+	json_object *body = heartbeat_body(h), *ans = NULL;
+	char path[128];
+	int64_t hb = 0;
+	long status;
+	int ret;
+
+	snprintf(path, sizeof(path), "/v1/hosts/%s/heartbeat", h->host_id);
+	ret = pvmd_client_call(h->cl, "POST", path, body, HTTP_TIMEOUT, &status, &ans, err);
+	if (ret == 0 && status != 200) {
+		const char *detail = "";
+
+		pvm_json_get_str(ans, "detail", &detail);
+		ret = pvm_err_set(err, -EPROTO, "heartbeat: HTTP %ld %s", status, detail);
+	}
+	if (ret == 0 && pvm_json_get_int(ans, "heartbeat_interval_s", &hb) == 0 && hb > 0 &&
+	    hb <= 3600)
+		h->heartbeat_ns = (uint64_t)hb * 1000000000ull;
+	json_object_put(ans);
+	json_object_put(body);
+	return ret;
+}
+
+/* Long-polls the assignments; keeps the last answer in h->assigned. */
+static int poll_assignments(struct pvmd_host *h, unsigned wait_s, struct pvm_err *err)
+{
+	json_object *ans = NULL, *guests;
+	char path[192];
+	int64_t gen = 0;
+	long status;
+	int ret;
+
+	snprintf(path, sizeof(path), "/v1/hosts/%s/assignments?since=%lld&wait=%u", h->host_id,
+		 (long long)h->generation, wait_s);
+	ret = pvmd_client_call(h->cl, "GET", path, NULL, wait_s + HTTP_TIMEOUT, &status, &ans, err);
+	if (ret < 0)
+		return ret;
+	if (status != 200 || !json_object_object_get_ex(ans, "guests", &guests) ||
+	    !json_object_is_type(guests, json_type_array)) {
+		json_object_put(ans);
+		return pvm_err_set(err, -EPROTO, "assignments: HTTP %ld", status);
+	}
+	pvm_json_get_int(ans, "generation", &gen);
+	h->generation = gen;
+	json_object_put(h->assigned);
+	h->assigned = json_object_get(guests);
+	json_object_put(ans);
+	return 0;
+}
+
+static int open_drivers(struct pvmd_host *h, struct pvm_err *err)
+{
+	struct pvm_buf uri;
+	int ret;
+
+	pvm_buf_init(&uri);
+	pvm_buf_printf(&uri, "%s", h->cfg->state_dir);
+	pvm_buf_printf(&uri, "?hooks=%s", h->cfg->hooks ? h->cfg->hooks : "all");
+	if (h->cfg->vmm)
+		pvm_buf_printf(&uri, "&vmm=%s", h->cfg->vmm);
+	if (uri.failed) {
+		pvm_buf_free(&uri);
+		return pvm_err_set(err, -ENOMEM, "out of memory");
+	}
+	ret = pvmd_driver_open("hv", uri.data, &h->hv, err);
+	pvm_buf_free(&uri);
+	if (ret < 0)
+		return ret;
+	if (h->cfg->libvirt_uri) {
+		ret = pvmd_driver_open("libvirt", h->cfg->libvirt_uri, &h->lv, err);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static void stop_all(struct pvmd_host *h)
+{
+	struct pvmd_driver *drvs[2] = {&h->hv, &h->lv};
+
+	for (size_t d = 0; d < 2; d++) {
+		struct pvmd_guest_info *infos = NULL;
+		struct pvm_err err = {0};
+		size_t n = 0;
+
+		if (!drvs[d]->ops || drvs[d]->ops->list(drvs[d]->priv, &infos, &n, &err) < 0)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			if (drvs[d]->ops->stop(drvs[d]->priv, infos[i].id, h->stop_timeout_ms,
+					       &err) < 0)
+				pvm_log_warn("stop guest %s: %s", infos[i].id, err.msg);
+		free(infos);
+	}
+}
+
+int pvmd_host_run(const struct pvmd_host_config *cfg, volatile sig_atomic_t *stop,
+		  struct pvm_err *err)
+{
+	struct pvmd_host h = {.cfg = cfg, .stop = stop};
+	uint64_t next_hb = 0;
+	bool ready = false;
+	unsigned wait_s;
+	int ret;
+
+	if (!cfg->state_dir || !*cfg->state_dir)
+		return pvm_err_field(err, -EINVAL, "state_dir", "the host needs a state directory");
+	h.report_ns =
+	    (uint64_t)(cfg->report_interval_ms ? cfg->report_interval_ms : 2000) * 1000000;
+	h.backoff_ns =
+	    (uint64_t)(cfg->restart_backoff_ms ? cfg->restart_backoff_ms : 1000) * 1000000;
+	h.backoff_max_ns =
+	    (uint64_t)(cfg->restart_backoff_max_ms ? cfg->restart_backoff_max_ms : 60000) * 1000000;
+	h.stop_timeout_ms = cfg->stop_timeout_ms ? cfg->stop_timeout_ms : 5000;
+	h.heartbeat_ns = 10 * 1000000000ull;
+	wait_s = (unsigned)(h.report_ns / 1000000000ull);
+	if (wait_s == 0)
+		wait_s = 1;
+	ret = open_drivers(&h, err);
+	if (ret < 0)
+		goto out;
+	ret = pvmd_client_open(cfg->controller, cfg->token, stop, &h.cl, err);
+	if (ret < 0)
+		goto out;
+	ret = pvmd_kvm_pv_features(&h.kvm_features, err);
+	if (ret < 0)
+		goto out;
+	/* The controller may start after its hosts: keep trying. */
+	while (!*stop) {
+		struct pvm_err e = {0};
+
+		ret = do_register(&h, &e);
+		if (ret == 0)
+			break;
+		if (ret == -EACCES) {
+			*err = e;
+			goto out;
+		}
+		pvm_log_warn("%s; retrying", e.msg);
+		pvm_sleep_ns(RETRY_NS);
+	}
+	while (!*stop) {
+		struct pvm_err e = {0};
+		uint64_t now = pvm_now_ns();
+
+		if (now >= next_hb) {
+			if (do_heartbeat(&h, &e) < 0)
+				pvm_log_warn("%s", e.msg);
+			next_hb = now + h.heartbeat_ns;
+		}
+		if (poll_assignments(&h, wait_s, &e) < 0) {
+			if (*stop)
+				break;
+			pvm_log_warn("%s", e.msg);
+			pvm_sleep_ns(RETRY_NS);
+		}
+		/* Reconcile even without fresh assignments: crashes and restarts are local. */
+		pvmd_host_reconcile(&h);
+		pvmd_host_report(&h);
+		if (!ready && h.assigned) {
+			notify(&h, "READY=1");
+			ready = true;
+		}
+		notify(&h, "WATCHDOG=1");
+	}
+	notify(&h, "STOPPING=1");
+	if (cfg->stop_guests_on_exit)
+		stop_all(&h);
+	ret = 0;
+out:
+	pvmd_host_forget_all(&h);
+	json_object_put(h.assigned);
+	json_object_put(h.kvm_features);
+	pvmd_client_close(h.cl);
+	pvmd_driver_close(&h.hv);
+	pvmd_driver_close(&h.lv);
+	return ret;
+}

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/* KVM's paravirtual feature bits, as the host's heartbeat reports them. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "daemon/host.h"
+
+#define KVM_CPUID_FEATURES 0x40000001u
+
+/* KVM_FEATURE_* bit numbers by the names the controller knows. */
+static const struct {
+	const char *name;
+	unsigned bit;
+} features[] = {
+    {"clocksource", 0},
+    {"nop_io_delay", 1},
+    {"mmu_op", 2},
+    {"clocksource2", 3},
+    {"async_pf", 4},
+    {"steal_time", 5},
+    {"pv_eoi", 6},
+    {"pv_unhalt", 7},
+    {"pv_tlb_flush", 9},
+    {"async_pf_vmexit", 10},
+    {"pv_send_ipi", 11},
+    {"poll_control", 12},
+    {"pv_sched_yield", 13},
+    {"async_pf_int", 14},
+    {"msi_ext_dest_id", 15},
+    {"hc_map_gpa_range", 16},
+    {"migration_control", 17},
+    {"clocksource_stable", 24},
+};
+
+int pvmd_kvm_pv_features(json_object **out, struct pvm_err *err)
+{
+	struct kvm_cpuid2 *cpuid = NULL;
+	json_object *arr;
+	uint32_t eax = 0;
+	int fd, nent = 64, ret = 0;
+
+	arr = json_object_new_array();
+	if (!arr)
+		return pvm_err_set(err, -ENOMEM, "out of memory");
+	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		pvm_log_warn("/dev/kvm: %s: no KVM pv features to offer", strerror(errno));
+		*out = arr;
+		return 0;
+	}
+	/* The kernel answers E2BIG until the array holds every entry. */
+	for (;;) {
+		free(cpuid);
+		cpuid = calloc(1, sizeof(*cpuid) + (size_t)nent * sizeof(cpuid->entries[0]));
+		if (!cpuid) {
+			ret = pvm_err_set(err, -ENOMEM, "out of memory");
+			goto out;
+		}
+		cpuid->nent = (uint32_t)nent;
+		if (ioctl(fd, KVM_GET_SUPPORTED_CPUID, cpuid) == 0)
+			break;
+		if (errno != E2BIG || nent >= 4096) {
+			ret = pvm_err_set(err, -errno, "KVM_GET_SUPPORTED_CPUID: %s",
+					  strerror(errno));
+			goto out;
+		}
+		nent *= 2;
+	}
+	for (uint32_t i = 0; i < cpuid->nent; i++)
+		if (cpuid->entries[i].function == KVM_CPUID_FEATURES)
+			eax = cpuid->entries[i].eax;
+	for (size_t i = 0; i < PVM_ARRAY_SIZE(features); i++)
+		if (eax & (1u << features[i].bit))
+			json_object_array_add(arr, json_object_new_string(features[i].name));
+out:
+	free(cpuid);
+	close(fd);
+	if (ret < 0) {
+		json_object_put(arr);
+		return ret;
+	}
+	*out = arr;
+	return 0;
+}

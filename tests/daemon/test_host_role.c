@@ -1,0 +1,438 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The host role end to end, with real processes on loopback: a real
+ * controller (the pvmd binary), a host daemon (a forked process running
+ * pvmd_host_run, the entry point pvmd's main calls), real pvm-vmm processes
+ * running the idle microguest on /dev/kvm (skipped where /dev/kvm is absent).
+ * Registration and heartbeat, placement onto the host, observed state and
+ * hook statistics reported, a SIGKILLed VMM restarted per policy with an
+ * event, a SIGKILLed host daemon restarted without restarting or duplicating
+ * its guest, desired state stopped, delete.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "daemon/host.h"
+
+static char dir[64];
+static char host_dir[80];
+static pid_t controller = -1, host = -1;
+static char base[64];
+static char host_token[256];
+static struct pvmd_client *admin;
+static struct pvm_err err;
+
+static char *slurp(const char *path)
+{
+	static char buf[65536];
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return NULL;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+/* Teardown runs in the parent, which never saw these pids: they go in a file. */
+static void note_pid(pid_t pid)
+{
+	char path[PATH_MAX + 16];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/pids", dir);
+	fp = fopen(path, "a");
+	ck_assert_ptr_nonnull(fp);
+	fprintf(fp, "%d\n", (int)pid);
+	fclose(fp);
+}
+
+static const char *host_log(void)
+{
+	char path[PATH_MAX + 16];
+	const char *s;
+
+	snprintf(path, sizeof(path), "%s/host.log", dir);
+	s = slurp(path);
+	return s ? s : "(no host log)";
+}
+
+static void start_controller(void)
+{
+	char log[PATH_MAX + 32], state[PATH_MAX + 16], token[512];
+	const char *s = NULL;
+	unsigned port = 0;
+
+	snprintf(state, sizeof(state), "%s/ctl", dir);
+	snprintf(log, sizeof(log), "%s/controller.log", dir);
+	controller = fork();
+	ck_assert_int_ge(controller, 0);
+	if (controller == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		dup2(fd, 2);
+		execl(PVMD_BIN, "pvmd", "--role", "controller", "--listen", "127.0.0.1:0",
+		      "--state-dir", state, "--heartbeat-s", "1", (char *)NULL);
+		_exit(127);
+	}
+	note_pid(controller);
+	for (int i = 0; i < 1000 && !port; i++) {
+		s = slurp(log);
+		s = s ? strstr(s, "(port ") : NULL;
+		if (s)
+			sscanf(s, "(port %u)", &port);
+		else
+			pvm_sleep_ns(10 * 1000 * 1000);
+	}
+	ck_assert_msg(port, "controller did not start: %s", slurp(log));
+	snprintf(base, sizeof(base), "http://127.0.0.1:%u", port);
+	snprintf(log, sizeof(log), "%s/admin.token", state);
+	s = slurp(log);
+	ck_assert_ptr_nonnull(s);
+	snprintf(token, sizeof(token), "%.*s", (int)sizeof(token) - 1, s);
+	token[strcspn(token, "\r\n")] = '\0';
+	ck_assert_int_eq(pvmd_client_open(base, token, NULL, &admin, &err), 0);
+}
+
+static json_object *call(const char *method, const char *path, const char *body, long want)
+{
+	json_object *b = NULL, *ans = NULL;
+	long status = 0;
+
+	if (body)
+		ck_assert_int_eq(
+		    pvm_json_parse(body, strlen(body), &pvm_json_default_limits, &b, &err), 0);
+	ck_assert_msg(pvmd_client_call(admin, method, path, b, 30, &status, &ans, &err) == 0, "%s",
+		      err.msg);
+	json_object_put(b);
+	ck_assert_msg(status == want, "%s %s: HTTP %ld: %s", method, path, status,
+		      ans ? json_object_to_json_string(ans) : "");
+	return ans;
+}
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static pid_t start_host(void)
+{
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct pvmd_host_config cfg = {
+		    .controller = base,
+		    .token = host_token,
+		    .name = "host-a",
+		    .state_dir = host_dir,
+		    .vmm = PVM_VMM,
+		    .image_dir = PVM_GUEST_DIR,
+		    .report_interval_ms = 500,
+		    .restart_backoff_ms = 200,
+		};
+		struct sigaction sa = {.sa_handler = on_term};
+		char log[PATH_MAX + 32];
+		int fd, ret;
+
+		snprintf(log, sizeof(log), "%s/host.log", dir);
+		fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		pvm_log_set_fd(fd);
+		sigaction(SIGTERM, &sa, NULL);
+		ret = pvmd_host_run(&cfg, &stop_flag, &err);
+		if (ret < 0)
+			pvm_log_error("host: %s", err.msg);
+		_exit(ret < 0 ? 1 : 0);
+	}
+	note_pid(pid);
+	return pid;
+}
+
+/* The pids of VMMs answering on this guest's socket path. */
+static int vmm_pids(const char *id, int *pids, int max)
+{
+	char cmd[PATH_MAX * 2];
+	FILE *fp;
+	int n = 0;
+
+	snprintf(cmd, sizeof(cmd), "pgrep -f -- '[-]-api-sock %s/guests/%s.sock'", host_dir, id);
+	fp = popen(cmd, "r");
+	ck_assert_ptr_nonnull(fp);
+	while (n < max && fscanf(fp, "%d", &pids[n]) == 1)
+		n++;
+	pclose(fp);
+	return n;
+}
+
+static const char *field(json_object *o, const char *name)
+{
+	const char *s = NULL;
+
+	pvm_json_get_str(o, name, &s);
+	return s ? s : "";
+}
+
+/* Polls GET /v1/guests/ID until observed_state is want (20 s at most). */
+static json_object *wait_observed(const char *id, const char *want)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/v1/guests/%s", id);
+	for (int i = 0; i < 400; i++) {
+		json_object *g = call("GET", path, NULL, 200);
+
+		if (strcmp(field(g, "observed_state"), want) == 0)
+			return g;
+		json_object_put(g);
+		pvm_sleep_ns(50 * 1000 * 1000);
+	}
+	ck_abort_msg("guest %s never became %s; host log:\n%s", id, want, host_log());
+	return NULL;
+}
+
+static bool has_hook_stats(json_object *g, const char *hook)
+{
+	json_object *arr = NULL;
+
+	if (!json_object_object_get_ex(g, "hook_stats", &arr) || !arr)
+		return false;
+	for (size_t i = 0; i < json_object_array_length(arr); i++)
+		if (strcmp(field(json_object_array_get_idx(arr, i), "hook"), hook) == 0)
+			return true;
+	return false;
+}
+
+static bool cap_accepted(json_object *g, const char *hook)
+{
+	json_object *arr = NULL;
+
+	if (!json_object_object_get_ex(g, "capabilities", &arr) || !arr)
+		return false;
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		json_object *c = json_object_array_get_idx(arr, i);
+
+		if (strcmp(field(c, "name"), hook) == 0 &&
+		    strcmp(field(c, "state"), "accepted") == 0)
+			return true;
+	}
+	return false;
+}
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/pvmd-host-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(host_dir, sizeof(host_dir), "%s/h", dir);
+	memset(&err, 0, sizeof(err));
+}
+
+static void teardown(void)
+{
+	char cmd[PATH_MAX * 2], path[PATH_MAX + 16];
+	FILE *fp;
+	int pid;
+
+	snprintf(path, sizeof(path), "%s/pids", dir);
+	fp = fopen(path, "r");
+	while (fp && fscanf(fp, "%d", &pid) == 1)
+		kill(pid, SIGKILL);
+	if (fp)
+		fclose(fp);
+	snprintf(cmd, sizeof(cmd), "pkill -KILL -f -- '[-]-api-sock %s/'; sleep 0.1; rm -rf %s",
+		 host_dir, dir);
+	ck_assert_int_ne(system(cmd), -1);
+}
+
+START_TEST(test_host_end_to_end)
+{
+	json_object *o, *g, *hosts, *ev;
+	char id[64], path[256];
+	int pids[4], n, p1, p2, status;
+
+	start_controller();
+	o = call("POST", "/v1/tokens", "{\"name\":\"host-a\",\"role\":\"host\"}", 201);
+	snprintf(host_token, sizeof(host_token), "%s", field(o, "secret"));
+	json_object_put(o);
+	host = start_host();
+
+	/* registered and heartbeating: ready, with its capabilities */
+	for (int i = 0; i < 400; i++) {
+		o = call("GET", "/v1/hosts", NULL, 200);
+		json_object_object_get_ex(o, "items", &hosts);
+		if (hosts && json_object_array_length(hosts) == 1 &&
+		    strcmp(field(json_object_array_get_idx(hosts, 0), "state"), "ready") == 0)
+			break;
+		json_object_put(o);
+		o = NULL;
+		pvm_sleep_ns(50 * 1000 * 1000);
+	}
+	ck_assert_msg(o, "host never became ready:\n%s", host_log());
+	g = json_object_array_get_idx(hosts, 0);
+	ck_assert_str_eq(field(g, "name"), "host-a");
+	ck_assert_ptr_nonnull(strstr(json_object_to_json_string_ext(g, JSON_C_TO_STRING_PLAIN),
+				     "\"drivers\":[\"hv\"]"));
+	ck_assert_ptr_nonnull(strstr(json_object_to_json_string_ext(g, JSON_C_TO_STRING_PLAIN),
+				     "\"kvm_pv_features\""));
+	json_object_put(o);
+
+	o = call("POST", "/v1/guests",
+		 "{\"name\":\"idle-a\",\"image\":\"idle\",\"vcpus\":1,\"memory_mib\":16,"
+		 "\"restart_policy\":\"always\"}",
+		 201);
+	snprintf(id, sizeof(id), "%s", field(o, "id"));
+	json_object_put(o);
+	g = wait_observed(id, "running");
+	ck_assert_str_ne(field(g, "host_id"), "");
+	json_object_put(g);
+	n = vmm_pids(id, pids, 4);
+	ck_assert_int_eq(n, 1);
+	p1 = pids[0];
+
+	/* the VMM's statistics and the negotiated hooks reach the controller */
+	snprintf(path, sizeof(path), "/v1/guests/%s", id);
+	for (int i = 0; i < 200; i++) {
+		g = call("GET", path, NULL, 200);
+		if (has_hook_stats(g, "console") && cap_accepted(g, "halt"))
+			break;
+		json_object_put(g);
+		g = NULL;
+		pvm_sleep_ns(50 * 1000 * 1000);
+	}
+	ck_assert_msg(g, "no hook statistics reported");
+	json_object_put(g);
+
+	/* a SIGKILLed VMM comes back (policy always), with observed-state events */
+	ck_assert_int_eq(kill(p1, SIGKILL), 0);
+	p2 = p1;
+	for (int i = 0; i < 400 && p2 == p1; i++) {
+		pvm_sleep_ns(50 * 1000 * 1000);
+		if (vmm_pids(id, pids, 4) == 1)
+			p2 = pids[0];
+	}
+	ck_assert_int_ne(p2, p1);
+	json_object_put(wait_observed(id, "running"));
+	ev = call("GET", "/v1/events?since=0", NULL, 200);
+	ck_assert_msg(strstr(json_object_to_json_string(ev), "failed"), "no event of the crash: %s",
+		      json_object_to_json_string(ev));
+	json_object_put(ev);
+
+	/* SIGKILL the host daemon and start it again: the guest is re-adopted */
+	ck_assert_int_eq(kill(host, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(host, &status, 0), host);
+	host = start_host();
+	pvm_sleep_ns(3000ull * 1000 * 1000); /* several loop turns of the new daemon */
+	n = vmm_pids(id, pids, 4);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(pids[0], p2);
+	json_object_put(wait_observed(id, "running"));
+
+	/* desired state stopped: the VMM stops gracefully */
+	json_object_put(call("PATCH", path, "{\"desired_state\":\"stopped\"}", 200));
+	json_object_put(wait_observed(id, "stopped"));
+	ck_assert_int_eq(vmm_pids(id, pids, 4), 0);
+	snprintf(path, sizeof(path), "%s/guests/%s.log", host_dir, id);
+	ck_assert_ptr_nonnull(strstr(slurp(path), "idle: stopping on request"));
+
+	/* deleted: the host forgets it (its console log goes with it) */
+	snprintf(path, sizeof(path), "/v1/guests/%s", id);
+	json_object_put(call("DELETE", path, NULL, 204));
+	snprintf(path, sizeof(path), "%s/guests/%s.log", host_dir, id);
+	for (int i = 0; i < 200 && access(path, F_OK) == 0; i++)
+		pvm_sleep_ns(50 * 1000 * 1000);
+	ck_assert_int_ne(access(path, F_OK), 0);
+
+	/* SIGTERM stops the host daemon cleanly */
+	ck_assert_int_eq(kill(host, SIGTERM), 0);
+	ck_assert_int_eq(waitpid(host, &status, 0), host);
+	host = -1;
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	pvmd_client_close(admin);
+	admin = NULL;
+}
+END_TEST
+
+START_TEST(test_host_bad_config)
+{
+	struct pvmd_host_config cfg = {.controller = "http://127.0.0.1:1", .token = "x"};
+	volatile sig_atomic_t stop = 1;
+
+	/* no state directory */
+	ck_assert_int_eq(pvmd_host_run(&cfg, &stop, &err), -EINVAL);
+	cfg.state_dir = host_dir;
+	cfg.vmm = PVM_VMM;
+	cfg.controller = "ftp://example";
+	ck_assert_int_eq(pvmd_host_run(&cfg, &stop, &err), -EINVAL);
+	cfg.controller = "http://127.0.0.1:1";
+	cfg.token = "";
+	ck_assert_int_eq(pvmd_host_run(&cfg, &stop, &err), -EINVAL);
+	cfg.token = "x";
+	cfg.vmm = "/nonexistent/pvm-vmm";
+	ck_assert_int_eq(pvmd_host_run(&cfg, &stop, &err), -ENOENT);
+	/* a stop request before the controller answered ends cleanly */
+	cfg.vmm = PVM_VMM;
+	ck_assert_int_eq(pvmd_host_run(&cfg, &stop, &err), 0);
+}
+END_TEST
+
+START_TEST(test_host_bad_token)
+{
+	struct pvmd_host_config cfg = {
+	    .token = "not-a-token", .state_dir = host_dir, .vmm = PVM_VMM};
+	volatile sig_atomic_t stop = 0;
+
+	start_controller();
+	cfg.controller = base;
+	/* a rejected token is fatal, not retried forever */
+	ck_assert_int_eq(pvmd_host_run(&cfg, &stop, &err), -EACCES);
+	ck_assert_ptr_nonnull(strstr(err.msg, "401"));
+	pvmd_client_close(admin);
+	admin = NULL;
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("daemon_host_role");
+	SRunner *sr;
+	int failed;
+	const struct {
+		const char *name;
+		const TTest *t;
+	} tests[] = {
+	    {"bad_config", test_host_bad_config},
+	    {"bad_token", test_host_bad_token},
+	    {"end_to_end", test_host_end_to_end},
+	};
+
+	if (access("/dev/kvm", R_OK | W_OK) < 0) {
+		printf("SKIP: no /dev/kvm\n");
+		return 77;
+	}
+	for (size_t i = 0; i < PVM_ARRAY_SIZE(tests); i++) {
+		TCase *tc = tcase_create(tests[i].name);
+
+		tcase_set_timeout(tc, 90);
+		tcase_add_unchecked_fixture(tc, setup, teardown);
+		tcase_add_test(tc, tests[i].t);
+		suite_add_tcase(s, tc);
+	}
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
