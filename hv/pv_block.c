@@ -9,8 +9,8 @@ static uint32_t block_desc(struct hv_vm *vm, struct pv_desc *d, uint8_t *buf)
 {
 	struct hv_blkdev *b = &vm->blk;
 	uint64_t nsec = d->len / PV_SECTOR_SIZE;
-	off_t off = (off_t)(d->sector * PV_SECTOR_SIZE);
 	uint32_t left = d->len;
+	off_t off;
 
 	if (d->op != PV_OP_READ && d->op != PV_OP_WRITE)
 		return PV_ST_BAD_OP;
@@ -18,6 +18,7 @@ static uint32_t block_desc(struct hv_vm *vm, struct pv_desc *d, uint8_t *buf)
 		return PV_ST_BAD_LEN;
 	if (d->sector >= b->sectors || nsec > b->sectors - d->sector)
 		return PV_ST_BAD_SECTOR;
+	off = (off_t)(d->sector * PV_SECTOR_SIZE);
 	while (left) {
 		ssize_t n = d->op == PV_OP_WRITE ? pwrite(b->fd, buf, left, off)
 						 : pread(b->fd, buf, left, off);

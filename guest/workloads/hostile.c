@@ -187,9 +187,19 @@ static uint64_t round_abuse(uint64_t features)
 	expect(reason == PV_REASON_OK, "valid negotiation");
 	if (reason)
 		return 0;
-	/* a second negotiation without a reset */
-	bad_negotiation((uint32_t)((uintptr_t)guest_hp >> 12), PV_REASON_ALREADY,
-			"double negotiation");
+	/* a renegotiation storm: negotiating again without a reset is refused,
+	 * a reset and a fresh negotiation are fine */
+	for (int k = 0; k < 16; k++) {
+		bad_negotiation((uint32_t)((uintptr_t)guest_hp >> 12), PV_REASON_ALREADY,
+				"double negotiation");
+		if (k % 4 == 3) {
+			guest_pv_reset();
+			reason = guest_pv_negotiate(features, PV_ABI_VERSION);
+			expect(reason == PV_REASON_OK, "renegotiation after reset");
+			if (reason)
+				return 0;
+		}
+	}
 	for (int k = 0; k < 4; k++)
 		ring_abuse(PV_HOOK_CONSOLE, PV_RING_CONSOLE, false);
 	if (features & PV_F(PV_HOOK_BLOCK))

@@ -227,13 +227,44 @@ static const char *overlapping_image(void)
 	return out;
 }
 
+/* A copy of a real guest image whose last segment needs 100 MiB of memory. */
+static const char *huge_image(void)
+{
+	static char out[4096];
+	FILE *f = fopen(vmm_guest("console"), "r");
+	char *buf = malloc(1 << 20);
+	size_t n;
+	uint64_t phoff, memsz = 100ull << 20;
+	uint16_t phnum;
+	int last = -1;
+
+	ck_assert_ptr_nonnull(f);
+	n = fread(buf, 1, 1 << 20, f);
+	fclose(f);
+	memcpy(&phoff, buf + 0x20, 8);
+	memcpy(&phnum, buf + 0x38, 2);
+	for (int i = 0; i < phnum; i++) {
+		uint32_t type;
+
+		memcpy(&type, buf + phoff + 56 * i, 4);
+		if (type == 1) /* PT_LOAD */
+			last = i;
+	}
+	ck_assert_int_ge(last, 0);
+	memcpy(buf + phoff + 56 * last + 0x28, &memsz, 8);
+	snprintf(out, sizeof(out), "%s", write_file("huge.elf", buf, n));
+	free(buf);
+	return out;
+}
+
 START_TEST(bad_configuration_exit_2)
 {
 	const char *img = vmm_guest("console");
-	char notelf[4096], overlap[4096];
+	char notelf[4096], overlap[4096], huge[4096];
 
 	snprintf(notelf, sizeof(notelf), "%s", write_file("notelf", "#!/bin/sh\necho hi\n", 18));
 	snprintf(overlap, sizeof(overlap), "%s", overlapping_image());
+	snprintf(huge, sizeof(huge), "%s", huge_image());
 	config_error((const char *[]){"run", NULL}, "--image is required");
 	config_error((const char *[]){"run", "--image", "/nonexistent/guest", NULL},
 		     "No such file");
@@ -251,6 +282,7 @@ START_TEST(bad_configuration_exit_2)
 	config_error((const char *[]){"walk", NULL}, "unknown command");
 	unlink(notelf);
 	unlink(overlap);
+	unlink(huge);
 }
 END_TEST
 

@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The VM as the library builds it, on real KVM, before it runs: CPUID
+ * leaves (KVM's kept, pvm's added), the boot-info page, the CPL3 entry
+ * state, and the guest-memory bounds check every hook relies on.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "hv/vm.h"
+#include "vmm.h"
+
+static struct hv_vm *make_vm(uint64_t offered, unsigned int vcpus)
+{
+	struct hv_config cfg;
+	struct pvm_err err = {0};
+	struct hv_vm *vm = NULL;
+
+	hv_config_init(&cfg);
+	cfg.image = vmm_guest("bare");
+	cfg.mem_mib = 16;
+	cfg.vcpus = vcpus;
+	cfg.offered = offered;
+	cfg.cmdline = "mode=pv exits=3";
+	ck_assert_msg(hv_vm_create(&cfg, &vm, &err) == 0, "%s", err.msg);
+	return vm;
+}
+
+static struct kvm_cpuid_entry2 *find_leaf(struct kvm_cpuid2 *c, uint32_t fn)
+{
+	for (uint32_t i = 0; i < c->nent; i++)
+		if (c->entries[i].function == fn)
+			return &c->entries[i];
+	return NULL;
+}
+
+START_TEST(cpuid_keeps_kvm_adds_pvm)
+{
+	struct hv_vm *vm = make_vm(PV_F(PV_HOOK_CONSOLE) | PV_F(PV_HOOK_HALT), 1);
+	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + 256 * sizeof(c->entries[0]));
+	struct kvm_cpuid_entry2 *e;
+	char sig[13] = {0};
+
+	c->nent = 256;
+	ck_assert_int_eq(ioctl(vm->vcpus[0].fd, KVM_GET_CPUID2, c), 0);
+	e = find_leaf(c, 0x40000000);
+	ck_assert_ptr_nonnull(e);
+	memcpy(sig, &e->ebx, 4);
+	memcpy(sig + 4, &e->ecx, 4);
+	memcpy(sig + 8, &e->edx, 4);
+	ck_assert_str_eq(sig, "KVMKVMKVM");
+	ck_assert_ptr_nonnull(find_leaf(c, 0x40000001));
+	e = find_leaf(c, PV_CPUID_BASE);
+	ck_assert_ptr_nonnull(e);
+	memcpy(sig, &e->ebx, 4);
+	memcpy(sig + 4, &e->ecx, 4);
+	memcpy(sig + 8, &e->edx, 4);
+	ck_assert_str_eq(sig, "pvmHooksABI1");
+	ck_assert_uint_eq(e->eax, PV_CPUID_FEATURES);
+	e = find_leaf(c, PV_CPUID_FEATURES);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_uint_eq(e->eax, PV_ABI_VERSION);
+	ck_assert_uint_eq(e->ebx, PV_ABI_VERSION_MIN);
+	ck_assert_uint_eq(e->ecx, PV_F(PV_HOOK_CONSOLE) | PV_F(PV_HOOK_HALT));
+	ck_assert_uint_eq(e->edx, 0);
+	free(c);
+	hv_vm_destroy(vm);
+}
+END_TEST
+
+START_TEST(boot_info_and_entry_state)
+{
+	struct hv_vm *vm = make_vm(PV_F_ALL_V1, 2);
+	const struct pv_boot_info *bi = (const void *)(vm->mem + PV_BOOT_INFO_GPA);
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+
+	ck_assert_uint_eq(bi->magic, PV_BOOT_MAGIC);
+	ck_assert_uint_eq(bi->size, sizeof(*bi));
+	ck_assert_uint_eq(bi->mem_bytes, 16ull << 20);
+	ck_assert_uint_eq(bi->vcpus, 2);
+	/* no disk: the block hook is not offered */
+	ck_assert_uint_eq(bi->offered, PV_F_ALL_V1 & ~PV_F(PV_HOOK_BLOCK));
+	ck_assert_uint_eq(bi->disk_sectors, 0);
+	ck_assert_str_eq(bi->cmdline, "mode=pv exits=3");
+	ck_assert_uint_eq(bi->cmdline_len, strlen("mode=pv exits=3"));
+	ck_assert_uint_ge(bi->free_start, PV_IMAGE_MIN);
+	ck_assert_uint_eq(bi->free_start % 4096, 0);
+	ck_assert_uint_eq(bi->free_end, (16ull << 20) - 2 * HV_USER_STACK);
+	for (unsigned int i = 0; i < 2; i++) {
+		ck_assert_int_eq(ioctl(vm->vcpus[i].fd, KVM_GET_REGS, &regs), 0);
+		ck_assert_int_eq(ioctl(vm->vcpus[i].fd, KVM_GET_SREGS, &sregs), 0);
+		ck_assert_uint_eq(regs.rip, vm->entry);
+		ck_assert_uint_eq(regs.rdi, PV_BOOT_INFO_GPA);
+		ck_assert_uint_eq(regs.rsi, i);
+		ck_assert_uint_eq(regs.rsp, (16ull << 20) - i * HV_USER_STACK);
+		ck_assert_uint_eq(regs.rflags & 0x3000, 0x3000); /* IOPL 3 */
+		ck_assert_uint_eq(sregs.cs.dpl, 3);
+		ck_assert_uint_eq(sregs.cs.l, 1);
+		ck_assert_uint_eq(sregs.ss.dpl, 3);
+		ck_assert_uint_eq(sregs.tr.selector, 0x28 + 16 * i);
+	}
+	hv_vm_destroy(vm);
+}
+END_TEST
+
+START_TEST(guest_memory_bounds)
+{
+	struct hv_vm *vm = make_vm(PV_F_ALL_V1, 1);
+	uint64_t mem = 16ull << 20;
+
+	ck_assert_ptr_eq(hv_gpa(vm, 0, mem), vm->mem);
+	ck_assert_ptr_eq(hv_gpa(vm, mem - 1, 1), vm->mem + mem - 1);
+	ck_assert_ptr_null(hv_gpa(vm, mem - 1, 2));
+	ck_assert_ptr_null(hv_gpa(vm, mem, 0));
+	ck_assert_ptr_null(hv_gpa(vm, mem, 1));
+	ck_assert_ptr_null(hv_gpa(vm, ~0ull, 2));	   /* wraps */
+	ck_assert_ptr_null(hv_gpa(vm, 4096, ~0ull - 100)); /* wraps */
+	ck_assert_ptr_null(hv_gpa(vm, 1ull << 63, 1ull << 63));
+	hv_vm_destroy(vm);
+}
+END_TEST
+
+START_TEST(runs_to_the_guest_exit_code)
+{
+	struct hv_vm *vm = make_vm(PV_F_ALL_V1, 1);
+
+	vm->cfg.console_fd = -1; /* a closed console loses bytes, not the run */
+	ck_assert_int_eq(hv_vm_run(vm), 0);
+	ck_assert_str_eq(hv_vm_state(vm), "stopped");
+	ck_assert_str_eq(hv_vm_exit_reason(vm), "guest powered off with code 0");
+	/* three writes to a port nobody serves: counted, not fatal */
+	ck_assert_uint_eq(vm->stats.io_exits[HV_IODEV_UNKNOWN], 3);
+	ck_assert_uint_eq(vm->stats.hooks[PV_HOOK_CONSOLE].doorbells, 1);
+	hv_vm_destroy(vm);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("hv_vm");
+	TCase *tc = tcase_create("vm");
+	SRunner *sr;
+	int failed;
+
+	vmm_require_kvm();
+	tcase_add_test(tc, cpuid_keeps_kvm_adds_pvm);
+	tcase_add_test(tc, boot_info_and_entry_state);
+	tcase_add_test(tc, guest_memory_bounds);
+	tcase_add_test(tc, runs_to_the_guest_exit_code);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
