@@ -17,6 +17,8 @@
 #include "schedulers/sched.h"
 
 #define API_DEFAULT_BODY_LIMIT (1u << 20)
+/* How much of an oversize chunked body is drained before the connection is cut. */
+#define API_DRAIN_FACTOR 8
 
 static int read_file(const char *path, char **out, struct pvm_err *err)
 {
@@ -252,23 +254,29 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	if (*upload_size) {
-		if (!rq->done && rq->body_seen + *upload_size > limit) {
-			rq->too_large = true;
-			rq->done = true;
-			pvm_buf_free(&rq->body);
-			*upload_size = 0;
-			return answer_problem(rq, 413, API_P_TOO_LARGE,
-					      "the request body exceeds the body limit");
-		}
-		if (!rq->done)
-			pvm_buf_append(&rq->body, upload, *upload_size);
+		/*
+		 * A body without a declared length that outgrows the limit: keep
+		 * nothing more, drain it (libmicrohttpd answers only once the
+		 * upload ends), and drop a client that keeps on sending.
+		 */
 		rq->body_seen += *upload_size;
+		if (!rq->too_large && rq->body_seen > limit) {
+			rq->too_large = true;
+			pvm_buf_free(&rq->body);
+		}
+		if (rq->too_large && rq->body_seen > API_DRAIN_FACTOR * (uint64_t)limit)
+			return MHD_NO;
+		if (!rq->too_large)
+			pvm_buf_append(&rq->body, upload, *upload_size);
 		*upload_size = 0;
 		return MHD_YES;
 	}
 	if (rq->done)
 		return MHD_YES;
 	rq->done = true;
+	if (rq->too_large)
+		return answer_problem(rq, 413, API_P_TOO_LARGE,
+				      "the request body exceeds the body limit");
 	if (rq->body.failed)
 		return answer_problem(rq, 500, API_P_INTERNAL, "out of memory");
 	return dispatch(rq);

@@ -35,7 +35,8 @@ void th_start(struct th *t, const struct api_config *over)
 	ac.listen = "127.0.0.1:0";
 	ac.store = t->st;
 	ck_assert_msg(api_server_start(&ac, &t->srv, &err) == 0, "start: %s", err.msg);
-	snprintf(t->base, sizeof(t->base), "http://127.0.0.1:%u", api_server_port(t->srv));
+	snprintf(t->base, sizeof(t->base), "%s://127.0.0.1:%u", ac.tls_cert ? "https" : "http",
+		 api_server_port(t->srv));
 }
 
 void th_stop(struct th *t)

@@ -132,6 +132,8 @@ static const struct bad cases[] = {
      400, "invalid-field", NULL},
     /* size and media type */
     {"huge body", "POST", G, T_ADMIN, "@HUGE", NULL, 413, "body-too-large", NULL},
+    {"huge chunked body", "POST", G, T_ADMIN, "@HUGE", "Transfer-Encoding: chunked", 413,
+     "body-too-large", NULL},
     {"text/plain body", "POST", G, T_ADMIN, SPEC(""), "Content-Type: text/plain", 415,
      "unsupported-media-type", NULL},
     /* unknown ids and routes */

@@ -546,6 +546,24 @@ START_TEST(graceful_stop_answers_long_poll)
 }
 END_TEST
 
+START_TEST(metrics_open_when_configured)
+{
+	struct api_config c = {.metrics_open = true};
+	struct th_resp r;
+
+	th_cleanup(&t);
+	th_start(&t, &c);
+	th_req(&t, "GET", "/metrics", NULL, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "# TYPE pvm_api_requests_total counter"));
+	th_resp_free(&r);
+	/* everything else still wants a token */
+	th_req(&t, "GET", "/v1/hosts", NULL, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 401);
+	th_resp_free(&r);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("api_routes");
@@ -571,6 +589,7 @@ int main(void)
 	tcase_add_test(tc, assignments_wake_on_bind);
 	tcase_add_test(tc, unreachable_host_is_evacuated);
 	tcase_add_test(tc, graceful_stop_answers_long_poll);
+	tcase_add_test(tc, metrics_open_when_configured);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
