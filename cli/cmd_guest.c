@@ -23,6 +23,36 @@ static const struct cli_col list_cols[] = {
 };
 /* clang-format on */
 
+/* Negotiated capabilities as "console accepted v1, block refused (why)". */
+static const char *fmt_caps(json_object *obj, const char *path, char *buf, size_t len)
+{
+	json_object *caps = cli_field(obj, path);
+	size_t off = 0;
+
+	buf[0] = '\0';
+	if (!caps || !json_object_is_type(caps, json_type_array))
+		return cli_field_text(obj, path, buf, len);
+	for (size_t i = 0; i < json_object_array_length(caps); i++) {
+		json_object *c = json_object_array_get_idx(caps, i);
+		char nb[64], sb[32], ab[16], wb[256];
+		const char *name = cli_field_text(c, "name", nb, sizeof(nb));
+		const char *state = cli_field_text(c, "state", sb, sizeof(sb));
+		const char *abi = cli_field_text(c, "abi_version", ab, sizeof(ab));
+		const char *why = cli_field_text(c, "reason", wb, sizeof(wb));
+		bool has_abi = strcmp(abi, "0") != 0 && strcmp(abi, "-") != 0;
+		bool has_why = strcmp(why, "-") != 0;
+		int w;
+
+		w = snprintf(buf + off, len - off, "%s%s %s%s%s%s%s%s", off ? ", " : "", name,
+			     state, has_abi ? " v" : "", has_abi ? abi : "", has_why ? " (" : "",
+			     has_why ? why : "", has_why ? ")" : "");
+		if (w < 0 || (size_t)w >= len - off)
+			break;
+		off += (size_t)w;
+	}
+	return buf[0] ? buf : "-";
+}
+
 /* clang-format off */
 static const struct cli_col show_cols[] = {
 	{ "ID", "id", false, NULL },
@@ -40,7 +70,7 @@ static const struct cli_col show_cols[] = {
 	{ "Required hooks", "spec.pv.hooks_required", false, NULL },
 	{ "Preferred hooks", "spec.pv.hooks_preferred", false, NULL },
 	{ "Labels", "spec.labels", false, cli_fmt_keys },
-	{ "Capabilities", "capabilities", false, NULL },
+	{ "Negotiated hooks", "capabilities", false, fmt_caps },
 	{ "Spec", "spec", true, NULL },
 	{ "Generation", "generation", true, NULL },
 	{ "Created", "created_ms", false, cli_fmt_time_ms },

@@ -444,7 +444,8 @@ START_TEST(guest_commands)
 	json_object_put(o);
 	CK_EXIT(0, admin, "guest", "show", "web-1");
 	CK_OUT("Observed state:");
-	CK_OUT("Required hooks:  console");
+	CK_OUT("Required hooks:");
+	ck_assert_ptr_nonnull(strstr(strstr(out, "Required hooks:"), "console"));
 
 	CK_EXIT(0, admin, "guest", "stop", "web-1");
 	CK_OUT("desired state stopped");
@@ -567,7 +568,10 @@ START_TEST(create_wait_follows_to_running_and_failed)
 	bound_id("gw", id, sizeof(id));
 	snprintf(path, sizeof(path), "/v1/guests/%s/reports", id);
 	ck_assert_int_eq(api(h3_token, "POST", path,
-			     "{\"observed_state\":\"running\",\"hook_stats\":[{\"hook\":"
+			     "{\"observed_state\":\"running\",\"capabilities\":[{\"name\":"
+			     "\"console\",\"state\":\"accepted\",\"abi_version\":1},{\"name\":"
+			     "\"block\",\"state\":\"refused\",\"reason\":\"not offered\"}],"
+			     "\"hook_stats\":[{\"hook\":"
 			     "\"console\",\"calls\":100,\"doorbells\":4,\"bytes\":4096,"
 			     "\"errors\":1,\"exits_avoided\":96}]}",
 			     NULL),
@@ -579,6 +583,8 @@ START_TEST(create_wait_follows_to_running_and_failed)
 	ck_assert_msg(strstr(err, "guest gw: running on h3\n"), "%s", err);
 	ck_assert_ptr_null(strchr(err, '\r'));
 
+	CK_EXIT(0, admin, "guest", "show", "gw");
+	CK_OUT("Negotiated hooks: block refused (not offered), console accepted v1\n");
 	CK_EXIT(0, admin, "guest", "stats", "gw");
 	CK_OUT("HOOK");
 	CK_OUT("console");
