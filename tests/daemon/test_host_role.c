@@ -24,7 +24,8 @@
 #include "daemon/host.h"
 
 static char dir[64];
-static char host_dir[80];
+static char host_dir[80];   /* host-a's state directory */
+static char host_dir_b[80]; /* host-b's */
 static pid_t controller = -1, host = -1;
 static char base[64];
 static char host_token[256];
@@ -63,7 +64,7 @@ static const char *host_log(void)
 	char path[PATH_MAX + 16];
 	const char *s;
 
-	snprintf(path, sizeof(path), "%s/host.log", dir);
+	snprintf(path, sizeof(path), "%s/host-a.log", dir);
 	s = slurp(path);
 	return s ? s : "(no host log)";
 }
@@ -129,7 +130,7 @@ static void on_term(int sig)
 	stop_flag = 1;
 }
 
-static pid_t start_host(void)
+static pid_t start_host_as(const char *name, const char *state_dir, const char *token)
 {
 	pid_t pid = fork();
 
@@ -137,9 +138,9 @@ static pid_t start_host(void)
 	if (pid == 0) {
 		struct pvmd_host_config cfg = {
 		    .controller = base,
-		    .token = host_token,
-		    .name = "host-a",
-		    .state_dir = host_dir,
+		    .token = token,
+		    .name = name,
+		    .state_dir = state_dir,
 		    .vmm = PVM_VMM,
 		    .image_dir = PVM_GUEST_DIR,
 		    .report_interval_ms = 500,
@@ -149,7 +150,7 @@ static pid_t start_host(void)
 		char log[PATH_MAX + 32];
 		int fd, ret;
 
-		snprintf(log, sizeof(log), "%s/host.log", dir);
+		snprintf(log, sizeof(log), "%s/%s.log", dir, name);
 		fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 		pvm_log_set_fd(fd);
 		sigaction(SIGTERM, &sa, NULL);
@@ -162,20 +163,30 @@ static pid_t start_host(void)
 	return pid;
 }
 
-/* The pids of VMMs answering on this guest's socket path. */
-static int vmm_pids(const char *id, int *pids, int max)
+static pid_t start_host(void)
+{
+	return start_host_as("host-a", host_dir, host_token);
+}
+
+/* The pids of VMMs answering on this guest's socket path under a host's directory. */
+static int vmm_pids_in(const char *hdir, const char *id, int *pids, int max)
 {
 	char cmd[PATH_MAX * 2];
 	FILE *fp;
 	int n = 0;
 
-	snprintf(cmd, sizeof(cmd), "pgrep -f -- '[-]-api-sock %s/guests/%s.sock'", host_dir, id);
+	snprintf(cmd, sizeof(cmd), "pgrep -f -- '[-]-api-sock %s/guests/%s.sock'", hdir, id);
 	fp = popen(cmd, "r");
 	ck_assert_ptr_nonnull(fp);
 	while (n < max && fscanf(fp, "%d", &pids[n]) == 1)
 		n++;
 	pclose(fp);
 	return n;
+}
+
+static int vmm_pids(const char *id, int *pids, int max)
+{
+	return vmm_pids_in(host_dir, id, pids, max);
 }
 
 static const char *field(json_object *o, const char *name)
@@ -237,6 +248,7 @@ static void setup(void)
 	snprintf(dir, sizeof(dir), "/tmp/pvmd-host-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(host_dir, sizeof(host_dir), "%s/h", dir);
+	snprintf(host_dir_b, sizeof(host_dir_b), "%s/b", dir);
 	memset(&err, 0, sizeof(err));
 }
 
@@ -253,7 +265,7 @@ static void teardown(void)
 	if (fp)
 		fclose(fp);
 	snprintf(cmd, sizeof(cmd), "pkill -KILL -f -- '[-]-api-sock %s/'; sleep 0.1; rm -rf %s",
-		 host_dir, dir);
+		 dir, dir);
 	ck_assert_int_ne(system(cmd), -1);
 }
 
@@ -365,6 +377,113 @@ START_TEST(test_host_end_to_end)
 }
 END_TEST
 
+static json_object *create_guest(const char *name, const char *extra)
+{
+	char body[512];
+
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"%s\",\"image\":\"idle\",\"vcpus\":1,\"memory_mib\":16%s}", name,
+		 extra);
+	return call("POST", "/v1/guests", body, 201);
+}
+
+static char *new_host_token(const char *name, char *out, size_t len)
+{
+	char body[128];
+	json_object *o;
+
+	snprintf(body, sizeof(body), "{\"name\":\"%s\",\"role\":\"host\"}", name);
+	o = call("POST", "/v1/tokens", body, 201);
+	snprintf(out, len, "%s", field(o, "secret"));
+	json_object_put(o);
+	return out;
+}
+
+static void wait_hosts_ready(int want)
+{
+	for (int i = 0; i < 400; i++) {
+		json_object *o = call("GET", "/v1/hosts", NULL, 200), *items = NULL;
+		int ready = 0;
+
+		json_object_object_get_ex(o, "items", &items);
+		for (size_t k = 0; items && k < json_object_array_length(items); k++)
+			ready += strcmp(field(json_object_array_get_idx(items, k), "state"),
+					"ready") == 0;
+		json_object_put(o);
+		if (ready == want)
+			return;
+		pvm_sleep_ns(50 * 1000 * 1000);
+	}
+	ck_abort_msg("hosts never became ready:\n%s", host_log());
+}
+
+START_TEST(test_two_hosts_evacuation)
+{
+	char tok_b[256], ids[3][64], hosts[3][64], path[256];
+	const char *hdir;
+	json_object *o;
+	int pids[4];
+	pid_t host_b, victim;
+
+	start_controller();
+	new_host_token("host-a", host_token, sizeof(host_token));
+	new_host_token("host-b", tok_b, sizeof(tok_b));
+	host = start_host();
+	host_b = start_host_as("host-b", host_dir_b, tok_b);
+	wait_hosts_ready(2);
+
+	/* one anti-affinity group of two: the scheduler must use both hosts */
+	for (int i = 0; i < 3; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "g%d", i);
+		o = create_guest(name, i < 2 ? ",\"anti_affinity\":\"pair\"" : "");
+		snprintf(ids[i], sizeof(ids[i]), "%s", field(o, "id"));
+		json_object_put(o);
+	}
+	for (int i = 0; i < 3; i++) {
+		o = wait_observed(ids[i], "running");
+		snprintf(hosts[i], sizeof(hosts[i]), "%s", field(o, "host_id"));
+		json_object_put(o);
+	}
+	ck_assert_str_ne(hosts[0], hosts[1]);
+	/* each VMM runs on the host the controller chose, and only there */
+	for (int i = 0; i < 3; i++) {
+		int on_a = vmm_pids_in(host_dir, ids[i], pids, 4);
+		int on_b = vmm_pids_in(host_dir_b, ids[i], pids, 4);
+
+		ck_assert_int_eq(on_a + on_b, 1);
+		if (i == 1)
+			ck_assert_int_eq(on_a, vmm_pids_in(host_dir, ids[0], pids, 4) ? 0 : 1);
+	}
+
+	/* SIGKILL the daemon of g2's host and its VMMs: g2 is evacuated */
+	hdir = vmm_pids_in(host_dir, ids[2], pids, 4) ? host_dir : host_dir_b;
+	victim = hdir == host_dir ? host : host_b;
+	ck_assert_int_eq(kill(victim, SIGKILL), 0);
+	snprintf(path, sizeof(path), "pkill -KILL -f -- '[-]-api-sock %s/'", hdir);
+	ck_assert_int_ne(system(path), -1);
+	snprintf(path, sizeof(path), "/v1/guests/%s", ids[2]);
+	for (int i = 0; i < 400; i++) {
+		o = call("GET", path, NULL, 200);
+		if (strcmp(field(o, "host_id"), hosts[2]) != 0 &&
+		    strcmp(field(o, "observed_state"), "running") == 0)
+			break;
+		json_object_put(o);
+		o = NULL;
+		pvm_sleep_ns(50 * 1000 * 1000);
+	}
+	ck_assert_msg(o, "guest %s was not evacuated", ids[2]);
+	json_object_put(o);
+	ck_assert_int_eq(vmm_pids_in(hdir == host_dir ? host_dir_b : host_dir, ids[2], pids, 4), 1);
+	o = call("GET", "/v1/hosts", NULL, 200);
+	ck_assert_ptr_nonnull(strstr(json_object_to_json_string(o), "unreachable"));
+	json_object_put(o);
+	pvmd_client_close(admin);
+	admin = NULL;
+}
+END_TEST
+
 START_TEST(test_host_bad_config)
 {
 	struct pvmd_host_config cfg = {.controller = "http://127.0.0.1:1", .token = "x"};
@@ -416,6 +535,7 @@ int main(void)
 	    {"bad_config", test_host_bad_config},
 	    {"bad_token", test_host_bad_token},
 	    {"end_to_end", test_host_end_to_end},
+	    {"two_hosts_evacuation", test_two_hosts_evacuation},
 	};
 
 	if (access("/dev/kvm", R_OK | W_OK) < 0) {
