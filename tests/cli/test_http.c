@@ -103,19 +103,35 @@ static void script(const char *first, ...)
 	ck_assert_int_eq(pthread_create(&srv.thread, NULL, serve, NULL), 0);
 }
 
+static char out[16384]; /* pvmctl's stdout in the last run */
+
+/* Runs pvmctl in-process against the scripted server; stdout into out. */
 static int run(const char *first, ...)
 {
 	char addr[64], *argv[32] = {"pvmctl"},
 		       *envp[] = {addr, "PVM_TOKEN=tok_secret", "HOME=/nonexistent", NULL};
-	int argc = 1, code;
+	int argc = 1, code, so;
+	FILE *fo = tmpfile();
+	size_t n;
 	va_list ap;
 
+	ck_assert_ptr_nonnull(fo);
 	snprintf(addr, sizeof(addr), "PVM_ADDR=127.0.0.1:%d", srv.port);
 	va_start(ap, first);
 	for (const char *s = first; s; s = va_arg(ap, const char *))
 		argv[argc++] = (char *)s;
 	va_end(ap);
+	fflush(stdout);
+	so = dup(1);
+	dup2(fileno(fo), 1);
 	code = cli_main(argc, argv, envp);
+	fflush(stdout);
+	dup2(so, 1);
+	close(so);
+	rewind(fo);
+	n = fread(out, 1, sizeof(out) - 1, fo);
+	out[n] = '\0';
+	fclose(fo);
 	shutdown(srv.fd, SHUT_RDWR);
 	pthread_join(srv.thread, NULL);
 	close(srv.fd);
@@ -230,6 +246,64 @@ START_TEST(non_json_success_is_a_server_error)
 }
 END_TEST
 
+#define LIST_PAGE(items, next)                                                                     \
+	answer("200 OK", "", "{\"items\":[" items "],\"next_page_token\":" next "}")
+
+START_TEST(lists_follow_every_page)
+{
+	json_object *doc, *items;
+
+	script(LIST_PAGE("{\"id\":\"img_1\",\"name\":\"a\"}", "\"img_1\""),
+	       LIST_PAGE("{\"id\":\"img_2\",\"name\":\"b\"}", "null"), "");
+	ck_assert_int_eq(run("image", "list", "-o", "json", NULL), 0);
+	ck_assert(strncmp(srv.requests[0], "GET /v1/images?limit=1000 ", 26) == 0);
+	ck_assert(strncmp(srv.requests[1], "GET /v1/images?limit=1000&page_token=img_1 ", 43) == 0);
+	doc = json_tokener_parse(out);
+	ck_assert_ptr_nonnull(doc);
+	ck_assert(json_object_object_get_ex(doc, "items", &items));
+	ck_assert_int_eq(json_object_array_length(items), 2);
+	ck_assert(
+	    json_object_is_type(json_object_object_get(doc, "next_page_token"), json_type_null));
+	json_object_put(doc);
+
+	script(LIST_PAGE("{\"id\":\"img_1\",\"name\":\"a\"}", "\"img_1\""),
+	       LIST_PAGE("{\"id\":\"img_2\",\"name\":\"b\"}", "null"), "");
+	ck_assert_int_eq(run("image", "list", NULL), 0);
+	ck_assert_str_eq(out, "NAME  FORMAT  SIZE  SOURCE  AGE\n"
+			      "a     -       -     -       -\n"
+			      "b     -       -     -       -\n");
+}
+END_TEST
+
+START_TEST(rebalance_shows_and_applies_moves)
+{
+	const char *moves = answer("200 OK", "",
+				   "{\"moves\":[{\"guest_id\":\"gst_1\",\"from\":\"hst_a\","
+				   "\"to\":\"hst_b\",\"delta\":-0.5}],\"score_before\":2.0,"
+				   "\"score_after\":1.5}");
+	const char *hosts = LIST_PAGE("{\"id\":\"hst_a\",\"name\":\"a\"},"
+				      "{\"id\":\"hst_b\",\"name\":\"b\"}",
+				      "null");
+
+	script(moves, hosts, "");
+	ck_assert_int_eq(run("rebalance", NULL), 0);
+	ck_assert(strncmp(srv.requests[0], "POST /v1/rebalance ", 19) == 0);
+	ck_assert_ptr_nonnull(strstr(srv.requests[0], "\"apply\":false"));
+	ck_assert_msg(strstr(out, "gst_1  a     b   -0.5"), "%s", out);
+	ck_assert_ptr_nonnull(strstr(out, "cluster score 2 -> 1.5; not applied (use --apply)"));
+
+	script(moves, hosts, "");
+	ck_assert_int_eq(run("rebalance", "--apply", "--max-moves", "3", NULL), 0);
+	ck_assert_ptr_nonnull(strstr(srv.requests[0], "\"apply\":true"));
+	ck_assert_ptr_nonnull(strstr(srv.requests[0], "\"max_moves\":3"));
+	ck_assert_ptr_nonnull(strstr(out, "moves applied"));
+
+	script(answer("200 OK", "", "{\"moves\":[],\"score_before\":1.0,\"score_after\":1.0}"), "");
+	ck_assert_int_eq(run("rebalance", NULL), 0);
+	ck_assert_ptr_nonnull(strstr(out, "no move would improve"));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("cli_http");
@@ -242,6 +316,8 @@ int main(void)
 	tcase_add_test(tc, dropped_every_time_is_unreachable);
 	tcase_add_test(tc, patch_sends_if_match_and_retries_stale);
 	tcase_add_test(tc, non_json_success_is_a_server_error);
+	tcase_add_test(tc, lists_follow_every_page);
+	tcase_add_test(tc, rebalance_shows_and_applies_moves);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
