@@ -359,6 +359,16 @@ START_TEST(host_rm_busy_then_free)
 	one_line_err();
 	CK_ERR("Conflict");
 	CK_EXIT(0, admin, "guest", "rm", "pinned");
+	/* an empty host goes */
+	{
+		char h4_id[64];
+
+		register_host(admin, "h4", "{}", h4_id);
+		CK_EXIT(0, admin, "host", "rm", "h4");
+		CK_OUT("host h4 removed");
+		CK_EXIT(3, admin, "host", "show", h4_id);
+		CK_EXIT(3, admin, "host", "rm", "h4");
+	}
 	/* a host token may read its own host, and no other */
 	CK_EXIT(0, h3_token, "host", "show", h3_id);
 	CK_EXIT(5, h3_token, "host", "show", h1_id);
@@ -387,6 +397,13 @@ START_TEST(image_commands)
 	CK_OUT("Source:");
 	CK_OUT("/srv/disk.raw");
 	CK_EXIT(4, admin, "image", "create", "img2", "--format", "raw", "--source", "/x");
+	CK_EXIT(0, admin, "image", "create", "img3", "--format", "elf", "--source", "/y", "-o",
+		"json");
+	o = out_json();
+	ck_assert_str_eq(jstr(o, "name"), "img3");
+	json_object_put(o);
+	CK_EXIT(0, admin, "image", "rm", "img3", "-o", "json");
+	ck_assert_str_eq(out, "");
 	CK_EXIT(0, admin, "image", "rm", "img2");
 	CK_OUT("image img2 removed");
 	CK_EXIT(3, admin, "image", "rm", "img2");
