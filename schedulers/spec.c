@@ -61,11 +61,14 @@ static int check_label_word(const char *s, const char *field, bool allow_empty, 
 	return 0;
 }
 
-static int check_rate(double v, const char *field, struct pvm_err *err)
+static bool rate_ok(double v)
 {
-	if (!isfinite(v) || v < 0 || v > MAX_RATE)
-		return pvm_err_field(err, -EINVAL, field, "must be a finite rate in [0, 1e12]");
-	return 0;
+	return isfinite(v) && v >= 0 && v <= MAX_RATE;
+}
+
+static int rate_error(const char *field, struct pvm_err *err)
+{
+	return pvm_err_field(err, -EINVAL, field, "must be a finite rate in [0, 1e12]");
 }
 
 int sched_host_validate(const struct sched_host *h, struct pvm_err *err)
@@ -167,17 +170,22 @@ int sched_guest_validate(const struct sched_guest *g, struct pvm_err *err)
 	rc = check_id(g->anti_affinity, "/anti_affinity", true, err);
 	if (rc)
 		return rc;
+	/* Validation runs on every placement: field names are built only for
+	 * the error. */
 	for (unsigned int h = 0; h < SCHED_HOOK_COUNT; h++) {
-		snprintf(field, sizeof(field), "/stats/calls_per_s/%s", sched_hook_name(h));
-		rc = check_rate(g->stats.calls_per_s[h], field, err);
-		if (rc)
-			return rc;
-		snprintf(field, sizeof(field), "/stats/exits_avoided_per_s/%s", sched_hook_name(h));
-		rc = check_rate(g->stats.exits_avoided_per_s[h], field, err);
-		if (rc)
-			return rc;
+		if (!rate_ok(g->stats.calls_per_s[h])) {
+			snprintf(field, sizeof(field), "/stats/calls_per_s/%s", sched_hook_name(h));
+			return rate_error(field, err);
+		}
+		if (!rate_ok(g->stats.exits_avoided_per_s[h])) {
+			snprintf(field, sizeof(field), "/stats/exits_avoided_per_s/%s",
+				 sched_hook_name(h));
+			return rate_error(field, err);
+		}
 	}
-	return check_rate(g->stats.exits_per_s, "/stats/exits_per_s", err);
+	if (!rate_ok(g->stats.exits_per_s))
+		return rate_error("/stats/exits_per_s", err);
+	return 0;
 }
 
 int64_t sched_exits_milli(uint32_t wanted, const struct sched_hook_stats *st, uint32_t host_hooks)
