@@ -84,6 +84,19 @@ static int wait_running(struct cli_ctx *ctx, const char *id, const char *name, i
 	return ret;
 }
 
+/* "guest NAME created (ID)", and where it was placed when it already is. */
+static void print_created(struct cli_ctx *ctx, json_object *g, const char *name, const char *id)
+{
+	char host[128];
+
+	cli_host_names(ctx, g, "host_id", "host_name");
+	cli_field_text(g, "host_name", host, sizeof(host));
+	if (strcmp(host, "-") != 0)
+		printf("guest %s created (%s), scheduled on %s\n", name, id, host);
+	else
+		printf("guest %s created (%s)\n", name, id);
+}
+
 int cli_guest_create(struct cli_ctx *ctx, struct cli_args *a)
 {
 	struct cli_req opt = {.idempotency_key = true};
@@ -110,22 +123,22 @@ int cli_guest_create(struct cli_ctx *ctx, struct cli_args *a)
 		goto out;
 	cli_field_text(resp.json, "id", id, sizeof(id));
 	cli_field_text(resp.json, "name", name, sizeof(name));
+	if (ctx->output == CLI_OUT_JSON && !cli_flag(a, "wait"))
+		cli_print_json(resp.json);
+	if (ctx->output != CLI_OUT_JSON)
+		print_created(ctx, resp.json, name, id);
 	if (!cli_flag(a, "wait")) {
-		if (ctx->output == CLI_OUT_JSON)
-			cli_print_json(resp.json);
-		else
-			printf("guest %s created (%s)\n", name, id);
+		char desired[32];
+
 		if (strcmp(state_of(resp.json, state, sizeof(state)), "pending") == 0 &&
-		    strcmp(cli_field_text(resp.json, "desired_state", id, sizeof(id)), "running") ==
-			0)
+		    strcmp(cli_field_text(resp.json, "desired_state", desired, sizeof(desired)),
+			   "running") == 0)
 			ret = cli_fail(ctx, CLI_EXIT_NO_HOST,
 				       "no host can take guest %s now; it stays pending (see "
 				       "'pvmctl guest explain %s')",
 				       name, name);
 		goto out;
 	}
-	if (ctx->output != CLI_OUT_JSON)
-		printf("guest %s created (%s)\n", name, id);
 	ret = wait_running(ctx, id, name, timeout_s, &last);
 	if (ctx->output == CLI_OUT_JSON && last)
 		cli_print_json(last);

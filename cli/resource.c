@@ -190,11 +190,29 @@ static void name_one(json_object *names, json_object *obj, const char *id_key, c
 	json_object_object_add(obj, name_key, json_object_get(name ? name : id));
 }
 
+/* Does obj (or an element of it) carry a host id under id_key? */
+static bool names_a_host(json_object *obj, const char *id_key)
+{
+	size_t n = json_object_is_type(obj, json_type_array) ? json_object_array_length(obj) : 1;
+
+	for (size_t i = 0; i < n; i++) {
+		json_object *o = json_object_is_type(obj, json_type_array)
+				     ? json_object_array_get_idx(obj, i)
+				     : obj;
+		json_object *id = cli_field(o, id_key);
+
+		if (id && json_object_is_type(id, json_type_string) &&
+		    json_object_get_string_len(id))
+			return true;
+	}
+	return false;
+}
+
 void cli_host_names(struct cli_ctx *ctx, json_object *obj, const char *id_key, const char *name_key)
 {
 	json_object *doc = NULL, *items;
 
-	if (!obj)
+	if (!obj || !names_a_host(obj, id_key))
 		return;
 	if (!ctx->hosts) {
 		ctx->quiet = true;

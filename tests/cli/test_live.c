@@ -419,6 +419,7 @@ START_TEST(guest_commands)
 		"--require", "console", "--prefer", "clock", "-l", "app=web", "--restart",
 		"always");
 	CK_OUT("guest web-1 created (gst_");
+	CK_OUT("), scheduled on h");
 	CK_EXIT(0, admin, "guest", "list");
 	CK_OUT("web-1");
 	CK_OUT("scheduled");
