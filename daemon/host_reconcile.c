@@ -238,6 +238,7 @@ static void reconcile_one(struct pvmd_host *h, json_object *a, uint64_t now)
 			maybe_restart(h, g, st, policy, now);
 		}
 	} else if (st == PVMD_GUEST_RUNNING || st == PVMD_GUEST_PAUSED) {
+		pvm_log_info("guest %s: stopping (desired state stopped)", id);
 		if (g->drv->ops->stop(g->drv->priv, id, h->stop_timeout_ms, &err) < 0)
 			pvm_log_error("stop guest %s: %s", id, err.msg);
 		g->restart_at = 0;

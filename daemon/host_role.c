@@ -230,6 +230,24 @@ static void stop_all(struct pvmd_host *h)
 	}
 }
 
+/*
+ * How long the next long poll may wait: a restart due sooner than that is
+ * waited for here instead, so backoff delays hold to the millisecond.
+ */
+static unsigned poll_wait(struct pvmd_host *h, unsigned wait_s)
+{
+	uint64_t now = pvm_now_ns(), due = 0;
+
+	for (size_t i = 0; i < h->ng; i++)
+		if (h->g[i].restart_at && (!due || h->g[i].restart_at < due))
+			due = h->g[i].restart_at;
+	if (!due || due > now + (uint64_t)wait_s * 1000000000ull)
+		return wait_s;
+	while (!*h->stop && pvm_now_ns() < due)
+		pvm_sleep_ns(due - pvm_now_ns() < 10000000 ? due - pvm_now_ns() : 10000000);
+	return 0;
+}
+
 int pvmd_host_run(const struct pvmd_host_config *cfg, volatile sig_atomic_t *stop,
 		  struct pvm_err *err)
 {
@@ -284,7 +302,7 @@ int pvmd_host_run(const struct pvmd_host_config *cfg, volatile sig_atomic_t *sto
 				pvm_log_warn("%s", e.msg);
 			next_hb = now + h.heartbeat_ns;
 		}
-		if (poll_assignments(&h, wait_s, &e) < 0) {
+		if (poll_assignments(&h, poll_wait(&h, wait_s), &e) < 0) {
 			if (*stop)
 				break;
 			pvm_log_warn("%s", e.msg);
