@@ -6,6 +6,7 @@
  * run are placed again. Runs every heartbeat interval, or sooner when kicked.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -13,61 +14,77 @@
 #include "schedulers/sched.h"
 #include "store/store.h"
 
-static void refresh_hosts(struct api_server *srv, bool *evacuate_any)
+/* Mirrors every host into the fleet; returns the ids of hosts to empty. */
+static char (*refresh_hosts(struct api_server *srv, size_t *nout))[STORE_ID_MAX]
 {
+	char(*out)[STORE_ID_MAX] = NULL;
 	char next[STORE_ID_MAX] = "";
+	size_t n = 0, cap = 0;
 
-	*evacuate_any = false;
 	do {
 		struct store_list_opts o = {.after = next[0] ? next : NULL,
 					    .limit = STORE_LIST_MAX};
 		struct store_host_list l = {0};
 
 		if (store_host_list(srv->cfg.store, &o, &l, NULL) < 0)
-			return;
+			break;
 		for (size_t i = 0; i < l.n; i++) {
 			api_fleet_host_sync(srv, &l.items[i]);
-			if (l.items[i].state == STORE_HOST_UNREACHABLE || l.items[i].draining)
-				*evacuate_any = true;
+			if (l.items[i].state != STORE_HOST_UNREACHABLE && !l.items[i].draining)
+				continue;
+			if (n == cap) {
+				size_t ncap = cap ? cap * 2 : 8;
+				char(*p)[STORE_ID_MAX] = realloc(out, ncap * sizeof(*out));
+
+				if (!p)
+					continue;
+				out = p;
+				cap = ncap;
+			}
+			memcpy(out[n++], l.items[i].id, STORE_ID_MAX);
 		}
 		snprintf(next, sizeof(next), "%s", l.next);
 		store_host_list_free(&l);
 	} while (next[0]);
+	*nout = n;
+	return out;
 }
 
-/* Moves guests off hosts that cannot keep them; one page per pass. */
-static void evacuate(struct api_server *srv)
+/*
+ * Moves the guests of an unreachable or draining host to hosts the
+ * scheduler picks. A guest no host can take stays where it is and is tried
+ * again on the next pass, so it never loses its place for nothing.
+ */
+static void evacuate(struct api_server *srv, const char *host_id)
 {
-	struct store_list_opts o = {.limit = STORE_LIST_MAX};
-	struct store_guest_list l = {0};
+	char next[STORE_ID_MAX] = "";
 
-	if (store_guest_list(srv->cfg.store, &o, &l, NULL) < 0)
-		return;
-	for (size_t i = 0; i < l.n; i++) {
-		struct store_guest *g = &l.items[i], moved;
-		const struct sched_host *h;
-		struct pvm_err err = {0};
+	do {
+		struct store_list_opts o = {
+		    .after = next[0] ? next : NULL, .limit = STORE_LIST_MAX, .host_id = host_id};
+		struct store_guest_list l = {0};
 
-		if (!g->host_id[0])
-			continue;
-		h = sched_fleet_host(srv->fleet, g->host_id);
-		if (!h || (h->state == SCHED_HOST_READY && !h->draining))
-			continue;
-		if (store_guest_unbind(srv->cfg.store, g->id, 0, &moved, &err) < 0) {
-			pvm_log_warn("api: evacuating guest %s: %s", g->id, err.msg);
-			continue;
+		if (store_guest_list(srv->cfg.store, &o, &l, NULL) < 0)
+			return;
+		for (size_t i = 0; i < l.n; i++) {
+			struct store_guest *g = &l.items[i];
+			struct pvm_err err = {0};
+
+			if (g->desired_state != STORE_DESIRED_RUNNING)
+				continue;
+			sched_fleet_unbind(srv->fleet, g->id);
+			if (api_place(srv, g, false, &err) == 0) {
+				pvm_log_info("api: moved guest %s from host %s to host %s", g->id,
+					     host_id, g->host_id);
+			} else {
+				pvm_log_debug("api: guest %s stays on host %s: %s", g->id, host_id,
+					      err.msg);
+				api_fleet_bind(srv, g);
+			}
 		}
-		store_guest_free(g);
-		*g = moved;
-		sched_fleet_unbind(srv->fleet, g->id);
-		if (g->desired_state != STORE_DESIRED_RUNNING)
-			continue;
-		if (api_place(srv, g, false, &err) == 0)
-			pvm_log_info("api: evacuated guest %s to host %s", g->id, g->host_id);
-		else
-			pvm_log_warn("api: guest %s left its host and waits: %s", g->id, err.msg);
-	}
-	store_guest_list_free(&l);
+		snprintf(next, sizeof(next), "%s", l.next);
+		store_guest_list_free(&l);
+	} while (next[0]);
 }
 
 static void place_pending(struct api_server *srv)
@@ -90,8 +107,9 @@ static void pass(struct api_server *srv)
 {
 	int64_t now_ms = (int64_t)(pvm_wall_ns() / 1000000);
 	int64_t cutoff = now_ms - 3 * (int64_t)srv->cfg.heartbeat_s * 1000;
+	char(*evac)[STORE_ID_MAX];
 	struct pvm_err err = {0};
-	bool evac;
+	size_t nevac;
 	int n;
 
 	n = store_host_mark_unreachable(srv->cfg.store, cutoff, &err);
@@ -100,9 +118,10 @@ static void pass(struct api_server *srv)
 	else if (n > 0)
 		pvm_log_warn("api: %d host(s) missed 3 heartbeats: unreachable", n);
 	pthread_mutex_lock(&srv->place_lock);
-	refresh_hosts(srv, &evac);
-	if (evac)
-		evacuate(srv);
+	evac = refresh_hosts(srv, &nevac);
+	for (size_t i = 0; i < nevac; i++)
+		evacuate(srv, evac[i]);
+	free(evac);
 	place_pending(srv);
 	pthread_mutex_unlock(&srv->place_lock);
 }

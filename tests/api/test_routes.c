@@ -546,6 +546,59 @@ START_TEST(graceful_stop_answers_long_poll)
 }
 END_TEST
 
+static const char *guest_host(const char *gid)
+{
+	static char host[64];
+	struct th_resp r;
+	char path[128];
+
+	snprintf(path, sizeof(path), "/v1/guests/%s", gid);
+	th_req(&t, "GET", path, t.admin, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	snprintf(host, sizeof(host), "%s", th_str(&r, "host_id"));
+	th_resp_free(&r);
+	return host;
+}
+
+/* Draining a host moves its guests where they fit, and keeps them where they do not. */
+START_TEST(drain_moves_guests)
+{
+	struct th_resp r;
+	char a[ID], atok[128], b[ID], btok[128], small[ID], big[ID], path[160];
+	uint64_t deadline = pvm_now_ns() + 20ull * 1000000000ull;
+
+	th_host(&t, "a", 8, 8192, "[\"console\"]", a, sizeof(a), atok, sizeof(atok));
+	th_req(&t, "POST", "/v1/guests", t.admin, guest_body("small"), NULL, &r);
+	snprintf(small, sizeof(small), "%s", th_str(&r, "id"));
+	th_resp_free(&r);
+	th_req(&t, "POST", "/v1/guests", t.admin,
+	       "{\"name\":\"big\",\"image\":\"x\",\"vcpus\":6,\"memory_mib\":4096}", NULL, &r);
+	snprintf(big, sizeof(big), "%s", th_str(&r, "id"));
+	th_resp_free(&r);
+	ck_assert_str_eq(guest_host(small), a);
+	ck_assert_str_eq(guest_host(big), a);
+	th_host(&t, "b", 2, 2048, "[\"console\"]", b, sizeof(b), btok, sizeof(btok));
+	snprintf(path, sizeof(path), "/v1/hosts/%s", a);
+	th_req(&t, "PATCH", path, t.admin, "{\"draining\":true}", NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	th_resp_free(&r);
+	while (strcmp(guest_host(small), b) != 0 && pvm_now_ns() < deadline) {
+		char hb[160];
+
+		/* keep both hosts alive while the controller works */
+		snprintf(hb, sizeof(hb), "/v1/hosts/%s/heartbeat", a);
+		th_req(&t, "POST", hb, atok, "{}", NULL, &r);
+		th_resp_free(&r);
+		snprintf(hb, sizeof(hb), "/v1/hosts/%s/heartbeat", b);
+		th_req(&t, "POST", hb, btok, "{}", NULL, &r);
+		th_resp_free(&r);
+		pvm_sleep_ns(100 * 1000000ull);
+	}
+	ck_assert_str_eq(guest_host(small), b);
+	ck_assert_str_eq(guest_host(big), a); /* b is too small for it */
+}
+END_TEST
+
 START_TEST(metrics_open_when_configured)
 {
 	struct api_config c = {.metrics_open = true};
@@ -590,6 +643,7 @@ int main(void)
 	tcase_add_test(tc, unreachable_host_is_evacuated);
 	tcase_add_test(tc, graceful_stop_answers_long_poll);
 	tcase_add_test(tc, metrics_open_when_configured);
+	tcase_add_test(tc, drain_moves_guests);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
