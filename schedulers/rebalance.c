@@ -123,34 +123,43 @@ double sched_fleet_cluster_score(const struct sched_fleet *f, const struct sched
 			     cl.misplaced);
 }
 
-/* The cluster score after moving guest gi (on host a, as ctx c) to host b. */
-static double price_move(const struct cluster *cl, const struct sched_ctx *c, int32_t gi,
-			 uint32_t a, uint32_t b)
+/* The sums with guest gi taken off its host a: the half of a move's price
+ * that does not depend on the target. */
+static void take_off(const struct cluster *cl, int32_t gi, uint32_t a, struct cluster *out)
 {
-	const struct sched_fleet *f = cl->f;
-	const struct sched_guest_rec *r = &f->guests[gi];
-	const struct sched_host_hot *ha = &f->hot[a], *hb = &f->hot[b];
-	int64_t mem = (int64_t)r->memory_mib, vcpus = (int64_t)r->vcpus;
-	int64_t exits_b =
-	    c->exits_milli[sched_usable_hooks(hb->hooks, hb->abi_versions, r->abi_version)];
-	double sm = cl->sm, qm = cl->qm, sc = cl->sc, qc = cl->qc;
-	double misplaced = cl->misplaced;
-	double overload, mismatch;
+	const struct sched_guest_rec *r = &cl->f->guests[gi];
+	const struct sched_host_hot *ha = &cl->f->hot[a];
 
+	*out = *cl;
 	if (balanced(ha)) {
-		double m0 = mem_use(ha, 0), m1 = mem_use(ha, -mem);
-		double c0 = cpu_use_of(cl, ha, 0), c1 = cpu_use_of(cl, ha, -vcpus);
+		double m0 = mem_use(ha, 0), m1 = mem_use(ha, -(int64_t)r->memory_mib);
+		double c0 = cpu_use_of(cl, ha, 0), c1 = cpu_use_of(cl, ha, -(int64_t)r->vcpus);
 
-		sm += m1 - m0;
-		qm += m1 * m1 - m0 * m0;
-		sc += c1 - c0;
-		qc += c1 * c1 - c0 * c0;
+		out->sm += m1 - m0;
+		out->qm += m1 * m1 - m0 * m0;
+		out->sc += c1 - c0;
+		out->qc += c1 * c1 - c0 * c0;
 	} else {
-		misplaced -= 1;
+		out->misplaced -= 1;
 	}
+	out->overload += overload_of(cl, ha, -r->exits_milli) - overload_of(cl, ha, 0);
+	out->mismatch -= rec_mismatch(r, ha);
+}
+
+/* The cluster score once the guest taken off (sums in `off`, ctx c) lands
+ * on host b. */
+static double price_move(const struct cluster *off, const struct sched_ctx *c, int32_t gi,
+			 uint32_t b)
+{
+	const struct sched_guest_rec *r = &off->f->guests[gi];
+	const struct sched_host_hot *hb = &off->f->hot[b];
+	uint32_t usable = sched_usable_hooks(hb->hooks, hb->abi_versions, r->abi_version);
+	double sm = off->sm, qm = off->qm, sc = off->sc, qc = off->qc;
+	double misplaced = off->misplaced;
+
 	if (balanced(hb)) {
-		double m0 = mem_use(hb, 0), m1 = mem_use(hb, mem);
-		double c0 = cpu_use_of(cl, hb, 0), c1 = cpu_use_of(cl, hb, vcpus);
+		double m0 = mem_use(hb, 0), m1 = mem_use(hb, (int64_t)r->memory_mib);
+		double c0 = cpu_use_of(off, hb, 0), c1 = cpu_use_of(off, hb, (int64_t)r->vcpus);
 
 		sm += m1 - m0;
 		qm += m1 * m1 - m0 * m0;
@@ -159,10 +168,10 @@ static double price_move(const struct cluster *cl, const struct sched_ctx *c, in
 	} else {
 		misplaced += 1;
 	}
-	overload = cl->overload - overload_of(cl, ha, 0) + overload_of(cl, ha, -r->exits_milli) -
-		   overload_of(cl, hb, 0) + overload_of(cl, hb, exits_b);
-	mismatch = cl->mismatch - rec_mismatch(r, ha) + rec_mismatch(r, hb);
-	return cluster_value(cl, sm, qm, sc, qc, overload, mismatch, misplaced);
+	return cluster_value(off, sm, qm, sc, qc,
+			     off->overload - overload_of(off, hb, 0) +
+				 overload_of(off, hb, c->exits_milli[usable]),
+			     off->mismatch + 1 - c->affinity[usable], misplaced);
 }
 
 int sched_fleet_rebalance(struct sched_fleet *f, const struct sched_policy *policy,
@@ -205,19 +214,21 @@ int sched_fleet_rebalance(struct sched_fleet *f, const struct sched_policy *poli
 		for (uint32_t gi = 0; gi < f->guests_used; gi++) {
 			const struct sched_guest_rec *r = &f->guests[gi];
 			struct sched_ctx c;
+			struct cluster off;
 			uint32_t a = (uint32_t)r->host;
 
 			if (r->host < 0)
 				continue;
 			sched_fleet_guest_spec(f, (int32_t)gi, spec);
 			sched_ctx_init(&c, f, p, spec, spec->selector, spec->nselector);
+			take_off(&cl, (int32_t)gi, a, &off);
 			for (uint32_t b = 0; b < f->nhosts; b++) {
 				double score, value;
 				int by;
 
 				if (b == a)
 					continue;
-				value = price_move(&cl, &c, (int32_t)gi, a, b);
+				value = price_move(&off, &c, (int32_t)gi, b);
 				if (value >= best_value)
 					continue;
 				/* Only now the filters: most moves are priced out. */
