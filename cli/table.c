@@ -90,13 +90,14 @@ static size_t width(const char *s)
 	return w;
 }
 
+/* Only states are coloured; a boolean's good value depends on its column. */
 static const char *state_color(const char *v)
 {
-	static const char *const good[] = {"running", "ready", "bound", "ok", "true", "active"};
+	static const char *const good[] = {"running", "ready", "bound", "ok", "accepted"};
 	static const char *const wait[] = {"pending",  "scheduled", "starting", "not_ready",
 					   "draining", "cordoned",  "stopped"};
 	static const char *const bad[] = {"failed",  "unreachable",   "unknown",
-					  "revoked", "unschedulable", "false"};
+					  "revoked", "unschedulable", "refused"};
 
 	for (size_t i = 0; i < PVM_ARRAY_SIZE(good); i++)
 		if (strcmp(v, good[i]) == 0)

@@ -63,6 +63,18 @@ START_TEST(colour_marks_header_and_states)
 	ck_assert_ptr_nonnull(strstr(out, "web-1  \033[32mrunning\033[0m  h1\n"));
 	free(out);
 	cli_table_free(t);
+
+	/* booleans are not states: no colour */
+	{
+		const char *h[] = {"CORDONED"}, *r[] = {"false"};
+
+		t = cli_table_new(1, h);
+		ck_assert_int_eq(cli_table_add(t, r), 0);
+		out = render(t, true);
+		ck_assert_str_eq(out, "\033[1mCORDONED\033[0m\nfalse\n");
+	}
+	free(out);
+	cli_table_free(t);
 }
 END_TEST
 
