@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "common/common.h"
+#include "daemon/role.h"
 
 struct pvmd_host_config {
 	const char *controller;	     /* base URL: "http://127.0.0.1:7070" */
@@ -44,6 +45,14 @@ struct pvmd_host_config {
  * Returns 0 on a clean stop, a negative errno when it cannot run. */
 int pvmd_host_run(const struct pvmd_host_config *cfg, volatile sig_atomic_t *stop,
 		  struct pvm_err *err);
+
+/* ---- role_host.c: `pvmd --role host` ----------------------------------- */
+
+/* The role, and the configuration keys it reads beside pvmd's own
+ * (state_dir, log.*): pvmd's main adds both to its tables. */
+extern const struct pvmd_role pvmd_role_host;
+extern const struct pvm_config_key pvmd_host_keys[];
+extern const size_t pvmd_nhost_keys;
 
 /* ---- kvm_caps.c --------------------------------------------------------- */
 

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -484,6 +485,106 @@ START_TEST(test_two_hosts_evacuation)
 }
 END_TEST
 
+/* Runs `pvmd --role host` as pvmd's main would, in a child process. */
+static pid_t run_role(const char *const *kv, int *code_now)
+{
+	struct pvm_config_key keys[32];
+	size_t nk = 0;
+	pid_t pid;
+
+	keys[nk++] = (struct pvm_config_key){"state_dir", NULL, "", false};
+	for (size_t i = 0; i < pvmd_nhost_keys; i++)
+		keys[nk++] = pvmd_host_keys[i];
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct pvm_config cfg;
+		sigset_t sigs;
+		char log[PATH_MAX];
+		int fd;
+
+		snprintf(log, sizeof(log), "%s/role.log", dir);
+		fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		pvm_log_set_fd(fd);
+		sigemptyset(&sigs);
+		sigaddset(&sigs, SIGTERM);
+		sigaddset(&sigs, SIGINT);
+		sigaddset(&sigs, SIGHUP);
+		pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+		if (pvm_config_init(&cfg, keys, nk) < 0)
+			_exit(99);
+		for (size_t i = 0; kv[i]; i += 2)
+			if (pvm_config_set(&cfg, kv[i], kv[i + 1], PVM_CONFIG_FLAG, NULL) < 0)
+				_exit(98);
+		_exit(pvmd_role_host.run(&cfg, &sigs));
+	}
+	note_pid(pid);
+	if (code_now) {
+		int status;
+
+		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+		ck_assert(WIFEXITED(status));
+		*code_now = WEXITSTATUS(status);
+	}
+	return pid;
+}
+
+START_TEST(test_role_host)
+{
+	char tok[256], tokfile[PATH_MAX], empty[PATH_MAX];
+	const char *kv[32];
+	json_object *o;
+	int code, status;
+	pid_t pid;
+	FILE *fp;
+
+	start_controller();
+	new_host_token("role-host", tok, sizeof(tok));
+	snprintf(tokfile, sizeof(tokfile), "%s/host.token", dir);
+	fp = fopen(tokfile, "w");
+	fprintf(fp, "%s\n", tok);
+	fclose(fp);
+	snprintf(empty, sizeof(empty), "%s/empty.token", dir);
+	fclose(fopen(empty, "w"));
+
+	/* bad configuration: exit code 2, nothing registered */
+	kv[0] = "state_dir", kv[1] = host_dir, kv[2] = NULL;
+	run_role(kv, &code);
+	ck_assert_int_eq(code, 2);
+	kv[2] = "controller", kv[3] = base, kv[4] = "token_file", kv[5] = "/nonexistent/token";
+	kv[6] = NULL;
+	run_role(kv, &code);
+	ck_assert_int_eq(code, 2);
+	kv[5] = empty;
+	run_role(kv, &code);
+	ck_assert_int_eq(code, 2);
+	kv[5] = tokfile, kv[6] = "report_interval_ms", kv[7] = "soon", kv[8] = NULL;
+	run_role(kv, &code);
+	ck_assert_int_eq(code, 2);
+	o = call("GET", "/v1/hosts", NULL, 200);
+	ck_assert_ptr_null(strstr(json_object_to_json_string(o), "role-host"));
+	json_object_put(o);
+
+	/* a good one registers, survives SIGHUP, stops on SIGTERM with 0 */
+	kv[6] = "host_name", kv[7] = "role-host", kv[8] = "vmm", kv[9] = PVM_VMM;
+	kv[10] = "labels", kv[11] = "{\"zone\":\"a\"}", kv[12] = NULL;
+	pid = run_role(kv, NULL);
+	wait_hosts_ready(1);
+	o = call("GET", "/v1/hosts", NULL, 200);
+	ck_assert_ptr_nonnull(strstr(json_object_to_json_string(o), "role-host"));
+	ck_assert_ptr_nonnull(strstr(json_object_to_json_string(o), "zone"));
+	json_object_put(o);
+	ck_assert_int_eq(kill(pid, SIGHUP), 0);
+	pvm_sleep_ns(200 * 1000 * 1000);
+	ck_assert_int_eq(waitpid(pid, &status, WNOHANG), 0);
+	ck_assert_int_eq(kill(pid, SIGTERM), 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	pvmd_client_close(admin);
+	admin = NULL;
+}
+END_TEST
+
 START_TEST(test_host_bad_config)
 {
 	struct pvmd_host_config cfg = {.controller = "http://127.0.0.1:1", .token = "x"};
@@ -536,6 +637,7 @@ int main(void)
 	    {"bad_token", test_host_bad_token},
 	    {"end_to_end", test_host_end_to_end},
 	    {"two_hosts_evacuation", test_two_hosts_evacuation},
+	    {"role_host", test_role_host},
 	};
 
 	if (access("/dev/kvm", R_OK | W_OK) < 0) {

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pvmd --role host: configuration into struct pvmd_host_config, the bearer
+ * token from --token-file, signals (SIGTERM/SIGINT stop, SIGHUP logged),
+ * sd_notify READY/WATCHDOG/STOPPING, then pvmd_host_run(). pvmd's main adds
+ * pvmd_host_keys to its key table and &pvmd_role_host to its roles.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "daemon/host.h"
+
+#define TOKEN_MAX 512
+
+const struct pvm_config_key pvmd_host_keys[] = {
+    {"controller", NULL, "host role: the controller's URL (http://ADDR:PORT)", false},
+    {"token_file", NULL, "host role: file holding the host's bearer token", false},
+    {"host_name", NULL, "host role: name to register (default: the hostname)", false},
+    {"vmm", NULL, "host role: pvm-vmm binary (default: beside pvmd)", false},
+    {"hooks", "all", "host role: pv hooks the VMMs offer (console,block,clock,agent,halt)", false},
+    {"image_dir", NULL, "host role: where image names are looked up (default: STATE/images)",
+     false},
+    {"libvirt_uri", NULL, "host role: also run libvirt guests on this URI", false},
+    {"labels", NULL, "host role: labels as a JSON object", false},
+    {"report_interval_ms", "2000", "host role: how often guest statistics are reported", false},
+    {"stop_guests_on_exit", "false", "host role: stop every guest when pvmd stops", true},
+};
+const size_t pvmd_nhost_keys = PVM_ARRAY_SIZE(pvmd_host_keys);
+
+struct sigctx {
+	const sigset_t *sigs;
+	volatile sig_atomic_t stop;
+};
+
+static void *signal_thread(void *arg)
+{
+	struct sigctx *c = arg;
+	int sig;
+
+	while (!c->stop) {
+		if (sigwait(c->sigs, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			pvm_log_info("SIGHUP: the host role reads its configuration at start only");
+			continue;
+		}
+		pvm_log_info("%s: stopping", strsignal(sig));
+		c->stop = 1;
+	}
+	return NULL;
+}
+
+static void notify(void *arg, const char *state)
+{
+	(void)arg;
+	sd_notify(0, state);
+}
+
+/* The token is the file's first line; the file should be readable by pvmd only. */
+static int read_token(const char *path, char *out, size_t len, struct pvm_err *err)
+{
+	ssize_t n;
+	int fd;
+
+	if (!path)
+		return pvm_err_field(err, -EINVAL, "token_file",
+				     "the host role needs --token-file");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return pvm_err_field(err, -errno, "token_file", "%s: %s", path, strerror(errno));
+	n = read(fd, out, len - 1);
+	close(fd);
+	if (n < 0)
+		return pvm_err_field(err, -EIO, "token_file", "%s: %s", path, strerror(errno));
+	out[n] = '\0';
+	out[strcspn(out, "\r\n")] = '\0';
+	if (!out[0])
+		return pvm_err_field(err, -EINVAL, "token_file", "%s: no token in it", path);
+	return 0;
+}
+
+static int host_role_run(const struct pvm_config *cfg, const sigset_t *sigs)
+{
+	struct pvmd_host_config hc = {0};
+	struct sigctx sc = {.sigs = sigs};
+	struct pvm_err err = {0};
+	char token[TOKEN_MAX];
+	pthread_t thr;
+	int64_t interval = 2000;
+	int ret;
+
+	hc.controller = pvm_config_get(cfg, "controller");
+	if (!hc.controller) {
+		pvm_log_error("config: the host role needs --controller URL");
+		return 2;
+	}
+	if (read_token(pvm_config_get(cfg, "token_file"), token, sizeof(token), &err) < 0 ||
+	    (pvm_config_get(cfg, "report_interval_ms") &&
+	     pvm_config_get_int(cfg, "report_interval_ms", 100, 3600000, &interval, &err) < 0) ||
+	    (pvm_config_get(cfg, "stop_guests_on_exit") &&
+	     pvm_config_get_bool(cfg, "stop_guests_on_exit", &hc.stop_guests_on_exit, &err) < 0)) {
+		pvm_log_error("config: %s", err.msg);
+		return 2;
+	}
+	hc.token = token;
+	hc.name = pvm_config_get(cfg, "host_name");
+	hc.state_dir = pvm_config_get(cfg, "state_dir");
+	hc.vmm = pvm_config_get(cfg, "vmm");
+	hc.hooks = pvm_config_get(cfg, "hooks");
+	hc.image_dir = pvm_config_get(cfg, "image_dir");
+	hc.libvirt_uri = pvm_config_get(cfg, "libvirt_uri");
+	hc.labels = pvm_config_get(cfg, "labels");
+	hc.report_interval_ms = (unsigned)interval;
+	hc.notify = notify;
+	if (pthread_create(&thr, NULL, signal_thread, &sc) != 0) {
+		pvm_log_error("cannot start the signal thread");
+		return 1;
+	}
+	ret = pvmd_host_run(&hc, &sc.stop, &err);
+	explicit_bzero(token, sizeof(token));
+	if (ret < 0)
+		pvm_log_error("host: %s", err.msg);
+	/* Wake the signal thread if the role ended on its own. */
+	if (!sc.stop) {
+		sc.stop = 1;
+		pthread_kill(thr, SIGTERM);
+	}
+	pthread_join(thr, NULL);
+	return ret == -EINVAL || ret == -ENOENT || ret == -EACCES ? 2 : ret < 0 ? 1 : 0;
+}
+
+const struct pvmd_role pvmd_role_host = {
+    .name = "host",
+    .run = host_role_run,
+};
