@@ -180,6 +180,16 @@ static void renegotiate(struct agent_sm *sm, const char *root)
 }
 
 /* Signals are blocked except inside ppoll, so a stop is never missed. */
+static void log_counters(const struct agent_sm *sm)
+{
+	fprintf(stderr,
+		"pvm-agent: frames in %llu out %llu, rejected %llu, garbage bytes %llu, "
+		"replies dropped %llu, reports %u\n",
+		(unsigned long long)sm->frames_in, (unsigned long long)sm->frames_out,
+		(unsigned long long)sm->dec.rejected, (unsigned long long)sm->dec.garbage_bytes,
+		(unsigned long long)sm->replies_dropped, sm->reports_sent);
+}
+
 static int run(const struct opts *o, int fd, const sigset_t *waitmask)
 {
 	static struct agent_sm sm;
@@ -219,7 +229,8 @@ static int run(const struct opts *o, int fd, const sigset_t *waitmask)
 		ret = write_all(fd, buf, n);
 		if (ret) {
 			fprintf(stderr, "pvm-agent: write: %s\n", strerror(-ret));
-			return 1;
+			ret = 1;
+			goto out;
 		}
 		ev = agent_sm_events(&sm);
 		if (ev & AGENT_EV_RENEGOTIATE)
@@ -248,7 +259,8 @@ static int run(const struct opts *o, int fd, const sigset_t *waitmask)
 			if (errno == EINTR)
 				continue;
 			fprintf(stderr, "pvm-agent: poll: %s\n", strerror(errno));
-			return 1;
+			ret = 1;
+			goto out;
 		}
 		if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
 			ssize_t r = read(fd, buf, sizeof(buf));
@@ -257,18 +269,23 @@ static int run(const struct opts *o, int fd, const sigset_t *waitmask)
 				continue;
 			if (r <= 0) {
 				fprintf(stderr, "pvm-agent: %s: the host side closed\n", o->device);
-				return 1;
+				ret = 1;
+				goto out;
 			}
 			agent_sm_input(&sm, buf, (size_t)r, pvm_now_ns());
 		}
 	}
+	ret = 0;
 	if (o->poweroff && !stop_requested) {
 		sync();
 		reboot(RB_POWER_OFF);
 		fprintf(stderr, "pvm-agent: poweroff: %s\n", strerror(errno));
-		return 1;
+		ret = 1;
 	}
-	return 0;
+out:
+	if (o->verbose)
+		log_counters(&sm);
+	return ret;
 }
 
 int main(int argc, char **argv)

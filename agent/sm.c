@@ -72,6 +72,15 @@ static void queue_reply(struct agent_sm *sm, uint8_t type, const struct agent_ms
 {
 	struct agent_sm_reply *r;
 
+	/* Only the newest ping matters to the host: a queued PONG takes its
+	 * nonce, so a ping flood costs one reply and the last ping is answered. */
+	for (unsigned i = 0; type == AGENT_T_PONG && i < sm->nreplies; i++) {
+		r = &sm->replies[(sm->rhead + i) % AGENT_SM_REPLIES];
+		if (r->type == AGENT_T_PONG) {
+			r->nonce = req->u.nonce;
+			return;
+		}
+	}
 	if (sm->nreplies == AGENT_SM_REPLIES) {
 		sm->replies_dropped++;
 		return;

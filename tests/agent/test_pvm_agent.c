@@ -73,7 +73,7 @@ struct run {
 	bool host_talks; /* the host writes only after the agent said hello */
 };
 
-static void start(struct run *r, const char *extra)
+static void start_with(struct run *r, const char *extra, const struct agent_host_config *cfg)
 {
 	char slave[128];
 
@@ -89,7 +89,7 @@ static void start(struct run *r, const char *extra)
 		      "--interval-ms", "200", "--heartbeat-ms", "100", extra, (char *)NULL);
 		_exit(127);
 	}
-	r->h = agent_host_new(NULL, pvm_now_ns());
+	r->h = agent_host_new(cfg, pvm_now_ns());
 	ck_assert_ptr_nonnull(r->h);
 	r->host_talks = false;
 }
@@ -115,6 +115,11 @@ static struct agent_hello *hello_of(struct run *r)
 	return agent_host_hello(r->h, &x) == 0 ? &x : NULL;
 }
 
+static void start(struct run *r, const char *extra)
+{
+	start_with(r, extra, NULL);
+}
+
 /* Moves bytes until done(r) holds; fails the test if the agent stops first. */
 static void pump_until(struct run *r, bool (*done)(struct run *))
 {
@@ -126,7 +131,12 @@ static void pump_until(struct run *r, bool (*done)(struct run *))
 		uint64_t now = pvm_now_ns();
 		ssize_t n;
 
-		ck_assert_msg(now < give_up, "gave up waiting for the agent");
+		if (now >= give_up) {
+			json_object *j = agent_host_to_json(r->h, now);
+
+			ck_abort_msg("gave up waiting for the agent: %s",
+				     json_object_to_json_string(j));
+		}
 		if (r->host_talks) {
 			size_t out = agent_host_output(r->h, buf, sizeof(buf), now);
 
@@ -290,6 +300,55 @@ START_TEST(full_session_over_a_pty)
 }
 END_TEST
 
+static uint64_t pongs_wanted;
+
+static bool pongs_reached(struct run *r)
+{
+	struct agent_host_counters c;
+
+	agent_host_counters(r->h, &c);
+	return c.pongs >= pongs_wanted;
+}
+
+/* A flood of pings from the host side: the agent stays up, its answers
+ * collapse, and the host's own next ping is answered. */
+START_TEST(request_flood_from_the_host)
+{
+	static uint8_t flood[2000 * (AGENT_HDR_SIZE + 8)];
+	struct agent_msg ping = {.type = AGENT_T_PING};
+	/* The host's own flood limit would drop the answers: lift it here. */
+	struct agent_host_config cfg = {.frame_rate = 1000000, .frame_burst = 1000000};
+	struct agent_host_counters c;
+	size_t len = 0;
+	struct run r;
+
+	make_root();
+	start_with(&r, "--verbose", &cfg);
+	pump_until(&r, connected_with_report);
+	for (uint32_t i = 0; i < 2000; i++) {
+		ping.seq = i;
+		ping.u.nonce = i;
+		len += (size_t)agent_encode(&ping, flood + len, sizeof(flood) - len);
+	}
+	for (size_t off = 0; off < len;) {
+		ssize_t w = write(r.master, flood + off, len - off);
+
+		ck_assert_int_gt(w, 0);
+		off += (size_t)w;
+		pump_until(&r, connected_with_report); /* keeps reading meanwhile */
+	}
+	agent_host_counters(r.h, &c);
+	pongs_wanted = c.pongs + 1;
+	ck_assert_int_eq(agent_host_ping(r.h, pvm_now_ns()), 0);
+	pump_until(&r, pongs_reached);
+	ck_assert_int_eq(kill(r.pid, 0), 0);
+	ck_assert_int_eq(agent_host_shutdown(r.h, 0, pvm_now_ns()), 0);
+	pump_until(&r, gone);
+	ck_assert_int_eq(finish(&r), 0);
+	remove_root();
+}
+END_TEST
+
 START_TEST(sigterm_says_bye)
 {
 	struct run r;
@@ -360,6 +419,7 @@ int main(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, full_session_over_a_pty);
+	tcase_add_test(tc, request_flood_from_the_host);
 	tcase_add_test(tc, sigterm_says_bye);
 	tcase_add_test(tc, host_hangup_ends_the_agent);
 	tcase_add_test(tc, bad_usage_exits_2);

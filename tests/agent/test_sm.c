@@ -281,10 +281,37 @@ START_TEST(reply_queue_is_bounded)
 	start(&sm);
 	collect(&sm, T0);
 	for (uint32_t i = 0; i < 20; i++)
-		send_req(&sm, AGENT_T_PING, i, T0);
+		send_req(&sm, AGENT_T_RENEGOTIATE, i, T0);
 	g = collect(&sm, T0);
 	ck_assert_int_eq(g->n, AGENT_SM_REPLIES);
+	ck_assert_uint_eq(g->m[AGENT_SM_REPLIES - 1].u.ack.req_seq, AGENT_SM_REPLIES - 1);
 	ck_assert_uint_eq(sm.replies_dropped, 20 - AGENT_SM_REPLIES);
+}
+END_TEST
+
+/* A ping flood collapses into one PONG carrying the newest nonce. */
+START_TEST(pings_coalesce)
+{
+	uint8_t buf[AGENT_FRAME_MAX];
+	struct agent_msg ping;
+	struct got *g;
+
+	start(&sm);
+	collect(&sm, T0);
+	send_req(&sm, AGENT_T_RENEGOTIATE, 1, T0);
+	sample_msg(AGENT_T_PING, &ping);
+	for (uint32_t i = 0; i < 50; i++) {
+		ping.u.nonce = i;
+		agent_sm_input(&sm, buf, (size_t)agent_encode(&ping, buf, sizeof(buf)), T0);
+	}
+	send_req(&sm, AGENT_T_SET_INTERVAL, 2, T0);
+	g = collect(&sm, T0);
+	ck_assert_int_eq(g->n, 3);
+	ck_assert_uint_eq(g->m[0].u.ack.req_type, AGENT_T_RENEGOTIATE);
+	ck_assert_uint_eq(g->m[1].type, AGENT_T_PONG);
+	ck_assert_uint_eq(g->m[1].u.nonce, 49);
+	ck_assert_uint_eq(g->m[2].u.ack.req_type, AGENT_T_SET_INTERVAL);
+	ck_assert_uint_eq(sm.replies_dropped, 0);
 }
 END_TEST
 
@@ -432,6 +459,7 @@ int main(void)
 	tcase_add_test(tc, garbage_from_host_then_ping);
 	tcase_add_test(tc, small_buffer_never_splits_frames);
 	tcase_add_test(tc, reply_queue_is_bounded);
+	tcase_add_test(tc, pings_coalesce);
 	tcase_add_test(tc, invalid_report_is_counted_not_sent);
 	tcase_add_test(tc, stats_accumulate_and_fill_reports);
 	tcase_add_test(tc, poll_moves_bytes_both_ways);
