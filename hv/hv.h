@@ -25,7 +25,11 @@
  *        graceful: the boot-info STOP flag is raised; after timeout_ms
  *        (default 5000) the VM is stopped by force (exit HV_EXIT_FORCED).
  *   {"cmd":"stop","force":true}        -> immediate forced stop
- *   {"cmd":"agent_send","data":"text"} -> {"ok":true,"queued":N}
+ *   {"cmd":"agent_send","data":"text"} or {"cmd":"agent_send","data_b64":"..."}
+ *        -> {"ok":true,"queued":N}: bytes for the guest's agent channel
+ *   {"cmd":"agent_recv"[,"max":N]} -> {"ok":true,"data_b64":"...","bytes":N,
+ *        "more":bool,"dropped":D}: agent bytes the guest sent, oldest first
+ *        (kept up to 1 MiB between calls; D counts bytes that did not fit)
  * Errors: {"ok":false,"error":"message"}; unknown fields, unknown commands
  * and malformed JSON are errors and leave the connection open.
  */

@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/types.h>
 
 #include <linux/kvm.h>
 
@@ -200,6 +201,10 @@ int64_t hv_ring_pending(struct hv_vm *vm, unsigned int hook, struct hv_ring *r);
 void hv_ring_complete(struct hv_vm *vm, unsigned int hook, struct hv_ring *r, struct pv_desc *slot,
 		      uint32_t st, uint32_t done);
 void hv_pv_halt(struct hv_vm *vm);
+
+/* ---- base64 for agent bytes in JSON (base64.c) ----------------------- */
+int hv_b64_encode(struct pvm_buf *out, const uint8_t *p, size_t n);
+ssize_t hv_b64_decode(const char *s, uint8_t *out, size_t cap);
 
 /* ---- the VM ----------------------------------------------------------- */
 

@@ -132,14 +132,18 @@ START_TEST(protocol)
 	ck_assert_str_eq(str(a, "state"), "running");
 	json_object_put(a);
 	/* malformed requests: an error answer each, the connection stays */
-	static const char *const bad[] = {"nonsense",
-					  "{\"cmd\":\"reboot\"}",
-					  "{\"cmd\":\"status\",\"extra\":1}",
-					  "{\"cmd\":5}",
-					  "{}",
-					  "[1,2]",
-					  "{\"cmd\":\"stop\",\"timeout_ms\":-4}",
-					  "{\"cmd\":\"agent_send\"}"};
+	static const char *const bad[] = {
+	    "{\"cmd\":\"agent_send\",\"data_b64\":\"a=Gk\"}",
+	    "{\"cmd\":\"agent_send\",\"data\":\"x\",\"data_b64\":\"eA==\"}",
+	    "{\"cmd\":\"agent_recv\",\"max\":0}",
+	    "nonsense",
+	    "{\"cmd\":\"reboot\"}",
+	    "{\"cmd\":\"status\",\"extra\":1}",
+	    "{\"cmd\":5}",
+	    "{}",
+	    "[1,2]",
+	    "{\"cmd\":\"stop\",\"timeout_ms\":-4}",
+	    "{\"cmd\":\"agent_send\"}"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		a = ask(fd, bad[i]);
 		ck_assert_msg(!ok(a), "accepted %s", bad[i]);
@@ -166,6 +170,22 @@ START_TEST(protocol)
 			usleep(10000);
 	}
 	ck_assert_int_eq(bytes, 8 + 14);
+	/* the guest's echo, relayed to control clients in base64 */
+	a = ask(fd, "{\"cmd\":\"agent_recv\"}");
+	ck_assert(ok(a));
+	ck_assert_str_eq(str(a, "data_b64"), "ZWNobzogcGluZyA0Mgo="); /* "echo: ping 42\n" */
+	ck_assert_int_eq(vmm_json_int(a, "bytes"), 14);
+	json_object_put(a);
+	a = ask(fd, "{\"cmd\":\"agent_recv\"}");
+	ck_assert(ok(a));
+	ck_assert_str_eq(str(a, "data_b64"), "");
+	json_object_put(a);
+	/* binary-safe the other way too: "hi\n" */
+	a = ask(fd, "{\"cmd\":\"agent_send\",\"data_b64\":\"aGkK\"}");
+	ck_assert(ok(a));
+	ck_assert_int_eq(vmm_json_int(a, "queued"), 3);
+	json_object_put(a);
+	ck_assert(console_has("agent: hi"));
 	a = ask(fd, "{\"cmd\":\"stop\",\"timeout_ms\":5000}");
 	ck_assert(ok(a));
 	json_object_put(a);
