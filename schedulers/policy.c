@@ -304,6 +304,20 @@ int sched_policy_validate(const struct sched_policy *p, struct pvm_err *err)
 	return 0;
 }
 
+/* The shortest "%.Ng" that reads back as exactly v, so a formatted policy
+ * parses to the same struct. */
+static void put_number(struct pvm_buf *b, const char *prefix, double v)
+{
+	char tmp[40];
+
+	for (int digits = 6; digits <= 17; digits++) {
+		snprintf(tmp, sizeof(tmp), "%.*g", digits, v);
+		if (strtod(tmp, NULL) == v)
+			break;
+	}
+	pvm_buf_printf(b, "%s%s", prefix, tmp);
+}
+
 int sched_policy_format(const struct sched_policy *p, char *buf, size_t len)
 {
 	struct pvm_buf b;
@@ -314,19 +328,21 @@ int sched_policy_format(const struct sched_policy *p, char *buf, size_t len)
 	for (unsigned int i = 0; i < p->nfilters; i++)
 		pvm_buf_printf(&b, "%s%s", i ? "," : "", sched_filter_name(p->filters[i]));
 	pvm_buf_printf(&b, ";scorers=");
-	for (unsigned int i = 0; i < p->nscorers; i++)
-		pvm_buf_printf(&b, "%s%s:%g", i ? "," : "", sched_scorer_name(p->scorers[i].scorer),
-			       p->scorers[i].weight);
-	pvm_buf_printf(&b, ";cpu_overcommit=%g;exits_per_core=%g;limit=", p->cpu_overcommit,
-		       p->exits_per_core);
+	for (unsigned int i = 0; i < p->nscorers; i++) {
+		pvm_buf_printf(&b, "%s%s", i ? "," : "", sched_scorer_name(p->scorers[i].scorer));
+		put_number(&b, ":", p->scorers[i].weight);
+	}
+	put_number(&b, ";cpu_overcommit=", p->cpu_overcommit);
+	put_number(&b, ";exits_per_core=", p->exits_per_core);
 	if (p->limit == SCHED_LIMIT_AUTO)
-		pvm_buf_printf(&b, "auto");
+		pvm_buf_printf(&b, ";limit=auto");
 	else if (p->limit == SCHED_LIMIT_ALL)
-		pvm_buf_printf(&b, "all");
+		pvm_buf_printf(&b, ";limit=all");
 	else
-		pvm_buf_printf(&b, "%u", p->limit);
-	pvm_buf_printf(&b, ";rebalance=imbalance:%g,overload:%g,mismatch:%g", p->w_imbalance,
-		       p->w_overload, p->w_mismatch);
+		pvm_buf_printf(&b, ";limit=%u", p->limit);
+	put_number(&b, ";rebalance=imbalance:", p->w_imbalance);
+	put_number(&b, ",overload:", p->w_overload);
+	put_number(&b, ",mismatch:", p->w_mismatch);
 	if (b.failed) {
 		pvm_buf_free(&b);
 		return -ENOMEM;

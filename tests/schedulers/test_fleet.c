@@ -377,6 +377,59 @@ START_TEST(test_sums_match_recount)
 }
 END_TEST
 
+/* Many guests come and go: the id index keeps finding every bound guest
+ * through growth and deleted slots, and freed records are reused. */
+START_TEST(test_guest_churn)
+{
+	struct sched_fleet *f = new_fleet(NULL);
+	enum { IDS = 3000 };
+	static bool bound[IDS];
+	struct sched_host h;
+	uint64_t seed = 7;
+	unsigned int n = 0;
+
+	memset(bound, 0, sizeof(bound));
+	base_host(&h, "big");
+	h.memory_mib = 1ull << 30;
+	h.cpus = 1u << 20;
+	add_host(f, &h);
+	for (int step = 0; step < 60000; step++) {
+		struct sched_guest g;
+		char id[16];
+		int i;
+
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		i = (int)((seed >> 33) % IDS);
+		snprintf(id, sizeof(id), "churn-%d", i);
+		if (bound[i]) {
+			if (sched_fleet_unbind(f, id))
+				ck_abort_msg("unbind %s", id);
+			n--;
+		} else {
+			base_guest(&g, id);
+			snprintf(g.anti_affinity, sizeof(g.anti_affinity), "grp%d", i % 50);
+			if (sched_fleet_bind(f, &g, "big", NULL))
+				ck_abort_msg("bind %s", id);
+			n++;
+		}
+		bound[i] = !bound[i];
+	}
+	ck_assert_uint_eq(sched_fleet_nguests(f), n);
+	for (int i = 0; i < IDS; i++) {
+		char id[16];
+		const char *on;
+
+		snprintf(id, sizeof(id), "churn-%d", i);
+		on = sched_fleet_guest_host(f, id);
+		if (bound[i] ? !on || strcmp(on, "big") : on != NULL)
+			ck_abort_msg("%s: bound %d, host %s", id, bound[i], on ? on : "none");
+	}
+	ck_assert_int_eq(sched_fleet_host_evict(f, "big"), (int)n);
+	ck_assert_uint_eq(sched_fleet_nguests(f), 0);
+	sched_fleet_free(f);
+}
+END_TEST
+
 START_TEST(test_set_policy)
 {
 	struct sched_fleet *f = new_fleet(NULL);
@@ -409,6 +462,7 @@ int main(void)
 	tcase_add_test(tc, test_explain_json);
 	tcase_add_test(tc, test_limit);
 	tcase_add_test(tc, test_sums_match_recount);
+	tcase_add_test(tc, test_guest_churn);
 	tcase_add_test(tc, test_set_policy);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -185,6 +185,16 @@ START_TEST(test_policy_default_and_round_trip)
 	ck_assert_double_eq(q.w_overload, 0);
 	ck_assert_double_eq(q.w_imbalance, 1);
 	ck_assert_uint_eq(q.nfilters, 0);
+	/* Numbers format back exactly. */
+	ck_assert_int_eq(sched_policy_parse("scorers=binpack:0.123456789012,spread:3e-7;"
+					    "exits_per_core=12345.678901",
+					    &q, &err),
+			 0);
+	sched_policy_format(&q, buf, sizeof(buf));
+	ck_assert_msg(strstr(buf, "scorers=binpack:0.123456789012,spread:3e-07;"), "%s", buf);
+	sched_policy_default(&p);
+	ck_assert_int_eq(sched_policy_parse(buf, &p, &err), 0);
+	ck_assert_int_eq(memcmp(&p, &q, sizeof(p)), 0);
 	/* Scorer weight defaults to 1; empty items between ';' are ignored. */
 	ck_assert_int_eq(sched_policy_parse(";scorers=binpack;;", &q, &err), 0);
 	ck_assert_double_eq(q.scorers[0].weight, 1);
@@ -514,6 +524,57 @@ START_TEST(test_guest_bad)
 }
 END_TEST
 
+/* Random bytes into every parser: an answer (0 or a negative errno) and a
+ * message, never a crash (this suite also runs under ASan and UBSan); a
+ * policy that parses formats back to itself. */
+START_TEST(test_parsers_random_input)
+{
+	static const char alphabet[] = "=,;:!-.abcdefghilmnoprstuvwxyz_0123456789 \t\xff";
+	uint64_t seed = 42;
+
+	for (int round = 0; round < 20000; round++) {
+		char in[48], buf[1024];
+		size_t len;
+		struct sched_policy p, q;
+		struct sched_label l[4];
+		struct sched_selector_term t[4];
+		struct pvm_err err = {0};
+		unsigned int n;
+		uint32_t bits;
+		int rc;
+
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		len = (seed >> 58) % sizeof(in);
+		for (size_t i = 0; i < len; i++) {
+			seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+			in[i] = alphabet[(seed >> 40) % (sizeof(alphabet) - 1)];
+		}
+		in[len] = '\0';
+		sched_policy_default(&p);
+		rc = sched_policy_parse(in, &p, &err);
+		if (rc) {
+			if (rc > 0 || !err.msg[0])
+				ck_abort_msg("policy \"%s\": rc %d, no message", in, rc);
+		} else {
+			sched_policy_format(&p, buf, sizeof(buf));
+			sched_policy_default(&q);
+			if (sched_policy_parse(buf, &q, &err) || memcmp(&p, &q, sizeof(p)))
+				ck_abort_msg("policy \"%s\" does not round-trip as \"%s\"", in,
+					     buf);
+		}
+		rc = sched_labels_parse(in, l, 4, &n, &err);
+		if (rc > 0 || (!rc && n > 4))
+			ck_abort_msg("labels \"%s\": rc %d", in, rc);
+		rc = sched_selector_parse(in, t, 4, &n, &err);
+		if (rc > 0 || (!rc && n > 4))
+			ck_abort_msg("selector \"%s\": rc %d", in, rc);
+		rc = sched_hook_parse(in, &bits, &err);
+		if (rc > 0 || (!rc && bits & ~SCHED_HOOKS_ALL))
+			ck_abort_msg("hooks \"%s\": rc %d", in, rc);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("sched_parse");
@@ -533,6 +594,7 @@ int main(void)
 	tcase_add_test(tc, test_policy_validate_struct);
 	tcase_add_loop_test(tc, test_host_bad, 0, (int)PVM_ARRAY_SIZE(bad_hosts));
 	tcase_add_loop_test(tc, test_guest_bad, 0, (int)PVM_ARRAY_SIZE(bad_guests));
+	tcase_add_test(tc, test_parsers_random_input);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
