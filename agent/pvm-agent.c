@@ -91,13 +91,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			}
 			break;
 		case 's':
-			if (strcmp(optarg, "exit") && strcmp(optarg, "poweroff")) {
+			if (strcmp(optarg, "exit") != 0 && strcmp(optarg, "poweroff") != 0) {
 				fprintf(stderr,
 					"pvm-agent: --on-shutdown: '%s' is not exit|poweroff\n",
 					optarg);
 				return -EINVAL;
 			}
-			o->poweroff = !strcmp(optarg, "poweroff");
+			o->poweroff = strcmp(optarg, "poweroff") == 0;
 			break;
 		case 'r':
 			o->root = optarg;

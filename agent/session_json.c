@@ -40,7 +40,7 @@ static json_object *hello_json(const struct agent_host *h, uint64_t now)
 	json_object *o = json_object_new_object();
 	char ver[16], uuid[40];
 
-	snprintf(ver, sizeof(ver), "%u.%u", he->agent_version >> 8, he->agent_version & 0xff);
+	snprintf(ver, sizeof(ver), "%d.%d", he->agent_version >> 8, he->agent_version & 0xff);
 	snprintf(uuid, sizeof(uuid),
 		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", id[0],
 		 id[1], id[2], id[3], id[4], id[5], id[6], id[7], id[8], id[9], id[10], id[11],
