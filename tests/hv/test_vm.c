@@ -138,6 +138,29 @@ START_TEST(runs_to_the_guest_exit_code)
 }
 END_TEST
 
+/* With no usable IDT a fault escalates to a triple fault: reported, never a hang. */
+START_TEST(triple_fault_ends_the_run)
+{
+	struct hv_config cfg;
+	struct pvm_err err = {0};
+	struct hv_vm *vm = NULL;
+	struct kvm_sregs sregs;
+
+	hv_config_init(&cfg);
+	cfg.image = vmm_guest("fault");
+	cfg.mem_mib = 16;
+	cfg.cmdline = "kind=ud";
+	ck_assert_msg(hv_vm_create(&cfg, &vm, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(ioctl(vm->vcpus[0].fd, KVM_GET_SREGS, &sregs), 0);
+	sregs.idt.limit = 0;
+	ck_assert_int_eq(ioctl(vm->vcpus[0].fd, KVM_SET_SREGS, &sregs), 0);
+	ck_assert_int_eq(hv_vm_run(vm), HV_EXIT_TRIPLE);
+	ck_assert_ptr_nonnull(strstr(hv_vm_exit_reason(vm), "triple fault"));
+	ck_assert_uint_eq(vm->stats.exits[HV_EXITK_SHUTDOWN], 1);
+	hv_vm_destroy(vm);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("hv_vm");
@@ -150,6 +173,7 @@ int main(void)
 	tcase_add_test(tc, boot_info_and_entry_state);
 	tcase_add_test(tc, guest_memory_bounds);
 	tcase_add_test(tc, runs_to_the_guest_exit_code);
+	tcase_add_test(tc, triple_fault_ends_the_run);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
