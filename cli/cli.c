@@ -91,6 +91,8 @@ static int setup(struct cli_ctx *ctx, const struct cli_args *a)
 	ctx->tty_err = isatty(STDERR_FILENO);
 	if (cli_settings_resolve(&ctx->set, &flags, ctx->envp, &err) < 0)
 		return cli_fail(ctx, CLI_EXIT_USAGE, "%s", err.msg);
+	if (ctx->set.warning[0])
+		fprintf(stderr, "%s: warning: %s\n", ctx->prog, ctx->set.warning);
 	return CLI_EXIT_OK;
 }
 

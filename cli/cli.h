@@ -33,6 +33,7 @@ struct cli_settings {
 	char *token;  /* NULL: none */
 	char *cacert; /* NULL: the system's CAs */
 	enum pvm_config_source addr_src, token_src, cacert_src;
+	char warning[PVM_ERR_MSG_MAX]; /* "" or something the operator should fix */
 };
 
 /* Flag values (NULL when not given) and the config file to read (NULL: the

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/internal.h"
@@ -79,6 +80,16 @@ static int dup_opt(const struct pvm_config *cfg, const char *key, char **out)
 	return *out ? 0 : -ENOMEM;
 }
 
+/* A token is a password: like ssh, say so when others may read it. */
+static void check_private(const char *path, struct cli_settings *s)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0 && (st.st_mode & 077))
+		snprintf(s->warning, sizeof(s->warning),
+			 "%s holds a token and others may read it (chmod 600 %s)", path, path);
+}
+
 int cli_settings_resolve(struct cli_settings *s, const struct cli_flags *flags, char *const *envp,
 			 struct pvm_err *err)
 {
@@ -125,6 +136,8 @@ int cli_settings_resolve(struct cli_settings *s, const struct cli_flags *flags, 
 	s->addr_src = pvm_config_source_of(&cfg, "addr");
 	s->token_src = pvm_config_source_of(&cfg, "token");
 	s->cacert_src = pvm_config_source_of(&cfg, "cacert");
+	if (s->token_src == PVM_CONFIG_FILE)
+		check_private(flags->config ? flags->config : path, s);
 out:
 	if (ret < 0)
 		cli_settings_free(s);

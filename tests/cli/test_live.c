@@ -494,6 +494,31 @@ START_TEST(guest_commands)
 	CK_ERR("/pv/hooks_required");
 	CK_EXIT(3, admin, "guest", "show", "bad");
 
+	/* a spec file, with a flag overriding it */
+	{
+		char spec[160];
+		FILE *fp;
+
+		snprintf(spec, sizeof(spec), "%s/spec.json", dir);
+		fp = fopen(spec, "w");
+		ck_assert_ptr_nonnull(fp);
+		fputs("{\"name\":\"from-file\",\"image\":\"img\",\"vcpus\":1,"
+		      "\"memory_mib\":32,\"labels\":{\"tier\":\"db\"}}",
+		      fp);
+		fclose(fp);
+		CK_EXIT(0, admin, "guest", "create", "-f", spec, "--memory", "48");
+		CK_OUT("guest from-file created");
+		CK_EXIT(0, admin, "guest", "show", "from-file", "-o", "json");
+		o = out_json();
+		ck_assert_int_eq(json_object_get_int(json_object_object_get(o, "memory_mib")), 48);
+		ck_assert_str_eq(
+		    jstr(json_object_object_get(json_object_object_get(o, "spec"), "labels"),
+			 "tier"),
+		    "db");
+		json_object_put(o);
+		CK_EXIT(0, admin, "guest", "rm", "from-file");
+	}
+
 	CK_EXIT(0, admin, "guest", "rm", "web-1");
 	CK_OUT("guest web-1 removed");
 	CK_EXIT(3, admin, "guest", "show", "web-1");

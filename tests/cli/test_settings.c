@@ -96,6 +96,34 @@ START_TEST(file_then_env_then_flag)
 }
 END_TEST
 
+START_TEST(token_file_readable_by_others_warns)
+{
+	char *envp[] = {xdg_env, NULL};
+	struct cli_flags f = {0};
+	struct cli_settings s;
+	struct pvm_err err = {0};
+	char path[256];
+
+	write_file("xdg/pvm/config", "token = secret\n");
+	snprintf(path, sizeof(path), "%s/xdg/pvm/config", dir);
+	ck_assert_int_eq(chmod(path, 0644), 0);
+	ck_assert_int_eq(cli_settings_resolve(&s, &f, envp, &err), 0);
+	ck_assert_ptr_nonnull(strstr(s.warning, "chmod 600"));
+	ck_assert_ptr_nonnull(strstr(s.warning, path));
+	cli_settings_free(&s);
+	ck_assert_int_eq(chmod(path, 0600), 0);
+	ck_assert_int_eq(cli_settings_resolve(&s, &f, envp, &err), 0);
+	ck_assert_str_eq(s.warning, "");
+	cli_settings_free(&s);
+	/* no token in the file: nothing to protect */
+	write_file("xdg/pvm/config", "addr = h:1\n");
+	ck_assert_int_eq(chmod(path, 0644), 0);
+	ck_assert_int_eq(cli_settings_resolve(&s, &f, envp, &err), 0);
+	ck_assert_str_eq(s.warning, "");
+	cli_settings_free(&s);
+}
+END_TEST
+
 START_TEST(home_when_no_xdg)
 {
 	char *envp[] = {home_env, NULL};
@@ -201,6 +229,7 @@ int main(void)
 	tcase_add_test(tc, default_without_file_or_env);
 	tcase_add_test(tc, file_then_env_then_flag);
 	tcase_add_test(tc, home_when_no_xdg);
+	tcase_add_test(tc, token_file_readable_by_others_warns);
 	tcase_add_test(tc, xdg_beats_home_relative_xdg_ignored);
 	tcase_add_test(tc, explicit_config_must_exist);
 	tcase_add_test(tc, bad_file_is_an_error_naming_it);
