@@ -34,6 +34,8 @@
 #define LOAD_HOSTS  500
 #define LOAD_GUESTS 9000
 #define LOAD_SECS   120
+/* Not the seeds the exit_pressure shape was chosen on (1-5, 200 hosts). */
+#define LOAD_SEED0 1001
 
 static const char *const blind = "scorers=binpack:1";
 static const char *const blind_spread = "scorers=spread:1";
@@ -190,7 +192,7 @@ static int overload(void)
 {
 	struct load_total aware = {0}, bl = {0}, sp = {0}, asp = {0}, nof = {0};
 
-	for (uint64_t s = 1; s <= LOAD_SEEDS; s++) {
+	for (uint64_t s = LOAD_SEED0; s < LOAD_SEED0 + LOAD_SEEDS; s++) {
 		struct sched_sim sim;
 		struct pvm_err err = {0};
 		int rc;
