@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <check.h>
+#include <curl/curl.h>
 
 #include "daemon/host.h"
 
@@ -30,6 +31,7 @@ static char host_dir_b[80]; /* host-b's */
 static pid_t controller = -1, host = -1;
 static char base[64];
 static char host_token[256];
+static char admin_token[512];
 static struct pvmd_client *admin;
 static struct pvm_err err;
 
@@ -104,7 +106,36 @@ static void start_controller(void)
 	ck_assert_ptr_nonnull(s);
 	snprintf(token, sizeof(token), "%.*s", (int)sizeof(token) - 1, s);
 	token[strcspn(token, "\r\n")] = '\0';
+	snprintf(admin_token, sizeof(admin_token), "%s", token);
 	ck_assert_int_eq(pvmd_client_open(base, token, NULL, &admin, &err), 0);
+}
+
+static size_t to_buf(char *p, size_t size, size_t n, void *arg)
+{
+	pvm_buf_append(arg, p, size * n);
+	return size * n;
+}
+
+/* GET /metrics: Prometheus text, not JSON. */
+static char *metrics(void)
+{
+	struct curl_slist *h = NULL;
+	struct pvm_buf b;
+	char url[128], auth[600];
+	CURL *c = curl_easy_init();
+
+	pvm_buf_init(&b);
+	snprintf(url, sizeof(url), "%s/metrics", base);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", admin_token);
+	h = curl_slist_append(h, auth);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, to_buf);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	return pvm_buf_steal(&b);
 }
 
 static json_object *call(const char *method, const char *path, const char *body, long want)
@@ -131,6 +162,8 @@ static void on_term(int sig)
 	stop_flag = 1;
 }
 
+static const char *libvirt_uri; /* the next host started also runs libvirt guests */
+
 static pid_t start_host_as(const char *name, const char *state_dir, const char *token)
 {
 	pid_t pid = fork();
@@ -146,6 +179,7 @@ static pid_t start_host_as(const char *name, const char *state_dir, const char *
 		    .image_dir = PVM_GUEST_DIR,
 		    .report_interval_ms = 500,
 		    .restart_backoff_ms = 200,
+		    .libvirt_uri = libvirt_uri,
 		};
 		struct sigaction sa = {.sa_handler = on_term};
 		char log[PATH_MAX + 32];
@@ -327,6 +361,15 @@ START_TEST(test_host_end_to_end)
 	}
 	ck_assert_msg(g, "no hook statistics reported");
 	json_object_put(g);
+	/* and in /metrics, per guest and hook */
+	{
+		char *m = metrics(), want[128], *line;
+
+		snprintf(want, sizeof(want), "guest=\"%s\",hook=\"console\"", id);
+		line = strstr(m, want);
+		ck_assert_msg(line, "no console hook statistics of %s in /metrics", id);
+		free(m);
+	}
 
 	/* a SIGKILLed VMM comes back (policy always), with observed-state events */
 	ck_assert_int_eq(kill(p1, SIGKILL), 0);
@@ -485,6 +528,35 @@ START_TEST(test_two_hosts_evacuation)
 }
 END_TEST
 
+/* Libvirt guests through the host role, on libvirt's test driver (in-process). */
+START_TEST(test_libvirt_guest)
+{
+	json_object *o;
+	char id[64], path[128];
+
+	start_controller();
+	new_host_token("host-a", host_token, sizeof(host_token));
+	libvirt_uri = "test:///default";
+	host = start_host();
+	wait_hosts_ready(1);
+	o = call("GET", "/v1/hosts", NULL, 200);
+	ck_assert_ptr_nonnull(strstr(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+				     "\"drivers\":[\"hv\",\"libvirt\"]"));
+	json_object_put(o);
+	o = create_guest("lv-1", ",\"kind\":\"libvirt\"");
+	snprintf(id, sizeof(id), "%s", field(o, "id"));
+	json_object_put(o);
+	json_object_put(wait_observed(id, "running"));
+	/* it is a libvirt domain, not a VMM */
+	ck_assert_int_eq(vmm_pids(id, (int[4]){0}, 4), 0);
+	snprintf(path, sizeof(path), "/v1/guests/%s", id);
+	json_object_put(call("PATCH", path, "{\"desired_state\":\"stopped\"}", 200));
+	json_object_put(wait_observed(id, "stopped"));
+	pvmd_client_close(admin);
+	admin = NULL;
+}
+END_TEST
+
 /* Runs `pvmd --role host` as pvmd's main would, in a child process. */
 static pid_t run_role(const char *const *kv, int *code_now)
 {
@@ -638,6 +710,7 @@ int main(void)
 	    {"end_to_end", test_host_end_to_end},
 	    {"two_hosts_evacuation", test_two_hosts_evacuation},
 	    {"role_host", test_role_host},
+	    {"libvirt_guest", test_libvirt_guest},
 	};
 
 	if (access("/dev/kvm", R_OK | W_OK) < 0) {
