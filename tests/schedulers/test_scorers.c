@@ -177,6 +177,12 @@ START_TEST(test_score_case)
 		      sc->name, e->hosts[0].raw[0], sc->raw);
 	ck_assert_double_eq_tol(e->hosts[0].weighted[0], 2 * sc->raw, 1e-9);
 	ck_assert_double_eq_tol(e->hosts[0].total, 2 * sc->raw, 1e-9);
+	/* The public models give what the scorers use. */
+	if (sc->scorer == SCHED_SCORER_PV_AFFINITY)
+		ck_assert_double_eq_tol(
+		    sched_guest_pv_affinity(&g,
+					    h.abi_versions & (1u << g.abi_version) ? h.hooks : 0),
+		    sc->raw, 1e-12);
 	sched_explain_free(e);
 	sched_fleet_free(f);
 }
