@@ -175,6 +175,13 @@ void hv_vcpu_report_fault(struct hv_vcpu *cpu, uint32_t vector)
 
 	if (ioctl(cpu->fd, KVM_GET_REGS, &regs) == 0 &&
 	    ioctl(cpu->fd, KVM_GET_SREGS, &sregs) == 0) {
+		/* only the VMM's CPL0 stubs report faults; a CPL3 write is just an
+		 * access to a port that is not the guest's */
+		if (sregs.cs.dpl != 0) {
+			HV_STAT_ADD(vm->stats.io_exits[HV_IODEV_UNKNOWN], 1);
+			return;
+		}
+		HV_STAT_ADD(vm->stats.io_exits[HV_IODEV_POWER], 1);
 		p = hv_gpa(vm, regs.rsp, sizeof(frame));
 		if (p)
 			memcpy(frame, p, sizeof(frame));
@@ -228,7 +235,6 @@ static void handle_exit(struct hv_vcpu *cpu)
 			uint32_t v;
 
 			memcpy(&v, (uint8_t *)run + run->io.data_offset, 4);
-			HV_STAT_ADD(vm->stats.io_exits[HV_IODEV_POWER], 1);
 			hv_vcpu_report_fault(cpu, v);
 			break;
 		}

@@ -124,7 +124,7 @@ static void ring_abuse(uint32_t hook, uint32_t ring_id, bool block)
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t addr;
 		uint32_t len;
-		uint16_t op = hook == PV_HOOK_AGENT ? PV_OP_WRITE : PV_OP_WRITE;
+		uint16_t op = PV_OP_WRITE;
 		uint64_t sector = 0;
 
 		bad_buffer(&addr, &len);

@@ -177,6 +177,14 @@ START_TEST(guest_faults_reported)
 	fault_case("ud", "#UD (vector 6)");
 	fault_case("pf", "#PF (vector 14)");
 	fault_case("gp", "#GP (vector 13)"); /* hlt at CPL3 */
+	/* the fault port written from CPL3: ignored, the guest ends normally */
+	struct vmm_result r;
+	const char *argv[] = {"run",	   "--image",	 vmm_guest("fault"),
+			      "--cmdline", "kind=forge", NULL};
+
+	ck_assert_int_eq(vmm_run(&r, argv), 0);
+	ck_assert_int_eq(r.code, 0);
+	vmm_result_free(&r);
 }
 END_TEST
 
