@@ -341,7 +341,7 @@ int main(void)
 	    /* 256 KiB written and read back: 0.5 MiB moved */
 	    {"block", "kib=256", "kib=0", true, 0.5, "block_exits_per_mib", "exits/MiB",
 	     "block_pv_speedup", "block_512kib_moved"},
-	    {"clock", "reads=1100", "reads=100", false, 1, "clock_exits_per_1k_reads",
+	    {"clock", "reads=2000", "reads=1000", false, 1, "clock_exits_per_1k_reads",
 	     "exits/1k-reads", "clock_pv_speedup", "clock_1k_reads"},
 	};
 	int fd;
