@@ -53,7 +53,96 @@ static json_object *stats_json(const struct store_hook_stat *st, size_t n)
 	return a;
 }
 
-json_object *api_guest_json(struct store *st, const struct store_guest *g, bool detail)
+/* The negotiated capabilities and latest hook statistics of a guest, from the store. */
+static json_object *detail_from_store(struct store *st, const char *id)
+{
+	json_object *d = json_object_new_object();
+	struct store_cap *caps = NULL;
+	struct store_hook_stat *hs = NULL;
+	size_t n = 0;
+
+	if (store_guest_caps_get(st, id, &caps, &n, NULL) < 0) {
+		json_object_put(d);
+		return NULL;
+	}
+	json_object_object_add(d, "capabilities", caps_json(caps, n));
+	free(caps);
+	n = 0;
+	if (store_hook_stats_get(st, id, &hs, &n, NULL) < 0) {
+		json_object_put(d);
+		return NULL;
+	}
+	json_object_object_add(d, "hook_stats", stats_json(hs, n));
+	store_hook_stats_free(hs, n);
+	return d;
+}
+
+static uint64_t id_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+/*
+ * Reads of one guest are frequent (operators, host daemons) and its detail
+ * costs two store reads; it changes only through reports and deletes made
+ * by this server, which drop the cached copy. The TTL bounds what a writer
+ * outside this process could leave stale.
+ */
+void api_guest_detail(struct api_server *srv, const char *id, json_object *o)
+{
+	struct api_detail_slot *sl = &srv->detail[id_hash(id) % API_DETAIL_SLOTS];
+	json_object *d = NULL, *v;
+	char *text = NULL;
+	uint64_t version;
+
+	pthread_mutex_lock(&srv->detail_lock);
+	version = sl->version;
+	if (sl->text && sl->expires_ns > pvm_now_ns() && strcmp(sl->id, id) == 0)
+		text = strdup(sl->text);
+	pthread_mutex_unlock(&srv->detail_lock);
+	if (text) {
+		d = json_tokener_parse(text);
+		free(text);
+	}
+	if (!d) {
+		d = detail_from_store(srv->cfg.store, id);
+		if (!d)
+			return;
+		text = api_json_dup(d);
+		pthread_mutex_lock(&srv->detail_lock);
+		if (text && sl->version == version) {
+			free(sl->text);
+			snprintf(sl->id, sizeof(sl->id), "%s", id);
+			sl->text = text;
+			sl->expires_ns = pvm_now_ns() + API_DETAIL_TTL_NS;
+			text = NULL;
+		}
+		pthread_mutex_unlock(&srv->detail_lock);
+		free(text);
+	}
+	if (json_object_object_get_ex(d, "capabilities", &v))
+		json_object_object_add(o, "capabilities", json_object_get(v));
+	if (json_object_object_get_ex(d, "hook_stats", &v))
+		json_object_object_add(o, "hook_stats", json_object_get(v));
+	json_object_put(d);
+}
+
+void api_guest_detail_forget(struct api_server *srv, const char *id)
+{
+	struct api_detail_slot *sl = &srv->detail[id_hash(id) % API_DETAIL_SLOTS];
+
+	pthread_mutex_lock(&srv->detail_lock);
+	sl->version++;
+	free(sl->text);
+	sl->text = NULL;
+	pthread_mutex_unlock(&srv->detail_lock);
+}
+
+json_object *api_guest_json(const struct store_guest *g)
 {
 	json_object *o = json_object_new_object();
 
@@ -77,20 +166,6 @@ json_object *api_guest_json(struct store *st, const struct store_guest *g, bool 
 	json_object_object_add(o, "generation", json_object_new_int64(g->generation));
 	json_object_object_add(o, "created_ms", json_object_new_int64(g->created_ms));
 	json_object_object_add(o, "updated_ms", json_object_new_int64(g->updated_ms));
-	if (detail) {
-		struct store_cap *caps = NULL;
-		struct store_hook_stat *hs = NULL;
-		size_t n = 0;
-
-		if (store_guest_caps_get(st, g->id, &caps, &n, NULL) == 0)
-			json_object_object_add(o, "capabilities", caps_json(caps, n));
-		free(caps);
-		n = 0;
-		if (store_hook_stats_get(st, g->id, &hs, &n, NULL) == 0) {
-			json_object_object_add(o, "hook_stats", stats_json(hs, n));
-			store_hook_stats_free(hs, n);
-		}
-	}
 	return o;
 }
 
@@ -267,7 +342,7 @@ int api_h_guest_create(struct api_req *rq, struct api_resp *rs)
 		if (ret < 0 && ret != -ENOSPC)
 			pvm_log_warn("api: placing %s: %s", g.id, perr.msg);
 	}
-	ans = api_guest_json(st, &g, false);
+	ans = api_guest_json(&g);
 	if (ikey) {
 		struct store_idem r = {.status = 201};
 
@@ -322,7 +397,7 @@ int api_h_guest_list(struct api_req *rq, struct api_resp *rs)
 		return api_store_problem(rs, ret, &err);
 	items = json_object_new_array_ext((int)l.n);
 	for (size_t i = 0; i < l.n; i++)
-		json_object_array_add(items, api_guest_json(NULL, &l.items[i], false));
+		json_object_array_add(items, api_guest_json(&l.items[i]));
 	api_json(rs, 200, api_page_answer(items, l.next));
 	store_guest_list_free(&l);
 	return 0;
@@ -355,7 +430,8 @@ int api_h_guest_get(struct api_req *rq, struct api_resp *rs)
 	if (get_scoped(rq, rs, &g) < 0)
 		return 0;
 	api_set_etag(rs, g.generation);
-	api_json(rs, 200, api_guest_json(rq->srv->cfg.store, &g, true));
+	api_json(rs, 200, api_guest_json(&g));
+	api_guest_detail(rq->srv, g.id, rs->body);
 	store_guest_free(&g);
 	return 0;
 }
@@ -414,7 +490,8 @@ int api_h_guest_patch(struct api_req *rq, struct api_resp *rs)
 	if (g.desired_state == STORE_DESIRED_RUNNING && !g.host_id[0])
 		api_reaper_kick(srv);
 	api_set_etag(rs, g.generation);
-	api_json(rs, 200, api_guest_json(st, &g, true));
+	api_json(rs, 200, api_guest_json(&g));
+	api_guest_detail(srv, g.id, rs->body);
 out_guest:
 	store_guest_free(&g);
 out:
@@ -433,8 +510,10 @@ int api_h_guest_delete(struct api_req *rq, struct api_resp *rs)
 		return 0;
 	pthread_mutex_lock(&srv->place_lock);
 	ret = store_guest_delete(srv->cfg.store, rq->params[0], gen, &err);
-	if (ret == 0)
+	if (ret == 0) {
 		sched_fleet_unbind(srv->fleet, rq->params[0]);
+		api_guest_detail_forget(srv, rq->params[0]);
+	}
 	pthread_mutex_unlock(&srv->place_lock);
 	if (ret < 0)
 		return api_store_problem(rs, ret, &err);
@@ -585,6 +664,7 @@ int api_h_guest_report(struct api_req *rq, struct api_resp *rs)
 		ret = store_tx_commit(st, &err);
 	else
 		store_tx_rollback(st);
+	api_guest_detail_forget(rq->srv, g.id);
 	if (ret < 0) {
 		api_store_problem(rs, ret, &err);
 		goto out_guest;

@@ -477,7 +477,7 @@ int api_h_host_assignments(struct api_req *rq, struct api_resp *rs)
 			return api_store_problem(rs, ret, &err);
 		}
 		for (size_t i = 0; i < l.n; i++)
-			json_object_array_add(items, api_guest_json(st, &l.items[i], false));
+			json_object_array_add(items, api_guest_json(&l.items[i]));
 		snprintf(next, sizeof(next), "%s", l.next);
 		store_guest_list_free(&l);
 	} while (next[0]);

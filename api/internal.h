@@ -143,6 +143,15 @@ struct api_route_stats {
 };
 
 #define API_TOKCACHE_SLOTS 256
+#define API_DETAIL_SLOTS   1024
+#define API_DETAIL_TTL_NS  (2ull * 1000000000ull)
+
+struct api_detail_slot {
+	char id[40];
+	char *text; /* {"capabilities":[...],"hook_stats":[...]} or NULL */
+	uint64_t expires_ns;
+	uint64_t version; /* bumped by every forget */
+};
 
 struct api_tok_entry {
 	unsigned char hash[32];
@@ -171,6 +180,8 @@ struct api_server {
 	struct sched_fleet *fleet; /* under place_lock */
 	pthread_mutex_t tokcache_lock;
 	struct api_tok_entry tokcache[API_TOKCACHE_SLOTS];
+	pthread_mutex_t detail_lock;
+	struct api_detail_slot detail[API_DETAIL_SLOTS];
 	struct api_route_stats *route_stats; /* api_nroutes + 1 (unmatched) */
 };
 
@@ -239,7 +250,11 @@ int api_host_scope(struct api_req *rq, struct api_resp *rs, const char *host_id)
 /* ---- resources and the scheduler's fleet (fleet.c, hosts.c, guests.c) -- */
 
 json_object *api_host_json(const struct store_host *h);
-json_object *api_guest_json(struct store *st, const struct store_guest *g, bool detail);
+json_object *api_guest_json(const struct store_guest *g);
+/* Adds "capabilities" and "hook_stats" of guest id to o (cached, see guests.c). */
+void api_guest_detail(struct api_server *srv, const char *id, json_object *o);
+/* Drops the cached detail after a report or a delete. */
+void api_guest_detail_forget(struct api_server *srv, const char *id);
 int api_kvm_feature_bit(const char *name);
 bool api_kvm_feature_known(const char *name);
 void api_sched_host(const struct store_host *h, struct sched_host *out);

@@ -344,6 +344,7 @@ int api_server_start(const struct api_config *cfg, struct api_server **out, stru
 	pthread_cond_init(&srv->reaper_cond, NULL);
 	pthread_mutex_init(&srv->place_lock, NULL);
 	pthread_mutex_init(&srv->tokcache_lock, NULL);
+	pthread_mutex_init(&srv->detail_lock, NULL);
 	srv->route_stats = calloc(api_nroutes + 1, sizeof(*srv->route_stats));
 	if (!srv->route_stats) {
 		ret = pvm_err_set(err, -ENOMEM, "out of memory");
@@ -400,6 +401,9 @@ fail:
 	pthread_cond_destroy(&srv->reaper_cond);
 	pthread_mutex_destroy(&srv->place_lock);
 	pthread_mutex_destroy(&srv->tokcache_lock);
+	pthread_mutex_destroy(&srv->detail_lock);
+	for (size_t i = 0; i < API_DETAIL_SLOTS; i++)
+		free(srv->detail[i].text);
 	free(srv);
 	return ret;
 }
@@ -436,5 +440,8 @@ void api_server_stop(struct api_server *srv)
 	pthread_cond_destroy(&srv->reaper_cond);
 	pthread_mutex_destroy(&srv->place_lock);
 	pthread_mutex_destroy(&srv->tokcache_lock);
+	pthread_mutex_destroy(&srv->detail_lock);
+	for (size_t i = 0; i < API_DETAIL_SLOTS; i++)
+		free(srv->detail[i].text);
 	free(srv);
 }

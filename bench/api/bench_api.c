@@ -19,7 +19,7 @@
 #include "api/api.h"
 #include "store/store.h"
 
-#define REPEATS	    3
+#define REPEATS	    5
 #define WRK_SECONDS "3"
 #define SCRAPES	    15
 #define GUESTS	    10000

@@ -230,6 +230,12 @@ START_TEST(guests_lifecycle)
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_ptr_nonnull(strstr(r.body, gid));
 	th_resp_free(&r);
+	/* read it once before the report, so a stale copy would show */
+	snprintf(path, sizeof(path), "/v1/guests/%s", gid);
+	th_req(&t, "GET", path, t.admin, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"hook_stats\":[]"));
+	th_resp_free(&r);
 	snprintf(path, sizeof(path), "/v1/guests/%s/reports", gid);
 	th_req(&t, "POST", path, htok,
 	       "{\"observed_state\":\"running\",\"capabilities\":[{\"name\":\"console\","
