@@ -5,6 +5,7 @@
  * negotiation; the TSC rate comes from KVM_GET_TSC_KHZ.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <sys/ioctl.h>
 
 #include "hv/vm.h"
@@ -13,29 +14,36 @@
 
 int hv_pv_clock_setup(struct hv_vm *vm, uint64_t gpa)
 {
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry e;
-	} msrs = {.hdr.nmsrs = 1, .e.index = MSR_IA32_TSC};
 	struct pv_clock_page *cp = hv_gpa(vm, gpa, sizeof(*cp));
 	struct hv_vcpu *cpu = hv_cur_vcpu;
-	uint64_t ns;
-	int khz;
+	struct kvm_msrs *msrs;
+	uint64_t ns, tsc;
+	int khz, ret = 0;
 
 	if (!cp || !cpu)
 		return -EINVAL;
 	khz = ioctl(cpu->fd, KVM_GET_TSC_KHZ, 0);
 	if (khz <= 0)
 		return -EINVAL;
-	if (ioctl(cpu->fd, KVM_GET_MSRS, &msrs) != 1)
-		return -EIO;
+	msrs = calloc(1, sizeof(*msrs) + sizeof(msrs->entries[0]));
+	if (!msrs)
+		return -ENOMEM;
+	msrs->nmsrs = 1;
+	msrs->entries[0].index = MSR_IA32_TSC;
+	if (ioctl(cpu->fd, KVM_GET_MSRS, msrs) != 1) {
+		ret = -EIO;
+		goto out;
+	}
+	tsc = msrs->entries[0].data;
 	ns = pvm_now_ns();
 	__atomic_store_n(&cp->seq, cp->seq | 1, __ATOMIC_RELEASE);
 	cp->shift = 32;
 	cp->mul = (1000000ull << 32) / (uint64_t)khz;
-	cp->tsc_base = msrs.e.data;
+	cp->tsc_base = tsc;
 	cp->ns_base = ns;
 	cp->tsc_khz = (uint64_t)khz;
 	__atomic_store_n(&cp->seq, (cp->seq | 1) + 1, __ATOMIC_RELEASE);
-	return 0;
+out:
+	free(msrs);
+	return ret;
 }
