@@ -23,4 +23,19 @@ struct pvmd_role {
 
 extern const struct pvmd_role pvmd_role_controller;
 
+/*
+ * The controller as a part another role can embed (all-in-one): opens the
+ * store under state_dir, writes the bootstrap token, serves the API. Reads
+ * the keys listen, state_dir, tls_cert, tls_key, metrics_open, heartbeat_s,
+ * body_limit, grace_s, store_pool, sched_policy.
+ */
+struct pvmd_controller;
+int pvmd_controller_start(const struct pvm_config *cfg, struct pvmd_controller **out,
+			  struct pvm_err *err);
+/* "http://127.0.0.1:7070" with the port actually bound. */
+const char *pvmd_controller_url(const struct pvmd_controller *c);
+const char *pvmd_controller_token_path(const struct pvmd_controller *c);
+/* Finishes requests in flight, stops serving, closes the store. */
+void pvmd_controller_stop(struct pvmd_controller *c);
+
 #endif /* PVMD_ROLE_H */

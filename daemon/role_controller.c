@@ -2,10 +2,12 @@
 /*
  * pvmd --role controller: the store under the state directory, the
  * bootstrap admin token, the REST API; SIGTERM finishes requests in flight.
+ * pvmd_controller_start/stop let another role (all-in-one) embed it.
  */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -15,44 +17,52 @@
 #include "daemon/role.h"
 #include "store/store.h"
 
-static int controller_run(const struct pvm_config *cfg, const sigset_t *sigs)
+struct pvmd_controller {
+	struct store *st;
+	struct api_server *srv;
+	char url[128];
+	char token_path[4096];
+};
+
+int pvmd_controller_start(const struct pvm_config *cfg, struct pvmd_controller **out,
+			  struct pvm_err *err)
 {
 	const char *dir = pvm_config_get(cfg, "state_dir");
-	struct api_config ac = {0};
-	struct api_server *srv = NULL;
-	struct store *st = NULL;
-	struct pvm_err err = {0};
-	char path[4096];
+	struct pvmd_controller *c;
 	struct store_options so = {0};
+	struct api_config ac = {0};
 	int64_t hb, limit, grace, pool;
 	bool created, open_metrics = false;
-	int sig, code = 1;
+	char path[4096];
+	int ret;
 
-	if (pvm_config_get_int(cfg, "heartbeat_s", 1, 3600, &hb, &err) < 0 ||
-	    pvm_config_get_int(cfg, "body_limit", 1024, 1LL << 30, &limit, &err) < 0 ||
-	    pvm_config_get_int(cfg, "grace_s", 1, 600, &grace, &err) < 0 ||
-	    pvm_config_get_int(cfg, "store_pool", 1, 64, &pool, &err) < 0 ||
-	    pvm_config_get_bool(cfg, "metrics_open", &open_metrics, &err) < 0) {
-		pvm_log_error("config: %s", err.msg);
-		return 2;
-	}
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		pvm_log_error("state directory %s: %s", dir, strerror(errno));
-		return 1;
-	}
+	*out = NULL;
+	if ((ret = pvm_config_get_int(cfg, "heartbeat_s", 1, 3600, &hb, err)) < 0 ||
+	    (ret = pvm_config_get_int(cfg, "body_limit", 1024, 1LL << 30, &limit, err)) < 0 ||
+	    (ret = pvm_config_get_int(cfg, "grace_s", 1, 600, &grace, err)) < 0 ||
+	    (ret = pvm_config_get_int(cfg, "store_pool", 1, 64, &pool, err)) < 0 ||
+	    (ret = pvm_config_get_bool(cfg, "metrics_open", &open_metrics, err)) < 0)
+		return ret;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return pvm_err_set(err, -errno, "state directory %s: %s", dir, strerror(errno));
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return pvm_err_set(err, -ENOMEM, "out of memory");
 	snprintf(path, sizeof(path), "%s/pvm.db", dir);
 	so.pool_size = (int)pool;
-	if (store_open(path, &so, &st, &err) < 0) {
-		pvm_log_error("store %s: %s", path, err.msg);
-		return 1;
+	ret = store_open(path, &so, &c->st, err);
+	if (ret < 0) {
+		pvm_err_prefix(err, "store %s", path);
+		goto fail;
 	}
-	snprintf(path, sizeof(path), "%s/admin.token", dir);
-	if (api_bootstrap_admin(st, path, &created, &err) < 0) {
-		pvm_log_error("bootstrap admin token: %s", err.msg);
-		goto out;
+	snprintf(c->token_path, sizeof(c->token_path), "%s/admin.token", dir);
+	ret = api_bootstrap_admin(c->st, c->token_path, &created, err);
+	if (ret < 0) {
+		pvm_err_prefix(err, "bootstrap admin token");
+		goto fail;
 	}
 	if (created)
-		pvm_log_info("bootstrap admin token written to %s", path);
+		pvm_log_info("bootstrap admin token written to %s", c->token_path);
 	ac.listen = pvm_config_get(cfg, "listen");
 	ac.tls_cert = pvm_config_get(cfg, "tls_cert");
 	ac.tls_key = pvm_config_get(cfg, "tls_key");
@@ -61,13 +71,53 @@ static int controller_run(const struct pvm_config *cfg, const sigset_t *sigs)
 	ac.heartbeat_s = (unsigned)hb;
 	ac.grace_s = (unsigned)grace;
 	ac.sched_policy = pvm_config_get(cfg, "sched_policy");
-	ac.store = st;
-	if (api_server_start(&ac, &srv, &err) < 0) {
-		pvm_log_error("api: %s", err.msg);
-		goto out;
+	ac.store = c->st;
+	ret = api_server_start(&ac, &c->srv, err);
+	if (ret < 0) {
+		pvm_err_prefix(err, "api");
+		goto fail;
 	}
-	pvm_log_info("controller listening on %s://%s (port %u), state in %s",
-		     ac.tls_cert ? "https" : "http", ac.listen, api_server_port(srv), dir);
+	snprintf(c->url, sizeof(c->url), "%s://%.*s:%u", ac.tls_cert ? "https" : "http",
+		 (int)(strrchr(ac.listen, ':') - ac.listen), ac.listen, api_server_port(c->srv));
+	pvm_log_info("controller listening on %s, state in %s", c->url, dir);
+	*out = c;
+	return 0;
+fail:
+	store_close(c->st);
+	free(c);
+	return ret;
+}
+
+const char *pvmd_controller_url(const struct pvmd_controller *c)
+{
+	return c->url;
+}
+
+const char *pvmd_controller_token_path(const struct pvmd_controller *c)
+{
+	return c->token_path;
+}
+
+void pvmd_controller_stop(struct pvmd_controller *c)
+{
+	if (!c)
+		return;
+	api_server_stop(c->srv);
+	store_close(c->st);
+	free(c);
+}
+
+static int controller_run(const struct pvm_config *cfg, const sigset_t *sigs)
+{
+	struct pvmd_controller *c;
+	struct pvm_err err = {0};
+	int sig, ret;
+
+	ret = pvmd_controller_start(cfg, &c, &err);
+	if (ret < 0) {
+		pvm_log_error("%s", err.msg);
+		return err.field[0] ? 2 : 1;
+	}
 	sd_notify(0, "READY=1");
 	for (;;) {
 		if (sigwait(sigs, &sig) != 0)
@@ -80,11 +130,8 @@ static int controller_run(const struct pvm_config *cfg, const sigset_t *sigs)
 	}
 	pvm_log_info("%s: finishing requests in flight", strsignal(sig));
 	sd_notify(0, "STOPPING=1");
-	api_server_stop(srv);
-	code = 0;
-out:
-	store_close(st);
-	return code;
+	pvmd_controller_stop(c);
+	return 0;
 }
 
 const struct pvmd_role pvmd_role_controller = {

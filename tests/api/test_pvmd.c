@@ -204,7 +204,7 @@ START_TEST(usage_errors)
 	ck_assert_int_eq(run_status(bad_role, &text), 2);
 	ck_assert_ptr_nonnull(strstr(text, "janitor"));
 	free(text);
-	ck_assert_int_eq(run_status(bad_listen, &text), 1);
+	ck_assert_int_eq(run_status(bad_listen, &text), 2);
 	ck_assert_ptr_nonnull(strstr(text, "nowhere"));
 	free(text);
 	snprintf(ini, sizeof(ini), "%s/bad.ini", dir);
