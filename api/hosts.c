@@ -83,11 +83,16 @@ int api_h_host_register(struct api_req *rq, struct api_resp *rs)
 	pvm_json_get_int(body, "memory_mib", &h.memory_mib);
 	pvm_json_get_int(body, "disk_gib", &h.disk_gib);
 
-	/* A host token registers once; a restarted host daemon gets its row back. */
+	/*
+	 * A host token registers once; a restarted host daemon gets its row
+	 * back. If an operator deleted that host, the token registers anew.
+	 */
 	if (rq->role == API_ROLE_HOST && rq->token_host[0]) {
 		struct store_host cur;
 
 		ret = store_host_get(st, rq->token_host, &cur, &err);
+		if (ret == -ENOENT)
+			goto create;
 		if (ret < 0) {
 			api_store_problem(rs, ret, &err);
 			goto out;
@@ -103,6 +108,7 @@ int api_h_host_register(struct api_req *rq, struct api_resp *rs)
 		store_host_free(&cur);
 		goto out;
 	}
+create:
 	h.state = STORE_HOST_NOT_READY;
 	h.labels = labels ? api_json_dup(labels) : NULL;
 	ret = store_tx_begin(st, &err);

@@ -205,6 +205,11 @@ START_TEST(hosts_lifecycle)
 	th_req(&t, "GET", path, t.admin, NULL, NULL, &r);
 	ck_assert_int_eq(r.status, 404);
 	th_resp_free(&r);
+	/* its token may register the host again */
+	th_req(&t, "POST", "/v1/hosts", tok, "{\"name\":\"h1\"}", NULL, &r);
+	ck_assert_int_eq(r.status, 201);
+	ck_assert_str_ne(th_str(&r, "id"), id);
+	th_resp_free(&r);
 }
 END_TEST
 
