@@ -631,6 +631,58 @@ static int parse_report(json_object *body, struct report *r, struct pvm_err *err
 	return 0;
 }
 
+/*
+ * Turns a report's cumulative counters into the rates the scheduler's
+ * pv-affinity and exit-pressure scorers read: the increase since the
+ * previous report over the time between them (a counter that went down
+ * means the VMM restarted: its value is the increase).
+ */
+static void feed_scheduler(struct api_server *srv, const struct store_guest *g,
+			   const struct report *r)
+{
+	struct store_hook_stat *prev = NULL;
+	struct pvm_err err = {0};
+	struct sched_guest sg;
+	size_t nprev = 0;
+	int64_t now_ms = (int64_t)(pvm_wall_ns() / 1000000);
+	json_object *spec;
+	bool any = false;
+
+	if (!g->host_id[0] || store_hook_stats_get(srv->cfg.store, g->id, &prev, &nprev, NULL) < 0)
+		return;
+	spec = api_json_text(g->spec);
+	if (api_sched_guest(g->id, spec, &sg, &err) < 0)
+		goto out;
+	for (size_t i = 0; i < r->nstats; i++) {
+		const struct store_hook_stat *cur = &r->stats[i];
+		int bit = api_hook_bit(cur->hook);
+
+		for (size_t k = 0; k < nprev && bit >= 0; k++) {
+			double dt = (double)(now_ms - prev[k].updated_ms) / 1000.0;
+			int64_t calls = cur->calls - prev[k].calls;
+			int64_t avoided = cur->exits_avoided - prev[k].exits_avoided;
+			int64_t bells = cur->doorbells - prev[k].doorbells;
+
+			if (strcmp(prev[k].hook, cur->hook) != 0 || dt <= 0)
+				continue;
+			sg.stats.calls_per_s[bit] = (double)(calls < 0 ? cur->calls : calls) / dt;
+			sg.stats.exits_avoided_per_s[bit] =
+			    (double)(avoided < 0 ? cur->exits_avoided : avoided) / dt;
+			sg.stats.exits_per_s += (double)(bells < 0 ? cur->doorbells : bells) / dt;
+			any = true;
+		}
+	}
+	if (any) {
+		sg.stats.known = true;
+		pthread_mutex_lock(&srv->place_lock);
+		sched_fleet_guest_update(srv->fleet, &sg, &err);
+		pthread_mutex_unlock(&srv->place_lock);
+	}
+out:
+	json_object_put(spec);
+	store_hook_stats_free(prev, nprev);
+}
+
 int api_h_guest_report(struct api_req *rq, struct api_resp *rs)
 {
 	struct store *st = rq->srv->cfg.store;
@@ -653,6 +705,8 @@ int api_h_guest_report(struct api_req *rq, struct api_resp *rs)
 	}
 	if (get_scoped(rq, rs, &g) < 0)
 		goto out;
+	if (r->has_stats)
+		feed_scheduler(rq->srv, &g, r);
 	ret = store_tx_begin(st, &err);
 	if (ret == 0 && r->has_state)
 		ret = store_guest_set_observed(st, g.id, r->state, NULL, &err);
