@@ -209,8 +209,10 @@ int api_fleet_host_sync(struct api_server *srv, const struct store_host *h)
 	ret = sched_fleet_host_update(srv->fleet, &sh, &err);
 	if (ret == -ENOENT)
 		ret = sched_fleet_host_add(srv->fleet, &sh, &err);
+	/* A host that has not reported any capacity yet cannot take guests: it joins
+	 * the fleet with its first heartbeat that does. */
 	if (ret < 0)
-		pvm_log_warn("api: scheduler refused host %s: %s", h->id, err.msg);
+		pvm_log_debug("api: scheduler refused host %s: %s", h->id, err.msg);
 	return ret;
 }
 

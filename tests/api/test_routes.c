@@ -610,6 +610,69 @@ START_TEST(drain_moves_guests)
 }
 END_TEST
 
+static double exit_pressure_raw(json_object *explain, const char *host)
+{
+	json_object *hosts = json_object_object_get(explain, "hosts");
+
+	for (size_t i = 0; i < json_object_array_length(hosts); i++) {
+		json_object *h = json_object_array_get_idx(hosts, i);
+		json_object *scores = json_object_object_get(h, "scores");
+
+		if (strcmp(json_object_get_string(json_object_object_get(h, "host")), host) != 0)
+			continue;
+		for (size_t k = 0; k < json_object_array_length(scores); k++) {
+			json_object *sc = json_object_array_get_idx(scores, k);
+
+			if (strcmp(json_object_get_string(json_object_object_get(sc, "name")),
+				   "exit_pressure") == 0)
+				return json_object_get_double(json_object_object_get(sc, "raw"));
+		}
+	}
+	ck_abort_msg("no exit_pressure score for %s", host);
+	return 0;
+}
+
+/* Reported hook statistics reach the scheduler: an exit-heavy guest makes its
+ * host score worse on exit pressure. */
+START_TEST(reports_feed_the_scheduler)
+{
+	struct th_resp r;
+	char a[ID], atok[128], b[ID], btok[128], gid[ID], path[160], body[512];
+	double before_a, before_b;
+
+	th_host(&t, "a", 8, 8192, "[\"console\"]", a, sizeof(a), atok, sizeof(atok));
+	th_req(&t, "POST", "/v1/guests", t.admin, guest_body("noisy"), NULL, &r);
+	snprintf(gid, sizeof(gid), "%s", th_str(&r, "id"));
+	ck_assert_str_eq(th_str(&r, "host_id"), a);
+	th_resp_free(&r);
+	th_host(&t, "b", 8, 8192, "[\"console\"]", b, sizeof(b), btok, sizeof(btok));
+	th_req(&t, "POST", "/v1/placements/explain", t.admin, guest_body("probe"), NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	before_a = exit_pressure_raw(r.json, a);
+	before_b = exit_pressure_raw(r.json, b);
+	ck_assert_double_eq_tol(before_a, before_b, 1e-9);
+	th_resp_free(&r);
+	snprintf(path, sizeof(path), "/v1/guests/%s/reports", gid);
+	for (int i = 0; i < 2; i++) {
+		snprintf(body, sizeof(body),
+			 "{\"hook_stats\":[{\"hook\":\"console\",\"calls\":%d,"
+			 "\"doorbells\":%lld}]}",
+			 i * 1000000, i * 100000000000LL);
+		th_req(&t, "POST", path, atok, body, NULL, &r);
+		ck_assert_int_eq(r.status, 200);
+		th_resp_free(&r);
+		pvm_sleep_ns(200 * 1000000ull);
+	}
+	th_req(&t, "POST", "/v1/placements/explain", t.admin, guest_body("probe"), NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_msg(exit_pressure_raw(r.json, a) < exit_pressure_raw(r.json, b),
+		      "exit pressure of a %g, b %g", exit_pressure_raw(r.json, a),
+		      exit_pressure_raw(r.json, b));
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(r.json, "chosen")), b);
+	th_resp_free(&r);
+}
+END_TEST
+
 START_TEST(metrics_open_when_configured)
 {
 	struct api_config c = {.metrics_open = true};
@@ -655,6 +718,7 @@ int main(void)
 	tcase_add_test(tc, graceful_stop_answers_long_poll);
 	tcase_add_test(tc, metrics_open_when_configured);
 	tcase_add_test(tc, drain_moves_guests);
+	tcase_add_test(tc, reports_feed_the_scheduler);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
