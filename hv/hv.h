@@ -79,6 +79,8 @@ int hv_vm_create(const struct hv_config *cfg, struct hv_vm **out, struct pvm_err
 int hv_vm_run(struct hv_vm *vm);
 void hv_vm_destroy(struct hv_vm *vm);
 
+/* Returns once every vCPU is out of the guest (called before hv_vm_run, once
+ * the run has started and parked them). */
 int hv_vm_pause(struct hv_vm *vm);
 int hv_vm_resume(struct hv_vm *vm);
 /* Graceful stop (raise the boot-info STOP flag, force after timeout_ms);

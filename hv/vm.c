@@ -266,7 +266,9 @@ int hv_vm_run(struct hv_vm *vm)
 	int ret = 0;
 
 	pthread_mutex_lock(&vm->lock);
-	vm->state = HV_STATE_RUNNING;
+	/* a pause or stop asked for before the run keeps its state */
+	if (vm->state == HV_STATE_CREATED)
+		vm->state = HV_STATE_RUNNING;
 	pthread_mutex_unlock(&vm->lock);
 	/* vCPU threads take SIGUSR1 (the kick) and nothing else */
 	sigfillset(&set);
@@ -324,7 +326,7 @@ void hv_vm_destroy(struct hv_vm *vm)
 int hv_vm_pause(struct hv_vm *vm)
 {
 	pthread_mutex_lock(&vm->lock);
-	if (vm->done || vm->state != HV_STATE_RUNNING) {
+	if (vm->done || (vm->state != HV_STATE_RUNNING && vm->state != HV_STATE_CREATED)) {
 		pthread_mutex_unlock(&vm->lock);
 		return -EINVAL;
 	}

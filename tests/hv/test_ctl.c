@@ -196,6 +196,41 @@ START_TEST(protocol)
 }
 END_TEST
 
+/* A line over the 64 KiB limit: one error answer, then the connection closes;
+ * the VMM and other clients carry on. */
+START_TEST(overlong_request_line)
+{
+	pid_t pid = start("idle", "mode=pv");
+	int fd = ctl_connect(), fd2;
+	size_t n = 70000;
+	char *big = malloc(n), buf[4096];
+	ssize_t r, got = 0;
+	json_object *a;
+
+	memset(big, 'x', n);
+	ck_assert(console_has("idle: up"));
+	for (size_t off = 0; off < n;) {
+		ssize_t w = write(fd, big + off, n - off);
+
+		if (w <= 0)
+			break; /* the VMM may close before taking it all */
+		off += (size_t)w;
+	}
+	while ((r = read(fd, buf + got, sizeof(buf) - 1 - (size_t)got)) > 0)
+		got += r;
+	buf[got] = 0;
+	ck_assert_ptr_nonnull(strstr(buf, "request line too long"));
+	close(fd);
+	free(big);
+	fd2 = ctl_connect();
+	a = ask(fd2, "{\"cmd\":\"stop\"}");
+	ck_assert(ok(a));
+	json_object_put(a);
+	close(fd2);
+	ck_assert_int_eq(vmm_wait(pid), 0);
+}
+END_TEST
+
 START_TEST(sigterm_is_graceful)
 {
 	pid_t pid = start("idle", "mode=pv");
@@ -247,6 +282,7 @@ int main(void)
 
 	vmm_require_kvm();
 	tcase_add_test(tc, protocol);
+	tcase_add_test(tc, overlong_request_line);
 	tcase_add_test(tc, sigterm_is_graceful);
 	tcase_add_test(tc, stop_forced_after_timeout);
 	tcase_add_test(tc, pause_stops_a_busy_guest);
