@@ -57,6 +57,8 @@ static char (*refresh_hosts(struct api_server *srv, size_t *nout))[STORE_ID_MAX]
  */
 static void evacuate(struct api_server *srv, const char *host_id)
 {
+	const struct sched_host *h = sched_fleet_host(srv->fleet, host_id);
+	bool unreachable = h && h->state != SCHED_HOST_READY;
 	char next[STORE_ID_MAX] = "";
 
 	do {
@@ -80,6 +82,11 @@ static void evacuate(struct api_server *srv, const char *host_id)
 				pvm_log_debug("api: guest %s stays on host %s: %s", g->id, host_id,
 					      err.msg);
 				api_fleet_bind(srv, g);
+				/* Nobody knows how a guest of a silent host is doing. */
+				if (unreachable && g->observed_state != STORE_OBSERVED_UNKNOWN)
+					store_guest_set_observed(srv->cfg.store, g->id,
+								 STORE_OBSERVED_UNKNOWN, NULL,
+								 NULL);
 			}
 		}
 		snprintf(next, sizeof(next), "%s", l.next);

@@ -673,6 +673,30 @@ START_TEST(reports_feed_the_scheduler)
 }
 END_TEST
 
+/* With nowhere to go, the guest of a silent host stays bound, observed unknown. */
+START_TEST(stranded_guest_is_unknown)
+{
+	struct th_resp r;
+	char a[ID], atok[128], gid[ID], path[160];
+	uint64_t deadline = pvm_now_ns() + 20ull * 1000000000ull;
+	bool unknown = false;
+
+	th_host(&t, "a", 8, 8192, "[\"console\"]", a, sizeof(a), atok, sizeof(atok));
+	th_req(&t, "POST", "/v1/guests", t.admin, guest_body("stranded"), NULL, &r);
+	snprintf(gid, sizeof(gid), "%s", th_str(&r, "id"));
+	th_resp_free(&r);
+	snprintf(path, sizeof(path), "/v1/guests/%s", gid);
+	while (!unknown && pvm_now_ns() < deadline) {
+		pvm_sleep_ns(200 * 1000000ull);
+		th_req(&t, "GET", path, t.admin, NULL, NULL, &r);
+		unknown = strcmp(th_str(&r, "observed_state"), "unknown") == 0;
+		th_resp_free(&r);
+	}
+	ck_assert(unknown);
+	ck_assert_str_eq(guest_host(gid), a);
+}
+END_TEST
+
 START_TEST(metrics_open_when_configured)
 {
 	struct api_config c = {.metrics_open = true};
@@ -719,6 +743,7 @@ int main(void)
 	tcase_add_test(tc, metrics_open_when_configured);
 	tcase_add_test(tc, drain_moves_guests);
 	tcase_add_test(tc, reports_feed_the_scheduler);
+	tcase_add_test(tc, stranded_guest_is_unknown);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
