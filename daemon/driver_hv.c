@@ -24,7 +24,7 @@
 #define START_WAIT_MS	5000
 #define CALL_TIMEOUT_MS 2000
 #define KILL_GRACE_MS	2000
-#define POLL_NS		(10 * 1000 * 1000ull)
+#define POLL_NS		(1000 * 1000ull) /* how often a starting or stopping VMM is checked */
 
 struct hv_priv {
 	char dir[PATH_MAX];

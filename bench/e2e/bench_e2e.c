@@ -1,0 +1,398 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench_e2e: the whole path on this machine, real processes on loopback: a
+ * controller (pvmd), a host daemon (pvmd_host_run in a child process) and
+ * pvm-vmm processes running the idle microguest on /dev/kvm.
+ *
+ *   e2e_guest_running_ms   POST /v1/guests until GET shows it observed running
+ *                          (median of 20)
+ *   e2e_vmm_start_ms       baseline: the hv driver starting the same VMM
+ *                          directly, no control plane (median of 20)
+ *   e2e_100_guests_s       100 guests from their POSTs until all observed running
+ *   e2e_100_vmm_direct_s   baseline: the hv driver starting 100 such VMMs
+ *
+ * The issue's e2e_guest_ready_ms ends at the agent's hello seen by the
+ * controller; agent frames do not reach the controller yet, so the figure
+ * measured here stops at the host's report that the VMM runs.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "daemon/driver.h"
+#include "daemon/host.h"
+
+#define RUNS	 20
+#define MANY	 100
+#define DEADLINE (60ull * 1000000000ull)
+
+static char dir[64];
+static char base[64];
+static struct pvmd_client *admin;
+static pid_t controller = -1, host = -1;
+
+static void die(const char *what, const char *detail)
+{
+	fprintf(stderr, "bench_e2e: %s: %s\n", what, detail ? detail : "");
+	if (host > 0)
+		kill(host, SIGKILL);
+	if (controller > 0)
+		kill(controller, SIGKILL);
+	exit(1);
+}
+
+static char *slurp(const char *path)
+{
+	static char buf[65536];
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return NULL;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+static json_object *call(const char *method, const char *path, const char *body, long want)
+{
+	struct pvm_err err = {0};
+	json_object *b = NULL, *ans = NULL;
+	long status = 0;
+
+	if (body && pvm_json_parse(body, strlen(body), &pvm_json_default_limits, &b, &err) < 0)
+		die("bad request body", err.msg);
+	if (pvmd_client_call(admin, method, path, b, 30, &status, &ans, &err) < 0)
+		die(path, err.msg);
+	json_object_put(b);
+	if (status != want)
+		die(path, ans ? json_object_to_json_string(ans) : "unexpected status");
+	return ans;
+}
+
+static const char *field(json_object *o, const char *name)
+{
+	const char *s = NULL;
+
+	pvm_json_get_str(o, name, &s);
+	return s ? s : "";
+}
+
+static void start_controller(void)
+{
+	char log[128], state[96], token[512], *s;
+	unsigned port = 0;
+	struct pvm_err err = {0};
+
+	snprintf(state, sizeof(state), "%s/ctl", dir);
+	snprintf(log, sizeof(log), "%s/controller.log", dir);
+	controller = fork();
+	if (controller < 0)
+		die("fork", strerror(errno));
+	if (controller == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		dup2(fd, 2);
+		execl(PVMD_BIN, "pvmd", "--role", "controller", "--listen", "127.0.0.1:0",
+		      "--state-dir", state, "--heartbeat-s", "2",
+		      /* 100 idle microguests on 2 CPUs: an operator's overcommit */
+		      "--sched-policy", "cpu_overcommit=64", (char *)NULL);
+		_exit(127);
+	}
+	/* Port 0 picks a free port; the controller's start-up line names it. */
+	for (int i = 0; i < 1000 && !port; i++) {
+		s = slurp(log);
+		s = s ? strstr(s, "(port ") : NULL;
+		if (s)
+			sscanf(s, "(port %u)", &port);
+		else
+			pvm_sleep_ns(10 * 1000 * 1000);
+	}
+	if (!port)
+		die("controller did not start", slurp(log));
+	snprintf(base, sizeof(base), "http://127.0.0.1:%u", port);
+	snprintf(log, sizeof(log), "%s/admin.token", state);
+	s = slurp(log);
+	if (!s)
+		die("no admin token", log);
+	snprintf(token, sizeof(token), "%.*s", (int)sizeof(token) - 1, s);
+	token[strcspn(token, "\r\n")] = '\0';
+	if (pvmd_client_open(base, token, NULL, &admin, &err) < 0)
+		die("client", err.msg);
+}
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static void start_host(const char *token)
+{
+	host = fork();
+	if (host < 0)
+		die("fork", strerror(errno));
+	if (host == 0) {
+		char state[96], log[128];
+		struct pvmd_host_config cfg = {
+		    .controller = base,
+		    .token = token,
+		    .name = "bench-host",
+		    .state_dir = state,
+		    .vmm = PVM_VMM,
+		    .image_dir = PVM_GUEST_DIR,
+		    .report_interval_ms = 1000,
+		};
+		struct sigaction sa = {.sa_handler = on_term};
+		struct pvm_err err = {0};
+		int ret;
+
+		snprintf(state, sizeof(state), "%s/host", dir);
+		snprintf(log, sizeof(log), "%s/host.log", dir);
+		pvm_log_set_fd(open(log, O_WRONLY | O_CREAT | O_APPEND, 0644));
+		pvm_log_set_level(PVM_LOG_WARN);
+		sigaction(SIGTERM, &sa, NULL);
+		ret = pvmd_host_run(&cfg, &stop_flag, &err);
+		if (ret < 0)
+			pvm_log_error("host: %s", err.msg);
+		_exit(ret < 0 ? 1 : 0);
+	}
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* How many of the listed guests are observed running. */
+static size_t count_running(void)
+{
+	json_object *o = call("GET", "/v1/guests?limit=1000", NULL, 200), *items = NULL;
+	size_t n = 0;
+
+	json_object_object_get_ex(o, "items", &items);
+	for (size_t i = 0; items && i < json_object_array_length(items); i++)
+		n += strcmp(field(json_object_array_get_idx(items, i), "observed_state"),
+			    "running") == 0;
+	json_object_put(o);
+	return n;
+}
+
+static size_t vmm_count(const char *sub)
+{
+	char cmd[256];
+	size_t n = 0;
+	FILE *fp;
+
+	snprintf(cmd, sizeof(cmd), "pgrep -c -f -- '[-]-api-sock %s/%s/'", dir, sub);
+	fp = popen(cmd, "r");
+	if (!fp || fscanf(fp, "%zu", &n) != 1)
+		n = 0;
+	if (fp)
+		pclose(fp);
+	return n;
+}
+
+static void wait_vmms_gone(const char *sub)
+{
+	uint64_t end = pvm_now_ns() + DEADLINE;
+
+	while (vmm_count(sub) > 0)
+		if (pvm_now_ns() > end)
+			die("VMMs did not stop", sub);
+		else
+			pvm_sleep_ns(10 * 1000 * 1000);
+}
+
+static void delete_all(char ids[][64], size_t n)
+{
+	char path[128];
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "/v1/guests/%s", ids[i]);
+		json_object_put(call("DELETE", path, NULL, 204));
+	}
+	wait_vmms_gone("host");
+}
+
+static double e2e_one(int run)
+{
+	char body[256], path[128], ids[1][64];
+	uint64_t t0, end;
+	json_object *o;
+
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"one-%d\",\"image\":\"idle\",\"vcpus\":1,\"memory_mib\":16}", run);
+	t0 = pvm_now_ns();
+	o = call("POST", "/v1/guests", body, 201);
+	snprintf(ids[0], sizeof(ids[0]), "%s", field(o, "id"));
+	json_object_put(o);
+	snprintf(path, sizeof(path), "/v1/guests/%s", ids[0]);
+	end = t0 + DEADLINE;
+	for (;;) {
+		o = call("GET", path, NULL, 200);
+		if (strcmp(field(o, "observed_state"), "running") == 0)
+			break;
+		json_object_put(o);
+		if (pvm_now_ns() > end)
+			die("guest never ran", ids[0]);
+		pvm_sleep_ns(1000 * 1000);
+	}
+	json_object_put(o);
+	end = pvm_now_ns();
+	delete_all(ids, 1);
+	return (double)(end - t0) / 1e6;
+}
+
+static struct pvmd_driver drv;
+
+static void direct_define(int i)
+{
+	char id[32], name[32], image[PATH_MAX];
+	struct pvmd_guest_def def = {.vcpus = 1, .memory_mib = 16, .cmdline = "mode=pv"};
+	struct pvm_err err = {0};
+
+	snprintf(id, sizeof(id), "direct-%d", i);
+	snprintf(name, sizeof(name), "direct-%d", i);
+	snprintf(image, sizeof(image), "%s/guest-idle", PVM_GUEST_DIR);
+	def.id = id;
+	def.name = name;
+	def.image = image;
+	if (drv.ops->define(drv.priv, &def, &err) < 0 || drv.ops->start(drv.priv, id, &err) < 0)
+		die("direct start", err.msg);
+}
+
+static void direct_remove(int i)
+{
+	struct pvm_err err = {0};
+	char id[32];
+
+	snprintf(id, sizeof(id), "direct-%d", i);
+	if (drv.ops->stop(drv.priv, id, 5000, &err) < 0 ||
+	    drv.ops->undefine(drv.priv, id, &err) < 0)
+		die("direct stop", err.msg);
+}
+
+int main(void)
+{
+	static char ids[MANY][64];
+	double one[RUNS], direct[RUNS], many_s = 0, direct_many_s = 0;
+	size_t unplaced = 0;
+	char token[256], uri[256], body[256];
+	struct pvm_err err = {0};
+	uint64_t t0, end;
+	json_object *o, *v;
+	int status;
+
+	if (access("/dev/kvm", R_OK | W_OK) < 0) {
+		fprintf(stderr, "SKIP: no /dev/kvm\n");
+		return 0;
+	}
+	pvm_log_init("bench_e2e", PVM_LOG_WARN, PVM_LOG_TEXT);
+	snprintf(dir, sizeof(dir), "/tmp/pvm-e2e-XXXXXX");
+	if (!mkdtemp(dir))
+		die("mkdtemp", strerror(errno));
+	start_controller();
+	o = call("POST", "/v1/tokens", "{\"name\":\"bench-host\",\"role\":\"host\"}", 201);
+	snprintf(token, sizeof(token), "%s", field(o, "secret"));
+	json_object_put(o);
+	start_host(token);
+	end = pvm_now_ns() + DEADLINE;
+	for (;;) {
+		o = call("GET", "/v1/hosts", NULL, 200);
+		if (strstr(json_object_to_json_string(o), "\"ready\""))
+			break;
+		json_object_put(o);
+		if (pvm_now_ns() > end)
+			die("host never became ready", NULL);
+		pvm_sleep_ns(10 * 1000 * 1000);
+	}
+	json_object_put(o);
+
+	fprintf(stderr, "bench_e2e: %d single guests through the control plane\n", RUNS);
+	for (int r = 0; r < RUNS; r++)
+		one[r] = e2e_one(r);
+
+	snprintf(uri, sizeof(uri), "%s/direct?vmm=%s", dir, PVM_VMM);
+	if (pvmd_driver_open("hv", uri, &drv, &err) < 0)
+		die("hv driver", err.msg);
+	fprintf(stderr, "bench_e2e: %d single VMMs through the hv driver\n", RUNS);
+	for (int r = 0; r < RUNS; r++) {
+		t0 = pvm_now_ns();
+		direct_define(r);
+		direct[r] = (double)(pvm_now_ns() - t0) / 1e6;
+		direct_remove(r);
+	}
+
+	printf("METRIC e2e_guest_running_ms %.2f ms\n", median(one, RUNS));
+	printf("METRIC e2e_vmm_start_ms %.2f ms\n", median(direct, RUNS));
+	fflush(stdout);
+
+	fprintf(stderr, "bench_e2e: %d guests through the control plane\n", MANY);
+	t0 = pvm_now_ns();
+	for (int i = 0; i < MANY; i++) {
+		snprintf(body, sizeof(body),
+			 "{\"name\":\"many-%d\",\"image\":\"idle\",\"vcpus\":1,\"memory_mib\":16}",
+			 i);
+		o = call("POST", "/v1/guests", body, 201);
+		snprintf(ids[i], sizeof(ids[i]), "%s", field(o, "id"));
+		unplaced += !json_object_object_get_ex(o, "host_id", &v) || !v;
+		json_object_put(o);
+	}
+	if (unplaced) {
+		/* Not a figure: say why on stderr, print no METRIC line. */
+		fprintf(stderr,
+			"bench_e2e: e2e_100_guests_s not measured: the controller left %zu of %d "
+			"guests unplaced on this %ld-CPU host (its bind refuses vCPUs beyond the "
+			"host's CPUs though the scheduler overcommits)\n",
+			unplaced, MANY, sysconf(_SC_NPROCESSORS_ONLN));
+	} else {
+		end = t0 + DEADLINE * 2;
+		while (count_running() < MANY) {
+			if (pvm_now_ns() > end)
+				die("100 guests never all ran", NULL);
+			pvm_sleep_ns(5 * 1000 * 1000);
+		}
+		many_s = (double)(pvm_now_ns() - t0) / 1e9;
+	}
+	delete_all(ids, MANY);
+
+	if (!unplaced) {
+		fprintf(stderr, "bench_e2e: %d VMMs through the hv driver\n", MANY);
+		t0 = pvm_now_ns();
+		for (int i = 0; i < MANY; i++)
+			direct_define(i);
+		direct_many_s = (double)(pvm_now_ns() - t0) / 1e9;
+		for (int i = 0; i < MANY; i++)
+			direct_remove(i);
+		printf("METRIC e2e_100_guests_s %.3f s\n", many_s);
+		printf("METRIC e2e_100_vmm_direct_s %.3f s\n", direct_many_s);
+		fflush(stdout);
+	}
+	pvmd_driver_close(&drv);
+
+	kill(host, SIGTERM);
+	waitpid(host, &status, 0);
+	kill(controller, SIGTERM);
+	waitpid(controller, &status, 0);
+	pvmd_client_close(admin);
+	snprintf(body, sizeof(body), "rm -rf %s", dir);
+	return system(body) == 0 ? 0 : 1;
+}
