@@ -37,5 +37,6 @@ int api_h_image_delete(struct api_req *rq, struct api_resp *rs);
 
 int api_h_events(struct api_req *rq, struct api_resp *rs);
 int api_h_explain(struct api_req *rq, struct api_resp *rs);
+int api_h_rebalance(struct api_req *rq, struct api_resp *rs);
 
 #endif /* PVM_API_HANDLERS_H */

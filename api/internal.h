@@ -275,9 +275,9 @@ int api_spec_check(json_object *spec, struct pvm_err *err);
 /* Request schemas: they validate bodies and generate the OpenAPI document. */
 extern const struct pvm_json_field api_spec_fields[], api_guest_patch_fields[], api_report_fields[],
     api_host_register_fields[], api_heartbeat_fields[], api_host_patch_fields[], api_image_fields[],
-    api_token_fields[];
+    api_token_fields[], api_rebalance_fields[];
 extern const size_t api_nspec_fields, api_nguest_patch_fields, api_nreport_fields,
     api_nhost_register_fields, api_nheartbeat_fields, api_nhost_patch_fields, api_nimage_fields,
-    api_ntoken_fields;
+    api_ntoken_fields, api_nrebalance_fields;
 
 #endif /* PVM_API_INTERNAL_H */

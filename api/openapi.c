@@ -21,6 +21,7 @@ static const struct {
     {"HostPatch", api_host_patch_fields, &api_nhost_patch_fields},
     {"Image", api_image_fields, &api_nimage_fields},
     {"TokenCreate", api_token_fields, &api_ntoken_fields},
+    {"Rebalance", api_rebalance_fields, &api_nrebalance_fields},
 };
 
 static json_object *field_schema(const struct pvm_json_field *f)

@@ -222,6 +222,15 @@ const struct api_route api_routes[] = {
      .tag = "placements",
      .body_schema = "GuestSpec",
      .ok_status = 200},
+    {.method = "POST",
+     .pattern = "/v1/rebalance",
+     .fn = api_h_rebalance,
+     .roles = R,
+     .summary = "Moves that lower the cluster score (as hbal); \"apply\" carries them out "
+		"(operator)",
+     .tag = "placements",
+     .body_schema = "Rebalance",
+     .ok_status = 200},
 };
 
 const size_t api_nroutes = PVM_ARRAY_SIZE(api_routes);

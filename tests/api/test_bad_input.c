@@ -233,6 +233,10 @@ static const struct bad cases[] = {
      "invalid-field", NULL},
     {"explain bad policy", "POST", "/v1/placements/explain?policy=scorers=warp:1", T_ADMIN,
      SPEC(""), NULL, 400, "invalid-field", "?policy"},
+    {"rebalance zero moves", "POST", "/v1/rebalance", T_ADMIN, "{\"max_moves\":0}", NULL, 400,
+     "invalid-field", "/max_moves"},
+    {"rebalance apply by reader", "POST", "/v1/rebalance", T_READER, "{\"apply\":true}", NULL, 403,
+     "forbidden", "/apply"},
 };
 
 static struct th t;

@@ -697,6 +697,52 @@ START_TEST(stranded_guest_is_unknown)
 }
 END_TEST
 
+/* Two guests on one host, an empty host beside it: the rebalancer spreads them. */
+START_TEST(rebalance_proposes_and_applies)
+{
+	struct th_resp r;
+	char a[ID], atok[128], b[ID], btok[128], g1[ID], g2[ID], reader[128];
+	json_object *moves;
+
+	th_host(&t, "a", 4, 4096, "[\"console\"]", a, sizeof(a), atok, sizeof(atok));
+	th_req(&t, "POST", "/v1/guests", t.admin,
+	       "{\"name\":\"r1\",\"image\":\"x\",\"vcpus\":2,\"memory_mib\":2048}", NULL, &r);
+	snprintf(g1, sizeof(g1), "%s", th_str(&r, "id"));
+	th_resp_free(&r);
+	th_req(&t, "POST", "/v1/guests", t.admin,
+	       "{\"name\":\"r2\",\"image\":\"x\",\"vcpus\":2,\"memory_mib\":2048}", NULL, &r);
+	snprintf(g2, sizeof(g2), "%s", th_str(&r, "id"));
+	th_resp_free(&r);
+	ck_assert_str_eq(guest_host(g1), a);
+	ck_assert_str_eq(guest_host(g2), a);
+	th_host(&t, "b", 4, 4096, "[\"console\"]", b, sizeof(b), btok, sizeof(btok));
+
+	th_token(&t, "reader", reader, sizeof(reader), NULL, 0);
+	th_req(&t, "POST", "/v1/rebalance", reader, "{\"apply\":true}", NULL, &r);
+	ck_assert_int_eq(r.status, 403);
+	th_resp_free(&r);
+	th_req(&t, "POST", "/v1/rebalance", reader, "{}", NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	moves = json_object_object_get(r.json, "moves");
+	ck_assert_uint_ge(json_object_array_length(moves), 1);
+	ck_assert_str_eq(guest_host(g1), a); /* only proposed */
+	th_resp_free(&r);
+
+	th_req(&t, "POST", "/v1/rebalance", t.admin, "{\"apply\":true,\"max_moves\":5}", NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(th_str(&r, "applied"), "true");
+	ck_assert_double_lt(json_object_get_double(json_object_object_get(r.json, "score_after")),
+			    json_object_get_double(json_object_object_get(r.json, "score_before")));
+	th_resp_free(&r);
+	{
+		char h1[ID];
+
+		snprintf(h1, sizeof(h1), "%s", guest_host(g1));
+		ck_assert_str_ne(h1, guest_host(g2));
+	}
+}
+END_TEST
+
 START_TEST(metrics_open_when_configured)
 {
 	struct api_config c = {.metrics_open = true};
@@ -744,6 +790,7 @@ int main(void)
 	tcase_add_test(tc, drain_moves_guests);
 	tcase_add_test(tc, reports_feed_the_scheduler);
 	tcase_add_test(tc, stranded_guest_is_unknown);
+	tcase_add_test(tc, rebalance_proposes_and_applies);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
