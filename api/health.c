@@ -34,6 +34,7 @@ int api_h_version(struct api_req *rq, struct api_resp *rs)
 	json_object *o = json_object_new_object();
 
 	(void)rq;
+	json_object_object_add(o, "name", json_object_new_string("pvmd"));
 	json_object_object_add(o, "version", json_object_new_string(PVM_VERSION));
 	json_object_object_add(o, "api", json_object_new_string("v1"));
 	json_object_object_add(o, "hook_abi", json_object_new_int(1));
