@@ -146,13 +146,12 @@ static const char *observed_name(enum pvmd_guest_state st, bool want_running)
 	}
 }
 
-static void start_guest(struct pvmd_host *h, struct pvmd_hg *g)
+static void start_guest(struct pvmd_hg *g)
 {
 	struct pvm_err err = {0};
 
 	if (g->drv->ops->start(g->drv->priv, g->id, &err) < 0)
 		pvm_log_error("start guest %s: %s", g->id, err.msg);
-	(void)h;
 }
 
 /* A guest that ended while it should run: restart it when its policy says so. */
@@ -180,7 +179,7 @@ static void maybe_restart(struct pvmd_host *h, struct pvmd_hg *g, enum pvmd_gues
 	g->restart_at = 0;
 	g->restarts++;
 	pvm_log_info("guest %s: restarting (restart %u)", g->id, g->restarts);
-	start_guest(h, g);
+	start_guest(g);
 }
 
 static void reconcile_one(struct pvmd_host *h, json_object *a, uint64_t now)
@@ -232,7 +231,7 @@ static void reconcile_one(struct pvmd_host *h, json_object *a, uint64_t now)
 			if (now - g->running_since > h->backoff_max_ns)
 				g->restarts = 0;
 		} else if (st == PVMD_GUEST_DEFINED) {
-			start_guest(h, g);
+			start_guest(g);
 		} else if (st == PVMD_GUEST_STOPPED || st == PVMD_GUEST_CRASHED) {
 			g->running_since = 0;
 			maybe_restart(h, g, st, policy, now);

@@ -603,10 +603,10 @@ static pid_t run_role(const char *const *kv, int *code_now)
 
 START_TEST(test_role_host)
 {
-	char tok[256], tokfile[PATH_MAX], empty[PATH_MAX];
+	char tok[256], tokfile[PATH_MAX], empty[PATH_MAX], id[64];
 	const char *kv[32];
 	json_object *o;
-	int code, status;
+	int code, status, pids[4], vmm;
 	pid_t pid;
 	FILE *fp;
 
@@ -639,7 +639,8 @@ START_TEST(test_role_host)
 
 	/* a good one registers, survives SIGHUP, stops on SIGTERM with 0 */
 	kv[6] = "host_name", kv[7] = "role-host", kv[8] = "vmm", kv[9] = PVM_VMM;
-	kv[10] = "labels", kv[11] = "{\"zone\":\"a\"}", kv[12] = NULL;
+	kv[10] = "labels", kv[11] = "{\"zone\":\"a\"}", kv[12] = "image_dir";
+	kv[13] = PVM_GUEST_DIR, kv[14] = NULL;
 	pid = run_role(kv, NULL);
 	wait_hosts_ready(1);
 	o = call("GET", "/v1/hosts", NULL, 200);
@@ -649,9 +650,26 @@ START_TEST(test_role_host)
 	ck_assert_int_eq(kill(pid, SIGHUP), 0);
 	pvm_sleep_ns(200 * 1000 * 1000);
 	ck_assert_int_eq(waitpid(pid, &status, WNOHANG), 0);
+	o = create_guest("kept", "");
+	snprintf(id, sizeof(id), "%s", field(o, "id"));
+	json_object_put(o);
+	json_object_put(wait_observed(id, "running"));
+	/* SIGTERM: pvmd stops with 0 and, by default, the guest keeps running */
 	ck_assert_int_eq(kill(pid, SIGTERM), 0);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_int_eq(vmm_pids(id, pids, 4), 1);
+	vmm = pids[0];
+	/* started again with --stop-guests-on-exit: re-adopts it, and stops it on SIGTERM */
+	kv[14] = "stop_guests_on_exit", kv[15] = "true", kv[16] = NULL;
+	pid = run_role(kv, NULL);
+	pvm_sleep_ns(1500ull * 1000 * 1000);
+	ck_assert_int_eq(vmm_pids(id, pids, 4), 1);
+	ck_assert_int_eq(pids[0], vmm);
+	ck_assert_int_eq(kill(pid, SIGTERM), 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_int_eq(vmm_pids(id, pids, 4), 0);
 	pvmd_client_close(admin);
 	admin = NULL;
 }
