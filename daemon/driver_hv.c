@@ -219,6 +219,8 @@ static bool hv_alive(struct hv_priv *p, struct pvmd_hguest *g)
 	if (!alive && status != -1 && g->exit_status != status) {
 		g->exit_status = status;
 		pvmd_hstate_set_proc(p->hs, g, NULL);
+		if (p->cgroups)
+			pvmd_cgroup_remove(g->id);
 	}
 	return alive;
 }

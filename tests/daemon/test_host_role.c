@@ -9,6 +9,7 @@
  * event, a SIGKILLed host daemon restarted without restarting or duplicating
  * its guest, desired state stopped, delete.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -24,6 +25,7 @@
 #include <curl/curl.h>
 
 #include "daemon/host.h"
+#include "daemon/vmm.h"
 
 static char dir[64];
 static char host_dir[80];   /* host-a's state directory */
@@ -287,6 +289,26 @@ static void setup(void)
 	memset(&err, 0, sizeof(err));
 }
 
+static void remove_cgroups(const char *hdir)
+{
+	char path[PATH_MAX];
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/guests", hdir);
+	d = opendir(path);
+	while (d && (e = readdir(d))) {
+		char *dot = strrchr(e->d_name, '.');
+
+		if (dot && strcmp(dot, ".log") == 0) {
+			*dot = '\0';
+			pvmd_cgroup_remove(e->d_name);
+		}
+	}
+	if (d)
+		closedir(d);
+}
+
 static void teardown(void)
 {
 	char cmd[PATH_MAX * 2], path[PATH_MAX + 16];
@@ -299,8 +321,12 @@ static void teardown(void)
 		kill(pid, SIGKILL);
 	if (fp)
 		fclose(fp);
-	snprintf(cmd, sizeof(cmd), "pkill -KILL -f -- '[-]-api-sock %s/'; sleep 0.1; rm -rf %s",
-		 dir, dir);
+	snprintf(cmd, sizeof(cmd), "pkill -KILL -f -- '[-]-api-sock %s/'; sleep 0.1", dir);
+	ck_assert_int_ne(system(cmd), -1);
+	/* The killed VMMs' cgroups: their console logs name the guests. */
+	remove_cgroups(host_dir);
+	remove_cgroups(host_dir_b);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	ck_assert_int_ne(system(cmd), -1);
 }
 
