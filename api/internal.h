@@ -177,6 +177,7 @@ struct api_server {
 	pthread_mutex_t reaper_lock;
 	pthread_cond_t reaper_cond;
 	bool reaper_kicked;
+	uint64_t last_prune_ns;	   /* reaper thread only */
 	struct sched_fleet *fleet; /* under place_lock */
 	pthread_mutex_t tokcache_lock;
 	struct api_tok_entry tokcache[API_TOKCACHE_SLOTS];

@@ -110,6 +110,23 @@ static void place_pending(struct api_server *srv)
 	store_guest_list_free(&l);
 }
 
+/* Events are kept a day (watchers resume from a sequence number within it). */
+#define EVENT_RETENTION_MS (24ll * 3600 * 1000)
+#define PRUNE_PERIOD_NS	   (60ull * 1000000000ull)
+
+static void prune(struct api_server *srv, int64_t now_ms)
+{
+	struct pvm_err err = {0};
+	uint64_t now = pvm_now_ns();
+
+	if (srv->last_prune_ns && now - srv->last_prune_ns < PRUNE_PERIOD_NS)
+		return;
+	srv->last_prune_ns = now;
+	if (store_idem_prune(srv->cfg.store, now_ms, &err) < 0 ||
+	    store_events_prune(srv->cfg.store, now_ms - EVENT_RETENTION_MS, &err) < 0)
+		pvm_log_warn("api: pruning the store: %s", err.msg);
+}
+
 static void pass(struct api_server *srv)
 {
 	int64_t now_ms = (int64_t)(pvm_wall_ns() / 1000000);
@@ -124,6 +141,7 @@ static void pass(struct api_server *srv)
 		pvm_log_warn("api: marking unreachable hosts: %s", err.msg);
 	else if (n > 0)
 		pvm_log_warn("api: %d host(s) missed 3 heartbeats: unreachable", n);
+	prune(srv, now_ms);
 	pthread_mutex_lock(&srv->place_lock);
 	evac = refresh_hosts(srv, &nevac);
 	for (size_t i = 0; i < nevac; i++)
