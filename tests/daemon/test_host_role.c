@@ -554,6 +554,48 @@ START_TEST(test_two_hosts_evacuation)
 }
 END_TEST
 
+/* Restart policies other than always: never keeps a crashed guest down,
+ * on-failure brings it back. */
+START_TEST(test_restart_policies)
+{
+	char ids[2][64];
+	int pids[4], old[2];
+	json_object *o;
+
+	start_controller();
+	new_host_token("host-a", host_token, sizeof(host_token));
+	host = start_host();
+	wait_hosts_ready(1);
+	o = create_guest("never", ",\"restart_policy\":\"never\"");
+	snprintf(ids[0], sizeof(ids[0]), "%s", field(o, "id"));
+	json_object_put(o);
+	o = create_guest("onfail", ",\"restart_policy\":\"on-failure\"");
+	snprintf(ids[1], sizeof(ids[1]), "%s", field(o, "id"));
+	json_object_put(o);
+	for (int i = 0; i < 2; i++) {
+		json_object_put(wait_observed(ids[i], "running"));
+		ck_assert_int_eq(vmm_pids(ids[i], pids, 4), 1);
+		old[i] = pids[0];
+		ck_assert_int_eq(kill(old[i], SIGKILL), 0);
+	}
+	json_object_put(wait_observed(ids[0], "failed"));
+	for (int i = 0; i < 400; i++) {
+		if (vmm_pids(ids[1], pids, 4) == 1 && pids[0] != old[1])
+			break;
+		pvm_sleep_ns(50 * 1000 * 1000);
+	}
+	ck_assert_int_eq(vmm_pids(ids[1], pids, 4), 1);
+	ck_assert_int_ne(pids[0], old[1]);
+	json_object_put(wait_observed(ids[1], "running"));
+	/* several backoff periods later, "never" is still down */
+	pvm_sleep_ns(1000ull * 1000 * 1000);
+	ck_assert_int_eq(vmm_pids(ids[0], pids, 4), 0);
+	json_object_put(wait_observed(ids[0], "failed"));
+	pvmd_client_close(admin);
+	admin = NULL;
+}
+END_TEST
+
 /* Libvirt guests through the host role, on libvirt's test driver (in-process). */
 START_TEST(test_libvirt_guest)
 {
@@ -755,6 +797,7 @@ int main(void)
 	    {"two_hosts_evacuation", test_two_hosts_evacuation},
 	    {"role_host", test_role_host},
 	    {"libvirt_guest", test_libvirt_guest},
+	    {"restart_policies", test_restart_policies},
 	};
 
 	if (access("/dev/kvm", R_OK | W_OK) < 0) {

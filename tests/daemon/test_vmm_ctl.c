@@ -211,6 +211,23 @@ START_TEST(test_report_from_stats)
 }
 END_TEST
 
+START_TEST(test_kvm_features)
+{
+	json_object *a = NULL;
+	bool clocksource = false;
+
+	ck_assert_int_eq(pvmd_kvm_pv_features(&a, &err), 0);
+	ck_assert(json_object_is_type(a, json_type_array));
+	for (size_t i = 0; i < json_object_array_length(a); i++)
+		clocksource |=
+		    !strcmp(json_object_get_string(json_object_array_get_idx(a, i)), "clocksource");
+	/* Every KVM offers kvm-clock; without /dev/kvm the list is empty. */
+	ck_assert(access("/dev/kvm", R_OK | W_OK) == 0 ? clocksource
+						       : json_object_array_length(a) == 0);
+	json_object_put(a);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("daemon_vmm_ctl");
@@ -223,6 +240,7 @@ int main(void)
 	tcase_add_test(tc, test_bad_answers);
 	tcase_add_test(tc, test_silence_and_absence);
 	tcase_add_test(tc, test_report_from_stats);
+	tcase_add_test(tc, test_kvm_features);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
