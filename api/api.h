@@ -34,8 +34,6 @@ enum api_hook_bit {
 	API_HOOK_COUNT
 };
 
-/* "console", "block", ... for a bit; NULL when unknown. */
-const char *api_hook_name(unsigned bit);
 /* The bit for a lowercase name, or -ENOENT. */
 int api_hook_bit(const char *name);
 

@@ -32,17 +32,6 @@ const char *api_role_name(unsigned role)
 	return "none";
 }
 
-int api_role_parse(const char *s, unsigned *out)
-{
-	for (size_t i = 0; i < PVM_ARRAY_SIZE(roles); i++) {
-		if (strcmp(roles[i].name, s) == 0) {
-			*out = roles[i].bit;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
 static unsigned from_store(enum store_token_role r)
 {
 	for (size_t i = 0; i < PVM_ARRAY_SIZE(roles); i++)

@@ -25,7 +25,6 @@ enum api_role {
 #define API_ROLE_PUBLIC 0u /* no token needed */
 
 const char *api_role_name(unsigned role);
-int api_role_parse(const char *s, unsigned *out);
 
 /* The kinds of problem a client can get; each has a stable type URI. */
 enum api_problem {
@@ -47,7 +46,6 @@ enum api_problem {
 };
 
 #define API_PROBLEM_BASE API_PROBLEM_URI
-const char *api_problem_slug(enum api_problem p);
 
 #define API_MAX_PARAMS 2
 

@@ -32,11 +32,6 @@ static const struct {
     [API_P_INTERNAL] = {"internal", "Internal error"},
 };
 
-const char *api_problem_slug(enum api_problem p)
-{
-	return p < API_P_COUNT ? kinds[p].slug : "internal";
-}
-
 int api_problem(struct api_resp *rs, unsigned status, enum api_problem kind, const char *field,
 		const char *fmt, ...)
 {

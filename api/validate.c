@@ -10,11 +10,6 @@ static const char *const hook_names[API_HOOK_COUNT] = {
     [API_HOOK_AGENT] = "agent",	    [API_HOOK_HALT] = "halt",
 };
 
-const char *api_hook_name(unsigned bit)
-{
-	return bit < API_HOOK_COUNT ? hook_names[bit] : NULL;
-}
-
 int api_hook_bit(const char *name)
 {
 	for (unsigned i = 0; i < API_HOOK_COUNT; i++)
