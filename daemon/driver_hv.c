@@ -9,6 +9,7 @@
  * Without vmm=, pvm-vmm is taken from $PVM_VMM, else beside pvmd's binary.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -50,7 +51,9 @@ static int id_check(const char *id, struct pvm_err *err)
 static void guest_path(const struct hv_priv *p, const char *id, const char *ext, char *out,
 		       size_t len)
 {
-	snprintf(out, len, "%s/guests/%s.%s", p->dir, id, ext);
+	/* dir and id are bounded at open and define; an empty path fails its use */
+	if ((size_t)snprintf(out, len, "%s/guests/%s.%s", p->dir, id, ext) >= len)
+		out[0] = '\0';
 }
 
 /* Parses one "key=value" of the URI's query. */
@@ -210,11 +213,42 @@ static int hv_define(void *priv, const struct pvmd_guest_def *def, struct pvm_er
 	return pvmd_hstate_add(p->hs, &g, err);
 }
 
+/*
+ * The exit code an adopted VMM (not pvmd's child, so never reaped here) left
+ * in its --stats-json file; -1 when it left none (killed, or still running).
+ */
+static int final_exit_code(struct hv_priv *p, const char *id)
+{
+	char path[PATH_MAX + 80], buf[65536];
+	json_object *o = NULL;
+	int64_t code = -1;
+	ssize_t n;
+	int fd;
+
+	guest_path(p, id, "stats.json", path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n > 0 && pvm_json_parse(buf, (size_t)n, &pvm_json_default_limits, &o, NULL) == 0)
+		pvm_json_get_int(o, "exit_code", &code);
+	json_object_put(o);
+	return code >= 0 && code <= 255 ? (int)code : -1;
+}
+
 /* Is g's VMM alive? Records how it ended when it has just ended. */
 static bool hv_alive(struct hv_priv *p, struct pvmd_hguest *g)
 {
 	int status;
 	bool alive = pvmd_proc_alive(g->pid, g->starttime, &status);
+
+	if (!alive && status == -1 && g->pid && g->exit_status == -1) {
+		int code = final_exit_code(p, g->id);
+
+		if (code >= 0)
+			status = W_EXITCODE(code, 0);
+	}
 
 	if (!alive && status != -1 && g->exit_status != status) {
 		g->exit_status = status;
@@ -261,14 +295,17 @@ static void log_tail(const char *path, char *out, size_t len)
 
 static int hv_spawn(struct hv_priv *p, struct pvmd_hguest *g, struct pvm_err *err)
 {
-	char sock[PATH_MAX + 80], logp[PATH_MAX + 80], cg[PATH_MAX], mem[24], vcpus[16];
-	char *argv[20];
+	char sock[PATH_MAX + 80], logp[PATH_MAX + 80], stats[PATH_MAX + 80], cg[PATH_MAX];
+	char mem[24], vcpus[16], *argv[24];
 	struct pvmd_spawn sp = {0};
 	uint64_t deadline;
 	int n = 0, ret;
 
 	guest_path(p, g->id, "sock", sock, sizeof(sock));
 	guest_path(p, g->id, "log", logp, sizeof(logp));
+	/* The previous run's statistics would tell a wrong exit code. */
+	guest_path(p, g->id, "stats.json", stats, sizeof(stats));
+	unlink(stats);
 	snprintf(mem, sizeof(mem), "%llu", (unsigned long long)g->memory_mib);
 	snprintf(vcpus, sizeof(vcpus), "%u", g->vcpus);
 	argv[n++] = p->vmm;
@@ -291,6 +328,8 @@ static int hv_spawn(struct hv_priv *p, struct pvmd_hguest *g, struct pvm_err *er
 	argv[n++] = p->hooks;
 	argv[n++] = "--api-sock";
 	argv[n++] = sock;
+	argv[n++] = "--stats-json";
+	argv[n++] = stats;
 	argv[n] = NULL;
 	cg[0] = '\0';
 	if (p->cgroups)
@@ -404,7 +443,7 @@ static enum pvmd_guest_state ended_state(const struct pvmd_hguest *g)
 
 	if (g->pid == 0)
 		return PVMD_GUEST_DEFINED;
-	/* An adopted VMM's exit status is lost with the pvmd that started it. */
+	/* An adopted VMM killed outright left no exit code behind. */
 	if (st == -1)
 		return g->stopping ? PVMD_GUEST_STOPPED : PVMD_GUEST_CRASHED;
 	if (WIFEXITED(st) &&
@@ -500,6 +539,8 @@ static int hv_undefine(void *priv, const char *id, struct pvm_err *err)
 	guest_path(p, id, "sock", path, sizeof(path));
 	unlink(path);
 	guest_path(p, id, "log", path, sizeof(path));
+	unlink(path);
+	guest_path(p, id, "stats.json", path, sizeof(path));
 	unlink(path);
 	if (p->cgroups)
 		pvmd_cgroup_remove(id);

@@ -358,22 +358,26 @@ START_TEST(test_crash)
 }
 END_TEST
 
-START_TEST(test_readopt)
+/*
+ * A "pvmd" that starts the guest's VMM in a real child process, which is then
+ * SIGKILLed: the VMM is left to be adopted. Returns the VMM's pid.
+ */
+static int64_t start_in_child(bool define)
 {
-	struct pvmd_guest_info *infos = NULL;
 	int pipefd[2], status;
-	int64_t pid, vmm_pid = 0;
-	size_t n = 0;
+	int64_t vmm_pid = 0;
 	pid_t child;
 
 	ck_assert_int_eq(pipe(pipefd), 0);
-	/* The "pvmd" that starts the VMM is a real process, SIGKILLed afterwards. */
 	child = fork();
 	ck_assert_int_ge(child, 0);
 	if (child == 0) {
+		int64_t pid;
+
 		close(pipefd[0]);
 		open_hv();
-		define_idle(IDLE_ID);
+		if (define)
+			define_idle(IDLE_ID);
 		if (drv.ops->start(drv.priv, IDLE_ID, &err) < 0)
 			_exit(1);
 		pid = pid_of(IDLE_ID);
@@ -387,7 +391,25 @@ START_TEST(test_readopt)
 	close(pipefd[0]);
 	ck_assert_int_eq(kill(child, SIGKILL), 0);
 	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	return vmm_pid;
+}
 
+static void wait_no_vmm(void)
+{
+	for (int i = 0; i < 500 && vmms_with(IDLE_ID) > 0; i++)
+		pvm_sleep_ns(10 * 1000 * 1000);
+	ck_assert_int_eq(vmms_with(IDLE_ID), 0);
+}
+
+START_TEST(test_readopt)
+{
+	struct pvmd_guest_info *infos = NULL;
+	char sock[PATH_MAX + 64];
+	json_object *ans = NULL;
+	int64_t vmm_pid;
+	size_t n = 0;
+
+	vmm_pid = start_in_child(true);
 	open_hv();
 	ck_assert_int_eq(drv.ops->list(drv.priv, &infos, &n, &err), 0);
 	ck_assert_uint_eq(n, 1);
@@ -400,6 +422,24 @@ START_TEST(test_readopt)
 	ck_assert_msg(drv.ops->stop(drv.priv, IDLE_ID, 5000, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(state_of(IDLE_ID), PVMD_GUEST_STOPPED);
 	ck_assert_int_eq(vmms_with(IDLE_ID), 0);
+	pvmd_driver_close(&drv);
+
+	/* an adopted VMM that ends by itself: its exit code (0) comes from its statistics */
+	start_in_child(false);
+	open_hv();
+	snprintf(sock, sizeof(sock), "%s/guests/%s.sock", dir, IDLE_ID);
+	ck_assert_int_eq(pvmd_vmm_call(sock, "{\"cmd\":\"stop\"}", 2000, &ans, &err), 0);
+	json_object_put(ans);
+	wait_no_vmm();
+	ck_assert_int_eq(state_of(IDLE_ID), PVMD_GUEST_STOPPED);
+	pvmd_driver_close(&drv);
+
+	/* one killed outright left none: a crash */
+	vmm_pid = start_in_child(false);
+	open_hv();
+	ck_assert_int_eq(kill((pid_t)vmm_pid, SIGKILL), 0);
+	wait_no_vmm();
+	ck_assert_int_eq(state_of(IDLE_ID), PVMD_GUEST_CRASHED);
 	pvmd_driver_close(&drv);
 }
 END_TEST
