@@ -11,13 +11,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/host.h"
 #include "daemon/role.h"
 
 extern char **environ;
 
-static const struct pvm_config_key keys[] = {
+/* pvmd's own keys and the controller role's; each other role brings its own table. */
+static const struct pvm_config_key main_keys[] = {
     {"config", NULL, "INI configuration file", false},
-    {"role", "controller", "which role to run: controller", false},
+    {"role", "controller", "which role to run: controller or host", false},
     {"listen", "127.0.0.1:7070", "ADDR:PORT the REST API listens on (port 0: any)", false},
     {"state_dir", "./pvm-state", "directory for the store and the admin token", false},
     {"tls_cert", NULL, "PEM certificate: serve HTTPS", false},
@@ -33,7 +35,21 @@ static const struct pvm_config_key keys[] = {
     {"help", "false", "show this help", true},
 };
 
-static const struct pvmd_role *const roles[] = {&pvmd_role_controller};
+static const struct pvmd_role *const roles[] = {&pvmd_role_controller, &pvmd_role_host};
+
+/* One key table for the configuration: main's, then every role's. */
+static struct pvm_config_key *all_keys(size_t *n)
+{
+	size_t nmain = PVM_ARRAY_SIZE(main_keys);
+	struct pvm_config_key *k = malloc((nmain + pvmd_nhost_keys) * sizeof(*k));
+
+	if (!k)
+		return NULL;
+	memcpy(k, main_keys, sizeof(main_keys));
+	memcpy(k + nmain, pvmd_host_keys, pvmd_nhost_keys * sizeof(*k));
+	*n = nmain + pvmd_nhost_keys;
+	return k;
+}
 
 /* --config must be known before the file it names is read. */
 static const char *find_config(int argc, char **argv)
@@ -83,15 +99,19 @@ static int setup(struct pvm_config *cfg, int argc, char **argv, struct pvm_err *
 
 int main(int argc, char **argv)
 {
+	struct pvm_config_key *keys;
 	struct pvm_config cfg;
 	struct pvm_err err = {0};
+	size_t nkeys;
 	const char *name;
 	sigset_t sigs;
 	bool help = false;
 	int code = 2;
 
-	if (pvm_config_init(&cfg, keys, PVM_ARRAY_SIZE(keys)) < 0) {
+	keys = all_keys(&nkeys);
+	if (!keys || pvm_config_init(&cfg, keys, nkeys) < 0) {
 		fprintf(stderr, "pvmd: out of memory\n");
+		free(keys);
 		return 1;
 	}
 	if (setup(&cfg, argc, argv, &err) < 0) {
@@ -121,8 +141,9 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	fprintf(stderr, "pvmd: unknown role %s (built: controller)\n", name);
+	fprintf(stderr, "pvmd: unknown role %s (built: controller, host)\n", name);
 out:
 	pvm_config_free(&cfg);
+	free(keys);
 	return code;
 }
