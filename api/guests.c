@@ -92,43 +92,80 @@ static uint64_t id_hash(const char *s)
  * by this server, which drop the cached copy. The TTL bounds what a writer
  * outside this process could leave stale.
  */
-void api_guest_detail(struct api_server *srv, const char *id, json_object *o)
+/* The detail as members ("capabilities":[...],"hook_stats":[...]) to splice
+ * into the guest's object; caller frees; NULL when the store fails. */
+static char *detail_members(struct api_server *srv, const char *id)
 {
 	struct api_detail_slot *sl = &srv->detail[id_hash(id) % API_DETAIL_SLOTS];
-	json_object *d = NULL, *v;
-	char *text = NULL;
+	char *text = NULL, *keep;
 	uint64_t version;
+	json_object *d;
+	size_t len;
 
 	pthread_mutex_lock(&srv->detail_lock);
 	version = sl->version;
 	if (sl->text && sl->expires_ns > pvm_now_ns() && strcmp(sl->id, id) == 0)
 		text = strdup(sl->text);
 	pthread_mutex_unlock(&srv->detail_lock);
-	if (text) {
-		d = json_tokener_parse(text);
-		free(text);
-	}
-	if (!d) {
-		d = detail_from_store(srv->cfg.store, id);
-		if (!d)
-			return;
-		text = api_json_dup(d);
-		pthread_mutex_lock(&srv->detail_lock);
-		if (text && sl->version == version) {
-			free(sl->text);
-			snprintf(sl->id, sizeof(sl->id), "%s", id);
-			sl->text = text;
-			sl->expires_ns = pvm_now_ns() + API_DETAIL_TTL_NS;
-			text = NULL;
-		}
-		pthread_mutex_unlock(&srv->detail_lock);
-		free(text);
-	}
-	if (json_object_object_get_ex(d, "capabilities", &v))
-		json_object_object_add(o, "capabilities", json_object_get(v));
-	if (json_object_object_get_ex(d, "hook_stats", &v))
-		json_object_object_add(o, "hook_stats", json_object_get(v));
+	if (text)
+		return text;
+	d = detail_from_store(srv->cfg.store, id);
+	if (!d)
+		return NULL;
+	text = api_json_dup(d);
 	json_object_put(d);
+	if (!text)
+		return NULL;
+	/* "{...}" -> "..." */
+	len = strlen(text);
+	memmove(text, text + 1, len - 2);
+	text[len - 2] = '\0';
+	keep = strdup(text);
+	pthread_mutex_lock(&srv->detail_lock);
+	if (keep && sl->version == version) {
+		free(sl->text);
+		snprintf(sl->id, sizeof(sl->id), "%s", id);
+		sl->text = keep;
+		sl->expires_ns = pvm_now_ns() + API_DETAIL_TTL_NS;
+		keep = NULL;
+	}
+	pthread_mutex_unlock(&srv->detail_lock);
+	free(keep);
+	return text;
+}
+
+int api_guest_answer(struct api_server *srv, const struct store_guest *g, struct api_resp *rs)
+{
+	json_object *o = api_guest_json(g);
+	char *members = detail_members(srv, g->id);
+	const char *base;
+	size_t blen, mlen;
+	char *buf;
+
+	api_set_etag(rs, g->generation);
+	if (!members)
+		return api_json(rs, 200, o);
+	base = json_object_to_json_string_length(
+	    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &blen);
+	mlen = strlen(members);
+	buf = malloc(blen + mlen + 2);
+	if (!buf) {
+		free(members);
+		return api_json(rs, 200, o);
+	}
+	/* base ends with '}': append ",members}" */
+	memcpy(buf, base, blen - 1);
+	buf[blen - 1] = ',';
+	memcpy(buf + blen, members, mlen);
+	buf[blen + mlen] = '}';
+	buf[blen + mlen + 1] = '\0';
+	free(members);
+	json_object_put(o);
+	rs->status = 200;
+	rs->raw = buf;
+	rs->raw_len = blen + mlen + 1;
+	rs->content_type = "application/json";
+	return 0;
 }
 
 void api_guest_detail_forget(struct api_server *srv, const char *id)
@@ -429,9 +466,7 @@ int api_h_guest_get(struct api_req *rq, struct api_resp *rs)
 
 	if (get_scoped(rq, rs, &g) < 0)
 		return 0;
-	api_set_etag(rs, g.generation);
-	api_json(rs, 200, api_guest_json(&g));
-	api_guest_detail(rq->srv, g.id, rs->body);
+	api_guest_answer(rq->srv, &g, rs);
 	store_guest_free(&g);
 	return 0;
 }
@@ -489,9 +524,7 @@ int api_h_guest_patch(struct api_req *rq, struct api_resp *rs)
 	}
 	if (g.desired_state == STORE_DESIRED_RUNNING && !g.host_id[0])
 		api_reaper_kick(srv);
-	api_set_etag(rs, g.generation);
-	api_json(rs, 200, api_guest_json(&g));
-	api_guest_detail(srv, g.id, rs->body);
+	api_guest_answer(srv, &g, rs);
 out_guest:
 	store_guest_free(&g);
 out:

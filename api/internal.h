@@ -250,8 +250,9 @@ int api_host_scope(struct api_req *rq, struct api_resp *rs, const char *host_id)
 
 json_object *api_host_json(const struct store_host *h);
 json_object *api_guest_json(const struct store_guest *g);
-/* Adds "capabilities" and "hook_stats" of guest id to o (cached, see guests.c). */
-void api_guest_detail(struct api_server *srv, const char *id, json_object *o);
+/* Answers with one guest, its ETag, and its "capabilities" and "hook_stats"
+ * (cached between reports, see guests.c). */
+int api_guest_answer(struct api_server *srv, const struct store_guest *g, struct api_resp *rs);
 /* Drops the cached detail after a report or a delete. */
 void api_guest_detail_forget(struct api_server *srv, const char *id);
 int api_kvm_feature_bit(const char *name);
