@@ -49,13 +49,15 @@ static void family(struct pvm_buf *b, const char *name, const char *type, const 
 /* Label values escaped as the text format wants (\\, \", \n). */
 static void label(struct pvm_buf *b, const char *s)
 {
-	for (; *s; s++) {
-		if (*s == '\\' || *s == '"')
-			pvm_buf_printf(b, "\\%c", *s);
-		else if (*s == '\n')
-			pvm_buf_append(b, "\\n", 2);
-		else
-			pvm_buf_append(b, s, 1);
+	while (*s) {
+		size_t run = strcspn(s, "\\\"\n");
+
+		pvm_buf_append(b, s, run);
+		s += run;
+		if (!*s)
+			break;
+		pvm_buf_append(b, *s == '\n' ? "\\n" : *s == '"' ? "\\\"" : "\\\\", 2);
+		s++;
 	}
 }
 
@@ -200,6 +202,7 @@ static const struct {
 struct stat_walk {
 	struct api_server *srv;
 	struct pvm_buf fam[S_N];
+	struct pvm_buf lb; /* one row's labels, reused */
 };
 
 /* The hot loop of a scrape (guests x hooks x families): no printf. */
@@ -228,8 +231,8 @@ static int stat_row(const struct store_hook_stat *st, void *arg)
 	struct stat_walk *w = arg;
 	int64_t v[S_N] = {st->calls, st->doorbells, st->bytes, st->errors, st->exits_avoided};
 	char host[STORE_ID_MAX] = "";
+	struct pvm_buf *lb = &w->lb;
 	const char *h;
-	struct pvm_buf lb;
 
 	/* The scheduler's fleet knows every binding: no store read per row. */
 	pthread_mutex_lock(&w->srv->place_lock);
@@ -237,21 +240,20 @@ static int stat_row(const struct store_hook_stat *st, void *arg)
 	if (h)
 		snprintf(host, sizeof(host), "%s", h);
 	pthread_mutex_unlock(&w->srv->place_lock);
-	pvm_buf_init(&lb);
-	append_str(&lb, "{host=\"");
-	label(&lb, host);
-	append_str(&lb, "\",guest=\"");
-	label(&lb, st->guest_id);
-	append_str(&lb, "\",hook=\"");
-	label(&lb, st->hook);
-	append_str(&lb, "\"} ");
+	pvm_buf_reset(lb);
+	append_str(lb, "{host=\"");
+	label(lb, host);
+	append_str(lb, "\",guest=\"");
+	label(lb, st->guest_id);
+	append_str(lb, "\",hook=\"");
+	label(lb, st->hook);
+	append_str(lb, "\"} ");
 	for (int f = 0; f < S_N; f++) {
 		append_str(&w->fam[f], stat_fam[f].name);
-		pvm_buf_append(&w->fam[f], lb.data, lb.len);
+		pvm_buf_append(&w->fam[f], lb->data, lb->len);
 		append_i64(&w->fam[f], v[f]);
 		pvm_buf_append(&w->fam[f], "\n", 1);
 	}
-	pvm_buf_free(&lb);
 	return 0;
 }
 
@@ -268,7 +270,9 @@ static int guest_metrics(struct api_server *srv, struct pvm_buf *out, struct pvm
 		pvm_buf_init(&w.fam[f]);
 		family(&w.fam[f], stat_fam[f].name, "counter", stat_fam[f].help);
 	}
+	pvm_buf_init(&w.lb);
 	ret = store_hook_stats_foreach(srv->cfg.store, stat_row, &w, err);
+	pvm_buf_free(&w.lb);
 	for (int f = 0; f < S_N; f++) {
 		if (ret == 0)
 			pvm_buf_append(out, w.fam[f].data, w.fam[f].len);

@@ -743,6 +743,22 @@ START_TEST(rebalance_proposes_and_applies)
 }
 END_TEST
 
+/* Label values are escaped as the text format wants. */
+START_TEST(metrics_escape_labels)
+{
+	struct th_resp r;
+
+	th_req(&t, "POST", "/v1/hosts", t.admin, "{\"name\":\"we\\\"ird\\\\host\",\"cpus\":2}",
+	       NULL, &r);
+	ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+	th_resp_free(&r);
+	th_req(&t, "GET", "/metrics", t.admin, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_msg(strstr(r.body, "name=\"we\\\"ird\\\\host\"} 2\n"), "%s", r.body);
+	th_resp_free(&r);
+}
+END_TEST
+
 START_TEST(metrics_open_when_configured)
 {
 	struct api_config c = {.metrics_open = true};
@@ -791,6 +807,7 @@ int main(void)
 	tcase_add_test(tc, reports_feed_the_scheduler);
 	tcase_add_test(tc, stranded_guest_is_unknown);
 	tcase_add_test(tc, rebalance_proposes_and_applies);
+	tcase_add_test(tc, metrics_escape_labels);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
