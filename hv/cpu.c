@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "hv/vm.h"
 
@@ -282,12 +283,54 @@ static void handle_exit(struct hv_vcpu *cpu)
 
 __thread struct hv_vcpu *hv_cur_vcpu;
 
+/* A kick stays pending once KVM_RUN has returned (SIGUSR1 is blocked out of
+ * it): take it, or every later KVM_RUN would return at once. */
+static void eat_kicks(void)
+{
+	struct timespec zero = {0, 0};
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	while (sigtimedwait(&set, NULL, &zero) > 0)
+		;
+}
+
+/* Inside KVM_RUN only the kick (SIGUSR1) is let through. */
+static int set_run_sigmask(struct hv_vcpu *cpu)
+{
+	struct kvm_signal_mask *m;
+	sigset_t set;
+	int ret;
+
+	m = calloc(1, sizeof(*m) + sizeof(set));
+	if (!m)
+		return -1;
+	sigfillset(&set);
+	sigdelset(&set, SIGUSR1);
+	/* the kernel's sigset is 8 bytes on x86-64: the first word of glibc's */
+	m->len = 8;
+	memcpy(m->sigset, &set, 8);
+	ret = ioctl(cpu->fd, KVM_SET_SIGNAL_MASK, m);
+	free(m);
+	return ret;
+}
+
 void *hv_vcpu_thread(void *arg)
 {
 	struct hv_vcpu *cpu = arg;
 	struct hv_vm *vm = cpu->vm;
 
 	hv_cur_vcpu = cpu;
+	if (set_run_sigmask(cpu)) {
+		hv_vm_end(vm, HV_EXIT_INTERNAL, "KVM_SET_SIGNAL_MASK on vcpu %u: %s", cpu->id,
+			  strerror(errno));
+		return NULL;
+	}
+	pthread_mutex_lock(&vm->lock);
+	cpu->self = pthread_self();
+	cpu->started = true;
+	pthread_mutex_unlock(&vm->lock);
 
 	for (;;) {
 		/* clear first, then look: a kick after the look makes KVM_RUN return */
@@ -297,6 +340,7 @@ void *hv_vcpu_thread(void *arg)
 		if (ioctl(cpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				HV_STAT_ADD(vm->stats.exits[HV_EXITK_INTR], 1);
+				eat_kicks();
 				continue;
 			}
 			hv_vm_end(vm, HV_EXIT_INTERNAL, "KVM_RUN on vcpu %u: %s", cpu->id,

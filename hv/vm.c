@@ -78,16 +78,23 @@ static void kick_handler(int sig)
 	(void)sig;
 }
 
+/*
+ * A kick makes KVM_RUN return: vCPU threads keep SIGUSR1 blocked except
+ * inside KVM_RUN (KVM_SET_SIGNAL_MASK), so a kick that lands while a thread
+ * is in user space stays pending and stops its next KVM_RUN at once.
+ */
 void hv_vm_kick_all(struct hv_vm *vm)
 {
+	pthread_mutex_lock(&vm->lock);
 	for (unsigned int i = 0; i < vm->nvcpus; i++) {
 		struct hv_vcpu *cpu = &vm->vcpus[i];
 
 		if (!cpu->started)
 			continue;
 		__atomic_store_n(&cpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-		pthread_kill(cpu->thread, SIGUSR1);
+		pthread_kill(cpu->self, SIGUSR1);
 	}
+	pthread_mutex_unlock(&vm->lock);
 }
 
 void hv_vm_end(struct hv_vm *vm, int code, const char *fmt, ...)
@@ -270,9 +277,8 @@ int hv_vm_run(struct hv_vm *vm)
 	if (vm->state == HV_STATE_CREATED)
 		vm->state = HV_STATE_RUNNING;
 	pthread_mutex_unlock(&vm->lock);
-	/* vCPU threads take SIGUSR1 (the kick) and nothing else */
+	/* vCPU threads block every signal; KVM_RUN unblocks the kick (cpu.c) */
 	sigfillset(&set);
-	sigdelset(&set, SIGUSR1);
 	pthread_sigmask(SIG_SETMASK, &set, &old);
 	for (unsigned int i = 0; i < vm->nvcpus; i++) {
 		ret = pthread_create(&vm->vcpus[i].thread, NULL, hv_vcpu_thread, &vm->vcpus[i]);
@@ -280,13 +286,14 @@ int hv_vm_run(struct hv_vm *vm)
 			hv_vm_end(vm, HV_EXIT_INTERNAL, "vcpu thread: %s", strerror(ret));
 			break;
 		}
-		vm->vcpus[i].started = true;
+		vm->vcpus[i].created = true;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	wait_end(vm);
 	for (unsigned int i = 0; i < vm->nvcpus; i++) {
-		if (vm->vcpus[i].started)
+		if (vm->vcpus[i].created)
 			pthread_join(vm->vcpus[i].thread, NULL);
+		vm->vcpus[i].created = false;
 		vm->vcpus[i].started = false;
 	}
 	hv_pv_stop(vm);

@@ -214,7 +214,9 @@ struct hv_vcpu {
 	int fd;
 	struct kvm_run *run;
 	size_t run_size;
-	pthread_t thread;
+	pthread_t thread; /* for join, valid when created */
+	bool created;
+	pthread_t self; /* for kicks, set by the thread itself under vm->lock */
 	bool started;
 };
 
