@@ -3,6 +3,8 @@
 #ifndef PVMD_HOST_INT_H
 #define PVMD_HOST_INT_H
 
+#include <pthread.h>
+
 #include "daemon/driver.h"
 #include "daemon/host.h"
 #include "hv/hv.h"
@@ -37,14 +39,20 @@ struct pvmd_host {
 	size_t ng, capg;
 	uint64_t heartbeat_ns, report_ns, backoff_ns, backoff_max_ns;
 	unsigned stop_timeout_ms;
+	/* Heartbeats have their own thread and connection: a slow reconcile
+	 * (a VMM slow to start or stop) must not make the host unreachable. */
+	struct pvmd_client *hb_cl;
+	pthread_t hb_thread;
+	bool hb_running;
+	int64_t used_cpus, used_mem_mib; /* atomic: reconcile writes, heartbeats read */
 };
 
 /* Makes the drivers' guests match h->assigned. */
 void pvmd_host_reconcile(struct pvmd_host *h);
 /* Sends observed-state changes now and hook statistics every report interval. */
 void pvmd_host_report(struct pvmd_host *h);
-/* CPUs and memory the running guests hold. */
-void pvmd_host_used(struct pvmd_host *h, int64_t *cpus, int64_t *mem_mib);
+/* Publishes the CPUs and memory the running guests hold, for heartbeats. */
+void pvmd_host_update_used(struct pvmd_host *h);
 void pvmd_host_forget_all(struct pvmd_host *h);
 
 #endif /* PVMD_HOST_INT_H */

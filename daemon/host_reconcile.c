@@ -59,15 +59,18 @@ void pvmd_host_forget_all(struct pvmd_host *h)
 	h->ng = h->capg = 0;
 }
 
-void pvmd_host_used(struct pvmd_host *h, int64_t *cpus, int64_t *mem_mib)
+void pvmd_host_update_used(struct pvmd_host *h)
 {
-	*cpus = *mem_mib = 0;
+	int64_t cpus = 0, mem = 0;
+
 	for (size_t i = 0; i < h->ng; i++) {
 		if (!h->g[i].running)
 			continue;
-		*cpus += h->g[i].vcpus;
-		*mem_mib += h->g[i].memory_mib;
+		cpus += h->g[i].vcpus;
+		mem += h->g[i].memory_mib;
 	}
+	__atomic_store_n(&h->used_cpus, cpus, __ATOMIC_RELAXED);
+	__atomic_store_n(&h->used_mem_mib, mem, __ATOMIC_RELAXED);
 }
 
 static const char *str_of(json_object *o, const char *name, const char *def)
@@ -293,6 +296,7 @@ void pvmd_host_reconcile(struct pvmd_host *h)
 		reconcile_one(h, json_object_array_get_idx(h->assigned, i), now);
 	remove_unassigned(h, &h->hv);
 	remove_unassigned(h, &h->lv);
+	pvmd_host_update_used(h);
 }
 
 static void send_report(struct pvmd_host *h, struct pvmd_hg *g, json_object *body)

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The host role's loop: register, heartbeat, long-poll assignments,
- * reconcile (host_reconcile.c), report. One thread: every step is bounded
- * by a timeout, and the long poll is short enough that heartbeats and
- * reports keep their rhythm.
+ * The host role's loop: register, long-poll assignments, reconcile
+ * (host_reconcile.c), report; every step bounded by a timeout and the long
+ * poll short enough that reports keep their rhythm. Heartbeats run in a
+ * thread of their own.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -99,7 +99,9 @@ static json_object *heartbeat_body(struct pvmd_host *h)
 	json_object *b = json_object_new_object(), *hooks = json_object_new_array();
 	json_object *fr = json_object_new_object(), *labels = labels_json(h), *v;
 	const char *offer = h->cfg->hooks ? h->cfg->hooks : "all";
-	int64_t cpus = 0, mem = 0, used_cpus = 0, used_mem = 0;
+	int64_t cpus = 0, mem = 0;
+	int64_t used_cpus = __atomic_load_n(&h->used_cpus, __ATOMIC_RELAXED);
+	int64_t used_mem = __atomic_load_n(&h->used_mem_mib, __ATOMIC_RELAXED);
 
 	for (size_t i = 0; i < PVM_ARRAY_SIZE(all_hooks); i++) {
 		size_t len = strlen(all_hooks[i]);
@@ -121,7 +123,6 @@ static json_object *heartbeat_body(struct pvmd_host *h)
 	json_object_object_add(b, "drivers", str_array(drivers, h->lv.ops ? 2 : 1));
 	json_object_object_add(b, "emulation", json_object_new_boolean(true));
 	host_resources(&cpus, &mem);
-	pvmd_host_used(h, &used_cpus, &used_mem);
 	json_object_object_add(b, "cpus", json_object_new_int64(cpus));
 	json_object_object_add(b, "memory_mib", json_object_new_int64(mem));
 	json_object_object_add(fr, "cpus",
@@ -134,7 +135,7 @@ static json_object *heartbeat_body(struct pvmd_host *h)
 	return b;
 }
 
-static int do_heartbeat(struct pvmd_host *h, struct pvm_err *err)
+static int do_heartbeat(struct pvmd_host *h, struct pvmd_client *cl, struct pvm_err *err)
 {
 	json_object *body = heartbeat_body(h), *ans = NULL;
 	char path[128];
@@ -143,7 +144,7 @@ static int do_heartbeat(struct pvmd_host *h, struct pvm_err *err)
 	int ret;
 
 	snprintf(path, sizeof(path), "/v1/hosts/%s/heartbeat", h->host_id);
-	ret = pvmd_client_call(h->cl, "POST", path, body, HTTP_TIMEOUT, &status, &ans, err);
+	ret = pvmd_client_call(cl, "POST", path, body, HTTP_TIMEOUT, &status, &ans, err);
 	if (ret == 0 && status != 200) {
 		const char *detail = "";
 
@@ -156,6 +157,22 @@ static int do_heartbeat(struct pvmd_host *h, struct pvm_err *err)
 	json_object_put(ans);
 	json_object_put(body);
 	return ret;
+}
+
+static void *heartbeat_thread(void *arg)
+{
+	struct pvmd_host *h = arg;
+
+	while (!*h->stop) {
+		uint64_t next = pvm_now_ns() + h->heartbeat_ns;
+		struct pvm_err e = {0};
+
+		while (!*h->stop && pvm_now_ns() < next)
+			pvm_sleep_ns(10 * 1000 * 1000);
+		if (!*h->stop && do_heartbeat(h, h->hb_cl, &e) < 0 && !*h->stop)
+			pvm_log_warn("%s", e.msg);
+	}
+	return NULL;
 }
 
 /* Long-polls the assignments; keeps the last answer in h->assigned. */
@@ -252,7 +269,6 @@ int pvmd_host_run(const struct pvmd_host_config *cfg, volatile sig_atomic_t *sto
 		  struct pvm_err *err)
 {
 	struct pvmd_host h = {.cfg = cfg, .stop = stop};
-	uint64_t next_hb = 0;
 	bool ready = false;
 	unsigned wait_s;
 	int ret;
@@ -276,6 +292,9 @@ int pvmd_host_run(const struct pvmd_host_config *cfg, volatile sig_atomic_t *sto
 	ret = pvmd_client_open(cfg->controller, cfg->token, stop, &h.cl, err);
 	if (ret < 0)
 		goto out;
+	ret = pvmd_client_open(cfg->controller, cfg->token, stop, &h.hb_cl, err);
+	if (ret < 0)
+		goto out;
 	ret = pvmd_kvm_pv_features(&h.kvm_features, err);
 	if (ret < 0)
 		goto out;
@@ -293,15 +312,22 @@ int pvmd_host_run(const struct pvmd_host_config *cfg, volatile sig_atomic_t *sto
 		pvm_log_warn("%s; retrying", e.msg);
 		pvm_sleep_ns(RETRY_NS);
 	}
+	if (!*stop) {
+		struct pvm_err e = {0};
+
+		/* The first heartbeat makes the host ready before any guest is placed. */
+		if (do_heartbeat(&h, h.hb_cl, &e) < 0)
+			pvm_log_warn("%s", e.msg);
+		ret = pthread_create(&h.hb_thread, NULL, heartbeat_thread, &h);
+		if (ret != 0) {
+			ret = pvm_err_set(err, -ret, "heartbeat thread: %s", strerror(ret));
+			goto out;
+		}
+		h.hb_running = true;
+	}
 	while (!*stop) {
 		struct pvm_err e = {0};
-		uint64_t now = pvm_now_ns();
 
-		if (now >= next_hb) {
-			if (do_heartbeat(&h, &e) < 0)
-				pvm_log_warn("%s", e.msg);
-			next_hb = now + h.heartbeat_ns;
-		}
 		if (poll_assignments(&h, poll_wait(&h, wait_s), &e) < 0) {
 			if (*stop)
 				break;
@@ -322,6 +348,9 @@ int pvmd_host_run(const struct pvmd_host_config *cfg, volatile sig_atomic_t *sto
 		stop_all(&h);
 	ret = 0;
 out:
+	if (h.hb_running)
+		pthread_join(h.hb_thread, NULL);
+	pvmd_client_close(h.hb_cl);
 	pvmd_host_forget_all(&h);
 	json_object_put(h.assigned);
 	json_object_put(h.kvm_features);

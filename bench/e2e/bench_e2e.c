@@ -85,6 +85,24 @@ static const char *field(json_object *o, const char *name)
 	return s ? s : "";
 }
 
+/* The port the controller bound, from its start-up line: "listening on
+ * http://127.0.0.1:0 (port N)" or "listening on http://127.0.0.1:N". */
+static unsigned listen_port(const char *log)
+{
+	const char *s = log ? strstr(log, "listening on http://127.0.0.1:") : NULL;
+	unsigned port = 0;
+
+	if (!s)
+		return 0;
+	s += strlen("listening on http://127.0.0.1:");
+	if (sscanf(s, "%u", &port) == 1 && port)
+		return port;
+	s = strstr(s, "(port ");
+	if (s && sscanf(s, "(port %u)", &port) == 1)
+		return port;
+	return 0;
+}
+
 static void start_controller(void)
 {
 	char log[128], state[96], token[512], *s;
@@ -108,11 +126,8 @@ static void start_controller(void)
 	}
 	/* Port 0 picks a free port; the controller's start-up line names it. */
 	for (int i = 0; i < 1000 && !port; i++) {
-		s = slurp(log);
-		s = s ? strstr(s, "(port ") : NULL;
-		if (s)
-			sscanf(s, "(port %u)", &port);
-		else
+		port = listen_port(slurp(log));
+		if (!port)
 			pvm_sleep_ns(10 * 1000 * 1000);
 	}
 	if (!port)

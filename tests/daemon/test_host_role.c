@@ -74,6 +74,24 @@ static const char *host_log(void)
 	return s ? s : "(no host log)";
 }
 
+/* The port the controller bound, from its start-up line: "listening on
+ * http://127.0.0.1:0 (port N)" or "listening on http://127.0.0.1:N". */
+static unsigned listen_port(const char *log)
+{
+	const char *s = log ? strstr(log, "listening on http://127.0.0.1:") : NULL;
+	unsigned port = 0;
+
+	if (!s)
+		return 0;
+	s += strlen("listening on http://127.0.0.1:");
+	if (sscanf(s, "%u", &port) == 1 && port)
+		return port;
+	s = strstr(s, "(port ");
+	if (s && sscanf(s, "(port %u)", &port) == 1)
+		return port;
+	return 0;
+}
+
 static void start_controller(void)
 {
 	char log[PATH_MAX + 32], state[PATH_MAX + 16], token[512];
@@ -89,16 +107,13 @@ static void start_controller(void)
 
 		dup2(fd, 2);
 		execl(PVMD_BIN, "pvmd", "--role", "controller", "--listen", "127.0.0.1:0",
-		      "--state-dir", state, "--heartbeat-s", "1", (char *)NULL);
+		      "--state-dir", state, "--heartbeat-s", "2", (char *)NULL);
 		_exit(127);
 	}
 	note_pid(controller);
 	for (int i = 0; i < 1000 && !port; i++) {
-		s = slurp(log);
-		s = s ? strstr(s, "(port ") : NULL;
-		if (s)
-			sscanf(s, "(port %u)", &port);
-		else
+		port = listen_port(slurp(log));
+		if (!port)
 			pvm_sleep_ns(10 * 1000 * 1000);
 	}
 	ck_assert_msg(port, "controller did not start: %s", slurp(log));
