@@ -58,7 +58,7 @@ static pid_t start_pvmd(void)
 	for (int i = 0; i < 500; i++) {
 		struct th_resp r;
 
-		th_req_url(base, "GET", "/readyz", NULL, NULL, NULL, &r);
+		th_req_url(base, "GET", "/healthz", NULL, NULL, NULL, &r);
 		if (r.status == 200) {
 			th_resp_free(&r);
 			return pid;

@@ -103,7 +103,7 @@ START_TEST(ini_env_json_logs_and_token)
 	pid = spawn(argv, env, log);
 	snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
 	for (int i = 0; i < 500; i++) {
-		th_req_url(base, "GET", "/readyz", NULL, NULL, NULL, &r);
+		th_req_url(base, "GET", "/healthz", NULL, NULL, NULL, &r);
 		status = (int)r.status;
 		th_resp_free(&r);
 		if (status == 200)

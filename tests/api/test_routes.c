@@ -45,6 +45,9 @@ START_TEST(health_and_version)
 	ck_assert_str_eq(th_str(&r, "status"), "ok");
 	th_resp_free(&r);
 	th_req(&t, "GET", "/readyz", NULL, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 401); /* only /healthz is open */
+	th_resp_free(&r);
+	th_req(&t, "GET", "/readyz", t.admin, NULL, NULL, &r);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_str_eq(th_str(&r, "status"), "ready");
 	th_resp_free(&r);
