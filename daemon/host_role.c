@@ -275,6 +275,17 @@ int pvmd_host_run(const struct pvmd_host_config *cfg, volatile sig_atomic_t *sto
 
 	if (!cfg->state_dir || !*cfg->state_dir)
 		return pvm_err_field(err, -EINVAL, "state_dir", "the host needs a state directory");
+	if (cfg->labels) {
+		json_object *l = NULL;
+
+		ret = pvm_json_parse(cfg->labels, strlen(cfg->labels), &pvm_json_default_limits, &l,
+				     err);
+		if (ret == 0 && !json_object_is_type(l, json_type_object))
+			ret = pvm_err_set(err, -EINVAL, "labels must be a JSON object");
+		json_object_put(l);
+		if (ret < 0)
+			return pvm_err_prefix(err, "labels");
+	}
 	h.report_ns =
 	    (uint64_t)(cfg->report_interval_ms ? cfg->report_interval_ms : 2000) * 1000000;
 	h.backoff_ns =

@@ -162,6 +162,10 @@ START_TEST(test_open_errors)
 	ck_assert_ptr_nonnull(strstr(err.msg, "colour"));
 	snprintf(bad, sizeof(bad), "%s?vmm=%s&hooks=console;rm", dir, PVM_VMM);
 	ck_assert_int_eq(pvmd_driver_open("hv", bad, &drv, &err), -EINVAL);
+	snprintf(bad, sizeof(bad), "%s?vmm=%s&hooks=console,teleport", dir, PVM_VMM);
+	ck_assert_int_eq(pvmd_driver_open("hv", bad, &drv, &err), -EINVAL);
+	snprintf(bad, sizeof(bad), "%s?vmm=%s&hooks=", dir, PVM_VMM);
+	ck_assert_int_eq(pvmd_driver_open("hv", bad, &drv, &err), -EINVAL);
 	snprintf(bad, sizeof(bad), "%s?vmm=%s&seccomp=maybe", dir, PVM_VMM);
 	ck_assert_int_eq(pvmd_driver_open("hv", bad, &drv, &err), -EINVAL);
 	snprintf(bad, sizeof(bad), "hv://%s?vmm=%s&hooks=console,agent&seccomp=off&cgroup=off", dir,

@@ -766,6 +766,19 @@ START_TEST(test_host_bad_config)
 	/* no state directory */
 	ck_assert_int_eq(pvmd_host_run(&cfg, &stop, &err), -EINVAL);
 	cfg.state_dir = host_dir;
+	/* labels that are not a JSON object, hooks the VMM does not know */
+	cfg.labels = "{\"zone\":";
+	ck_assert_int_eq(pvmd_host_run(&cfg, &stop, &err), -EINVAL);
+	cfg.labels = "[1]";
+	ck_assert_int_eq(pvmd_host_run(&cfg, &stop, &err), -EINVAL);
+	cfg.labels = "{\"zone\":\"a\"}";
+	cfg.vmm = PVM_VMM;
+	cfg.hooks = "console,warp";
+	ck_assert_int_eq(pvmd_host_run(&cfg, &stop, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "hooks"));
+	cfg.hooks = "console,,block";
+	ck_assert_int_eq(pvmd_host_run(&cfg, &stop, &err), -EINVAL);
+	cfg.hooks = "console,agent";
 	cfg.vmm = PVM_VMM;
 	cfg.controller = "ftp://example";
 	ck_assert_int_eq(pvmd_host_run(&cfg, &stop, &err), -EINVAL);
