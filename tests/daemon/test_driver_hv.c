@@ -261,6 +261,11 @@ START_TEST(test_lifecycle)
 	ck_assert_int_eq(drv.ops->start(drv.priv, IDLE_ID, &err), 0);
 	ck_assert_int_eq(pid_of(IDLE_ID), pid);
 	ck_assert_int_eq(vmms_with(IDLE_ID), 1);
+	/* the VMM runs confined, in its own process group */
+	snprintf(log, sizeof(log), "/proc/%d/status", (int)pid);
+	ck_assert_ptr_nonnull(strstr(slurp(log), "Seccomp:\t2"));
+	ck_assert_ptr_nonnull(strstr(slurp(log), "NoNewPrivs:\t1"));
+	ck_assert_int_eq(getpgid((pid_t)pid), (pid_t)pid);
 	/* where cgroup v2 is mounted, the VMM runs in its own cgroup */
 	if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0 ||
 	    access("/sys/fs/cgroup/unified/cgroup.controllers", F_OK) == 0) {
