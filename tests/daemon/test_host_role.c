@@ -569,6 +569,66 @@ START_TEST(test_two_hosts_evacuation)
 }
 END_TEST
 
+/* `pvmd --role host` as an operator runs it: the real binary. */
+static pid_t exec_pvmd_host(const char *tokfile)
+{
+	char log[PATH_MAX];
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		snprintf(log, sizeof(log), "%s/pvmd-host.log", dir);
+		dup2(open(log, O_WRONLY | O_CREAT | O_APPEND, 0644), 2);
+		execl(PVMD_BIN, "pvmd", "--role", "host", "--controller", base, "--token-file",
+		      tokfile, "--state-dir", host_dir, "--host-name", "bin-host", "--vmm", PVM_VMM,
+		      "--image-dir", PVM_GUEST_DIR, "--report-interval-ms", "500", (char *)NULL);
+		_exit(127);
+	}
+	note_pid(pid);
+	return pid;
+}
+
+START_TEST(test_binary_readopt)
+{
+	char tok[256], tokfile[PATH_MAX], id[64];
+	int pids[4], vmm, status;
+	json_object *o;
+	pid_t pid;
+	FILE *fp;
+
+	start_controller();
+	new_host_token("bin-host", tok, sizeof(tok));
+	snprintf(tokfile, sizeof(tokfile), "%s/bin.token", dir);
+	fp = fopen(tokfile, "w");
+	fprintf(fp, "%s\n", tok);
+	fclose(fp);
+	pid = exec_pvmd_host(tokfile);
+	wait_hosts_ready(1);
+	o = create_guest("bin-guest", ",\"restart_policy\":\"always\"");
+	snprintf(id, sizeof(id), "%s", field(o, "id"));
+	json_object_put(o);
+	json_object_put(wait_observed(id, "running"));
+	ck_assert_int_eq(vmm_pids(id, pids, 4), 1);
+	vmm = pids[0];
+	/* SIGKILL pvmd and start it again: the guest runs on, adopted, not restarted */
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_int_eq(vmm_pids(id, pids, 4), 1);
+	pid = exec_pvmd_host(tokfile);
+	pvm_sleep_ns(2500ull * 1000 * 1000);
+	ck_assert_int_eq(vmm_pids(id, pids, 4), 1);
+	ck_assert_int_eq(pids[0], vmm);
+	json_object_put(wait_observed(id, "running"));
+	/* SIGTERM: a clean exit, the guest keeps running */
+	ck_assert_int_eq(kill(pid, SIGTERM), 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_int_eq(vmm_pids(id, pids, 4), 1);
+	pvmd_client_close(admin);
+	admin = NULL;
+}
+END_TEST
+
 /* Restart policies other than always: never keeps a crashed guest down,
  * on-failure brings it back. */
 START_TEST(test_restart_policies)
@@ -826,6 +886,7 @@ int main(void)
 	    {"role_host", test_role_host},
 	    {"libvirt_guest", test_libvirt_guest},
 	    {"restart_policies", test_restart_policies},
+	    {"binary_readopt", test_binary_readopt},
 	};
 
 	if (access("/dev/kvm", R_OK | W_OK) < 0) {
