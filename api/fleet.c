@@ -242,8 +242,6 @@ int api_fleet_load(struct api_server *srv, struct pvm_err *err)
 	int ret;
 
 	sched_policy_default(&pol);
-	/* The store does not overcommit vCPUs on bind; neither may placement. */
-	pol.cpu_overcommit = 1;
 	if (srv->cfg.sched_policy && *srv->cfg.sched_policy) {
 		ret = sched_policy_parse(srv->cfg.sched_policy, &pol, err);
 		if (ret < 0)

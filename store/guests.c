@@ -34,7 +34,7 @@ static struct store_query q_release = STORE_QUERY(
 static struct store_query q_take = STORE_QUERY(
     "UPDATE hosts SET free_cpus = free_cpus - ?, free_memory_mib = free_memory_mib - ?, "
     "free_disk_gib = free_disk_gib - ?, generation = generation + 1, updated_ms = ? "
-    "WHERE id = ? AND free_cpus >= ? AND free_memory_mib >= ? AND free_disk_gib >= ? "
+    "WHERE id = ? AND free_memory_mib >= ? AND free_disk_gib >= ? "
     "RETURNING generation");
 static struct store_query q_host_free =
     STORE_QUERY("SELECT free_cpus, free_memory_mib, free_disk_gib FROM hosts WHERE id = ?");
@@ -316,7 +316,13 @@ static int release(struct store_ctx *x, const struct store_guest *g, int64_t now
 	return store_db_run(x, st);
 }
 
-/* Takes g's resources from host_id: -ENOENT, or -ENOSPC naming what is short. */
+/*
+ * Takes g's resources from host_id: -ENOENT, or -ENOSPC naming what is short.
+ * Memory and disk are hard limits checked here, atomically with the bind;
+ * vCPUs are only accounted (free_cpus goes negative when overcommitted), since
+ * the overcommit ratio is the scheduler's policy, enforced by its capacity
+ * filter.
+ */
 static int take(struct store_ctx *x, const struct store_guest *g, const char *host_id, int64_t now)
 {
 	void *st;
@@ -330,9 +336,8 @@ static int take(struct store_ctx *x, const struct store_guest *g, const char *ho
 	store_db_bind_int(x, st, 3, g->disk_gib);
 	store_db_bind_int(x, st, 4, now);
 	store_db_bind_text(x, st, 5, host_id);
-	store_db_bind_int(x, st, 6, g->vcpus);
-	store_db_bind_int(x, st, 7, g->memory_mib);
-	store_db_bind_int(x, st, 8, g->disk_gib);
+	store_db_bind_int(x, st, 6, g->memory_mib);
+	store_db_bind_int(x, st, 7, g->disk_gib);
 	ret = store_db_step(x, st);
 	if (ret != 0)
 		return ret < 0 ? ret : 0;

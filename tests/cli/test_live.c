@@ -241,11 +241,12 @@ static pid_t start_pvmd(const char *state_dir, const char *const *extra, char *p
 		const char *p;
 
 		slurp(log, text, sizeof(text));
-		/* "controller listening on http://127.0.0.1:0 (port 41234), ..." */
-		p = strstr(text, "listening on ");
-		p = p ? strstr(p, "(port ") : NULL;
+		/* "controller listening on http://127.0.0.1:41234, state in ..." */
+		p = strstr(text, "listening on http");
+		p = p ? strstr(p, "://") : NULL;
+		p = p ? strchr(p + 3, ':') : NULL;
 		if (p)
-			sscanf(p + strlen("(port "), "%15[0-9]", port_s);
+			sscanf(p + 1, "%15[0-9]", port_s);
 		else
 			pvm_sleep_ns(20000000);
 	}

@@ -276,6 +276,30 @@ START_TEST(test_guest_crud)
 }
 END_TEST
 
+START_TEST(test_bind_overcommits_cpus_not_memory)
+{
+	struct store_host h, got_h;
+	struct store_guest a, b, c;
+
+	/* vCPUs are the scheduler's to overcommit; memory is a hard limit. */
+	make_host(s, "h", 4, 2048, 100, &h);
+	make_guest(s, "a", 2, 1024, 10, &a);
+	make_guest(s, "b", 6, 512, 10, &b);
+	make_guest(s, "c", 1, 1024, 10, &c);
+	OK(store_guest_bind(s, a.id, 0, h.id, NULL, NULL, &err));
+	OK(store_guest_bind(s, b.id, 0, h.id, NULL, NULL, &err));
+	FAILS(store_guest_bind(s, c.id, 0, h.id, NULL, NULL, &err), -ENOSPC);
+	OK(store_host_get(s, h.id, &got_h, &err));
+	ck_assert_int_eq(got_h.free_cpus, -4);
+	ck_assert_int_eq(got_h.free_memory_mib, 512);
+	store_host_free(&got_h);
+	store_host_free(&h);
+	store_guest_free(&a);
+	store_guest_free(&b);
+	store_guest_free(&c);
+}
+END_TEST
+
 START_TEST(test_guest_bind)
 {
 	struct store_host h1, h2, got_h;
@@ -289,7 +313,7 @@ START_TEST(test_guest_bind)
 	make_host(s, "h1", 4, 4096, 100, &h1);
 	make_host(s, "h2", 8, 8192, 100, &h2);
 	make_guest(s, "g", 2, 1024, 10, &g);
-	make_guest(s, "big", 6, 1024, 10, &big);
+	make_guest(s, "big", 1, 8192, 10, &big);
 	OK(store_events_last_seq(s, &seq0, &err));
 
 	OK(store_guest_bind(s, g.id, g.generation, h1.id, "{\"score\":7}", &got, &err));
@@ -997,6 +1021,7 @@ int main(void)
 	tcase_add_test(tc, test_host_list_pages);
 	tcase_add_test(tc, test_guest_crud);
 	tcase_add_test(tc, test_guest_bind);
+	tcase_add_test(tc, test_bind_overcommits_cpus_not_memory);
 	tcase_add_test(tc, test_image_crud);
 	tcase_add_test(tc, test_caps);
 	tcase_add_test(tc, test_hook_stats);
