@@ -401,6 +401,47 @@ static int hv_spawn(struct hv_priv *p, struct pvmd_hguest *g, struct pvm_err *er
 	return 0; /* alive but slow: its state will tell */
 }
 
+/*
+ * A VMM already serving this guest's socket though host.db does not name it
+ * (pvmd died between fork and recording the pid): adopt it rather than
+ * start a second one, which would take its socket over.
+ */
+static bool adopt_unrecorded(struct hv_priv *p, struct pvmd_hguest *g)
+{
+	char sock[PATH_MAX + 80], path[64], cmd[PATH_MAX + 128];
+	pid_t pid;
+	ssize_t n;
+	int fd;
+
+	guest_path(p, g->id, "sock", sock, sizeof(sock));
+	pid = pvmd_vmm_peer_pid(sock);
+	if (pid <= 0)
+		return false;
+	/* Only a pvm-vmm serving this very socket (its argv says so). */
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, cmd, sizeof(cmd) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	cmd[n] = '\0';
+	for (ssize_t i = 0; i < n; i++)
+		if (!cmd[i])
+			cmd[i] = ' ';
+	if (!strstr(cmd, sock))
+		return false;
+	g->pid = pid;
+	g->starttime = pvmd_proc_starttime(pid);
+	g->exit_status = -1;
+	g->stopping = false;
+	if (pvmd_hstate_set_proc(p->hs, g, NULL) < 0)
+		return false;
+	pvm_log_warn("guest %s: adopted pvm-vmm %d, which host.db did not name", g->id, (int)pid);
+	return true;
+}
+
 static int hv_start(void *priv, const char *id, struct pvm_err *err)
 {
 	struct hv_priv *p = priv;
@@ -411,7 +452,7 @@ static int hv_start(void *priv, const char *id, struct pvm_err *err)
 	if (ret < 0)
 		return ret;
 	/* Starting a running guest is a no-op: reconciling may repeat itself. */
-	if (!hv_alive(p, &g))
+	if (!hv_alive(p, &g) && !adopt_unrecorded(p, &g))
 		ret = hv_spawn(p, &g, err);
 	pvmd_hguest_free(&g);
 	return ret;

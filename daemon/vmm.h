@@ -67,6 +67,10 @@ void pvmd_cgroup_remove(const char *name);
 int pvmd_vmm_call(const char *sock, const char *request, unsigned timeout_ms, json_object **ans,
 		  struct pvm_err *err);
 
+/* The pid of the process listening on sock, or 0 when none answers: finds a
+ * VMM whose start was not recorded (pvmd killed between fork and commit). */
+pid_t pvmd_vmm_peer_pid(const char *sock);
+
 /* ---- host_state.c: the host's SQLite ------------------------------------ */
 
 struct pvmd_hstate;

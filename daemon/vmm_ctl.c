@@ -124,3 +124,25 @@ out:
 	close(fd);
 	return ret;
 }
+
+pid_t pvmd_vmm_peer_pid(const char *sock)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct ucred cred = {0};
+	socklen_t len = sizeof(cred);
+	pid_t pid = 0;
+	int fd;
+
+	if (strlen(sock) >= sizeof(sa.sun_path))
+		return 0;
+	strcpy(sa.sun_path, sock);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return 0;
+	/* The credentials are the listener's, taken when it called listen(). */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+		pid = cred.pid;
+	close(fd);
+	return pid;
+}

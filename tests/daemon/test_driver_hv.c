@@ -453,6 +453,40 @@ START_TEST(test_readopt)
 }
 END_TEST
 
+/* A VMM whose start pvmd never recorded (killed between fork and commit) is
+ * adopted through its socket, not started a second time. */
+START_TEST(test_adopt_unrecorded)
+{
+	char sock[PATH_MAX + 64], log[PATH_MAX + 64];
+	pid_t vmm;
+	int64_t pid;
+
+	open_hv();
+	define_idle(IDLE_ID);
+	snprintf(sock, sizeof(sock), "%s/guests/%s.sock", dir, IDLE_ID);
+	snprintf(log, sizeof(log), "%s/unrecorded.log", dir);
+	vmm = fork();
+	ck_assert_int_ge(vmm, 0);
+	if (vmm == 0) {
+		dup2(open(log, O_WRONLY | O_CREAT, 0644), 1);
+		execl(PVM_VMM, "pvm-vmm", "run", "--image", idle_image, "--mem", "16", "--cmdline",
+		      "mode=pv", "--api-sock", sock, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 500 && pvmd_vmm_peer_pid(sock) != vmm; i++)
+		pvm_sleep_ns(10 * 1000 * 1000);
+	ck_assert_int_eq(pvmd_vmm_peer_pid(sock), vmm);
+	ck_assert_msg(drv.ops->start(drv.priv, IDLE_ID, &err) == 0, "%s", err.msg);
+	pid = pid_of(IDLE_ID);
+	ck_assert_int_eq(pid, vmm);
+	ck_assert_int_eq(vmms_with(IDLE_ID), 1);
+	ck_assert_int_eq(drv.ops->stop(drv.priv, IDLE_ID, 5000, &err), 0);
+	ck_assert_int_eq(vmms_with(IDLE_ID), 0);
+	ck_assert_int_eq(pvmd_vmm_peer_pid(sock), 0);
+	pvmd_driver_close(&drv);
+}
+END_TEST
+
 /* One test case per test: the unchecked fixture then gives each its own directory. */
 static void add(Suite *s, const char *name, const TTest *t)
 {
@@ -478,6 +512,7 @@ int main(void)
 		add(s, "bad_input", test_bad_input);
 		add(s, "crash", test_crash);
 		add(s, "readopt", test_readopt);
+		add(s, "adopt_unrecorded", test_adopt_unrecorded);
 	} else {
 		printf("SKIP: no /dev/kvm (the tests that run pvm-vmm guests)\n");
 	}
