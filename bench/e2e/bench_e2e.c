@@ -375,8 +375,7 @@ int main(void)
 		/* Not a figure: say why on stderr, print no METRIC line. */
 		fprintf(stderr,
 			"bench_e2e: e2e_100_guests_s not measured: the controller left %zu of %d "
-			"guests unplaced on this %ld-CPU host (its bind refuses vCPUs beyond the "
-			"host's CPUs though the scheduler overcommits)\n",
+			"guests unplaced on this %ld-CPU host (see its placements)\n",
 			unplaced, MANY, sysconf(_SC_NPROCESSORS_ONLN));
 	} else {
 		end = t0 + DEADLINE * 2;
