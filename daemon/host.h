@@ -10,6 +10,7 @@
 #ifndef PVMD_HOST_H
 #define PVMD_HOST_H
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -53,6 +54,29 @@ int pvmd_host_run(const struct pvmd_host_config *cfg, volatile sig_atomic_t *sto
 extern const struct pvmd_role pvmd_role_host;
 extern const struct pvm_config_key pvmd_host_keys[];
 extern const size_t pvmd_nhost_keys;
+
+#define PVMD_TOKEN_MAX 512
+
+/* The host keys of cfg into hc (token and controller left to the caller's
+ * role); hc's strings point into cfg. */
+int pvmd_host_config_from(const struct pvm_config *cfg, struct pvmd_host_config *hc,
+			  struct pvm_err *err);
+/* A bearer token: the file's first line. The file should be readable by pvmd only. */
+int pvmd_read_token(const char *path, char *out, size_t len, struct pvm_err *err);
+/* pvmd_host_run's result as the process exit code (2: bad configuration). */
+int pvmd_host_exit_code(int ret);
+
+/* A thread that sigwait()s on the signals main blocked: SIGTERM and SIGINT
+ * set stop, SIGHUP is logged. */
+struct pvmd_signals {
+	const sigset_t *sigs;
+	const char *role;
+	pthread_t thread;
+	volatile sig_atomic_t stop;
+};
+
+int pvmd_signals_start(struct pvmd_signals *sc, const sigset_t *sigs, const char *role);
+void pvmd_signals_join(struct pvmd_signals *sc);
 
 /* ---- kvm_caps.c --------------------------------------------------------- */
 

@@ -19,7 +19,7 @@ extern char **environ;
 /* pvmd's own keys and the controller role's; each other role brings its own table. */
 static const struct pvm_config_key main_keys[] = {
     {"config", NULL, "INI configuration file", false},
-    {"role", "controller", "which role to run: controller or host", false},
+    {"role", "all-in-one", "all-in-one (controller and host), controller or host", false},
     {"listen", "127.0.0.1:7070", "ADDR:PORT the REST API listens on (port 0: any)", false},
     {"state_dir", "./pvm-state", "directory for the store and the admin token", false},
     {"tls_cert", NULL, "PEM certificate: serve HTTPS", false},
@@ -35,7 +35,8 @@ static const struct pvm_config_key main_keys[] = {
     {"help", "false", "show this help", true},
 };
 
-static const struct pvmd_role *const roles[] = {&pvmd_role_controller, &pvmd_role_host};
+static const struct pvmd_role *const roles[] = {&pvmd_role_all, &pvmd_role_controller,
+						&pvmd_role_host};
 
 /* One key table for the configuration: main's, then every role's. */
 static struct pvm_config_key *all_keys(size_t *n)
@@ -141,7 +142,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	fprintf(stderr, "pvmd: unknown role %s (built: controller, host)\n", name);
+	fprintf(stderr, "pvmd: unknown role %s (built: all-in-one, controller, host)\n", name);
 out:
 	pvm_config_free(&cfg);
 	free(keys);

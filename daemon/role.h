@@ -22,6 +22,8 @@ struct pvmd_role {
 };
 
 extern const struct pvmd_role pvmd_role_controller;
+/* No --role: controller and host in one process (role_all.c). */
+extern const struct pvmd_role pvmd_role_all;
 
 /*
  * The controller as a part another role can embed (all-in-one): opens the

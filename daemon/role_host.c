@@ -17,8 +17,6 @@
 
 #include "daemon/host.h"
 
-#define TOKEN_MAX 512
-
 const struct pvm_config_key pvmd_host_keys[] = {
     {"controller", NULL, "host role: the controller's URL (http://ADDR:PORT)", false},
     {"token_file", NULL, "host role: file holding the host's bearer token", false},
@@ -34,21 +32,17 @@ const struct pvm_config_key pvmd_host_keys[] = {
 };
 const size_t pvmd_nhost_keys = PVM_ARRAY_SIZE(pvmd_host_keys);
 
-struct sigctx {
-	const sigset_t *sigs;
-	volatile sig_atomic_t stop;
-};
-
 static void *signal_thread(void *arg)
 {
-	struct sigctx *c = arg;
+	struct pvmd_signals *c = arg;
 	int sig;
 
 	while (!c->stop) {
 		if (sigwait(c->sigs, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			pvm_log_info("SIGHUP: the host role reads its configuration at start only");
+			pvm_log_info("SIGHUP: the %s reads its configuration at start only",
+				     c->role);
 			continue;
 		}
 		pvm_log_info("%s: stopping", strsignal(sig));
@@ -63,8 +57,7 @@ static void notify(void *arg, const char *state)
 	sd_notify(0, state);
 }
 
-/* The token is the file's first line; the file should be readable by pvmd only. */
-static int read_token(const char *path, char *out, size_t len, struct pvm_err *err)
+int pvmd_read_token(const char *path, char *out, size_t len, struct pvm_err *err)
 {
 	ssize_t n;
 	int fd;
@@ -86,40 +79,75 @@ static int read_token(const char *path, char *out, size_t len, struct pvm_err *e
 	return 0;
 }
 
-static int host_role_run(const struct pvm_config *cfg, const sigset_t *sigs)
+int pvmd_host_config_from(const struct pvm_config *cfg, struct pvmd_host_config *hc,
+			  struct pvm_err *err)
 {
-	struct pvmd_host_config hc = {0};
-	struct sigctx sc = {.sigs = sigs};
-	struct pvm_err err = {0};
-	char token[TOKEN_MAX];
-	pthread_t thr;
 	int64_t interval = 2000;
 	int ret;
 
-	hc.controller = pvm_config_get(cfg, "controller");
-	if (!hc.controller) {
+	memset(hc, 0, sizeof(*hc));
+	if (pvm_config_get(cfg, "report_interval_ms") &&
+	    (ret = pvm_config_get_int(cfg, "report_interval_ms", 100, 3600000, &interval, err)) < 0)
+		return ret;
+	if (pvm_config_get(cfg, "stop_guests_on_exit") &&
+	    (ret = pvm_config_get_bool(cfg, "stop_guests_on_exit", &hc->stop_guests_on_exit, err)) <
+		0)
+		return ret;
+	hc->controller = pvm_config_get(cfg, "controller");
+	hc->name = pvm_config_get(cfg, "host_name");
+	hc->state_dir = pvm_config_get(cfg, "state_dir");
+	hc->vmm = pvm_config_get(cfg, "vmm");
+	hc->hooks = pvm_config_get(cfg, "hooks");
+	hc->image_dir = pvm_config_get(cfg, "image_dir");
+	hc->libvirt_uri = pvm_config_get(cfg, "libvirt_uri");
+	hc->labels = pvm_config_get(cfg, "labels");
+	hc->report_interval_ms = (unsigned)interval;
+	hc->notify = notify;
+	return 0;
+}
+
+int pvmd_signals_start(struct pvmd_signals *sc, const sigset_t *sigs, const char *role)
+{
+	sc->sigs = sigs;
+	sc->role = role;
+	sc->stop = 0;
+	return pthread_create(&sc->thread, NULL, signal_thread, sc) == 0 ? 0 : -EAGAIN;
+}
+
+void pvmd_signals_join(struct pvmd_signals *sc)
+{
+	/* Wake the signal thread if the role ended on its own. */
+	if (!sc->stop) {
+		sc->stop = 1;
+		pthread_kill(sc->thread, SIGTERM);
+	}
+	pthread_join(sc->thread, NULL);
+}
+
+int pvmd_host_exit_code(int ret)
+{
+	return ret == -EINVAL || ret == -ENOENT || ret == -EACCES ? 2 : ret < 0 ? 1 : 0;
+}
+
+static int host_role_run(const struct pvm_config *cfg, const sigset_t *sigs)
+{
+	struct pvmd_host_config hc;
+	struct pvmd_signals sc;
+	struct pvm_err err = {0};
+	char token[PVMD_TOKEN_MAX];
+	int ret;
+
+	if (!pvm_config_get(cfg, "controller")) {
 		pvm_log_error("config: the host role needs --controller URL");
 		return 2;
 	}
-	if (read_token(pvm_config_get(cfg, "token_file"), token, sizeof(token), &err) < 0 ||
-	    (pvm_config_get(cfg, "report_interval_ms") &&
-	     pvm_config_get_int(cfg, "report_interval_ms", 100, 3600000, &interval, &err) < 0) ||
-	    (pvm_config_get(cfg, "stop_guests_on_exit") &&
-	     pvm_config_get_bool(cfg, "stop_guests_on_exit", &hc.stop_guests_on_exit, &err) < 0)) {
+	if (pvmd_host_config_from(cfg, &hc, &err) < 0 ||
+	    pvmd_read_token(pvm_config_get(cfg, "token_file"), token, sizeof(token), &err) < 0) {
 		pvm_log_error("config: %s", err.msg);
 		return 2;
 	}
 	hc.token = token;
-	hc.name = pvm_config_get(cfg, "host_name");
-	hc.state_dir = pvm_config_get(cfg, "state_dir");
-	hc.vmm = pvm_config_get(cfg, "vmm");
-	hc.hooks = pvm_config_get(cfg, "hooks");
-	hc.image_dir = pvm_config_get(cfg, "image_dir");
-	hc.libvirt_uri = pvm_config_get(cfg, "libvirt_uri");
-	hc.labels = pvm_config_get(cfg, "labels");
-	hc.report_interval_ms = (unsigned)interval;
-	hc.notify = notify;
-	if (pthread_create(&thr, NULL, signal_thread, &sc) != 0) {
+	if (pvmd_signals_start(&sc, sigs, "host role") < 0) {
 		pvm_log_error("cannot start the signal thread");
 		return 1;
 	}
@@ -127,13 +155,8 @@ static int host_role_run(const struct pvm_config *cfg, const sigset_t *sigs)
 	explicit_bzero(token, sizeof(token));
 	if (ret < 0)
 		pvm_log_error("host: %s", err.msg);
-	/* Wake the signal thread if the role ended on its own. */
-	if (!sc.stop) {
-		sc.stop = 1;
-		pthread_kill(thr, SIGTERM);
-	}
-	pthread_join(thr, NULL);
-	return ret == -EINVAL || ret == -ENOENT || ret == -EACCES ? 2 : ret < 0 ? 1 : 0;
+	pvmd_signals_join(&sc);
+	return pvmd_host_exit_code(ret);
 }
 
 const struct pvmd_role pvmd_role_host = {
