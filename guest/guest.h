@@ -136,4 +136,44 @@ size_t guest_agent_recv(void *buf, size_t n);
 /* Halt hint: lets the host idle this vCPU for up to us microseconds. */
 void guest_halt(uint32_t us);
 
+/* ---- the guest agent (agent/ over the agent-channel hook) ------------- */
+
+/*
+ * A workload that states GUEST_AGENT("name") at file scope runs the agent
+ * (docs/agent-protocol.md) in pv mode: guest_pv_init then also negotiates
+ * the agent and clock hooks when the host offers them (agent=off on the
+ * command line leaves them out) and starts it. It sends hello and the
+ * negotiation result at once, reports every agent_ms (default 1000) ms the
+ * calls, rdtsc cycles, bytes and errors of the console, block and clock
+ * hooks the SDK served plus the workload's counters, and heartbeats; the
+ * final report and BYE go out at power-off. The SDK's services poll it when
+ * a frame is due; a workload that computes without them calls
+ * guest_agent_poll between batches. vCPU 0 only. Without the agent hook
+ * (emulated mode, --hooks none) all of this is a no-op.
+ */
+#define GUEST_AGENT(name) const char guest_agent_name[] = name
+extern const char guest_agent_name[];
+extern uint64_t guest_agent_due_tsc; /* 0 while the agent is not running */
+
+bool guest_agent_running(void);
+void guest_agent_poll(void);
+/* The host asked for a graceful shutdown: the SDK powers off (code 0) once
+ * the agent has said BYE; a workload may check this to end early. */
+bool guest_agent_shutdown_requested(void);
+/* Counts one call of hook (cycles measured with guest_rdtsc). */
+void guest_agent_hook(uint32_t hook, uint64_t cycles, uint64_t bytes, bool error);
+/* Sets a workload counter ([a-z0-9_.], up to 31 bytes) for the reports. */
+void guest_agent_counter(const char *name, uint64_t value);
+
+static inline void guest_agent_tick(void)
+{
+	if (guest_agent_due_tsc && guest_rdtsc() >= guest_agent_due_tsc)
+		guest_agent_poll();
+}
+
+/* SDK internals: guest_pv_init starts the agent, guest_poweroff ends it. */
+bool guest_agent_wanted(void);
+void guest_agent_start(void);
+void guest_agent_finish(void);
+
 #endif /* PVM_GUEST_H */

@@ -53,12 +53,16 @@ uint32_t guest_pv_negotiate(uint64_t features, uint32_t version)
 
 int guest_pv_init(uint64_t features)
 {
-	uint32_t reason = guest_pv_negotiate(features & guest_boot->offered, PV_ABI_VERSION);
+	uint32_t reason;
 
+	if (guest_agent_wanted())
+		features |= PV_F(PV_HOOK_AGENT) | PV_F(PV_HOOK_CLOCK);
+	reason = guest_pv_negotiate(features & guest_boot->offered, PV_ABI_VERSION);
 	if (reason != PV_REASON_OK) {
 		guest_printf("pv: negotiation refused, reason %u\n", reason);
 		return -1;
 	}
+	guest_agent_start();
 	return 0;
 }
 

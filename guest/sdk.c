@@ -9,6 +9,7 @@ bool guest_pv;
 
 static char con_buf[8][CON_CHUNK] __attribute__((aligned(4096)));
 static size_t con_len;
+static uint64_t con_total; /* bytes written, for the agent's console_bytes */
 static unsigned int con_slot;
 
 __attribute__((weak)) void guest_secondary(unsigned int vcpu)
@@ -20,6 +21,7 @@ __attribute__((weak)) void guest_secondary(unsigned int vcpu)
 
 void guest_poweroff(uint32_t code)
 {
+	guest_agent_finish();
 	guest_console_flush();
 	for (;;)
 		guest_outl(PV_PORT_POWEROFF, code);
@@ -75,7 +77,10 @@ static void con_flush_pv(void)
 void guest_console_write(const void *buf, size_t len)
 {
 	const char *p = buf;
+	uint64_t t0 = guest_rdtsc(), n0 = len;
 
+	con_total += len;
+	guest_agent_counter("console_bytes", con_total);
 	if (!guest_hp || !(guest_hp->negotiated & PV_F(PV_HOOK_CONSOLE))) {
 		for (size_t i = 0; i < len; i++)
 			guest_outb(PV_PORT_COM1, (uint8_t)p[i]);
@@ -93,6 +98,8 @@ void guest_console_write(const void *buf, size_t len)
 		if (con_len == CON_CHUNK)
 			con_post();
 	}
+	guest_agent_hook(PV_HOOK_CONSOLE, guest_rdtsc() - t0, n0, false);
+	guest_agent_tick();
 }
 
 void guest_console_flush(void)

@@ -14,13 +14,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "agent/agent.h"
 #include "hv/vm.h"
 
 #define CTL_MAX_CLIENTS	    8
 #define CTL_LINE_MAX	    65536
 #define CTL_DEFAULT_STOP_MS 5000
-#define CTL_INBOX_MAX	    (1u << 20) /* agent bytes kept for agent_recv */
-#define CTL_RECV_MAX	    49152      /* per agent_recv answer (65536 once in base64) */
 
 struct ctl_client {
 	int fd;
@@ -35,20 +34,16 @@ struct hv_ctl {
 	int pipe[2];
 	pthread_t thread;
 	struct ctl_client c[CTL_MAX_CLIENTS];
-	/* guest -> host agent bytes until a client fetches them */
-	pthread_mutex_t inbox_lock;
-	uint8_t *inbox;
-	size_t inbox_len;
-	uint64_t inbox_dropped;
 };
 
 static const struct pvm_json_field req_fields[] = {
     {.name = "cmd", .type = PVM_JSON_STRING, .required = true, .min_len = 1, .max_len = 32},
     {.name = "timeout_ms", .type = PVM_JSON_INT, .min = 1, .max = 3600000},
     {.name = "force", .type = PVM_JSON_BOOL},
-    {.name = "data", .type = PVM_JSON_STRING, .max_len = CTL_LINE_MAX},
-    {.name = "data_b64", .type = PVM_JSON_STRING, .max_len = CTL_LINE_MAX},
-    {.name = "max", .type = PVM_JSON_INT, .min = 1, .max = CTL_RECV_MAX},
+    {.name = "interval_ms",
+     .type = PVM_JSON_INT,
+     .min = AGENT_INTERVAL_MIN_MS,
+     .max = AGENT_INTERVAL_MAX_MS},
 };
 
 static const struct pvm_json_limits ctl_limits = {.max_bytes = CTL_LINE_MAX, .max_depth = 4};
@@ -71,73 +66,38 @@ static json_object *answer_ok(struct hv_vm *vm)
 	return o;
 }
 
-/* The agent callback, on the VMM's I/O thread: keep what fits, count the rest. */
-static void ctl_agent_rx(void *opaque, const void *buf, size_t len)
+static json_object *agent_state(struct hv_vm *vm)
 {
-	struct hv_ctl *ctl = opaque;
+	json_object *ans = answer_ok(vm), *j = hv_agent_json(vm);
 
-	pthread_mutex_lock(&ctl->inbox_lock);
-	if (len > CTL_INBOX_MAX - ctl->inbox_len) {
-		ctl->inbox_dropped += len;
-	} else {
-		memcpy(ctl->inbox + ctl->inbox_len, buf, len);
-		ctl->inbox_len += len;
-	}
-	pthread_mutex_unlock(&ctl->inbox_lock);
-}
-
-static json_object *agent_send(struct hv_vm *vm, const char *data, const char *b64)
-{
-	uint8_t *raw = NULL;
-	ssize_t n;
-	json_object *ans;
-
-	if (!!data == !!b64)
-		return answer_error("agent_send: give exactly one of 'data' and 'data_b64'");
-	if (data) {
-		n = (ssize_t)strlen(data);
-	} else {
-		raw = malloc(strlen(b64) / 4 * 3 + 1);
-		if (!raw)
-			return answer_error("out of memory");
-		n = hv_b64_decode(b64, raw, strlen(b64) / 4 * 3 + 1);
-		if (n < 0) {
-			free(raw);
-			return answer_error("agent_send: 'data_b64' is not base64");
-		}
-	}
-	if (hv_agent_send(vm, data ? (const void *)data : raw, (size_t)n)) {
-		ans = answer_error("agent_send: queue full");
-	} else {
-		ans = answer_ok(vm);
-		json_object_object_add(ans, "queued", json_object_new_uint64((uint64_t)n));
-	}
-	free(raw);
+	json_object_object_add(ans, "agent", j);
 	return ans;
 }
 
-static json_object *agent_recv(struct hv_ctl *ctl, int64_t max)
+static json_object *agent_request(struct hv_vm *vm, enum hv_agent_req req, uint32_t arg)
 {
-	struct pvm_buf b;
-	json_object *ans;
-	size_t n;
+	int ret = hv_agent_request(vm, req, arg);
 
-	pvm_buf_init(&b);
-	pthread_mutex_lock(&ctl->inbox_lock);
-	n = ctl->inbox_len < (size_t)max ? ctl->inbox_len : (size_t)max;
-	if (hv_b64_encode(&b, ctl->inbox, n) == 0) {
-		memmove(ctl->inbox, ctl->inbox + n, ctl->inbox_len - n);
-		ctl->inbox_len -= n;
-	} else {
-		n = 0;
+	if (ret == -ENOTCONN)
+		return answer_error("no agent: the guest's agent has not spoken");
+	if (ret == -EAGAIN)
+		return answer_error("agent queue full; try again");
+	if (ret)
+		return answer_error(strerror(-ret));
+	return answer_ok(vm);
+}
+
+static json_object *agent_shutdown(struct hv_vm *vm, int64_t timeout)
+{
+	uint32_t t = timeout > AGENT_SHUTDOWN_MAX_MS ? AGENT_SHUTDOWN_MAX_MS : (uint32_t)timeout;
+	json_object *ans = agent_request(vm, HV_AGENT_SHUTDOWN, t);
+
+	/* the agent powers the guest off; force it if it does not in time */
+	if (json_object_get_boolean(json_object_object_get(ans, "ok"))) {
+		hv_vm_stop(vm, (uint64_t)timeout);
+		json_object_put(ans);
+		ans = answer_ok(vm);
 	}
-	ans = answer_ok(ctl->vm);
-	json_object_object_add(ans, "data_b64", json_object_new_string(n && b.data ? b.data : ""));
-	json_object_object_add(ans, "bytes", json_object_new_uint64(n));
-	json_object_object_add(ans, "more", json_object_new_boolean(ctl->inbox_len > 0));
-	json_object_object_add(ans, "dropped", json_object_new_uint64(ctl->inbox_dropped));
-	pthread_mutex_unlock(&ctl->inbox_lock);
-	pvm_buf_free(&b);
 	return ans;
 }
 
@@ -146,8 +106,8 @@ static json_object *handle(struct hv_ctl *ctl, const char *line, size_t len)
 	struct hv_vm *vm = ctl->vm;
 	struct pvm_err err = {0};
 	json_object *req = NULL, *ans;
-	const char *cmd = NULL, *data = NULL, *b64 = NULL;
-	int64_t timeout = CTL_DEFAULT_STOP_MS, max = CTL_RECV_MAX;
+	const char *cmd = NULL;
+	int64_t timeout = CTL_DEFAULT_STOP_MS, interval = -1;
 	bool force = false;
 
 	if (pvm_json_parse(line, len, &ctl_limits, &req, &err) ||
@@ -158,9 +118,7 @@ static json_object *handle(struct hv_ctl *ctl, const char *line, size_t len)
 	pvm_json_get_str(req, "cmd", &cmd);
 	pvm_json_get_int(req, "timeout_ms", &timeout);
 	pvm_json_get_bool(req, "force", &force);
-	pvm_json_get_str(req, "data", &data);
-	pvm_json_get_str(req, "data_b64", &b64);
-	pvm_json_get_int(req, "max", &max);
+	pvm_json_get_int(req, "interval_ms", &interval);
 	if (!strcmp(cmd, "status")) {
 		ans = answer_ok(vm);
 		json_object_object_add(ans, "vcpus", json_object_new_uint64(vm->nvcpus));
@@ -181,13 +139,22 @@ static json_object *handle(struct hv_ctl *ctl, const char *line, size_t len)
 	} else if (!strcmp(cmd, "stop")) {
 		hv_vm_stop(vm, force ? 0 : (uint64_t)timeout);
 		ans = answer_ok(vm);
-	} else if (!strcmp(cmd, "agent_send")) {
-		ans = agent_send(vm, data, b64);
-	} else if (!strcmp(cmd, "agent_recv")) {
-		ans = agent_recv(ctl, max);
+	} else if (!strcmp(cmd, "agent")) {
+		ans = agent_state(vm);
+	} else if (!strcmp(cmd, "agent_ping")) {
+		ans = agent_request(vm, HV_AGENT_PING, 0);
+	} else if (!strcmp(cmd, "agent_set_interval")) {
+		ans = interval < 0 ? answer_error("agent_set_interval: 'interval_ms' is required")
+				   : agent_request(vm, HV_AGENT_SET_INTERVAL, (uint32_t)interval);
+	} else if (!strcmp(cmd, "agent_renegotiate")) {
+		ans = agent_request(vm, HV_AGENT_RENEGOTIATE, 0);
+	} else if (!strcmp(cmd, "agent_shutdown")) {
+		ans = agent_shutdown(vm, timeout);
 	} else {
-		ans = answer_error("unknown cmd (want status, stats, capabilities, pause, resume, "
-				   "stop, agent_send, agent_recv)");
+		ans =
+		    answer_error("unknown cmd (want status, stats, capabilities, pause, resume, "
+				 "stop, agent, agent_ping, agent_set_interval, agent_renegotiate, "
+				 "agent_shutdown)");
 	}
 out:
 	json_object_put(req);
@@ -325,12 +292,6 @@ int hv_ctl_open(struct hv_vm *vm, const char *path, struct hv_ctl **out, struct 
 		return pvm_err_set(err, -ENOMEM, "out of memory");
 	ctl->vm = vm;
 	ctl->lfd = ctl->pipe[0] = ctl->pipe[1] = -1;
-	pthread_mutex_init(&ctl->inbox_lock, NULL);
-	ctl->inbox = malloc(CTL_INBOX_MAX);
-	if (!ctl->inbox) {
-		ret = pvm_err_set(err, -ENOMEM, "out of memory");
-		goto fail;
-	}
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
 		ctl->c[i].fd = -1;
 	ctl->path = strdup(path);
@@ -363,7 +324,6 @@ int hv_ctl_open(struct hv_vm *vm, const char *path, struct hv_ctl **out, struct 
 		ret = pvm_err_set(err, -ret, "control thread: %s", strerror(ret));
 		goto fail;
 	}
-	hv_agent_set_rx(vm, ctl_agent_rx, ctl);
 	*out = ctl;
 	return 0;
 fail:
@@ -377,8 +337,6 @@ fail:
 		close(ctl->pipe[1]);
 	}
 	free(ctl->path);
-	free(ctl->inbox);
-	pthread_mutex_destroy(&ctl->inbox_lock);
 	free(ctl);
 	return ret;
 }
@@ -387,7 +345,6 @@ void hv_ctl_close(struct hv_ctl *ctl)
 {
 	if (!ctl)
 		return;
-	hv_agent_set_rx(ctl->vm, NULL, NULL);
 	if (write(ctl->pipe[1], "x", 1) < 0)
 		pvm_log_warn("ctl: stopping the control thread: %s", strerror(errno));
 	pthread_join(ctl->thread, NULL);
@@ -399,7 +356,5 @@ void hv_ctl_close(struct hv_ctl *ctl)
 	close(ctl->pipe[1]);
 	unlink(ctl->path);
 	free(ctl->path);
-	free(ctl->inbox);
-	pthread_mutex_destroy(&ctl->inbox_lock);
 	free(ctl);
 }

@@ -25,11 +25,21 @@
  *        graceful: the boot-info STOP flag is raised; after timeout_ms
  *        (default 5000) the VM is stopped by force (exit HV_EXIT_FORCED).
  *   {"cmd":"stop","force":true}        -> immediate forced stop
- *   {"cmd":"agent_send","data":"text"} or {"cmd":"agent_send","data_b64":"..."}
- *        -> {"ok":true,"queued":N}: bytes for the guest's agent channel
- *   {"cmd":"agent_recv"[,"max":N]} -> {"ok":true,"data_b64":"...","bytes":N,
- *        "more":bool,"dropped":D}: agent bytes the guest sent, oldest first
- *        (kept up to 1 MiB between calls; D counts bytes that did not fit)
+ *   {"cmd":"agent"}        -> {"ok":true,"state":...,"agent":{...}|null}: the
+ *        guest agent's session (docs/agent-protocol.md section 6: hello,
+ *        negotiation, last report with its stale flag, rejected and
+ *        rate-limited frames); null until the guest's agent has spoken
+ *   {"cmd":"agent_ping"}, {"cmd":"agent_renegotiate"},
+ *   {"cmd":"agent_set_interval","interval_ms":N} -> {"ok":true,"state":...}:
+ *        requests queued for the agent; its answers show in "agent"
+ *   {"cmd":"agent_shutdown","timeout_ms":N} -> {"ok":true,"state":"stopping"}:
+ *        the agent is asked to shut the guest down (final report, BYE,
+ *        power-off); as with stop, the VM is stopped by force after
+ *        timeout_ms (default 5000)
+ *   The agent requests answer {"ok":false,...} while no agent has spoken.
+ *   "stats" (and --stats-json) carry the agent's figures once it has
+ *   reported: hooks.<name>.guest = {calls, cycles, cycles_per_call, bytes,
+ *   errors} and agent = {state, report_no, age_ms, stale, counters}.
  * Errors: {"ok":false,"error":"message"}; unknown fields, unknown commands
  * and malformed JSON are errors and leave the connection open.
  */
@@ -98,9 +108,31 @@ json_object *hv_caps_json(struct hv_vm *vm);
 /* Writes the stats document to path (atomically, via a temporary file). */
 int hv_stats_write(struct hv_vm *vm, const char *path, struct pvm_err *err);
 
-/* Agent channel, host side. Bytes from the guest go to the callback (called
- * from the VMM's I/O thread); hv_agent_send queues bytes for the guest,
- * delivered into the buffers it posts on its rx ring. */
+/*
+ * Agent channel, host side. By default the VM runs the guest agent's
+ * session itself (agent/'s struct agent_host), created when the guest's
+ * agent first sends bytes: hv_agent_json and hv_agent_request reach it, and
+ * hv_stats_json merges its figures.
+ */
+/* The session as a new JSON object (docs/agent-protocol.md section 6), NULL
+ * while the guest's agent has not spoken (or on ENOMEM). */
+json_object *hv_agent_json(struct hv_vm *vm);
+enum hv_agent_req {
+	HV_AGENT_PING = 0,
+	HV_AGENT_SET_INTERVAL, /* arg: interval in ms, 100..3600000 */
+	HV_AGENT_RENEGOTIATE,
+	HV_AGENT_SHUTDOWN, /* arg: the timeout the agent is told, 0..600000 ms */
+};
+/* Queues a request for the agent: 0, -ENOTCONN while there is no session,
+ * -EINVAL for arg out of range, -EAGAIN when the session's queue is full. */
+int hv_agent_request(struct hv_vm *vm, enum hv_agent_req req, uint32_t arg);
+/*
+ * Raw access instead of the session, for a caller that runs its own: once
+ * set (before hv_vm_run), bytes from the guest go to fn (called on the VMM's
+ * I/O thread) and the built-in session is never created; hv_agent_send
+ * queues bytes for the guest, delivered into the buffers it posts on its rx
+ * ring.
+ */
 typedef void (*hv_agent_rx_fn)(void *opaque, const void *buf, size_t len);
 void hv_agent_set_rx(struct hv_vm *vm, hv_agent_rx_fn fn, void *opaque);
 int hv_agent_send(struct hv_vm *vm, const void *buf, size_t len);

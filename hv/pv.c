@@ -338,12 +338,17 @@ static void *io_thread(void *arg)
 	struct epoll_event ev[8];
 
 	for (;;) {
-		int n = epoll_wait(vm->pv.epfd, ev, 8, -1);
+		int n = epoll_wait(vm->pv.epfd, ev, 8, hv_agent_timeout_ms(vm));
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			break;
+		if (n == 0) { /* the agent session's deadline: SYNC retry, partial frame */
+			pthread_mutex_lock(&vm->pv.lock);
+			hv_agent_pump(vm);
+			pthread_mutex_unlock(&vm->pv.lock);
+		}
 		for (int i = 0; i < n; i++) {
 			unsigned int tag = ev[i].data.u32;
 			uint64_t v;
@@ -357,8 +362,12 @@ static void *io_thread(void *arg)
 			if (__atomic_load_n(&vm->done, __ATOMIC_ACQUIRE))
 				return NULL;
 			pthread_mutex_lock(&vm->pv.lock);
-			hv_pv_agent_deliver(vm);
+			hv_agent_pump(vm);
 			pthread_mutex_unlock(&vm->pv.lock);
+			/* a vCPU idling in a halt hint wakes up for the bytes */
+			pthread_mutex_lock(&vm->lock);
+			pthread_cond_broadcast(&vm->cond);
+			pthread_mutex_unlock(&vm->lock);
 		}
 	}
 	return NULL;
@@ -465,5 +474,6 @@ void hv_pv_free(struct hv_vm *vm)
 	if (pv->epfd >= 0)
 		close(pv->epfd);
 	free(pv->agent_q);
+	hv_agent_free(vm);
 	pthread_mutex_destroy(&pv->lock);
 }

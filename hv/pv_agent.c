@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * Agent channel hook: bytes both ways. Guest -> host: descriptors on the tx
- * ring, handed to the registered callback. Host -> guest: hv_agent_send()
- * queues bytes; they fill the empty buffers the guest posts on the rx ring,
- * whenever both exist (on each agent doorbell and on each send).
+ * ring, handed to the VM's agent session (agent.c) or to a raw callback.
+ * Host -> guest: the session's output or hv_agent_send() is queued; it fills
+ * the empty buffers the guest posts on the rx ring, whenever both exist (on
+ * each agent doorbell and on each wake-up of the I/O thread).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -19,6 +20,8 @@ static uint32_t agent_tx_desc(struct hv_vm *vm, struct pv_desc *d, uint8_t *buf)
 		return PV_ST_BAD_OP;
 	if (vm->pv.agent_rx)
 		vm->pv.agent_rx(vm->pv.agent_opaque, buf, d->len);
+	else
+		hv_agent_feed(vm, buf, d->len);
 	d->done = d->len;
 	HV_STAT_ADD(vm->stats.hooks[PV_HOOK_AGENT].bytes, d->len);
 	return PV_ST_OK;
@@ -57,7 +60,7 @@ void hv_pv_agent_deliver(struct hv_vm *vm)
 void hv_pv_agent_serve(struct hv_vm *vm)
 {
 	hv_ring_serve(vm, PV_HOOK_AGENT, PV_RING_AGENT_TX, agent_tx_desc);
-	hv_pv_agent_deliver(vm);
+	hv_agent_pump(vm);
 }
 
 void hv_agent_set_rx(struct hv_vm *vm, hv_agent_rx_fn fn, void *opaque)
@@ -68,16 +71,12 @@ void hv_agent_set_rx(struct hv_vm *vm, hv_agent_rx_fn fn, void *opaque)
 	pthread_mutex_unlock(&vm->pv.lock);
 }
 
-int hv_agent_send(struct hv_vm *vm, const void *buf, size_t len)
+int hv_pv_agent_queue(struct hv_vm *vm, const void *buf, size_t len)
 {
 	struct hv_pv *pv = &vm->pv;
-	int ret = 0;
 
-	pthread_mutex_lock(&pv->lock);
-	if (len > AGENT_QUEUE_MAX - pv->agent_qlen) {
-		ret = -ENOBUFS;
-		goto out;
-	}
+	if (len > AGENT_QUEUE_MAX - pv->agent_qlen)
+		return -ENOBUFS;
 	if (pv->agent_qlen + len > pv->agent_qcap) {
 		size_t cap = pv->agent_qcap ? pv->agent_qcap : 4096;
 		uint8_t *q;
@@ -85,23 +84,25 @@ int hv_agent_send(struct hv_vm *vm, const void *buf, size_t len)
 		while (cap < pv->agent_qlen + len)
 			cap *= 2;
 		q = realloc(pv->agent_q, cap);
-		if (!q) {
-			ret = -ENOMEM;
-			goto out;
-		}
+		if (!q)
+			return -ENOMEM;
 		pv->agent_q = q;
 		pv->agent_qcap = cap;
 	}
 	memcpy(pv->agent_q + pv->agent_qlen, buf, len);
 	pv->agent_qlen += len;
-out:
-	pthread_mutex_unlock(&pv->lock);
+	return 0;
+}
+
+int hv_agent_send(struct hv_vm *vm, const void *buf, size_t len)
+{
+	int ret;
+
+	pthread_mutex_lock(&vm->pv.lock);
+	ret = hv_pv_agent_queue(vm, buf, len);
+	pthread_mutex_unlock(&vm->pv.lock);
 	if (ret)
 		return ret;
 	hv_pv_wake(vm);
-	/* a vCPU idling in a halt hint wakes up for the bytes */
-	pthread_mutex_lock(&vm->lock);
-	pthread_cond_broadcast(&vm->cond);
-	pthread_mutex_unlock(&vm->lock);
 	return 0;
 }

@@ -164,6 +164,7 @@ json_object *hv_stats_json(struct hv_vm *vm)
 	json_object_object_add(o, "guest", guest);
 	add_u64(o, "first_doorbell_mono_ns", HV_STAT_GET(s->first_doorbell_ns));
 	json_object_object_add(o, "exit_code", json_object_new_int(vm->done ? vm->exit_code : -1));
+	hv_agent_merge_stats(vm, o);
 	return o;
 }
 

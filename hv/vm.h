@@ -167,10 +167,12 @@ struct hv_pv {
 	int epfd;
 	pthread_t io_thread;
 	bool io_started;
-	/* agent channel, host side */
+	/* agent channel, host side: the built-in session (agent.c), created when
+	 * the guest's agent first speaks, unless hv_agent_set_rx took the channel */
 	hv_agent_rx_fn agent_rx;
 	void *agent_opaque;
-	uint8_t *agent_q; /* bytes waiting for guest rx buffers */
+	struct agent_host *agent; /* written once under lock, read atomically */
+	uint8_t *agent_q;	  /* bytes waiting for guest rx buffers */
 	size_t agent_qlen;
 	size_t agent_qcap;
 };
@@ -192,6 +194,19 @@ void hv_pv_console_serve(struct hv_vm *vm);
 void hv_pv_block_serve(struct hv_vm *vm);
 void hv_pv_agent_serve(struct hv_vm *vm);
 void hv_pv_agent_deliver(struct hv_vm *vm);
+/* Queues bytes for the guest's rx ring (pv lock held); 0 or -ENOBUFS/-ENOMEM. */
+int hv_pv_agent_queue(struct hv_vm *vm, const void *buf, size_t len);
+
+/* ---- the agent session (agent.c); pv lock held unless said otherwise ---- */
+/* Guest bytes from the agent tx ring: to the session, created on first use. */
+void hv_agent_feed(struct hv_vm *vm, const void *buf, size_t len);
+/* Moves the session's output (if any) and queued bytes to the guest's rx ring. */
+void hv_agent_pump(struct hv_vm *vm);
+/* epoll timeout until the session next needs hv_agent_pump; -1: none (no lock). */
+int hv_agent_timeout_ms(struct hv_vm *vm);
+/* Merges the guest-side statistics into a stats document (no lock). */
+void hv_agent_merge_stats(struct hv_vm *vm, json_object *stats);
+void hv_agent_free(struct hv_vm *vm);
 int hv_pv_clock_setup(struct hv_vm *vm, uint64_t gpa);
 void hv_pv_wake(struct hv_vm *vm);
 /* Ring helpers for hooks that complete descriptors themselves (agent rx). */
@@ -201,10 +216,6 @@ int64_t hv_ring_pending(struct hv_vm *vm, unsigned int hook, struct hv_ring *r);
 void hv_ring_complete(struct hv_vm *vm, unsigned int hook, struct hv_ring *r, struct pv_desc *slot,
 		      uint32_t st, uint32_t done);
 void hv_pv_halt(struct hv_vm *vm);
-
-/* ---- base64 for agent bytes in JSON (base64.c) ----------------------- */
-int hv_b64_encode(struct pvm_buf *out, const uint8_t *p, size_t n);
-ssize_t hv_b64_decode(const char *s, uint8_t *out, size_t cap);
 
 /* ---- the VM ----------------------------------------------------------- */
 

@@ -2,6 +2,8 @@
 /* block: writes kib=N KiB of a pattern from sector=S, reads it back, verifies. */
 #include "guest/guest.h"
 
+GUEST_AGENT("block");
+
 static uint32_t pattern(uint64_t i)
 {
 	return (uint32_t)(i * 2654435761u) ^ 0x5a5a5a5au;

@@ -2,6 +2,8 @@
 /* clock: reads=N time reads, each no earlier than the one before. */
 #include "guest/guest.h"
 
+GUEST_AGENT("clock");
+
 int guest_main(void)
 {
 	uint64_t reads = guest_arg_u64("reads", 1000);
@@ -21,6 +23,7 @@ int guest_main(void)
 		prev = now;
 	}
 	guest_work_report(guest_stopwatch_ns() - t0);
+	guest_agent_counter("clock_reads", reads);
 	/* fixed width: the same console bytes (and exits) whatever the figures */
 	guest_printf("clock: %lu reads monotonic over %012lu ns\n", reads, prev - first);
 	return 0;

@@ -7,6 +7,8 @@
 #include "guest/compute_loop.h"
 #include "guest/guest.h"
 
+GUEST_AGENT("compute");
+
 int guest_main(void)
 {
 	uint64_t iters = guest_arg_u64("iters", 10000000);
@@ -21,6 +23,8 @@ int guest_main(void)
 
 		r += guest_compute_loop(&x, n);
 		t1 = guest_time_ns();
+		guest_agent_counter("compute_iters", done + n);
+		guest_agent_tick();
 	}
 	guest_work_report(t1 - t0);
 	guest_printf("compute: iters=%lu result=%lx ns=%lu\n", iters, r, t1 - t0);

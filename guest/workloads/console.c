@@ -2,6 +2,8 @@
 /* console: writes bytes=N bytes of numbered text lines, identical in both modes. */
 #include "guest/guest.h"
 
+GUEST_AGENT("console");
+
 int guest_main(void)
 {
 	uint64_t bytes = guest_arg_u64("bytes", 4096);

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -156,4 +158,40 @@ const char *vmm_tmp(const char *name)
 	snprintf(path, sizeof(path), "%s/%d-%s", PVM_TEST_TMP, (int)getpid(), name);
 	unlink(path);
 	return path;
+}
+
+int vmm_ctl_connect(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -1;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	for (int i = 0; i < 500; i++) {
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			return fd;
+		if (fd >= 0)
+			close(fd);
+		usleep(10000);
+	}
+	return -1;
+}
+
+json_object *vmm_ctl_ask(int fd, const char *line)
+{
+	char buf[65536];
+	size_t n = 0, len = strlen(line);
+
+	if (write(fd, line, len) != (ssize_t)len || write(fd, "\n", 1) != 1)
+		return NULL;
+	while (n < sizeof(buf) - 1) {
+		if (read(fd, buf + n, 1) != 1)
+			return NULL;
+		if (buf[n++] == '\n')
+			break;
+	}
+	buf[n] = 0;
+	return json_tokener_parse(buf);
 }

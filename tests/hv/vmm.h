@@ -38,4 +38,9 @@ void vmm_require_kvm(void);
 /* A fresh temporary file path under the test's own directory. */
 const char *vmm_tmp(const char *name);
 
+/* Connects to a control socket (retrying while it appears); -1 on failure. */
+int vmm_ctl_connect(const char *path);
+/* Sends one request line and parses the answer line; NULL on failure. */
+json_object *vmm_ctl_ask(int fd, const char *line);
+
 #endif /* PVM_TESTS_HV_VMM_H */
