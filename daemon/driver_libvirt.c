@@ -313,7 +313,7 @@ static int lv_state(void *priv, const char *id, enum pvmd_guest_state *out, stru
 static int lv_stats(void *priv, const char *id, json_object **out, struct pvm_err *err)
 {
 	virDomainPtr dom;
-	enum pvmd_guest_state st;
+	enum pvmd_guest_state st = PVMD_GUEST_UNKNOWN;
 	virDomainInfo info;
 	json_object *o;
 	int ret = 0;

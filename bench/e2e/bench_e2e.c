@@ -241,7 +241,7 @@ static void delete_all(char ids[][64], size_t n)
 	char path[128];
 
 	for (size_t i = 0; i < n; i++) {
-		snprintf(path, sizeof(path), "/v1/guests/%s", ids[i]);
+		snprintf(path, sizeof(path), "/v1/guests/%.63s", ids[i]);
 		json_object_put(call("DELETE", path, NULL, 204));
 	}
 	wait_vmms_gone("host");
