@@ -241,24 +241,60 @@ static int hv_define(void *priv, const struct pvmd_guest_def *def, struct pvm_er
 }
 
 /*
+ * The statistics a VMM wrote to its --stats-json file when it exited;
+ * -ENOENT when it left none (killed, or still running).
+ */
+static int read_final_stats(struct hv_priv *p, const char *id, json_object **out,
+			    struct pvm_err *err)
+{
+	char path[PATH_MAX + 80], *buf = NULL;
+	struct stat sb;
+	ssize_t n;
+	int fd, ret;
+
+	*out = NULL;
+	guest_path(p, id, "stats.json", path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return pvm_err_set(err, -errno, "guest %s left no statistics: %s", id,
+				   strerror(errno));
+	if (fstat(fd, &sb) < 0 || sb.st_size <= 0 ||
+	    (size_t)sb.st_size > pvm_json_default_limits.max_bytes) {
+		ret = pvm_err_set(err, -EPROTO, "guest %s: %s is empty or too large", id, path);
+		goto out;
+	}
+	buf = malloc((size_t)sb.st_size);
+	if (!buf) {
+		ret = pvm_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	n = read(fd, buf, (size_t)sb.st_size);
+	if (n != sb.st_size) {
+		ret = pvm_err_set(err, -EIO, "guest %s: short read of %s", id, path);
+		goto out;
+	}
+	ret = pvm_json_parse(buf, (size_t)n, &pvm_json_default_limits, out, err);
+	if (ret == 0 && !json_object_is_type(*out, json_type_object)) {
+		json_object_put(*out);
+		*out = NULL;
+		ret = pvm_err_set(err, -EPROTO, "guest %s: %s is not an object", id, path);
+	}
+out:
+	free(buf);
+	close(fd);
+	return ret;
+}
+
+/*
  * The exit code an adopted VMM (not pvmd's child, so never reaped here) left
  * in its --stats-json file; -1 when it left none (killed, or still running).
  */
 static int final_exit_code(struct hv_priv *p, const char *id)
 {
-	char path[PATH_MAX + 80], buf[65536];
 	json_object *o = NULL;
 	int64_t code = -1;
-	ssize_t n;
-	int fd;
 
-	guest_path(p, id, "stats.json", path, sizeof(path));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf));
-	close(fd);
-	if (n > 0 && pvm_json_parse(buf, (size_t)n, &pvm_json_default_limits, &o, NULL) == 0)
+	if (read_final_stats(p, id, &o, NULL) == 0)
 		pvm_json_get_int(o, "exit_code", &code);
 	json_object_put(o);
 	return code >= 0 && code <= 255 ? (int)code : -1;
@@ -564,7 +600,19 @@ static int hv_stats(void *priv, const char *id, json_object **out, struct pvm_er
 	if (ret < 0)
 		return ret;
 	if (!hv_alive(p, &g)) {
-		ret = pvm_err_set(err, -ENOTCONN, "guest %s is not running", id);
+		/* An ended VMM's last word: what it wrote at exit. */
+		ret = read_final_stats(p, id, &stats, err);
+		if (ret < 0) {
+			if (ret == -ENOENT)
+				ret = pvm_err_set(err, -ENOTCONN,
+						  "guest %s is not running and left no statistics",
+						  id);
+			goto out;
+		}
+		json_object_object_add(stats, "driver", json_object_new_string("hv"));
+		json_object_object_add(
+		    stats, "state", json_object_new_string(pvmd_guest_state_name(ended_state(&g))));
+		*out = stats;
 		goto out;
 	}
 	guest_path(p, id, "sock", sock, sizeof(sock));

@@ -328,7 +328,9 @@ void pvmd_host_report(struct pvmd_host *h)
 	for (size_t i = 0; i < h->ng && !*h->stop; i++) {
 		struct pvmd_hg *g = &h->g[i];
 		bool changed = g->observed[0] && strcmp(g->observed, g->reported) != 0;
-		bool stats_due = g->running && g->drv && now >= g->next_stats;
+		/* A guest that ended reports its final statistics with the change. */
+		bool stats_due =
+		    g->drv && ((g->running && now >= g->next_stats) || (changed && !g->running));
 		json_object *body, *stats = NULL, *hs = NULL, *caps = NULL;
 
 		if (!changed && !stats_due)

@@ -288,7 +288,15 @@ START_TEST(test_lifecycle)
 	/* the guest saw the graceful stop: the console log says so */
 	snprintf(log, sizeof(log), "%s/guests/%s.log", dir, IDLE_ID);
 	ck_assert_ptr_nonnull(strstr(slurp(log), "idle: stopping on request"));
-	ck_assert_int_eq(drv.ops->stats(drv.priv, IDLE_ID, &stats, &err), -ENOTCONN);
+	/* an ended VMM's final statistics come from what it wrote at exit */
+	ck_assert_msg(drv.ops->stats(drv.priv, IDLE_ID, &stats, &err) == 0, "%s", err.msg);
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(stats, "state")), "stopped");
+	ck_assert_int_eq(json_object_get_int(json_object_object_get(stats, "exit_code")), 0);
+	ck_assert(json_object_object_get_ex(stats, "exits", &hooks));
+	ck_assert_int_gt(json_object_get_int64(json_object_object_get(hooks, "total")), 0);
+	ck_assert(!json_object_object_get_ex(stats, "pid", NULL));
+	json_object_put(stats);
+	stats = NULL;
 	/* stopping a stopped guest is a no-op; it starts again */
 	ck_assert_int_eq(drv.ops->stop(drv.priv, IDLE_ID, 1000, &err), 0);
 	ck_assert_msg(drv.ops->start(drv.priv, IDLE_ID, &err) == 0, "%s", err.msg);
@@ -360,6 +368,9 @@ START_TEST(test_crash)
 	for (int i = 0; i < 500 && state_of(IDLE_ID) == PVMD_GUEST_RUNNING; i++)
 		pvm_sleep_ns(10 * 1000 * 1000);
 	ck_assert_int_eq(state_of(IDLE_ID), PVMD_GUEST_CRASHED);
+	/* a killed VMM wrote no final statistics */
+	ck_assert_int_eq(drv.ops->stats(drv.priv, IDLE_ID, &(json_object *){NULL}, &err),
+			 -ENOTCONN);
 	ck_assert_msg(drv.ops->start(drv.priv, IDLE_ID, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(state_of(IDLE_ID), PVMD_GUEST_RUNNING);
 	ck_assert_int_eq(drv.ops->stop(drv.priv, IDLE_ID, 5000, &err), 0);
