@@ -21,6 +21,7 @@ uint64_t guest_clock_cycles(void);
 
 __attribute__((weak)) const char guest_agent_name[] = "";
 uint64_t guest_agent_due_tsc;
+struct guest_hook_count guest_hook_counts[PV_HOOK_COUNT];
 
 static struct agent_sm sm;
 static struct agent_stats stats;
@@ -39,22 +40,31 @@ static int send_fn(void *ctx, const void *b, size_t len)
 	return guest_agent_send(b, len);
 }
 
-/* The clock hook needs no call of ours: its reads are counted where they happen. */
 static void fill_report(void *ctx, struct agent_report *r)
 {
-	uint64_t reads = guest_hp ? guest_hp->clock_reads : 0;
+	struct guest_hook_count *c = guest_hook_counts;
 
 	(void)ctx;
-	if (reads) {
-		agent_stats_hook(&stats, AGENT_HOOK_CLOCK, 0, 0, false);
-		for (unsigned int i = 0; i < stats.nhooks; i++) {
-			if (stats.hooks[i].hook == AGENT_HOOK_CLOCK) {
-				stats.hooks[i].calls = reads;
-				stats.hooks[i].cycles = guest_clock_cycles();
-			}
-		}
+	if (guest_hp) {
+		c[PV_HOOK_CLOCK].calls = guest_hp->clock_reads;
+		c[PV_HOOK_CLOCK].cycles = guest_clock_cycles();
+	}
+	agent_stats_counter(&stats, "console_bytes", c[PV_HOOK_CONSOLE].bytes);
+	if (c[PV_HOOK_BLOCK].calls) {
+		agent_stats_counter(&stats, "block_bytes_written", guest_block_bytes_written);
+		agent_stats_counter(&stats, "block_bytes_read", guest_block_bytes_read);
 	}
 	agent_stats_fill(&stats, r);
+	r->nhooks = 0;
+	for (uint8_t h = 0; h < PV_HOOK_COUNT && r->nhooks < AGENT_REPORT_HOOKS; h++) {
+		if (!c[h].calls)
+			continue;
+		r->hooks[r->nhooks++] = (struct agent_hook_stats){.hook = h,
+								  .calls = c[h].calls,
+								  .cycles = c[h].cycles,
+								  .bytes = c[h].bytes,
+								  .errors = c[h].errors};
+	}
 }
 
 static void negotiation(struct agent_negotiation *n)
@@ -175,11 +185,6 @@ void guest_agent_poll(void)
 bool guest_agent_shutdown_requested(void)
 {
 	return shutdown_asked;
-}
-
-void guest_agent_hook(uint32_t hook, uint64_t cycles, uint64_t bytes, bool error)
-{
-	agent_stats_hook(&stats, (uint8_t)hook, cycles, bytes, error);
 }
 
 void guest_agent_counter(const char *name, uint64_t value)

@@ -53,7 +53,7 @@ static int block_emulated(bool write, uint64_t sector, uint8_t *buf, size_t len)
 	return guest_inl(PV_PORT_BLK_CMD) == PV_BLK_ST_OK ? 0 : -1;
 }
 
-static uint64_t bytes_written, bytes_read;
+uint64_t guest_block_bytes_written, guest_block_bytes_read;
 
 int guest_block_rw(bool write, uint64_t sector, void *buf, size_t len)
 {
@@ -65,16 +65,18 @@ int guest_block_rw(bool write, uint64_t sector, void *buf, size_t len)
 	if (!len)
 		return 0;
 	if (guest_hp && (guest_hp->negotiated & PV_F(PV_HOOK_BLOCK))) {
+		struct guest_hook_count *c = &guest_hook_counts[PV_HOOK_BLOCK];
+
 		t0 = guest_rdtsc();
 		ret = block_pv(write, sector, buf, len);
-		guest_agent_hook(PV_HOOK_BLOCK, guest_rdtsc() - t0, len, ret != 0);
+		c->cycles += guest_rdtsc() - t0;
+		c->calls++;
+		c->bytes += len;
+		c->errors += ret != 0;
 	} else {
 		ret = block_emulated(write, sector, buf, len);
 	}
-	if (write)
-		guest_agent_counter("block_bytes_written", bytes_written += len);
-	else
-		guest_agent_counter("block_bytes_read", bytes_read += len);
+	*(write ? &guest_block_bytes_written : &guest_block_bytes_read) += len;
 	guest_agent_tick();
 	return ret;
 }

@@ -160,8 +160,6 @@ void guest_agent_poll(void);
 /* The host asked for a graceful shutdown: the SDK powers off (code 0) once
  * the agent has said BYE; a workload may check this to end early. */
 bool guest_agent_shutdown_requested(void);
-/* Counts one call of hook (cycles measured with guest_rdtsc). */
-void guest_agent_hook(uint32_t hook, uint64_t cycles, uint64_t bytes, bool error);
 /* Sets a workload counter ([a-z0-9_.], up to 31 bytes) for the reports. */
 void guest_agent_counter(const char *name, uint64_t value);
 
@@ -171,7 +169,20 @@ static inline void guest_agent_tick(void)
 		guest_agent_poll();
 }
 
-/* SDK internals: guest_pv_init starts the agent, guest_poweroff ends it. */
+/*
+ * SDK internals. The services count their hook use here with plain adds
+ * (the agent turns it into reports), so the hot paths carry no lookups:
+ * console and block calls and bytes per call, cycles (rdtsc) around the
+ * ring posts, doorbells and waits; clock reads are counted in the hook page
+ * and their cycles sampled on one read in 64 and scaled, because a second
+ * rdtsc on every read would double the cost of a read.
+ */
+struct guest_hook_count {
+	uint64_t calls, cycles, bytes, errors;
+};
+extern struct guest_hook_count guest_hook_counts[PV_HOOK_COUNT];
+extern uint64_t guest_block_bytes_written, guest_block_bytes_read;
+/* guest_pv_init starts the agent, guest_poweroff ends it. */
 bool guest_agent_wanted(void);
 void guest_agent_start(void);
 void guest_agent_finish(void);

@@ -9,7 +9,6 @@ bool guest_pv;
 
 static char con_buf[8][CON_CHUNK] __attribute__((aligned(4096)));
 static size_t con_len;
-static uint64_t con_total; /* bytes written, for the agent's console_bytes */
 static unsigned int con_slot;
 
 __attribute__((weak)) void guest_secondary(unsigned int vcpu)
@@ -57,6 +56,7 @@ void guest_start(const struct pv_boot_info *bi, unsigned long vcpu)
 static void con_post(void)
 {
 	struct guest_ring *r = guest_ring(PV_RING_CONSOLE);
+	uint64_t t0 = guest_rdtsc();
 
 	guest_ring_post(r, (uint64_t)(uintptr_t)con_buf[con_slot], (uint32_t)con_len, PV_OP_WRITE,
 			0);
@@ -65,27 +65,32 @@ static void con_post(void)
 	con_len = 0;
 	while (r->hdr->prod - r->hdr->cons >= r->size)
 		guest_pause();
+	guest_hook_counts[PV_HOOK_CONSOLE].cycles += guest_rdtsc() - t0;
+	guest_agent_tick();
 }
 
 static void con_flush_pv(void)
 {
+	uint64_t t0;
+
 	if (con_len)
 		con_post();
+	t0 = guest_rdtsc();
 	guest_ring_wait(guest_ring(PV_RING_CONSOLE));
+	guest_hook_counts[PV_HOOK_CONSOLE].cycles += guest_rdtsc() - t0;
 }
 
 void guest_console_write(const void *buf, size_t len)
 {
 	const char *p = buf;
-	uint64_t t0 = guest_rdtsc(), n0 = len;
 
-	con_total += len;
-	guest_agent_counter("console_bytes", con_total);
 	if (!guest_hp || !(guest_hp->negotiated & PV_F(PV_HOOK_CONSOLE))) {
 		for (size_t i = 0; i < len; i++)
 			guest_outb(PV_PORT_COM1, (uint8_t)p[i]);
 		return;
 	}
+	guest_hook_counts[PV_HOOK_CONSOLE].calls++;
+	guest_hook_counts[PV_HOOK_CONSOLE].bytes += len;
 	while (len) {
 		size_t n = CON_CHUNK - con_len;
 
@@ -98,8 +103,6 @@ void guest_console_write(const void *buf, size_t len)
 		if (con_len == CON_CHUNK)
 			con_post();
 	}
-	guest_agent_hook(PV_HOOK_CONSOLE, guest_rdtsc() - t0, n0, false);
-	guest_agent_tick();
 }
 
 void guest_console_flush(void)
