@@ -143,7 +143,22 @@ static const char *const v1 =
     " updated_ms INTEGER NOT NULL,"
     " PRIMARY KEY (ns, key));";
 
-const char *const store_sqlite_migrations[] = {v1};
+/* v2: vCPU exits by reason and the guest agent's state, relayed by hosts. */
+static const char *const v2 = "CREATE TABLE guest_exits ("
+			      " guest_id TEXT NOT NULL REFERENCES guests(id) ON DELETE CASCADE,"
+			      " reason TEXT NOT NULL,"
+			      " count INTEGER NOT NULL CHECK (count >= 0),"
+			      " updated_ms INTEGER NOT NULL,"
+			      " PRIMARY KEY (guest_id, reason));"
+
+			      "CREATE TABLE guest_agent ("
+			      " guest_id TEXT PRIMARY KEY REFERENCES guests(id) ON DELETE CASCADE,"
+			      " state TEXT NOT NULL,"
+			      " stale INTEGER NOT NULL,"
+			      " hello_ms INTEGER NOT NULL,"
+			      " updated_ms INTEGER NOT NULL);";
+
+const char *const store_sqlite_migrations[] = {v1, v2};
 
 _Static_assert(PVM_ARRAY_SIZE(store_sqlite_migrations) == STORE_SCHEMA_VERSION,
 	       "one migration per schema version");

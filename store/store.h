@@ -58,7 +58,7 @@
 #include "common/common.h"
 
 /* The schema version this build creates and understands. */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 #define STORE_ID_MAX	 40  /* "gst_" + 32 hex + NUL, with room */
 #define STORE_NAME_MAX	 128 /* names, incl. NUL */
@@ -405,6 +405,62 @@ int store_hook_rollups_get(struct store *s, const char *guest_id, const char *ho
 /* Deletes rollups older than before_ms; returns how many. */
 int store_hook_rollups_prune(struct store *s, int64_t before_ms, struct pvm_err *err);
 
+/* ---- vCPU exits by reason (schema v2) ------------------------------------ */
+
+#define STORE_EXIT_REASONS_MAX 32 /* reasons kept per guest */
+
+/* A cumulative count since the guest's VMM started ("io", "hlt", "total", ...). */
+struct store_exit_count {
+	char guest_id[STORE_ID_MAX];
+	char reason[STORE_HOOK_MAX]; /* [a-z0-9_], 1..63 bytes */
+	int64_t count;
+	int64_t updated_ms;
+};
+
+/*
+ * Replaces the latest exit counts of one guest with e[0..n) (e[i].guest_id
+ * is ignored). -EINVAL for a bad reason, a repeated reason, a negative count
+ * or n > STORE_EXIT_REASONS_MAX; -ENOENT for an unknown guest. now_ms 0:
+ * wall time.
+ */
+int store_guest_exits_put(struct store *s, const char *guest_id, const struct store_exit_count *e,
+			  size_t n, int64_t now_ms, struct pvm_err *err);
+/* One guest's counts sorted by reason; *out malloc'ed (free() it). */
+int store_guest_exits_get(struct store *s, const char *guest_id, struct store_exit_count **out,
+			  size_t *n, struct pvm_err *err);
+/* Every guest's counts in one read snapshot, ordered by guest and reason;
+ * the same rules as store_hook_stats_foreach. */
+int store_guest_exits_foreach(struct store *s,
+			      int (*fn)(const struct store_exit_count *e, void *arg), void *arg,
+			      struct pvm_err *err);
+
+/* ---- the guest agent's latest state (schema v2) -------------------------- */
+
+struct store_guest_agent {
+	char guest_id[STORE_ID_MAX];
+	char *state;	  /* JSON object as the host relayed it */
+	bool stale;	  /* the agent missed its report intervals */
+	int64_t hello_ms; /* when the controller first saw the agent's hello */
+	int64_t updated_ms;
+};
+
+/*
+ * Stores the agent's latest state (a JSON object) for one guest. The first
+ * put for a guest records hello_ms = now and appends the event
+ * "guest.agent_ready"; it returns 1 then, 0 otherwise. -ENOENT for an
+ * unknown guest.
+ */
+int store_guest_agent_put(struct store *s, const char *guest_id, const char *state, bool stale,
+			  int64_t now_ms, struct pvm_err *err);
+/* -ENOENT when the guest has no agent state (or does not exist). */
+int store_guest_agent_get(struct store *s, const char *guest_id, struct store_guest_agent *out,
+			  struct pvm_err *err);
+/* As store_hook_stats_foreach; the record is only valid during the call. */
+int store_guest_agent_foreach(struct store *s,
+			      int (*fn)(const struct store_guest_agent *a, void *arg), void *arg,
+			      struct pvm_err *err);
+void store_guest_agent_free(struct store_guest_agent *a);
+
 /* ---- placements --------------------------------------------------------- */
 
 struct store_placement {
@@ -433,19 +489,20 @@ void store_placement_list_free(struct store_placement_list *l);
 /* ---- events ------------------------------------------------------------- */
 
 /* Types the store itself appends. */
-#define STORE_EV_HOST_CREATED	  "host.created"
-#define STORE_EV_HOST_UPDATED	  "host.updated"
-#define STORE_EV_HOST_READY	  "host.ready"
-#define STORE_EV_HOST_UNREACHABLE "host.unreachable"
-#define STORE_EV_HOST_DELETED	  "host.deleted"
-#define STORE_EV_GUEST_CREATED	  "guest.created"
-#define STORE_EV_GUEST_UPDATED	  "guest.updated"
-#define STORE_EV_GUEST_OBSERVED	  "guest.observed"
-#define STORE_EV_GUEST_BOUND	  "guest.bound"
-#define STORE_EV_GUEST_UNBOUND	  "guest.unbound"
-#define STORE_EV_GUEST_DELETED	  "guest.deleted"
-#define STORE_EV_TOKEN_CREATED	  "token.created"
-#define STORE_EV_TOKEN_REVOKED	  "token.revoked"
+#define STORE_EV_HOST_CREATED	   "host.created"
+#define STORE_EV_HOST_UPDATED	   "host.updated"
+#define STORE_EV_HOST_READY	   "host.ready"
+#define STORE_EV_HOST_UNREACHABLE  "host.unreachable"
+#define STORE_EV_HOST_DELETED	   "host.deleted"
+#define STORE_EV_GUEST_CREATED	   "guest.created"
+#define STORE_EV_GUEST_UPDATED	   "guest.updated"
+#define STORE_EV_GUEST_OBSERVED	   "guest.observed"
+#define STORE_EV_GUEST_BOUND	   "guest.bound"
+#define STORE_EV_GUEST_UNBOUND	   "guest.unbound"
+#define STORE_EV_GUEST_DELETED	   "guest.deleted"
+#define STORE_EV_GUEST_AGENT_READY "guest.agent_ready"
+#define STORE_EV_TOKEN_CREATED	   "token.created"
+#define STORE_EV_TOKEN_REVOKED	   "token.revoked"
 
 struct store_event {
 	int64_t seq; /* strictly increasing, never reused */

@@ -534,6 +534,12 @@ static int sum_calls(const struct store_hook_stat *st, void *arg)
 	return 0;
 }
 
+static int sum_exits(const struct store_exit_count *e, void *arg)
+{
+	*(int64_t *)arg += e->count;
+	return 0;
+}
+
 START_TEST(test_hook_stats)
 {
 	struct store_hook_stat in[2] = {
@@ -604,6 +610,103 @@ START_TEST(test_hook_stats)
 	OK(store_guest_delete(s, g.id, 0, &err));
 	OK(store_guest_delete(s, g2.id, 0, &err));
 	ck_assert_int_eq(count_rows("hook_stats"), 0);
+}
+END_TEST
+
+START_TEST(test_guest_exits)
+{
+	struct store_exit_count in[3] = {{.reason = "io", .count = 9000},
+					 {.reason = "hlt", .count = 1},
+					 {.reason = "total", .count = 9001}};
+	struct store_exit_count *got, many[STORE_EXIT_REASONS_MAX + 1];
+	struct store_guest g;
+	int64_t total = 0;
+	size_t n;
+
+	make_guest(s, "g", 1, 128, 1, &g);
+	OK(store_guest_exits_get(s, g.id, &got, &n, &err));
+	ck_assert_uint_eq(n, 0);
+	free(got);
+	OK(store_guest_exits_put(s, g.id, in, 3, 1000, &err));
+	OK(store_guest_exits_get(s, g.id, &got, &n, &err));
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(got[0].reason, "hlt");
+	ck_assert_str_eq(got[1].reason, "io");
+	ck_assert_int_eq(got[1].count, 9000);
+	ck_assert_int_eq(got[2].updated_ms, 1000);
+	free(got);
+	/* a report replaces the whole set */
+	in[0].count = 9500;
+	OK(store_guest_exits_put(s, g.id, in, 1, 2000, &err));
+	OK(store_guest_exits_foreach(s, sum_exits, &total, &err));
+	ck_assert_int_eq(total, 9500);
+
+	/* Bad input changes nothing. */
+	in[1].count = -1;
+	FAILS(store_guest_exits_put(s, g.id, in, 2, 3000, &err), -EINVAL);
+	in[1] = (struct store_exit_count){.reason = "IO!", .count = 1};
+	FAILS(store_guest_exits_put(s, g.id, in, 2, 3000, &err), -EINVAL);
+	in[1] = (struct store_exit_count){.reason = "io", .count = 1};
+	FAILS(store_guest_exits_put(s, g.id, in, 2, 3000, &err), -EINVAL); /* twice */
+	in[1].reason[0] = '\0';
+	FAILS(store_guest_exits_put(s, g.id, in, 2, 3000, &err), -EINVAL);
+	for (size_t i = 0; i < PVM_ARRAY_SIZE(many); i++)
+		many[i] = (struct store_exit_count){.count = 1};
+	for (size_t i = 0; i < PVM_ARRAY_SIZE(many); i++)
+		snprintf(many[i].reason, sizeof(many[i].reason), "r%zu", i);
+	FAILS(store_guest_exits_put(s, g.id, many, PVM_ARRAY_SIZE(many), 3000, &err), -EINVAL);
+	FAILS(store_guest_exits_put(s, "gst_missing", in, 1, 3000, &err), -ENOENT);
+	FAILS(store_guest_exits_get(s, "gst_missing", &got, &n, &err), -ENOENT);
+	OK(store_guest_exits_get(s, g.id, &got, &n, &err));
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(got[0].count, 9500);
+	ck_assert_int_eq(got[0].updated_ms, 2000);
+	free(got);
+	OK(store_guest_exits_put(s, g.id, many, STORE_EXIT_REASONS_MAX, 4000, &err));
+
+	OK(store_guest_delete(s, g.id, 0, &err));
+	ck_assert_int_eq(count_rows("guest_exits"), 0);
+}
+END_TEST
+
+START_TEST(test_guest_agent)
+{
+	struct store_guest_agent a;
+	struct store_event_list ev = {0};
+	struct store_guest g;
+	int64_t seq = 0;
+
+	make_guest(s, "g", 1, 128, 1, &g);
+	OK(store_events_last_seq(s, &seq, &err));
+	FAILS(store_guest_agent_get(s, g.id, &a, &err), -ENOENT);
+	/* the first state is the hello: 1, an event, hello_ms recorded */
+	ck_assert_int_eq(store_guest_agent_put(s, g.id, "{\"state\":\"ready\"}", false, 1000, &err),
+			 1);
+	ck_assert_int_eq(store_guest_agent_put(s, g.id, "{\"state\":\"quiet\"}", true, 5000, &err),
+			 0);
+	OK(store_guest_agent_get(s, g.id, &a, &err));
+	ck_assert_str_eq(a.state, "{\"state\":\"quiet\"}");
+	ck_assert(a.stale);
+	ck_assert_int_eq(a.hello_ms, 1000);
+	ck_assert_int_eq(a.updated_ms, 5000);
+	store_guest_agent_free(&a);
+	OK(store_events_since(s, seq, 100, &ev, &err));
+	ck_assert_uint_eq(ev.n, 1);
+	ck_assert_str_eq(ev.items[0].type, STORE_EV_GUEST_AGENT_READY);
+	ck_assert_str_eq(ev.items[0].subject, g.id);
+	store_event_list_free(&ev);
+
+	/* Bad input changes nothing. */
+	FAILS(store_guest_agent_put(s, g.id, "[1]", false, 6000, &err), -EINVAL);
+	FAILS(store_guest_agent_put(s, g.id, "{", false, 6000, &err), -EINVAL);
+	FAILS(store_guest_agent_put(s, g.id, NULL, false, 6000, &err), -EINVAL);
+	FAILS(store_guest_agent_put(s, "gst_missing", "{}", false, 6000, &err), -ENOENT);
+	OK(store_guest_agent_get(s, g.id, &a, &err));
+	ck_assert_int_eq(a.updated_ms, 5000);
+	store_guest_agent_free(&a);
+
+	OK(store_guest_delete(s, g.id, 0, &err));
+	ck_assert_int_eq(count_rows("guest_agent"), 0);
 }
 END_TEST
 
@@ -1025,6 +1128,8 @@ int main(void)
 	tcase_add_test(tc, test_image_crud);
 	tcase_add_test(tc, test_caps);
 	tcase_add_test(tc, test_hook_stats);
+	tcase_add_test(tc, test_guest_exits);
+	tcase_add_test(tc, test_guest_agent);
 	tcase_add_test(tc, test_placements);
 	tcase_add_test(tc, test_events);
 	tcase_add_test(tc, test_tokens);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Migrations: from empty, re-open, newer schema refused, bad locations. */
+/* Migrations: from empty, v1 with data to v2, re-open, newer schema refused, bad locations. */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "store/sqlite-int.h"
 #include "tests/store/helpers.h"
 
 static struct tdir td;
@@ -82,6 +83,65 @@ START_TEST(test_migrate_from_empty)
 		sqlite3_finalize(st);
 		sqlite3_close(db);
 	}
+}
+END_TEST
+
+/*
+ * A database at schema v1 holding a host, a guest with hook statistics and
+ * an event is migrated to v2 without losing a row, and the v2 tables work
+ * on the migrated guest. (White box: v1 comes from the migration table.)
+ */
+START_TEST(test_migrate_v1_with_data)
+{
+	struct pvm_err err = {0};
+	struct store_exit_count ex = {.reason = "io", .count = 7}, *exits = NULL;
+	struct store_hook_stat *hs = NULL;
+	struct store_guest g;
+	struct store_host h;
+	struct store_event_list ev = {0};
+	struct store *s;
+	size_t n = 0;
+	int version = 0;
+
+	raw_exec(td.db, store_sqlite_migrations[0]);
+	raw_exec(
+	    td.db,
+	    "INSERT INTO hosts VALUES ('host_1', 'h1', '127.0.0.1', 'ready', 0, 0, '{}', '{}',"
+	    " 8, 4096, 100, 6, 3072, 90, 1, 3, 1, 1);"
+	    "INSERT INTO guests VALUES ('guest_1', 'g1', '{\"image\":\"console\"}',"
+	    " 'microguest', 'running', 'running', 'never', 2, 1024, 10, 'host_1', 5, 1, 2);"
+	    "INSERT INTO hook_stats VALUES ('guest_1', 'console', 10, 2, 4096, 0, 4094, '{}', 2);"
+	    "INSERT INTO events (type, subject, payload, time_ms)"
+	    " VALUES ('guest.created', 'guest_1', '{}', 1);"
+	    "PRAGMA user_version=1;");
+	s = tdir_open(&td);
+	ck_assert_int_eq(store_schema_version(s, &version, &err), 0);
+	ck_assert_int_eq(version, 2);
+	ck_assert_msg(store_host_get(s, "host_1", &h, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(h.free_memory_mib, 3072);
+	ck_assert_int_eq(h.generation, 3);
+	store_host_free(&h);
+	ck_assert_msg(store_guest_get(s, "guest_1", &g, &err) == 0, "%s", err.msg);
+	ck_assert_str_eq(g.host_id, "host_1");
+	ck_assert_int_eq(g.generation, 5);
+	ck_assert_int_eq(g.observed_state, STORE_OBSERVED_RUNNING);
+	store_guest_free(&g);
+	ck_assert_int_eq(store_hook_stats_get(s, "guest_1", &hs, &n, &err), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(hs[0].bytes, 4096);
+	store_hook_stats_free(hs, n);
+	ck_assert_int_eq(store_events_since(s, 0, 10, &ev, &err), 0);
+	ck_assert_uint_eq(ev.n, 1);
+	store_event_list_free(&ev);
+	/* the v2 tables serve the migrated guest */
+	ck_assert_msg(store_guest_exits_put(s, "guest_1", &ex, 1, 0, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(store_guest_exits_get(s, "guest_1", &exits, &n, &err), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(exits[0].count, 7);
+	free(exits);
+	ck_assert_int_eq(store_guest_agent_put(s, "guest_1", "{}", false, 0, &err), 1);
+	store_close(s);
+	ck_assert_int_eq(raw_int(td.db, "PRAGMA user_version"), 2);
 }
 END_TEST
 
@@ -204,6 +264,7 @@ int main(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_migrate_from_empty);
+	tcase_add_test(tc, test_migrate_v1_with_data);
 	tcase_add_test(tc, test_reopen_idempotent);
 	tcase_add_test(tc, test_newer_schema_refused);
 	tcase_add_test(tc, test_not_a_database);
