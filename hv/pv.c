@@ -332,6 +332,15 @@ static void drain_hook(struct hv_vm *vm, unsigned int hook)
 	pthread_mutex_unlock(&vm->pv.lock);
 }
 
+/* A vCPU idling in a halt hint wakes up for agent bytes. */
+static void wake_halted(struct hv_vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	__atomic_fetch_add(&vm->agent_wakes, 1, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+}
+
 static void *io_thread(void *arg)
 {
 	struct hv_vm *vm = arg;
@@ -348,6 +357,7 @@ static void *io_thread(void *arg)
 			pthread_mutex_lock(&vm->pv.lock);
 			hv_agent_pump(vm);
 			pthread_mutex_unlock(&vm->pv.lock);
+			wake_halted(vm);
 		}
 		for (int i = 0; i < n; i++) {
 			unsigned int tag = ev[i].data.u32;
@@ -364,10 +374,7 @@ static void *io_thread(void *arg)
 			pthread_mutex_lock(&vm->pv.lock);
 			hv_agent_pump(vm);
 			pthread_mutex_unlock(&vm->pv.lock);
-			/* a vCPU idling in a halt hint wakes up for the bytes */
-			pthread_mutex_lock(&vm->lock);
-			pthread_cond_broadcast(&vm->cond);
-			pthread_mutex_unlock(&vm->lock);
+			wake_halted(vm);
 		}
 	}
 	return NULL;
