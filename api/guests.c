@@ -53,13 +53,17 @@ static json_object *stats_json(const struct store_hook_stat *st, size_t n)
 	return a;
 }
 
-/* The negotiated capabilities and latest hook statistics of a guest, from the store. */
+/* The negotiated capabilities, latest hook statistics, vCPU exits and agent
+ * state of a guest, from the store. */
 static json_object *detail_from_store(struct store *st, const char *id)
 {
 	json_object *d = json_object_new_object();
 	struct store_cap *caps = NULL;
 	struct store_hook_stat *hs = NULL;
+	struct store_exit_count *exits = NULL;
+	struct store_guest_agent agent = {0};
 	size_t n = 0;
+	int ret;
 
 	if (store_guest_caps_get(st, id, &caps, &n, NULL) < 0) {
 		json_object_put(d);
@@ -74,6 +78,20 @@ static json_object *detail_from_store(struct store *st, const char *id)
 	}
 	json_object_object_add(d, "hook_stats", stats_json(hs, n));
 	store_hook_stats_free(hs, n);
+	n = 0;
+	if (store_guest_exits_get(st, id, &exits, &n, NULL) < 0) {
+		json_object_put(d);
+		return NULL;
+	}
+	json_object_object_add(d, "exits", api_exits_json(exits, n));
+	free(exits);
+	ret = store_guest_agent_get(st, id, &agent, NULL);
+	if (ret < 0 && ret != -ENOENT) {
+		json_object_put(d);
+		return NULL;
+	}
+	json_object_object_add(d, "agent", ret == 0 ? api_agent_json(&agent) : NULL);
+	store_guest_agent_free(&agent);
 	return d;
 }
 
@@ -92,7 +110,7 @@ static uint64_t id_hash(const char *s)
  * by this server, which drop the cached copy. The TTL bounds what a writer
  * outside this process could leave stale.
  */
-/* The detail as members ("capabilities":[...],"hook_stats":[...]) to splice
+/* The detail as members ("capabilities":[...],"hook_stats":[...],...) to splice
  * into the guest's object; caller frees; NULL when the store fails. */
 static char *detail_members(struct api_server *srv, const char *id)
 {
@@ -558,6 +576,8 @@ const struct pvm_json_field api_report_fields[] = {
     {.name = "observed_state", .type = PVM_JSON_STRING, .min_len = 1, .max_len = 32},
     {.name = "capabilities", .type = PVM_JSON_ARRAY, .max_len = 64},
     {.name = "hook_stats", .type = PVM_JSON_ARRAY, .max_len = 64},
+    {.name = "exits", .type = PVM_JSON_OBJECT},
+    {.name = "agent", .type = PVM_JSON_OBJECT},
 };
 const size_t api_nreport_fields = PVM_ARRAY_SIZE(api_report_fields);
 
@@ -587,12 +607,16 @@ static const struct pvm_json_field stat_fields[] = {
 };
 
 struct report {
-	bool has_state, has_caps, has_stats;
+	bool has_state, has_caps, has_stats, has_exits;
 	enum store_observed_state state;
 	struct store_cap caps[64];
 	size_t ncaps;
 	struct store_hook_stat stats[64];
 	size_t nstats;
+	struct store_exit_count exits[STORE_EXIT_REASONS_MAX];
+	size_t nexits;
+	char *agent; /* JSON text; NULL when the report has none */
+	bool agent_stale;
 };
 
 static int parse_report(json_object *body, struct report *r, struct pvm_err *err)
@@ -661,28 +685,68 @@ static int parse_report(json_object *body, struct report *r, struct pvm_err *err
 			r->nstats++;
 		}
 	}
+	if (json_object_object_get_ex(body, "exits", &arr) && arr) {
+		r->has_exits = true;
+		ret = api_report_exits_parse(arr, "/exits", r->exits, &r->nexits, err);
+		if (ret < 0)
+			return ret;
+	}
+	if (json_object_object_get_ex(body, "agent", &arr) && arr) {
+		ret = api_report_agent_check(arr, "/agent", err);
+		if (ret < 0)
+			return ret;
+		pvm_json_get_bool(arr, "stale", &r->agent_stale);
+		r->agent = api_json_dup(arr);
+		if (!r->agent)
+			return pvm_err_set(err, -ENOMEM, "out of memory");
+	}
 	return 0;
+}
+
+/* A report's total of vCPU exits: its "total", else the sum of its reasons. */
+static int64_t exits_total(const struct store_exit_count *e, size_t n)
+{
+	int64_t sum = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(e[i].reason, "total") == 0)
+			return e[i].count;
+		sum += e[i].count;
+	}
+	return sum;
+}
+
+/* The increase of a cumulative counter; one that went down means the VMM
+ * restarted, so its value is the increase. */
+static int64_t increase(int64_t cur, int64_t prev)
+{
+	return cur >= prev ? cur - prev : cur;
 }
 
 /*
  * Turns a report's cumulative counters into the rates the scheduler's
  * pv-affinity and exit-pressure scorers read: the increase since the
- * previous report over the time between them (a counter that went down
- * means the VMM restarted: its value is the increase).
+ * previous report over the time between them. Exit pressure comes from the
+ * VMM's total of vCPU exits when the report carries them (emulated guests
+ * have no hooks but exit the most), else from the hooks' doorbells.
  */
 static void feed_scheduler(struct api_server *srv, const struct store_guest *g,
 			   const struct report *r)
 {
 	struct store_hook_stat *prev = NULL;
+	struct store_exit_count *pexits = NULL;
 	struct pvm_err err = {0};
 	struct sched_guest sg;
-	size_t nprev = 0;
+	size_t nprev = 0, npexits = 0;
 	int64_t now_ms = (int64_t)(pvm_wall_ns() / 1000000);
-	json_object *spec;
-	bool any = false;
+	json_object *spec = NULL;
+	double bells_per_s = 0;
+	bool any = false, any_bells = false;
 
-	if (!g->host_id[0] || store_hook_stats_get(srv->cfg.store, g->id, &prev, &nprev, NULL) < 0)
-		return;
+	if (!g->host_id[0] ||
+	    store_hook_stats_get(srv->cfg.store, g->id, &prev, &nprev, NULL) < 0 ||
+	    store_guest_exits_get(srv->cfg.store, g->id, &pexits, &npexits, NULL) < 0)
+		goto out;
 	spec = api_json_text(g->spec);
 	if (api_sched_guest(g->id, spec, &sg, &err) < 0)
 		goto out;
@@ -692,16 +756,25 @@ static void feed_scheduler(struct api_server *srv, const struct store_guest *g,
 
 		for (size_t k = 0; k < nprev && bit >= 0; k++) {
 			double dt = (double)(now_ms - prev[k].updated_ms) / 1000.0;
-			int64_t calls = cur->calls - prev[k].calls;
-			int64_t avoided = cur->exits_avoided - prev[k].exits_avoided;
-			int64_t bells = cur->doorbells - prev[k].doorbells;
 
 			if (strcmp(prev[k].hook, cur->hook) != 0 || dt <= 0)
 				continue;
-			sg.stats.calls_per_s[bit] = (double)(calls < 0 ? cur->calls : calls) / dt;
+			sg.stats.calls_per_s[bit] =
+			    (double)increase(cur->calls, prev[k].calls) / dt;
 			sg.stats.exits_avoided_per_s[bit] =
-			    (double)(avoided < 0 ? cur->exits_avoided : avoided) / dt;
-			sg.stats.exits_per_s += (double)(bells < 0 ? cur->doorbells : bells) / dt;
+			    (double)increase(cur->exits_avoided, prev[k].exits_avoided) / dt;
+			bells_per_s += (double)increase(cur->doorbells, prev[k].doorbells) / dt;
+			any = any_bells = true;
+		}
+	}
+	sg.stats.exits_per_s = bells_per_s;
+	if (r->has_exits && npexits > 0) {
+		double dt = (double)(now_ms - pexits[0].updated_ms) / 1000.0;
+
+		if (dt > 0) {
+			sg.stats.exits_per_s = (double)increase(exits_total(r->exits, r->nexits),
+								exits_total(pexits, npexits)) /
+					       dt;
 			any = true;
 		}
 	}
@@ -713,6 +786,7 @@ static void feed_scheduler(struct api_server *srv, const struct store_guest *g,
 	}
 out:
 	json_object_put(spec);
+	free(pexits);
 	store_hook_stats_free(prev, nprev);
 }
 
@@ -738,7 +812,7 @@ int api_h_guest_report(struct api_req *rq, struct api_resp *rs)
 	}
 	if (get_scoped(rq, rs, &g) < 0)
 		goto out;
-	if (r->has_stats)
+	if (r->has_stats || r->has_exits)
 		feed_scheduler(rq->srv, &g, r);
 	ret = store_tx_begin(st, &err);
 	if (ret == 0 && r->has_state)
@@ -747,6 +821,13 @@ int api_h_guest_report(struct api_req *rq, struct api_resp *rs)
 		ret = store_guest_caps_set(st, g.id, r->caps, r->ncaps, &err);
 	if (ret == 0 && r->has_stats)
 		ret = store_hook_stats_put(st, g.id, r->stats, r->nstats, 0, &err);
+	if (ret == 0 && r->has_exits)
+		ret = store_guest_exits_put(st, g.id, r->exits, r->nexits, 0, &err);
+	if (ret == 0 && r->agent) {
+		ret = store_guest_agent_put(st, g.id, r->agent, r->agent_stale, 0, &err);
+		if (ret > 0)
+			ret = 0;
+	}
 	if (ret == 0)
 		ret = store_tx_commit(st, &err);
 	else
@@ -764,9 +845,11 @@ int api_h_guest_report(struct api_req *rq, struct api_resp *rs)
 out_guest:
 	store_guest_free(&g);
 out:
-	if (r)
+	if (r) {
 		for (size_t i = 0; i < r->nstats; i++)
 			free(r->stats[i].histogram);
+		free(r->agent);
+	}
 	free(r);
 	json_object_put(body);
 	return 0;

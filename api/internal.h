@@ -217,6 +217,8 @@ int api_query_u64(struct api_req *rq, struct api_resp *rs, const char *name, uin
 struct store_list_opts;
 struct store_host;
 struct store_guest;
+struct store_exit_count;
+struct store_guest_agent;
 struct sched_host;
 struct sched_guest;
 struct sched_fleet;
@@ -272,6 +274,16 @@ int api_fleet_load(struct api_server *srv, struct pvm_err *err);
 int api_place(struct api_server *srv, struct store_guest *g, bool record, struct pvm_err *err);
 /* Checks a guest spec beyond its top-level schema. */
 int api_spec_check(json_object *spec, struct pvm_err *err);
+/* ---- relayed exits and agent state (relay.c) ---------------------------- */
+
+/* exits {reason: count}: at most STORE_EXIT_REASONS_MAX into out[]. */
+int api_report_exits_parse(json_object *o, const char *path, struct store_exit_count *out,
+			   size_t *n, struct pvm_err *err);
+/* The agent's state as a host relays it (hello required). */
+int api_report_agent_check(json_object *agent, const char *path, struct pvm_err *err);
+json_object *api_exits_json(const struct store_exit_count *e, size_t n);
+/* The stored state plus "stale", "ready_ms" (hello first seen) and "updated_ms". */
+json_object *api_agent_json(const struct store_guest_agent *a);
 /* Request schemas: they validate bodies and generate the OpenAPI document. */
 extern const struct pvm_json_field api_spec_fields[], api_guest_patch_fields[], api_report_fields[],
     api_host_register_fields[], api_heartbeat_fields[], api_host_patch_fields[], api_image_fields[],

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * /metrics in the Prometheus text format 0.0.4: API requests and latency
- * (counted here), host capacity, guest states and per-guest hook statistics
- * (read from the store at scrape time).
+ * (counted here), host capacity, guest states, per-guest hook statistics,
+ * vCPU exits and agent figures (read from the store at scrape time).
  */
 #include <stdlib.h>
 #include <errno.h>
@@ -281,6 +281,79 @@ static int guest_metrics(struct api_server *srv, struct pvm_buf *out, struct pvm
 	return ret;
 }
 
+static int exit_row(const struct store_exit_count *e, void *arg)
+{
+	struct pvm_buf *b = arg;
+
+	append_str(b, "pvm_guest_vcpu_exits_total{guest=\"");
+	label(b, e->guest_id);
+	append_str(b, "\",reason=\"");
+	label(b, e->reason);
+	append_str(b, "\"} ");
+	append_i64(b, e->count);
+	pvm_buf_append(b, "\n", 1);
+	return 0;
+}
+
+struct agent_walk {
+	struct pvm_buf calls, stale;
+};
+
+static int agent_row(const struct store_guest_agent *a, void *arg)
+{
+	struct agent_walk *w = arg;
+	json_object *o = api_json_text(a->state), *rep = NULL, *hooks = NULL, *calls;
+
+	append_str(&w->stale, "pvm_guest_agent_stale{guest=\"");
+	label(&w->stale, a->guest_id);
+	append_str(&w->stale, a->stale ? "\"} 1\n" : "\"} 0\n");
+	if (json_object_object_get_ex(o, "report", &rep) &&
+	    json_object_object_get_ex(rep, "hooks", &hooks) &&
+	    json_object_is_type(hooks, json_type_object)) {
+		json_object_object_foreach(hooks, hook, h)
+		{
+			if (!json_object_object_get_ex(h, "calls", &calls))
+				continue;
+			append_str(&w->calls, "pvm_guest_agent_hook_calls_total{guest=\"");
+			label(&w->calls, a->guest_id);
+			append_str(&w->calls, "\",hook=\"");
+			label(&w->calls, hook);
+			append_str(&w->calls, "\"} ");
+			append_i64(&w->calls, json_object_get_int64(calls));
+			pvm_buf_append(&w->calls, "\n", 1);
+		}
+	}
+	json_object_put(o);
+	return 0;
+}
+
+/* What hosts relay beside hook statistics: vCPU exits and the agent's state. */
+static int relay_metrics(struct api_server *srv, struct pvm_buf *out, struct pvm_err *err)
+{
+	struct agent_walk w;
+	int ret;
+
+	family(out, "pvm_guest_vcpu_exits_total", "counter",
+	       "vCPU exits of a guest's VMM by reason (total: all but host kicks).");
+	ret = store_guest_exits_foreach(srv->cfg.store, exit_row, out, err);
+	if (ret < 0)
+		return ret;
+	pvm_buf_init(&w.calls);
+	pvm_buf_init(&w.stale);
+	family(&w.calls, "pvm_guest_agent_hook_calls_total", "counter",
+	       "Hook calls the guest agent counted inside the guest.");
+	family(&w.stale, "pvm_guest_agent_stale", "gauge",
+	       "1 when the guest agent missed its report intervals.");
+	ret = store_guest_agent_foreach(srv->cfg.store, agent_row, &w, err);
+	if (ret == 0) {
+		pvm_buf_append(out, w.calls.data, w.calls.len);
+		pvm_buf_append(out, w.stale.data, w.stale.len);
+	}
+	pvm_buf_free(&w.calls);
+	pvm_buf_free(&w.stale);
+	return ret;
+}
+
 int api_h_metrics(struct api_req *rq, struct api_resp *rs)
 {
 	struct pvm_err err = {0};
@@ -292,6 +365,8 @@ int api_h_metrics(struct api_req *rq, struct api_resp *rs)
 	ret = host_metrics(rq->srv->cfg.store, &b, &err);
 	if (ret == 0)
 		ret = guest_metrics(rq->srv, &b, &err);
+	if (ret == 0)
+		ret = relay_metrics(rq->srv, &b, &err);
 	if (ret < 0 || b.failed) {
 		pvm_buf_free(&b);
 		return api_store_problem(rs, ret < 0 ? ret : -ENOMEM, &err);

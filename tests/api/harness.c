@@ -265,6 +265,26 @@ static void digest_list(struct th *t, const char *path, struct pvm_buf *b)
 	} while (next[0]);
 }
 
+static int digest_exit(const struct store_exit_count *e, void *arg)
+{
+	pvm_buf_printf(arg, "exit %s %s %lld\n", e->guest_id, e->reason, (long long)e->count);
+	return 0;
+}
+
+static int digest_agent(const struct store_guest_agent *a, void *arg)
+{
+	pvm_buf_printf(arg, "agent %s %d %lld %s\n", a->guest_id, a->stale,
+		       (long long)a->updated_ms, a->state);
+	return 0;
+}
+
+static int digest_stat(const struct store_hook_stat *st, void *arg)
+{
+	pvm_buf_printf(arg, "stat %s %s %lld %lld\n", st->guest_id, st->hook, (long long)st->calls,
+		       (long long)st->updated_ms);
+	return 0;
+}
+
 char *th_digest(struct th *t)
 {
 	struct pvm_buf b;
@@ -277,5 +297,8 @@ char *th_digest(struct th *t)
 	digest_list(t, "/v1/guests", &b);
 	digest_list(t, "/v1/images", &b);
 	digest_list(t, "/v1/tokens", &b);
+	ck_assert_int_eq(store_guest_exits_foreach(t->st, digest_exit, &b, NULL), 0);
+	ck_assert_int_eq(store_guest_agent_foreach(t->st, digest_agent, &b, NULL), 0);
+	ck_assert_int_eq(store_hook_stats_foreach(t->st, digest_stat, &b, NULL), 0);
 	return pvm_buf_steal(&b);
 }

@@ -207,6 +207,53 @@ static const struct bad cases[] = {
     {"report offered cap", "POST", G "/%G/reports", T_HOST,
      "{\"capabilities\":[{\"name\":\"console\",\"state\":\"offered\"}]}", NULL, 400,
      "invalid-field", "/capabilities/0"},
+    {"report exits array", "POST", G "/%G/reports", T_HOST, "{\"exits\":[1]}", NULL, 400,
+     "invalid-field", "/exits"},
+    {"report exits string count", "POST", G "/%G/reports", T_HOST, "{\"exits\":{\"io\":\"5\"}}",
+     NULL, 400, "invalid-field", "/exits/io"},
+    {"report exits negative", "POST", G "/%G/reports", T_HOST, "{\"exits\":{\"io\":-1}}", NULL, 400,
+     "invalid-field", "/exits/io"},
+    {"report exits fraction", "POST", G "/%G/reports", T_HOST, "{\"exits\":{\"io\":1.5}}", NULL,
+     400, "invalid-field", "/exits/io"},
+    {"report exits bad reason", "POST", G "/%G/reports", T_HOST, "{\"exits\":{\"I/O\":1}}", NULL,
+     400, "invalid-field", "/exits"},
+    {"report exits long reason", "POST", G "/%G/reports", T_HOST,
+     "{\"exits\":{\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\":1}}", NULL,
+     400, "invalid-field", "/exits"},
+    {"report exits too many", "POST", G "/%G/reports", T_HOST, "@EXITS33", NULL, 400,
+     "invalid-field", "/exits"},
+    {"report agent string", "POST", G "/%G/reports", T_HOST, "{\"agent\":\"up\"}", NULL, 400,
+     "invalid-field", "/agent"},
+    {"report agent unknown field", "POST", G "/%G/reports", T_HOST,
+     "{\"agent\":{\"state\":\"connected\",\"stale\":false,\"hello\":{\"agent_version\":\"1.0\","
+     "\"guest_kind\":\"microguest\"},\"mood\":\"happy\"}}",
+     NULL, 400, "invalid-field", "/agent/mood"},
+    {"report agent no hello", "POST", G "/%G/reports", T_HOST,
+     "{\"agent\":{\"state\":\"waiting\",\"stale\":false}}", NULL, 400, "invalid-field",
+     "/agent/hello"},
+    {"report agent stale string", "POST", G "/%G/reports", T_HOST,
+     "{\"agent\":{\"state\":\"connected\",\"stale\":\"no\",\"hello\":{}}}", NULL, 400,
+     "invalid-field", "/agent/stale"},
+    {"report agent state unknown", "POST", G "/%G/reports", T_HOST,
+     "{\"agent\":{\"state\":\"dancing\",\"stale\":false,\"hello\":{\"agent_version\":\"1\","
+     "\"guest_kind\":\"linux\"}}}",
+     NULL, 400, "invalid-field", "/agent/state"},
+    {"report agent unknown hello field", "POST", G "/%G/reports", T_HOST,
+     "{\"agent\":{\"state\":\"connected\",\"stale\":false,\"hello\":{\"agent_version\":\"1\","
+     "\"guest_kind\":\"linux\",\"shoe_size\":9}}}",
+     NULL, 400, "invalid-field", "/agent/hello/shoe_size"},
+    {"report agent negative calls", "POST", G "/%G/reports", T_HOST,
+     "{\"agent\":{\"state\":\"connected\",\"stale\":false,\"hello\":{\"agent_version\":\"1.0\","
+     "\"guest_kind\":\"microguest\"},\"report\":{\"hooks\":{\"console\":{\"calls\":-3}}}}}",
+     NULL, 400, "invalid-field", "/agent/report/hooks/console/calls"},
+    {"report agent counter string", "POST", G "/%G/reports", T_HOST,
+     "{\"agent\":{\"state\":\"connected\",\"stale\":false,\"hello\":{\"agent_version\":\"1.0\","
+     "\"guest_kind\":\"microguest\"},\"report\":{\"counters\":{\"bytes\":\"many\"}}}}",
+     NULL, 400, "invalid-field", "/agent/report/counters/bytes"},
+    {"report agent bad hook list", "POST", G "/%G/reports", T_HOST,
+     "{\"agent\":{\"state\":\"connected\",\"stale\":false,\"hello\":{\"agent_version\":\"1.0\","
+     "\"guest_kind\":\"microguest\"},\"negotiation\":{\"status\":\"accepted\",\"accepted\":[7]}}}",
+     NULL, 400, "invalid-field", "/agent/negotiation/accepted/0"},
     {"token role unknown", "POST", "/v1/tokens", T_ADMIN, "{\"name\":\"x\",\"role\":\"root\"}",
      NULL, 400, "invalid-field", "/role"},
     {"image format", "POST", "/v1/images", T_ADMIN,
@@ -339,6 +386,16 @@ static char *make_body(const char *b)
 			s[k++] = ']';
 		s[k] = '\0';
 		return s;
+	}
+	if (strcmp(b, "@EXITS33") == 0) {
+		struct pvm_buf e;
+
+		pvm_buf_init(&e);
+		pvm_buf_printf(&e, "{\"exits\":{");
+		for (int i = 0; i <= STORE_EXIT_REASONS_MAX; i++)
+			pvm_buf_printf(&e, "%s\"r%d\":1", i ? "," : "", i);
+		pvm_buf_printf(&e, "}}");
+		return pvm_buf_steal(&e);
 	}
 	if (strcmp(b, "@BADUTF8") == 0)
 		return strdup(

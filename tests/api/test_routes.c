@@ -676,6 +676,105 @@ START_TEST(reports_feed_the_scheduler)
 }
 END_TEST
 
+/* Exits alone (an emulated guest has no hooks) feed the exit-pressure scorer. */
+START_TEST(exits_feed_the_scheduler)
+{
+	struct th_resp r;
+	char a[ID], atok[128], b[ID], btok[128], gid[ID], path[160], body[512];
+
+	th_host(&t, "a", 8, 8192, "[\"console\"]", a, sizeof(a), atok, sizeof(atok));
+	th_req(&t, "POST", "/v1/guests", t.admin, guest_body("emulated"), NULL, &r);
+	snprintf(gid, sizeof(gid), "%s", th_str(&r, "id"));
+	ck_assert_str_eq(th_str(&r, "host_id"), a);
+	th_resp_free(&r);
+	th_host(&t, "b", 8, 8192, "[\"console\"]", b, sizeof(b), btok, sizeof(btok));
+	snprintf(path, sizeof(path), "/v1/guests/%s/reports", gid);
+	for (int i = 0; i < 2; i++) {
+		snprintf(body, sizeof(body), "{\"exits\":{\"io\":%lld,\"hlt\":1,\"total\":%lld}}",
+			 i * 100000000000LL, i * 100000000000LL + 1);
+		th_req(&t, "POST", path, atok, body, NULL, &r);
+		ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+		th_resp_free(&r);
+		pvm_sleep_ns(200 * 1000000ull);
+	}
+	th_req(&t, "POST", "/v1/placements/explain", t.admin, guest_body("probe"), NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_msg(exit_pressure_raw(r.json, a) < exit_pressure_raw(r.json, b),
+		      "exit pressure of a %g, b %g", exit_pressure_raw(r.json, a),
+		      exit_pressure_raw(r.json, b));
+	th_resp_free(&r);
+}
+END_TEST
+
+#define AGENT_BODY(stale, calls)                                                                   \
+	"{\"agent\":{\"state\":\"connected\",\"stale\":" stale ",\"hello\":{\"agent_version\":"    \
+	"\"1.0\",\"protocol_min\":1,\"protocol_max\":1,\"guest_kind\":\"microguest\",\"os\":"      \
+	"\"pvm-microguest\",\"boot_id\":\"00112233-4455-6677-8899-aabbccddeeff\"},"                \
+	"\"negotiation\":{\"status\":\"accepted\",\"pv_abi_version\":1,\"offered\":[\"console\","  \
+	"\"agent\"],\"accepted\":[\"console\",\"agent\"],\"refused\":[]},\"report\":{"             \
+	"\"report_no\":3,\"interval_ms\":100,\"hooks\":{\"console\":{\"calls\":" calls             \
+	",\"cycles\":9000,\"bytes\":4096,\"errors\":0}},\"counters\":{\"console_bytes\":4096}}},"  \
+	"\"exits\":{\"io\":12,\"hlt\":1,\"total\":13}}"
+
+/* Exits and the agent's state relayed: in GET, in /metrics, one agent_ready event. */
+START_TEST(reports_relay_exits_and_agent)
+{
+	struct th_resp r;
+	char a[ID], atok[128], gid[ID], path[160], line[256];
+	json_object *agent, *exits, *v;
+	int ready = 0;
+
+	th_host(&t, "a", 8, 8192, "[\"console\"]", a, sizeof(a), atok, sizeof(atok));
+	th_req(&t, "POST", "/v1/guests", t.admin, guest_body("relayed"), NULL, &r);
+	snprintf(gid, sizeof(gid), "%s", th_str(&r, "id"));
+	th_resp_free(&r);
+	snprintf(path, sizeof(path), "/v1/guests/%s", gid);
+	th_req(&t, "GET", path, t.admin, NULL, NULL, &r);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"exits\":{}"));
+	ck_assert_ptr_nonnull(strstr(r.body, "\"agent\":null"));
+	th_resp_free(&r);
+	snprintf(path, sizeof(path), "/v1/guests/%s/reports", gid);
+	th_req(&t, "POST", path, atok, AGENT_BODY("false", "7"), NULL, &r);
+	ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+	th_resp_free(&r);
+	th_req(&t, "POST", path, atok, AGENT_BODY("true", "9"), NULL, &r);
+	ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+	th_resp_free(&r);
+
+	snprintf(path, sizeof(path), "/v1/guests/%s", gid);
+	th_req(&t, "GET", path, t.admin, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert(json_object_object_get_ex(r.json, "exits", &exits));
+	ck_assert_int_eq(json_object_get_int64(json_object_object_get(exits, "total")), 13);
+	ck_assert(json_object_object_get_ex(r.json, "agent", &agent));
+	ck_assert(json_object_get_boolean(json_object_object_get(agent, "stale")));
+	ck_assert_int_gt(json_object_get_int64(json_object_object_get(agent, "ready_ms")), 0);
+	v = json_object_object_get(json_object_object_get(agent, "hello"), "os");
+	ck_assert_str_eq(json_object_get_string(v), "pvm-microguest");
+	th_resp_free(&r);
+
+	th_req(&t, "GET", "/v1/events?since=0", t.admin, NULL, NULL, &r);
+	for (const char *p = r.body; (p = strstr(p, "\"guest.agent_ready\"")); p++)
+		ready++;
+	ck_assert_int_eq(ready, 1);
+	th_resp_free(&r);
+
+	th_req(&t, "GET", "/metrics", t.admin, NULL, NULL, &r);
+	ck_assert_ptr_nonnull(strstr(r.body, "# TYPE pvm_guest_vcpu_exits_total counter"));
+	ck_assert_ptr_nonnull(strstr(r.body, "# TYPE pvm_guest_agent_hook_calls_total counter"));
+	ck_assert_ptr_nonnull(strstr(r.body, "# TYPE pvm_guest_agent_stale gauge"));
+	snprintf(line, sizeof(line), "pvm_guest_vcpu_exits_total{guest=\"%s\",reason=\"io\"} 12\n",
+		 gid);
+	ck_assert_msg(strstr(r.body, line), "no %s in\n%s", line, r.body);
+	snprintf(line, sizeof(line),
+		 "pvm_guest_agent_hook_calls_total{guest=\"%s\",hook=\"console\"} 9\n", gid);
+	ck_assert_msg(strstr(r.body, line), "no %s", line);
+	snprintf(line, sizeof(line), "pvm_guest_agent_stale{guest=\"%s\"} 1\n", gid);
+	ck_assert_msg(strstr(r.body, line), "no %s", line);
+	th_resp_free(&r);
+}
+END_TEST
+
 /* With nowhere to go, the guest of a silent host stays bound, observed unknown. */
 START_TEST(stranded_guest_is_unknown)
 {
@@ -808,6 +907,8 @@ int main(void)
 	tcase_add_test(tc, metrics_open_when_configured);
 	tcase_add_test(tc, drain_moves_guests);
 	tcase_add_test(tc, reports_feed_the_scheduler);
+	tcase_add_test(tc, exits_feed_the_scheduler);
+	tcase_add_test(tc, reports_relay_exits_and_agent);
 	tcase_add_test(tc, stranded_guest_is_unknown);
 	tcase_add_test(tc, rebalance_proposes_and_applies);
 	tcase_add_test(tc, metrics_escape_labels);

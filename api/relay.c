@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What a host relays beside hook statistics in POST /v1/guests/{id}/reports:
+ * vCPU exits by reason (the VMM's counters) and the guest agent's state
+ * (hello, negotiation, last report, stale flag). Both are checked strictly
+ * here and answered back in GET /v1/guests/{id}.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "api/handlers.h"
+#include "store/store.h"
+
+#define NAME_MAX_LEN (STORE_HOOK_MAX - 1)
+#define MAP_MAX	     STORE_EXIT_REASONS_MAX
+
+/* base + "/" + leaf as a JSON pointer; our pointers are short, a cut one
+ * only shortens an error's field. */
+static void join(char *out, size_t len, const char *base, const char *leaf)
+{
+	if ((size_t)snprintf(out, len, "%s/%s", base, leaf) >= len)
+		out[len - 1] = '\0';
+}
+
+static bool name_ok(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len > NAME_MAX_LEN)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+			return false;
+	return true;
+}
+
+/* An object of at most MAP_MAX names ([a-z0-9_], 1..63) to what check() accepts. */
+static int map_check(json_object *o, const char *path,
+		     int (*check)(json_object *v, const char *path, struct pvm_err *err),
+		     struct pvm_err *err)
+{
+	char p[160];
+	int ret;
+
+	if (json_object_object_length(o) > MAP_MAX)
+		return pvm_err_field(err, -EINVAL, path, "at most %d entries", MAP_MAX);
+	json_object_object_foreach(o, key, v)
+	{
+		join(p, sizeof(p), path, key);
+		if (!name_ok(key))
+			return pvm_err_field(err, -EINVAL, path,
+					     "\"%.64s\": a name is 1..%d of [a-z0-9_]", key,
+					     NAME_MAX_LEN);
+		ret = check(v, p, err);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static int count_check(json_object *v, const char *path, struct pvm_err *err)
+{
+	if (!json_object_is_type(v, json_type_int))
+		return pvm_err_field(err, -EINVAL, path, "must be an integer");
+	if (json_object_get_int64(v) < 0)
+		return pvm_err_field(err, -EINVAL, path, "must not be negative");
+	return 0;
+}
+
+int api_report_exits_parse(json_object *o, const char *path, struct store_exit_count *out,
+			   size_t *n, struct pvm_err *err)
+{
+	int ret = map_check(o, path, count_check, err);
+
+	*n = 0;
+	if (ret < 0)
+		return ret;
+	json_object_object_foreach(o, key, v)
+	{
+		snprintf(out[*n].reason, sizeof(out[*n].reason), "%s", key);
+		out[*n].count = json_object_get_int64(v);
+		(*n)++;
+	}
+	return 0;
+}
+
+/* ---- the agent's state --------------------------------------------------- */
+
+static const struct pvm_json_field agent_fields[] = {
+    {.name = "state", .type = PVM_JSON_STRING, .required = true, .min_len = 1, .max_len = 16},
+    {.name = "stale", .type = PVM_JSON_BOOL, .required = true},
+    {.name = "hello", .type = PVM_JSON_OBJECT, .required = true},
+    {.name = "negotiation", .type = PVM_JSON_OBJECT, .nullable = true},
+    {.name = "report", .type = PVM_JSON_OBJECT, .nullable = true},
+};
+
+static const struct pvm_json_field hello_fields[] = {
+    {.name = "agent_version",
+     .type = PVM_JSON_STRING,
+     .required = true,
+     .min_len = 1,
+     .max_len = 16},
+    {.name = "protocol_min", .type = PVM_JSON_INT, .max = 65535},
+    {.name = "protocol_max", .type = PVM_JSON_INT, .max = 65535},
+    {.name = "guest_kind", .type = PVM_JSON_STRING, .required = true, .min_len = 1, .max_len = 16},
+    {.name = "os", .type = PVM_JSON_STRING, .max_len = 64},
+    {.name = "boot_id", .type = PVM_JSON_STRING, .max_len = 40},
+};
+
+static const struct pvm_json_field neg_fields[] = {
+    {.name = "status", .type = PVM_JSON_STRING, .required = true, .min_len = 1, .max_len = 16},
+    {.name = "pv_abi_version", .type = PVM_JSON_INT, .max = 65535},
+    {.name = "offered", .type = PVM_JSON_ARRAY, .max_len = MAP_MAX},
+    {.name = "accepted", .type = PVM_JSON_ARRAY, .max_len = MAP_MAX},
+    {.name = "refused", .type = PVM_JSON_ARRAY, .max_len = MAP_MAX},
+};
+
+static const struct pvm_json_field refusal_fields[] = {
+    {.name = "hook",
+     .type = PVM_JSON_STRING,
+     .required = true,
+     .min_len = 1,
+     .max_len = NAME_MAX_LEN},
+    {.name = "reason", .type = PVM_JSON_STRING, .required = true, .min_len = 1, .max_len = 32},
+};
+
+static const struct pvm_json_field report_fields[] = {
+    {.name = "report_no", .type = PVM_JSON_INT, .max = INT64_MAX},
+    {.name = "interval_ms", .type = PVM_JSON_INT, .max = 86400000},
+    {.name = "hooks", .type = PVM_JSON_OBJECT},
+    {.name = "counters", .type = PVM_JSON_OBJECT},
+};
+
+static const struct pvm_json_field guest_hook_fields[] = {
+    {.name = "calls", .type = PVM_JSON_INT, .max = INT64_MAX},
+    {.name = "cycles", .type = PVM_JSON_INT, .max = INT64_MAX},
+    {.name = "bytes", .type = PVM_JSON_INT, .max = INT64_MAX},
+    {.name = "errors", .type = PVM_JSON_INT, .max = INT64_MAX},
+};
+
+static bool one_of(const char *s, const char *const *set, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(s, set[i]) == 0)
+			return true;
+	return false;
+}
+
+static int enum_check(json_object *o, const char *name, const char *path, const char *const *set,
+		      size_t n, struct pvm_err *err)
+{
+	const char *s = NULL;
+
+	if (pvm_json_get_str(o, name, &s) == 0 && !one_of(s, set, n))
+		return pvm_err_field(err, -EINVAL, path, "unknown %s \"%s\"", name, s);
+	return 0;
+}
+
+static int guest_hook_check(json_object *v, const char *path, struct pvm_err *err)
+{
+	return pvm_json_check(v, path, guest_hook_fields, PVM_ARRAY_SIZE(guest_hook_fields), err);
+}
+
+static int neg_check(json_object *neg, const char *path, struct pvm_err *err)
+{
+	static const char *const status[] = {"accepted", "refused", "none"};
+	static const char *const lists[] = {"offered", "accepted"};
+	json_object *arr;
+	char p[160];
+	int ret;
+
+	ret = pvm_json_check(neg, path, neg_fields, PVM_ARRAY_SIZE(neg_fields), err);
+	if (ret == 0) {
+		join(p, sizeof(p), path, "status");
+		ret = enum_check(neg, "status", p, status, PVM_ARRAY_SIZE(status), err);
+	}
+	for (size_t i = 0; ret == 0 && i < PVM_ARRAY_SIZE(lists); i++) {
+		join(p, sizeof(p), path, lists[i]);
+		if (json_object_object_get_ex(neg, lists[i], &arr) && arr)
+			ret = api_check_str_array(arr, p, NAME_MAX_LEN, name_ok, err);
+	}
+	if (ret == 0 && json_object_object_get_ex(neg, "refused", &arr) && arr) {
+		for (size_t i = 0; ret == 0 && i < json_object_array_length(arr); i++) {
+			char leaf[32];
+
+			snprintf(leaf, sizeof(leaf), "refused/%zu", i);
+			join(p, sizeof(p), path, leaf);
+			ret = pvm_json_check(json_object_array_get_idx(arr, i), p, refusal_fields,
+					     PVM_ARRAY_SIZE(refusal_fields), err);
+		}
+	}
+	return ret;
+}
+
+static int report_check(json_object *rep, const char *path, struct pvm_err *err)
+{
+	json_object *o;
+	char p[160];
+	int ret;
+
+	ret = pvm_json_check(rep, path, report_fields, PVM_ARRAY_SIZE(report_fields), err);
+	if (ret == 0 && json_object_object_get_ex(rep, "hooks", &o) && o) {
+		join(p, sizeof(p), path, "hooks");
+		ret = map_check(o, p, guest_hook_check, err);
+	}
+	if (ret == 0 && json_object_object_get_ex(rep, "counters", &o) && o) {
+		join(p, sizeof(p), path, "counters");
+		ret = map_check(o, p, count_check, err);
+	}
+	return ret;
+}
+
+int api_report_agent_check(json_object *agent, const char *path, struct pvm_err *err)
+{
+	static const char *const states[] = {"waiting", "connected", "syncing", "gone"};
+	static const char *const kinds[] = {"microguest", "linux"};
+	json_object *o;
+	char p[160];
+	int ret;
+
+	ret = pvm_json_check(agent, path, agent_fields, PVM_ARRAY_SIZE(agent_fields), err);
+	if (ret == 0) {
+		join(p, sizeof(p), path, "state");
+		ret = enum_check(agent, "state", p, states, PVM_ARRAY_SIZE(states), err);
+	}
+	if (ret == 0) {
+		json_object_object_get_ex(agent, "hello", &o);
+		join(p, sizeof(p), path, "hello");
+		ret = pvm_json_check(o, p, hello_fields, PVM_ARRAY_SIZE(hello_fields), err);
+		if (ret == 0) {
+			join(p, sizeof(p), path, "hello/guest_kind");
+			ret = enum_check(o, "guest_kind", p, kinds, PVM_ARRAY_SIZE(kinds), err);
+		}
+	}
+	if (ret == 0 && json_object_object_get_ex(agent, "negotiation", &o) && o) {
+		join(p, sizeof(p), path, "negotiation");
+		ret = neg_check(o, p, err);
+	}
+	if (ret == 0 && json_object_object_get_ex(agent, "report", &o) && o) {
+		join(p, sizeof(p), path, "report");
+		ret = report_check(o, p, err);
+	}
+	return ret;
+}
+
+/* ---- answers ------------------------------------------------------------- */
+
+json_object *api_exits_json(const struct store_exit_count *e, size_t n)
+{
+	json_object *o = json_object_new_object();
+
+	for (size_t i = 0; i < n; i++)
+		json_object_object_add(o, e[i].reason, json_object_new_int64(e[i].count));
+	return o;
+}
+
+json_object *api_agent_json(const struct store_guest_agent *a)
+{
+	json_object *o = api_json_text(a->state);
+
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		o = json_object_new_object();
+	}
+	json_object_object_add(o, "stale", json_object_new_boolean(a->stale));
+	json_object_object_add(o, "ready_ms", json_object_new_int64(a->hello_ms));
+	json_object_object_add(o, "updated_ms", json_object_new_int64(a->updated_ms));
+	return o;
+}
