@@ -102,6 +102,31 @@ START_TEST(block_reports_match_the_vmm)
 }
 END_TEST
 
+START_TEST(clock_and_compute_report)
+{
+	struct vmm_result r;
+	json_object *s = run_stats(&r, "clock", "mode=pv reads=5000", NULL);
+	long long calls;
+
+	ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+	ck_assert_int_eq(vmm_json_int(s, "agent.counters.clock_reads"), 5000);
+	/* the workload's reads and its stopwatch, plus the agent's own time
+	 * reads up to its final report; the VMM counts the reads after it too */
+	calls = vmm_json_int(s, "hooks.clock.guest.calls");
+	ck_assert_int_ge(calls, 5002);
+	ck_assert_int_le(calls, vmm_json_int(s, "hooks.clock.guest_reads"));
+	ck_assert_int_gt(vmm_json_int(s, "hooks.clock.guest.cycles"), 0);
+	json_object_put(s);
+	vmm_result_free(&r);
+	s = run_stats(&r, "compute", "mode=pv iters=3000000", NULL);
+	ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+	ck_assert_int_eq(vmm_json_int(s, "agent.counters.compute_iters"), 3000000);
+	ck_assert_str_eq(jstr(s, "agent.state"), "gone");
+	json_object_put(s);
+	vmm_result_free(&r);
+}
+END_TEST
+
 /* Without the agent hook the workloads run as before, and no session exists. */
 START_TEST(no_agent_without_the_hook)
 {
@@ -335,6 +360,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, console_reports_match_the_vmm);
 	tcase_add_test(tc, block_reports_match_the_vmm);
+	tcase_add_test(tc, clock_and_compute_report);
 	tcase_add_test(tc, no_agent_without_the_hook);
 	tcase_add_test(tc, socket_shows_reports_staleness_and_requests);
 	tcase_add_test(tc, requests_without_an_agent);
