@@ -53,6 +53,10 @@ struct pvmd_driver_ops {
 	int (*undefine)(void *priv, const char *id, struct pvm_err *err);
 	int (*state)(void *priv, const char *id, enum pvmd_guest_state *out, struct pvm_err *err);
 	int (*stats)(void *priv, const char *id, json_object **out, struct pvm_err *err);
+	/* The guest agent's session as the VMM sees it (hello, negotiation, last
+	 * report); -ENOENT before the agent spoke. NULL where the driver has no
+	 * agent channel. */
+	int (*agent)(void *priv, const char *id, json_object **out, struct pvm_err *err);
 	/* Every guest this driver manages for pvm, for re-adoption after a restart. */
 	int (*list)(void *priv, struct pvmd_guest_info **out, size_t *n, struct pvm_err *err);
 };

@@ -635,6 +635,41 @@ out:
 	return ret;
 }
 
+static int hv_agent(void *priv, const char *id, json_object **out, struct pvm_err *err)
+{
+	struct hv_priv *p = priv;
+	struct pvmd_hguest g;
+	char sock[PATH_MAX + 80];
+	json_object *ans = NULL, *agent = NULL;
+	int ret;
+
+	*out = NULL;
+	ret = pvmd_hstate_get(p->hs, id, &g, err);
+	if (ret < 0)
+		return ret;
+	if (!hv_alive(p, &g)) {
+		ret = pvm_err_set(err, -ENOTCONN, "guest %s is not running", id);
+		goto out;
+	}
+	guest_path(p, id, "sock", sock, sizeof(sock));
+	ret = pvmd_vmm_call(sock, "{\"cmd\":\"agent\"}", CALL_TIMEOUT_MS, &ans, err);
+	if (ret < 0)
+		goto out;
+	if (!json_object_object_get_ex(ans, "agent", &agent) || !agent) {
+		ret = pvm_err_set(err, -ENOENT, "guest %s: the agent has not spoken", id);
+		goto out;
+	}
+	if (!json_object_is_type(agent, json_type_object)) {
+		ret = pvm_err_set(err, -EPROTO, "guest %s: agent answer is not an object", id);
+		goto out;
+	}
+	*out = json_object_get(agent);
+out:
+	json_object_put(ans);
+	pvmd_hguest_free(&g);
+	return ret;
+}
+
 static int hv_undefine(void *priv, const char *id, struct pvm_err *err)
 {
 	struct hv_priv *p = priv;
@@ -702,5 +737,6 @@ const struct pvmd_driver_ops pvmd_driver_hv = {
     .undefine = hv_undefine,
     .state = hv_state,
     .stats = hv_stats,
+    .agent = hv_agent,
     .list = hv_list,
 };

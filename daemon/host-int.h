@@ -21,6 +21,10 @@ struct pvmd_hg {
 	uint64_t restart_at; /* when the pending restart is due; 0: none */
 	uint64_t running_since;
 	uint64_t next_stats; /* when hook statistics are next reported */
+	/* Until the agent's hello is relayed (or hello_until passes), the agent
+	 * is asked every loop turn, so the controller sees it at once. */
+	bool hello_relayed;
+	uint64_t hello_until;
 	bool define_failed;
 	int64_t vcpus, memory_mib;
 	bool running;
@@ -49,8 +53,11 @@ struct pvmd_host {
 
 /* Makes the drivers' guests match h->assigned. */
 void pvmd_host_reconcile(struct pvmd_host *h);
-/* Sends observed-state changes now and hook statistics every report interval. */
+/* Sends observed-state changes now, hook statistics, exits and the agent's
+ * state every report interval, and the agent's hello as soon as it arrives. */
 void pvmd_host_report(struct pvmd_host *h);
+/* Whether a started guest's agent hello is still awaited (see hello_until). */
+bool pvmd_host_hello_pending(const struct pvmd_host *h, uint64_t now);
 /* Publishes the CPUs and memory the running guests hold, for heartbeats. */
 void pvmd_host_update_used(struct pvmd_host *h);
 void pvmd_host_forget_all(struct pvmd_host *h);

@@ -90,6 +90,12 @@ int pvmd_kvm_pv_features(json_object **out, struct pvm_err *err);
  * arrays (both new; capabilities is empty until the guest negotiated). */
 int pvmd_report_from_stats(json_object *stats, json_object **hook_stats, json_object **caps,
 			   struct pvm_err *err);
+/* The stats' vCPU exits by reason as the report's "exits" (a new object of
+ * non-negative integers); NULL when the stats carry none. */
+json_object *pvmd_report_exits(json_object *stats);
+/* The VMM's "agent" document as the report's "agent" (a new object); NULL
+ * until the agent's hello arrived. */
+json_object *pvmd_report_agent(json_object *agent);
 
 /* ---- host_client.c: the controller's REST API over libcurl --------------- */
 

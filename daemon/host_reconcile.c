@@ -13,6 +13,8 @@
 #include "daemon/host-int.h"
 
 #define HTTP_TIMEOUT 10
+/* How long a started guest's agent is asked for its hello every loop turn. */
+#define HELLO_WAIT_NS (10ull * 1000000000ull)
 
 static struct pvmd_hg *hg_find(struct pvmd_host *h, const char *id)
 {
@@ -228,8 +230,11 @@ static void reconcile_one(struct pvmd_host *h, json_object *a, uint64_t now)
 	if (want) {
 		if (st == PVMD_GUEST_RUNNING || st == PVMD_GUEST_PAUSED) {
 			g->restart_at = 0;
-			if (!g->running_since)
+			if (!g->running_since) {
 				g->running_since = now;
+				g->hello_relayed = false;
+				g->hello_until = now + HELLO_WAIT_NS;
+			}
 			/* A guest that stayed up long enough starts its backoff afresh. */
 			if (now - g->running_since > h->backoff_max_ns)
 				g->restarts = 0;
@@ -299,12 +304,13 @@ void pvmd_host_reconcile(struct pvmd_host *h)
 	pvmd_host_update_used(h);
 }
 
-static void send_report(struct pvmd_host *h, struct pvmd_hg *g, json_object *body)
+static bool send_report(struct pvmd_host *h, struct pvmd_hg *g, json_object *body)
 {
 	struct pvm_err err = {0};
 	json_object *ans = NULL;
 	char path[128];
 	long status = 0;
+	bool ok = false;
 
 	snprintf(path, sizeof(path), "/v1/guests/%s/reports", g->id);
 	if (pvmd_client_call(h->cl, "POST", path, body, HTTP_TIMEOUT, &status, &ans, &err) < 0) {
@@ -316,8 +322,36 @@ static void send_report(struct pvmd_host *h, struct pvmd_hg *g, json_object *bod
 		pvm_log_warn("report guest %s: HTTP %ld %s", g->id, status, detail);
 	} else {
 		snprintf(g->reported, sizeof(g->reported), "%s", g->observed);
+		ok = true;
 	}
 	json_object_put(ans);
+	return ok;
+}
+
+static bool hello_pending(const struct pvmd_hg *g, uint64_t now)
+{
+	return g->running && g->drv && g->drv->ops->agent && !g->hello_relayed &&
+	       now < g->hello_until;
+}
+
+bool pvmd_host_hello_pending(const struct pvmd_host *h, uint64_t now)
+{
+	for (size_t i = 0; i < h->ng; i++)
+		if (hello_pending(&h->g[i], now))
+			return true;
+	return false;
+}
+
+/* The agent's state for the report; NULL before its hello or without an agent channel. */
+static json_object *agent_relay(struct pvmd_hg *g)
+{
+	json_object *doc = NULL, *relay;
+
+	if (!g->drv->ops->agent || g->drv->ops->agent(g->drv->priv, g->id, &doc, NULL) < 0)
+		return NULL;
+	relay = pvmd_report_agent(doc);
+	json_object_put(doc);
+	return relay;
 }
 
 void pvmd_host_report(struct pvmd_host *h)
@@ -331,9 +365,11 @@ void pvmd_host_report(struct pvmd_host *h)
 		/* A guest that ended reports its final statistics with the change. */
 		bool stats_due =
 		    g->drv && ((g->running && now >= g->next_stats) || (changed && !g->running));
-		json_object *body, *stats = NULL, *hs = NULL, *caps = NULL;
+		json_object *body, *stats = NULL, *hs = NULL, *caps = NULL, *agent = NULL;
 
-		if (!changed && !stats_due)
+		if (!stats_due && hello_pending(g, now))
+			agent = agent_relay(g);
+		if (!changed && !stats_due && !agent)
 			continue;
 		body = json_object_new_object();
 		json_object_object_add(body, "observed_state", json_object_new_string(g->observed));
@@ -341,12 +377,21 @@ void pvmd_host_report(struct pvmd_host *h)
 			g->next_stats = now + h->report_ns;
 			if (g->drv->ops->stats(g->drv->priv, g->id, &stats, NULL) == 0 &&
 			    pvmd_report_from_stats(stats, &hs, &caps, NULL) == 0) {
+				json_object *exits = pvmd_report_exits(stats);
+
 				json_object_object_add(body, "hook_stats", hs);
 				json_object_object_add(body, "capabilities", caps);
+				if (exits)
+					json_object_object_add(body, "exits", exits);
 			}
 			json_object_put(stats);
+			if (g->running)
+				agent = agent_relay(g);
 		}
-		send_report(h, g, body);
+		if (agent)
+			json_object_object_add(body, "agent", agent);
+		if (send_report(h, g, body) && agent)
+			g->hello_relayed = true;
 		json_object_put(body);
 	}
 }

@@ -15,6 +15,8 @@
 
 #define RETRY_NS     (1000 * 1000 * 1000ull)
 #define HTTP_TIMEOUT 10
+/* How often an awaited agent hello is looked for. */
+#define HELLO_POLL_NS (20 * 1000 * 1000ull)
 
 static void notify(struct pvmd_host *h, const char *state)
 {
@@ -258,6 +260,9 @@ static unsigned poll_wait(struct pvmd_host *h, unsigned wait_s)
 	for (size_t i = 0; i < h->ng; i++)
 		if (h->g[i].restart_at && (!due || h->g[i].restart_at < due))
 			due = h->g[i].restart_at;
+	/* An awaited agent hello is looked for again shortly. */
+	if (pvmd_host_hello_pending(h, now) && (!due || now + HELLO_POLL_NS < due))
+		due = now + HELLO_POLL_NS;
 	if (!due || due > now + (uint64_t)wait_s * 1000000000ull)
 		return wait_s;
 	while (!*h->stop && pvm_now_ns() < due)

@@ -211,6 +211,56 @@ START_TEST(test_report_from_stats)
 }
 END_TEST
 
+START_TEST(test_report_exits_and_agent)
+{
+	json_object *stats = parse("{\"exits\":{\"io\":4103,\"hlt\":0,\"total\":4103}}");
+	json_object *o, *agent, *v;
+
+	o = pvmd_report_exits(stats);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_int_eq(json_object_get_int64(json_object_object_get(o, "io")), 4103);
+	ck_assert_int_eq(json_object_object_length(o), 3);
+	json_object_put(o);
+	json_object_put(stats);
+	stats = parse("{\"hooks\":{}}");
+	ck_assert_ptr_null(pvmd_report_exits(stats));
+	json_object_put(stats);
+
+	/* before the hello there is nothing to relay */
+	agent = parse("{\"state\":\"waiting\",\"hello\":null,\"report\":null}");
+	ck_assert_ptr_null(pvmd_report_agent(agent));
+	json_object_put(agent);
+	/* the relay keeps what the controller takes and drops what a guest mis-named */
+	agent =
+	    parse("{\"protocol_version\":1,\"state\":\"connected\",\"syncing\":false,"
+		  "\"hello\":{\"agent_version\":\"1.0\",\"protocol_min\":1,\"protocol_max\":1,"
+		  "\"guest_kind\":\"microguest\",\"os\":\"pvm\",\"boot_id\":\"b\",\"age_ms\":5},"
+		  "\"negotiation\":{\"status\":\"accepted\",\"pv_abi_version\":1,\"offered\":["
+		  "\"console\"],"
+		  "\"accepted\":[\"console\"],\"refused\":[],\"kvm\":{},\"age_ms\":4},"
+		  "\"report\":{\"report_no\":2,\"interval_ms\":100,\"uptime_ns\":9,\"age_ms\":1,"
+		  "\"stale\":true,\"hooks\":{\"console\":{\"calls\":3,\"cycles\":30,"
+		  "\"cycles_per_call\":10,\"bytes\":12,\"errors\":0}},"
+		  "\"counters\":{\"console_bytes\":12,\"Bad Name\":1}},\"counters\":{}}");
+	o = pvmd_report_agent(agent);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(o, "state")), "connected");
+	ck_assert(json_object_get_boolean(json_object_object_get(o, "stale")));
+	ck_assert(!json_object_object_get_ex(json_object_object_get(o, "hello"), "age_ms", NULL));
+	ck_assert(
+	    !json_object_object_get_ex(json_object_object_get(o, "negotiation"), "kvm", NULL));
+	v = json_object_object_get(json_object_object_get(o, "report"), "hooks");
+	v = json_object_object_get(v, "console");
+	ck_assert_int_eq(json_object_get_int64(json_object_object_get(v, "calls")), 3);
+	ck_assert(!json_object_object_get_ex(v, "cycles_per_call", NULL));
+	v = json_object_object_get(json_object_object_get(o, "report"), "counters");
+	ck_assert_int_eq(json_object_object_length(v), 1);
+	ck_assert(!json_object_object_get_ex(o, "protocol_version", NULL));
+	json_object_put(o);
+	json_object_put(agent);
+}
+END_TEST
+
 START_TEST(test_kvm_features)
 {
 	json_object *a = NULL;
@@ -240,6 +290,7 @@ int main(void)
 	tcase_add_test(tc, test_bad_answers);
 	tcase_add_test(tc, test_silence_and_absence);
 	tcase_add_test(tc, test_report_from_stats);
+	tcase_add_test(tc, test_report_exits_and_agent);
 	tcase_add_test(tc, test_kvm_features);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
