@@ -158,7 +158,10 @@ static const char *const v2 = "CREATE TABLE guest_exits ("
 			      " hello_ms INTEGER NOT NULL,"
 			      " updated_ms INTEGER NOT NULL);";
 
-const char *const store_sqlite_migrations[] = {v1, v2};
+/* v3: token expiry, ms since the epoch; NULL (every older token) never expires. */
+static const char *const v3 = "ALTER TABLE tokens ADD COLUMN expires_ms INTEGER;";
+
+const char *const store_sqlite_migrations[] = {v1, v2, v3};
 
 _Static_assert(PVM_ARRAY_SIZE(store_sqlite_migrations) == STORE_SCHEMA_VERSION,
 	       "one migration per schema version");

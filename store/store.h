@@ -17,6 +17,7 @@
  *     -ENOSPC     the host lacks free resources for a bind
  *     -EINVAL     bad argument (bad enum, invalid JSON text, empty name, ...)
  *     -EKEYREVOKED  store_token_authenticate on a revoked token
+ *     -EKEYEXPIRED  store_token_authenticate on a token past its expiry
  *     -EPROTO     the database schema is newer than this build knows
  *     -EAGAIN     another process held the database lock past the busy timeout
  *     -EIO        any other backend failure (message has the detail)
@@ -58,7 +59,7 @@
 #include "common/common.h"
 
 /* The schema version this build creates and understands. */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 #define STORE_ID_MAX	 40  /* "gst_" + 32 hex + NUL, with room */
 #define STORE_NAME_MAX	 128 /* names, incl. NUL */
@@ -557,6 +558,7 @@ struct store_token {
 	int64_t revoked_ms;
 	int64_t generation;
 	int64_t created_ms;
+	int64_t expires_ms; /* ms since the epoch; 0: never expires */
 };
 
 struct store_token_list {
@@ -566,15 +568,17 @@ struct store_token_list {
 };
 
 /*
- * Creates a token: in name, role, host_id (host role only, may be "").
- * Generates a random secret ("pvm_" + 64 hex), stores only its SHA-256 and
+ * Creates a token: in name, role, host_id (host role only, may be ""),
+ * expires_ms (0: never; any other value is taken as is, so a caller may set
+ * one in the past; bounding a TTL is the caller's policy). Generates a random secret ("pvm_" + 64 hex), stores only its SHA-256 and
  * hands the secret out once in secret[STORE_SECRET_MAX]. Event
  * "token.created".
  */
 int store_token_create(struct store *s, struct store_token *t, char *secret, struct pvm_err *err);
 int store_token_get(struct store *s, const char *id, struct store_token *out, struct pvm_err *err);
 /* Finds the token whose hash matches secret: -ENOENT unknown, -EKEYREVOKED
- * revoked (out filled in both the ok and revoked cases). */
+ * revoked, -EKEYEXPIRED past its expires_ms (out filled in the ok, revoked
+ * and expired cases). Revocation is reported before expiry. */
 int store_token_authenticate(struct store *s, const char *secret, struct store_token *out,
 			     struct pvm_err *err);
 /* Binds a host token to the host it registered (generation-checked). */

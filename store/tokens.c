@@ -10,10 +10,12 @@
 
 #include "store/store-int.h"
 
-#define TOKEN_COLS "id, name, role, host_id, hash, revoked, revoked_ms, generation, created_ms"
+/* expires_ms is NULL for a token that never expires, read back as 0. */
+#define TOKEN_COLS                                                                                 \
+	"id, name, role, host_id, hash, revoked, revoked_ms, generation, created_ms, expires_ms"
 
-static struct store_query q_insert =
-    STORE_QUERY("INSERT INTO tokens (" TOKEN_COLS ") VALUES (?, ?, ?, ?, ?, 0, 0, 1, ?)");
+static struct store_query q_insert = STORE_QUERY(
+    "INSERT INTO tokens (" TOKEN_COLS ") VALUES (?, ?, ?, ?, ?, 0, 0, 1, ?, NULLIF(?, 0))");
 static struct store_query q_get = STORE_QUERY("SELECT " TOKEN_COLS " FROM tokens WHERE id = ?");
 static struct store_query q_by_hash =
     STORE_QUERY("SELECT " TOKEN_COLS " FROM tokens WHERE hash = ?");
@@ -43,6 +45,7 @@ static void token_read(struct store_ctx *x, void *st, struct store_token *t)
 	t->revoked_ms = store_db_int(x, st, 6);
 	t->generation = store_db_int(x, st, 7);
 	t->created_ms = store_db_int(x, st, 8);
+	t->expires_ms = store_db_int(x, st, 9);
 }
 
 static int token_get_x(struct store_ctx *x, struct store_query *q, const char *key,
@@ -83,6 +86,8 @@ int store_token_create(struct store *s, struct store_token *t, char *secret, str
 	if (t->host_id[0] && t->role != STORE_ROLE_HOST)
 		return pvm_err_field(err, -EINVAL, "host_id",
 				     "only host tokens are bound to a host");
+	if (t->expires_ms < 0)
+		return pvm_err_field(err, -EINVAL, "expires_ms", "expires_ms must not be negative");
 	ret = store_random_hex(32, rnd, sizeof(rnd), err);
 	if (ret < 0)
 		return ret;
@@ -104,6 +109,7 @@ int store_token_create(struct store *s, struct store_token *t, char *secret, str
 		store_db_bind_id(&x, st, 4, t->host_id);
 		store_db_bind_text(&x, st, 5, t->hash);
 		store_db_bind_int(&x, st, 6, now);
+		store_db_bind_int(&x, st, 7, t->expires_ms);
 		ret = store_db_run(&x, st);
 		if (ret == -ENOENT)
 			ret =
@@ -162,6 +168,8 @@ int store_token_authenticate(struct store *s, const char *secret, struct store_t
 	ret = store_ctx_end(&x, ret);
 	if (ret == 0 && out->revoked)
 		return pvm_err_set(err, -EKEYREVOKED, "token %s was revoked", out->id);
+	if (ret == 0 && out->expires_ms && store_now_ms() >= out->expires_ms)
+		return pvm_err_set(err, -EKEYEXPIRED, "token %s expired", out->id);
 	return ret;
 }
 

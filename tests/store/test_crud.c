@@ -910,6 +910,73 @@ START_TEST(test_tokens)
 }
 END_TEST
 
+/*
+ * Expiry: a token past its expires_ms is refused with -EKEYEXPIRED and a
+ * message naming it; one in the future and one without expiry work;
+ * get and list return the expiry; revocation is reported before expiry.
+ */
+START_TEST(test_token_expiry)
+{
+	char live[STORE_SECRET_MAX], dead[STORE_SECRET_MAX], never[STORE_SECRET_MAX];
+	struct store_token a = {0}, b = {0}, c = {0}, got;
+	struct store_token_list l;
+	struct pvm_err e2 = {0};
+	int64_t now = (int64_t)(pvm_wall_ns() / 1000000);
+
+	snprintf(a.name, sizeof(a.name), "live");
+	a.role = STORE_ROLE_READER;
+	a.expires_ms = now + 3600 * 1000;
+	OK(store_token_create(s, &a, live, &err));
+	ck_assert_int_eq(a.expires_ms, now + 3600 * 1000);
+	snprintf(b.name, sizeof(b.name), "dead");
+	b.role = STORE_ROLE_ADMIN;
+	b.expires_ms = now - 1000;
+	OK(store_token_create(s, &b, dead, &err));
+	snprintf(c.name, sizeof(c.name), "never");
+	c.role = STORE_ROLE_OPERATOR;
+	OK(store_token_create(s, &c, never, &err));
+
+	OK(store_token_authenticate(s, live, &got, &err));
+	ck_assert_str_eq(got.id, a.id);
+	ck_assert_int_eq(got.expires_ms, now + 3600 * 1000);
+	OK(store_token_authenticate(s, never, &got, &err));
+	ck_assert_int_eq(got.expires_ms, 0);
+	FAILS(store_token_authenticate(s, dead, &got, &err), -EKEYEXPIRED);
+	ck_assert_str_eq(got.id, b.id);
+	ck_assert_int_eq(store_token_authenticate(s, dead, &got, &e2), -EKEYEXPIRED);
+	ck_assert_msg(strstr(e2.msg, "expired") && strstr(e2.msg, b.id), "message: %s", e2.msg);
+
+	OK(store_token_get(s, b.id, &got, &err));
+	ck_assert_int_eq(got.expires_ms, now - 1000);
+	OK(store_token_list(s, NULL, &l, &err));
+	ck_assert_int_eq(l.n, 3);
+	for (size_t i = 0; i < l.n; i++) {
+		if (strcmp(l.items[i].id, a.id) == 0)
+			ck_assert_int_eq(l.items[i].expires_ms, now + 3600 * 1000);
+		else if (strcmp(l.items[i].id, b.id) == 0)
+			ck_assert_int_eq(l.items[i].expires_ms, now - 1000);
+		else
+			ck_assert_int_eq(l.items[i].expires_ms, 0);
+	}
+	store_token_list_free(&l);
+	/* No expiry is stored as NULL, not as a magic number. */
+	ck_assert_int_eq(count_rows("tokens WHERE expires_ms IS NULL"), 1);
+
+	OK(store_token_revoke(s, b.id, 0, &err));
+	FAILS(store_token_authenticate(s, dead, &got, &err), -EKEYREVOKED);
+
+	/* A negative expiry is refused and nothing is stored. */
+	memset(&got, 0, sizeof(got));
+	snprintf(got.name, sizeof(got.name), "bad");
+	got.expires_ms = -5;
+	ck_assert_int_eq(store_token_create(s, &got, dead, &e2), -EINVAL);
+	ck_assert_str_eq(e2.field, "expires_ms");
+	OK(store_token_list(s, NULL, &l, &err));
+	ck_assert_int_eq(l.n, 3);
+	store_token_list_free(&l);
+}
+END_TEST
+
 /* ---- idempotency keys and kv ------------------------------------------------ */
 
 START_TEST(test_idempotency)
@@ -1133,6 +1200,7 @@ int main(void)
 	tcase_add_test(tc, test_placements);
 	tcase_add_test(tc, test_events);
 	tcase_add_test(tc, test_tokens);
+	tcase_add_test(tc, test_token_expiry);
 	tcase_add_test(tc, test_idempotency);
 	tcase_add_test(tc, test_kv);
 	tcase_add_test(tc, test_transactions);

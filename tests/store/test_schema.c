@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Migrations: from empty, v1 with data to v2, re-open, newer schema refused, bad locations. */
+/* Migrations: from empty, v1 with data, v2 tokens to v3, re-open, newer schema refused, bad
+ * locations. */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -116,7 +117,7 @@ START_TEST(test_migrate_v1_with_data)
 	    "PRAGMA user_version=1;");
 	s = tdir_open(&td);
 	ck_assert_int_eq(store_schema_version(s, &version, &err), 0);
-	ck_assert_int_eq(version, 2);
+	ck_assert_int_eq(version, STORE_SCHEMA_VERSION);
 	ck_assert_msg(store_host_get(s, "host_1", &h, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(h.free_memory_mib, 3072);
 	ck_assert_int_eq(h.generation, 3);
@@ -141,7 +142,63 @@ START_TEST(test_migrate_v1_with_data)
 	free(exits);
 	ck_assert_int_eq(store_guest_agent_put(s, "guest_1", "{}", false, 0, &err), 1);
 	store_close(s);
-	ck_assert_int_eq(raw_int(td.db, "PRAGMA user_version"), 2);
+	ck_assert_int_eq(raw_int(td.db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+}
+END_TEST
+
+/*
+ * A database at schema v2 holding tokens (one revoked) migrates to v3: the
+ * tokens keep their ids, roles and secrets, and the old ones never expire.
+ * The secrets' hashes are computed here as the store does (SHA-256 hex).
+ */
+START_TEST(test_migrate_v2_tokens)
+{
+	static const char live[] = "pvm_0123456789abcdef", gone[] = "pvm_fedcba9876543210";
+	char hl[STORE_HASH_HEX], hg[STORE_HASH_HEX], sql[512];
+	struct pvm_err err = {0};
+	struct store_token got, fresh = {0};
+	struct store_token_list l = {0};
+	char secret[STORE_SECRET_MAX];
+	struct store *s;
+	int version = 0;
+
+	ck_assert_int_eq(store_sha256_hex(live, strlen(live), hl, &err), 0);
+	ck_assert_int_eq(store_sha256_hex(gone, strlen(gone), hg, &err), 0);
+	raw_exec(td.db, store_sqlite_migrations[0]);
+	raw_exec(td.db, store_sqlite_migrations[1]);
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO tokens VALUES ('tok_1', 'ops', 'operator', NULL, '%s', 0, 0, 1, 5);"
+		 "INSERT INTO tokens VALUES ('tok_2', 'old', 'admin', NULL, '%s', 1, 9, 2, 6);"
+		 "PRAGMA user_version=2;",
+		 hl, hg);
+	raw_exec(td.db, sql);
+
+	s = tdir_open(&td);
+	ck_assert_int_eq(store_schema_version(s, &version, &err), 0);
+	ck_assert_int_eq(version, 3);
+	ck_assert_msg(store_token_authenticate(s, live, &got, &err) == 0, "%s", err.msg);
+	ck_assert_str_eq(got.id, "tok_1");
+	ck_assert_int_eq(got.role, STORE_ROLE_OPERATOR);
+	ck_assert_int_eq(got.created_ms, 5);
+	ck_assert_int_eq(got.expires_ms, 0);
+	ck_assert_int_eq(store_token_authenticate(s, gone, &got, &err), -EKEYREVOKED);
+	ck_assert_int_eq(got.expires_ms, 0);
+	ck_assert_int_eq(store_token_list(s, NULL, &l, &err), 0);
+	ck_assert_uint_eq(l.n, 2);
+	ck_assert_int_eq(l.items[0].expires_ms, 0);
+	ck_assert_int_eq(l.items[1].expires_ms, 0);
+	ck_assert_int_eq(l.items[1].revoked_ms, 9);
+	store_token_list_free(&l);
+	/* and the new column works beside them */
+	snprintf(fresh.name, sizeof(fresh.name), "ci");
+	fresh.role = STORE_ROLE_READER;
+	fresh.expires_ms = 4102444800000; /* 2100-01-01 */
+	ck_assert_int_eq(store_token_create(s, &fresh, secret, &err), 0);
+	ck_assert_int_eq(store_token_get(s, fresh.id, &got, &err), 0);
+	ck_assert_int_eq(got.expires_ms, 4102444800000);
+	store_close(s);
+	ck_assert_int_eq(raw_int(td.db, "PRAGMA user_version"), 3);
+	ck_assert_int_eq(raw_int(td.db, "SELECT COUNT(*) FROM tokens WHERE expires_ms IS NULL"), 2);
 }
 END_TEST
 
@@ -265,6 +322,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_migrate_from_empty);
 	tcase_add_test(tc, test_migrate_v1_with_data);
+	tcase_add_test(tc, test_migrate_v2_tokens);
 	tcase_add_test(tc, test_reopen_idempotent);
 	tcase_add_test(tc, test_newer_schema_refused);
 	tcase_add_test(tc, test_not_a_database);
