@@ -1,0 +1,313 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The all-in-one default end to end: the real pvmd binary with no --role
+ * (controller and host in one process), real pvm-vmm processes on /dev/kvm
+ * (skipped where it is absent). Through the REST API: a pv and an emulated
+ * console guest run to completion and their statistics reach the controller
+ * (negotiated hooks, console bytes, vCPU exits by reason), an idle guest's
+ * agent hello and report are relayed, everything shows in /metrics, and
+ * SIGTERM stops pvmd with exit status 0.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <curl/curl.h>
+
+#include "daemon/host.h"
+
+/* guest/workloads/console.c writes this many bytes by default. */
+#define CONSOLE_BYTES 4096
+
+static char dir[64];
+static char base[512], token[256];
+static pid_t pvmd = -1;
+static struct pvmd_client *cl;
+static struct pvm_err err;
+
+static void start_pvmd(void)
+{
+	char log[128], line[512], path[512] = "";
+	int out[2];
+	FILE *fp;
+
+	ck_assert_ptr_nonnull(mkdtemp(strcpy(dir, "/tmp/pvm-aio-XXXXXX")));
+	snprintf(log, sizeof(log), "%s/pvmd.log", dir);
+	ck_assert_int_eq(pipe(out), 0);
+	pvmd = fork();
+	ck_assert_int_ge(pvmd, 0);
+	if (pvmd == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		dup2(out[1], 1);
+		dup2(fd, 2);
+		close(out[0]);
+		execl(PVMD_BIN, "pvmd", "--state-dir", dir, "--listen", "127.0.0.1:0", "--vmm",
+		      PVM_VMM, "--image-dir", PVM_GUEST_DIR, "--report-interval-ms", "200",
+		      "--stop-guests-on-exit", (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	fp = fdopen(out[0], "r");
+	ck_assert_ptr_nonnull(fp);
+	/* pvmd says where it listens and where the admin token is, on stdout */
+	while ((!base[0] || !path[0]) && fgets(line, sizeof(line), fp)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (strncmp(line, "pvm is running: ", 16) == 0)
+			snprintf(base, sizeof(base), "%s", line + 16);
+		else if (strncmp(line, "admin token: ", 13) == 0)
+			snprintf(path, sizeof(path), "%s", line + 13);
+	}
+	fclose(fp);
+	ck_assert_msg(base[0] && path[0], "pvmd printed no URL and token path (see %s)", log);
+	fp = fopen(path, "r");
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_ptr_nonnull(fgets(token, sizeof(token), fp));
+	fclose(fp);
+	token[strcspn(token, "\r\n")] = '\0';
+	ck_assert_int_eq(pvmd_client_open(base, token, NULL, &cl, &err), 0);
+}
+
+static json_object *call(const char *method, const char *path, const char *body, long want)
+{
+	json_object *b = NULL, *ans = NULL;
+	long status = 0;
+
+	if (body)
+		ck_assert_int_eq(
+		    pvm_json_parse(body, strlen(body), &pvm_json_default_limits, &b, &err), 0);
+	ck_assert_msg(pvmd_client_call(cl, method, path, b, 30, &status, &ans, &err) == 0, "%s",
+		      err.msg);
+	json_object_put(b);
+	ck_assert_msg(status == want, "%s %s: HTTP %ld: %s", method, path, status,
+		      ans ? json_object_to_json_string(ans) : "");
+	return ans;
+}
+
+static void create(const char *body, char *id, size_t len)
+{
+	json_object *g = call("POST", "/v1/guests", body, 201);
+	const char *s = NULL;
+
+	ck_assert_int_eq(pvm_json_get_str(g, "id", &s), 0);
+	snprintf(id, len, "%s", s);
+	json_object_put(g);
+}
+
+static json_object *get_guest(const char *id)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/v1/guests/%s", id);
+	return call("GET", path, NULL, 200);
+}
+
+static int64_t field_i64(json_object *o, const char *a, const char *b)
+{
+	json_object *x = NULL, *y = NULL;
+
+	if (!json_object_object_get_ex(o, a, &x) || !json_object_object_get_ex(x, b, &y))
+		return -1;
+	return json_object_get_int64(y);
+}
+
+static json_object *hook_stat(json_object *g, const char *hook)
+{
+	json_object *arr = json_object_object_get(g, "hook_stats");
+
+	for (size_t i = 0; arr && i < json_object_array_length(arr); i++) {
+		json_object *e = json_object_array_get_idx(arr, i);
+
+		if (strcmp(json_object_get_string(json_object_object_get(e, "hook")), hook) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* Polls a guest until done(g) or 30 s; returns the last answer. */
+static json_object *wait_guest(const char *id, bool (*done)(json_object *g))
+{
+	uint64_t deadline = pvm_now_ns() + 30ull * 1000000000ull;
+	json_object *g = get_guest(id);
+
+	while (!done(g) && pvm_now_ns() < deadline) {
+		json_object_put(g);
+		pvm_sleep_ns(100 * 1000 * 1000);
+		g = get_guest(id);
+	}
+	return g;
+}
+
+/* Ran to the end and its final statistics arrived. */
+static bool finished(json_object *g)
+{
+	const char *s = "";
+
+	pvm_json_get_str(g, "observed_state", &s);
+	return strcmp(s, "stopped") == 0 && field_i64(g, "exits", "total") > 0;
+}
+
+static bool agent_reported(json_object *g)
+{
+	json_object *a = json_object_object_get(g, "agent");
+
+	return a && json_object_object_get(a, "report");
+}
+
+static size_t to_buf(char *p, size_t size, size_t n, void *arg)
+{
+	pvm_buf_append(arg, p, size * n);
+	return size * n;
+}
+
+static char *metrics(void)
+{
+	struct curl_slist *h = NULL;
+	struct pvm_buf b;
+	char url[600], auth[300];
+	CURL *c = curl_easy_init();
+
+	pvm_buf_init(&b);
+	snprintf(url, sizeof(url), "%s/metrics", base);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+	h = curl_slist_append(h, auth);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, to_buf);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	return pvm_buf_steal(&b);
+}
+
+static bool accepted(json_object *g, const char *hook)
+{
+	json_object *caps = json_object_object_get(g, "capabilities");
+
+	for (size_t i = 0; caps && i < json_object_array_length(caps); i++) {
+		json_object *c = json_object_array_get_idx(caps, i);
+
+		if (strcmp(json_object_get_string(json_object_object_get(c, "name")), hook) == 0)
+			return strcmp(json_object_get_string(json_object_object_get(c, "state")),
+				      "accepted") == 0;
+	}
+	return false;
+}
+
+START_TEST(test_all_in_one)
+{
+	char pv[64], emu[64], idle[64], line[256], *m;
+	json_object *gp, *ge, *gi, *agent;
+	int64_t pv_exits, emu_exits;
+	int status = 0;
+
+	start_pvmd();
+	create("{\"name\":\"pv1\",\"image\":\"console\",\"vcpus\":1,\"memory_mib\":64,"
+	       "\"restart_policy\":\"never\",\"pv\":{\"hooks_required\":[\"console\"]}}",
+	       pv, sizeof(pv));
+	create("{\"name\":\"emu1\",\"image\":\"console\",\"vcpus\":1,\"memory_mib\":64,"
+	       "\"restart_policy\":\"never\",\"pv\":{\"needs_emulation\":true}}",
+	       emu, sizeof(emu));
+	create("{\"name\":\"idle1\",\"image\":\"idle\",\"vcpus\":1,\"memory_mib\":64,"
+	       "\"restart_policy\":\"never\"}",
+	       idle, sizeof(idle));
+
+	gp = wait_guest(pv, finished);
+	ge = wait_guest(emu, finished);
+	ck_assert_msg(finished(gp), "pv guest: %s", json_object_to_json_string(gp));
+	ck_assert_msg(finished(ge), "emulated guest: %s", json_object_to_json_string(ge));
+	/* the pv guest negotiated its hooks and moved the workload's bytes through console */
+	ck_assert(accepted(gp, "console"));
+	ck_assert(accepted(gp, "agent"));
+	ck_assert_ptr_nonnull(hook_stat(gp, "console"));
+	ck_assert_int_eq(
+	    json_object_get_int64(json_object_object_get(hook_stat(gp, "console"), "bytes")),
+	    CONSOLE_BYTES);
+	/* the emulated twin negotiated nothing and took an exit per byte */
+	ck_assert_uint_eq(json_object_array_length(json_object_object_get(ge, "capabilities")), 0);
+	pv_exits = field_i64(gp, "exits", "total");
+	emu_exits = field_i64(ge, "exits", "total");
+	ck_assert_int_ge(field_i64(ge, "exits", "io"), CONSOLE_BYTES);
+	ck_assert_msg(emu_exits > 20 * pv_exits, "exits: emulated %lld, pv %lld",
+		      (long long)emu_exits, (long long)pv_exits);
+
+	/* a running guest's agent: hello and report relayed */
+	gi = wait_guest(idle, agent_reported);
+	agent = json_object_object_get(gi, "agent");
+	ck_assert_msg(agent_reported(gi), "idle guest: %s", json_object_to_json_string(gi));
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(
+			     json_object_object_get(agent, "hello"), "guest_kind")),
+			 "microguest");
+	ck_assert_int_gt(json_object_get_int64(json_object_object_get(agent, "ready_ms")), 0);
+
+	m = metrics();
+	snprintf(line, sizeof(line),
+		 "pvm_guest_vcpu_exits_total{guest=\"%s\",reason=\"total\"} %lld\n", pv,
+		 (long long)pv_exits);
+	ck_assert_msg(strstr(m, line), "no %s", line);
+	snprintf(line, sizeof(line),
+		 "pvm_guest_vcpu_exits_total{guest=\"%s\",reason=\"total\"} %lld\n", emu,
+		 (long long)emu_exits);
+	ck_assert_msg(strstr(m, line), "no %s", line);
+	snprintf(line, sizeof(line), "guest=\"%s\",hook=\"console\"} %d\n", pv, CONSOLE_BYTES);
+	ck_assert_msg(strstr(m, line), "no hook bytes line %s", line);
+	snprintf(line, sizeof(line), "pvm_guest_agent_stale{guest=\"%s\"} ", idle);
+	ck_assert_msg(strstr(m, line), "no %s", line);
+	free(m);
+	json_object_put(gp);
+	json_object_put(ge);
+	json_object_put(gi);
+
+	pvmd_client_close(cl);
+	cl = NULL;
+	ck_assert_int_eq(kill(pvmd, SIGTERM), 0);
+	ck_assert_int_eq(waitpid(pvmd, &status, 0), pvmd);
+	pvmd = -1;
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "pvmd status %#x", status);
+}
+END_TEST
+
+static void teardown(void)
+{
+	char cmd[128];
+
+	pvmd_client_close(cl);
+	if (pvmd > 0) {
+		kill(pvmd, SIGKILL);
+		waitpid(pvmd, NULL, 0);
+	}
+	if (dir[0]) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", dir);
+	}
+}
+
+int main(void)
+{
+	Suite *s = suite_create("daemon_all_in_one");
+	TCase *tc = tcase_create("all_in_one");
+	SRunner *sr;
+	int failed;
+
+	if (access("/dev/kvm", R_OK | W_OK) < 0) {
+		printf("SKIP: no /dev/kvm\n");
+		return 77;
+	}
+	tcase_set_timeout(tc, 90);
+	tcase_add_test(tc, test_all_in_one);
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
