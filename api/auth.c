@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Bearer tokens: the store keeps only their hashes. 401 when the token is
- * missing, unknown or revoked; the route table's roles decide 403.
+ * missing, unknown, revoked or expired (an expired one with its own problem
+ * type and RFC 6750 challenge, so a client can tell "get a new token" from
+ * "wrong token"); the route table's roles decide 403.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,6 +48,7 @@ int api_auth(struct api_req *rq, struct api_resp *rs)
 	struct store_token tok;
 	struct pvm_err err = {0};
 	unsigned char digest[32];
+	char when[API_RFC3339_MAX];
 	const char *secret;
 	int ret;
 
@@ -71,11 +74,19 @@ int api_auth(struct api_req *rq, struct api_resp *rs)
 	if (ret == -EKEYREVOKED)
 		return api_problem(rs, 401, API_P_UNAUTHORIZED, NULL, "the token was revoked"),
 		       -EACCES;
+	if (ret == -EKEYEXPIRED) {
+		api_problem(rs, 401, API_P_TOKEN_EXPIRED, NULL, "the token %s expired at %s",
+			    tok.id, api_rfc3339(tok.expires_ms, when, sizeof(when)));
+		rs->www_authenticate =
+		    "Bearer error=\"invalid_token\", error_description=\"token expired\"";
+		return -EACCES;
+	}
 	if (ret < 0) {
 		pvm_log_error("api: authenticate: %s", err.msg);
 		return api_problem(rs, 503, API_P_UNAVAILABLE, NULL, "cannot check the token"), ret;
 	}
 	rq->role = from_store(tok.role);
+	rq->token_expires_ms = tok.expires_ms;
 	snprintf(rq->token_id, sizeof(rq->token_id), "%s", tok.id);
 	snprintf(rq->token_host, sizeof(rq->token_host), "%s", tok.host_id);
 	api_tokcache_put(rq->srv, digest, rq);

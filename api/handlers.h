@@ -13,6 +13,7 @@ int api_h_metrics(struct api_req *rq, struct api_resp *rs);
 
 int api_h_token_create(struct api_req *rq, struct api_resp *rs);
 int api_h_token_list(struct api_req *rq, struct api_resp *rs);
+int api_h_token_get(struct api_req *rq, struct api_resp *rs);
 int api_h_token_delete(struct api_req *rq, struct api_resp *rs);
 
 int api_h_host_register(struct api_req *rq, struct api_resp *rs);

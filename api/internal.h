@@ -32,6 +32,7 @@ enum api_problem {
 	API_P_INVALID,
 	API_P_TOO_LARGE,
 	API_P_UNAUTHORIZED,
+	API_P_TOKEN_EXPIRED,
 	API_P_FORBIDDEN,
 	API_P_NOT_FOUND,
 	API_P_METHOD,
@@ -66,7 +67,8 @@ struct api_req {
 	/* authentication result */
 	unsigned role;
 	char token_id[40];
-	char token_host[40]; /* the host a host token speaks for, "" when unbound */
+	char token_host[40];	  /* the host a host token speaks for, "" when unbound */
+	int64_t token_expires_ms; /* wall clock ms; 0: never */
 	uint64_t start_ns;
 	unsigned status;
 	size_t resp_bytes;
@@ -80,6 +82,7 @@ struct api_resp {
 	const char *content_type;
 	char etag[40];
 	char location[160];
+	const char *www_authenticate; /* a 401's challenge when not the plain one */
 	/* a streaming answer (SSE) */
 	MHD_ContentReaderCallback stream;
 	void *stream_cls;
@@ -228,6 +231,9 @@ int api_store_problem(struct api_resp *rs, int ret, const struct pvm_err *err);
 /* If-Match: *gen 0 when absent or "*"; 400 when malformed. */
 int api_if_match(struct api_req *rq, struct api_resp *rs, int64_t *gen);
 void api_set_etag(struct api_resp *rs, int64_t gen);
+/* ms since the epoch as RFC 3339 UTC ("2026-01-02T03:04:05.678Z") in buf. */
+#define API_RFC3339_MAX 32
+const char *api_rfc3339(int64_t ms, char *buf, size_t len);
 /* limit and page_token into opts (page_token points into the request). */
 int api_page_opts(struct api_req *rq, struct api_resp *rs, struct store_list_opts *opts);
 /* Adds "items" and "next_page_token" (null on the last page) to a list answer. */

@@ -95,6 +95,45 @@ static json_object *problem_schema(void)
 	return object_schema(f, PVM_ARRAY_SIZE(f));
 }
 
+/* What create and get answer for a token; expires_at is null when it never expires. */
+static json_object *token_schema(void)
+{
+	static const struct pvm_json_field f[] = {
+	    {.name = "id", .type = PVM_JSON_STRING, .required = true},
+	    {.name = "name", .type = PVM_JSON_STRING, .required = true},
+	    {.name = "role", .type = PVM_JSON_STRING, .required = true},
+	    {.name = "host_id", .type = PVM_JSON_STRING, .required = true, .nullable = true},
+	    {.name = "revoked", .type = PVM_JSON_BOOL, .required = true},
+	    {.name = "generation", .type = PVM_JSON_INT, .required = true, .max = INT64_MAX},
+	    {.name = "created_ms", .type = PVM_JSON_INT, .required = true, .max = INT64_MAX},
+	    {.name = "expires_at", .type = PVM_JSON_STRING, .required = true, .nullable = true},
+	    {.name = "secret", .type = PVM_JSON_STRING},
+	};
+	json_object *o = object_schema(f, PVM_ARRAY_SIZE(f)), *props, *p;
+
+	json_object_object_get_ex(o, "properties", &props);
+	json_object_object_get_ex(props, "expires_at", &p);
+	json_object_object_add(p, "format", json_object_new_string("date-time"));
+	json_object_object_get_ex(props, "secret", &p);
+	json_object_object_add(p, "description",
+			       json_object_new_string("create only: the secret, shown once"));
+	return o;
+}
+
+/* The lifetime of a new token, and what happens when it ends. */
+static void describe_ttl(json_object *token_create)
+{
+	json_object *props, *p;
+
+	json_object_object_get_ex(token_create, "properties", &props);
+	if (!json_object_object_get_ex(props, "ttl_s", &p))
+		return;
+	json_object_object_add(
+	    p, "description",
+	    json_object_new_string("lifetime in seconds (60 s to 10 years); absent: never expires. "
+				   "An expired token gets 401 with problem type token-expired"));
+}
+
 static json_object *ref(const char *name)
 {
 	json_object *o = json_object_new_object();
@@ -168,6 +207,11 @@ static json_object *operation(const struct api_route *r)
 		json_object_object_add(op, "requestBody", rb);
 	}
 	json_object_object_add(ok, "description", json_object_new_string("success"));
+	if (strcmp(r->tag, "tokens") == 0 && strcmp(r->pattern, "/v1/tokens") != 0 &&
+	    strcmp(r->method, "GET") == 0)
+		json_object_object_add(ok, "content", content("application/json", ref("Token")));
+	if (strcmp(r->tag, "tokens") == 0 && strcmp(r->method, "POST") == 0)
+		json_object_object_add(ok, "content", content("application/json", ref("Token")));
 	snprintf(code, sizeof(code), "%u", r->ok_status);
 	json_object_object_add(resp, code, ok);
 	json_object_object_add(def, "description", json_object_new_string("an RFC 9457 problem"));
@@ -192,7 +236,7 @@ json_object *api_openapi(void)
 	json_object *paths = json_object_new_object(), *comp = json_object_new_object();
 	json_object *sch = json_object_new_object(), *sec = json_object_new_object();
 	json_object *bearer = json_object_new_object(), *gsec = json_object_new_array();
-	json_object *gsec1 = json_object_new_object();
+	json_object *gsec1 = json_object_new_object(), *tc = NULL;
 
 	json_object_object_add(doc, "openapi", json_object_new_string("3.1.0"));
 	json_object_object_add(info, "title", json_object_new_string("pvm control plane"));
@@ -215,12 +259,21 @@ json_object *api_openapi(void)
 	}
 	json_object_object_add(doc, "paths", paths);
 	json_object_object_add(sch, "Problem", problem_schema());
+	json_object_object_add(sch, "Token", token_schema());
 	for (size_t i = 0; i < PVM_ARRAY_SIZE(schemas); i++)
 		json_object_object_add(sch, schemas[i].name,
 				       object_schema(schemas[i].fields, *schemas[i].n));
+	json_object_object_get_ex(sch, "TokenCreate", &tc);
+	describe_ttl(tc);
 	json_object_object_add(comp, "schemas", sch);
 	json_object_object_add(bearer, "type", json_object_new_string("http"));
 	json_object_object_add(bearer, "scheme", json_object_new_string("bearer"));
+	json_object_object_add(
+	    bearer, "description",
+	    json_object_new_string(
+		"401 problem types: unauthorized (missing, unknown or revoked), "
+		"token-expired (WWW-Authenticate: Bearer error=\"invalid_token\", "
+		"error_description=\"token expired\")"));
 	json_object_object_add(sec, "bearer", bearer);
 	json_object_object_add(comp, "securitySchemes", sec);
 	json_object_object_add(doc, "components", comp);

@@ -20,6 +20,7 @@ static const struct {
     [API_P_INVALID] = {"invalid-field", "Invalid field"},
     [API_P_TOO_LARGE] = {"body-too-large", "Request body too large"},
     [API_P_UNAUTHORIZED] = {"unauthorized", "Missing or invalid token"},
+    [API_P_TOKEN_EXPIRED] = {"token-expired", "Token expired"},
     [API_P_FORBIDDEN] = {"forbidden", "Not allowed for this token"},
     [API_P_NOT_FOUND] = {"not-found", "Not found"},
     [API_P_METHOD] = {"method-not-allowed", "Method not allowed"},

@@ -144,7 +144,8 @@ static enum MHD_Result queue(struct api_req *rq, struct api_resp *rs)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, rs->location);
 	if (rs->status == 401)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-					"Bearer realm=\"pvm\"");
+					rs->www_authenticate ? rs->www_authenticate
+							     : "Bearer realm=\"pvm\"");
 	if (rs->stream)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
 	rq->status = rs->status;

@@ -4,7 +4,8 @@
  * (never the secret), so a request does not cost a store read to
  * authenticate. Revocation and host binding through this server drop the
  * entry at once; changes made elsewhere (another controller sharing the
- * store) are seen within API_TOKCACHE_TTL_NS.
+ * store) are seen within API_TOKCACHE_TTL_NS. An entry never outlives its
+ * token's expiry.
  */
 #include <string.h>
 
@@ -43,15 +44,21 @@ bool api_tokcache_get(struct api_server *srv, const unsigned char h[32], struct 
 
 void api_tokcache_put(struct api_server *srv, const unsigned char h[32], const struct api_req *rq)
 {
+	uint64_t now = pvm_now_ns(), until = now + API_TOKCACHE_TTL_NS;
+	int64_t left_ms = rq->token_expires_ms - (int64_t)(pvm_wall_ns() / 1000000ull);
 	struct api_tok_entry *e;
 
+	if (rq->token_expires_ms && left_ms <= 0)
+		return;
+	if (rq->token_expires_ms && (uint64_t)left_ms < API_TOKCACHE_TTL_NS / 1000000ull)
+		until = now + (uint64_t)left_ms * 1000000ull;
 	pthread_mutex_lock(&srv->tokcache_lock);
 	e = slot(srv, h);
 	memcpy(e->hash, h, 32);
 	e->role = rq->role;
 	memcpy(e->token_id, rq->token_id, sizeof(e->token_id));
 	memcpy(e->token_host, rq->token_host, sizeof(e->token_host));
-	e->expires_ns = pvm_now_ns() + API_TOKCACHE_TTL_NS;
+	e->expires_ns = until;
 	pthread_mutex_unlock(&srv->tokcache_lock);
 }
 

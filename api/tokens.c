@@ -1,14 +1,23 @@
 /* SPDX-License-Identifier: MIT */
-/* /v1/tokens: admin creates (the secret is shown once), lists and revokes. */
+/*
+ * /v1/tokens: admin creates (the secret is shown once, optionally with a
+ * lifetime, ttl_s), lists, reads and revokes. expires_at is RFC 3339, null
+ * for a token that never expires.
+ */
 #include <errno.h>
 #include <string.h>
 
 #include "api/handlers.h"
 #include "store/store.h"
 
+/* Nomad-style bounds on a token's lifetime: a minute to ten years. */
+#define TOKEN_TTL_MIN_S 60
+#define TOKEN_TTL_MAX_S (3650ll * 86400)
+
 static json_object *token_json(const struct store_token *t)
 {
 	json_object *o = json_object_new_object();
+	char when[API_RFC3339_MAX];
 
 	json_object_object_add(o, "id", json_object_new_string(t->id));
 	json_object_object_add(o, "name", json_object_new_string(t->name));
@@ -18,6 +27,10 @@ static json_object *token_json(const struct store_token *t)
 	json_object_object_add(o, "revoked", json_object_new_boolean(t->revoked));
 	json_object_object_add(o, "generation", json_object_new_int64(t->generation));
 	json_object_object_add(o, "created_ms", json_object_new_int64(t->created_ms));
+	json_object_object_add(
+	    o, "expires_at",
+	    t->expires_ms ? json_object_new_string(api_rfc3339(t->expires_ms, when, sizeof(when)))
+			  : NULL);
 	return o;
 }
 
@@ -28,6 +41,7 @@ const struct pvm_json_field api_token_fields[] = {
      .min_len = 1,
      .max_len = STORE_NAME_MAX - 1},
     {.name = "role", .type = PVM_JSON_STRING, .required = true, .min_len = 1, .max_len = 16},
+    {.name = "ttl_s", .type = PVM_JSON_INT, .min = TOKEN_TTL_MIN_S, .max = TOKEN_TTL_MAX_S},
 };
 const size_t api_ntoken_fields = PVM_ARRAY_SIZE(api_token_fields);
 
@@ -37,6 +51,7 @@ int api_h_token_create(struct api_req *rq, struct api_resp *rs)
 	struct pvm_err err = {0};
 	char secret[STORE_SECRET_MAX];
 	json_object *body, *ans;
+	int64_t ttl_s = 0;
 	const char *s;
 	int ret;
 
@@ -50,6 +65,8 @@ int api_h_token_create(struct api_req *rq, struct api_resp *rs)
 	}
 	pvm_json_get_str(body, "name", &s);
 	snprintf(t.name, sizeof(t.name), "%s", s);
+	if (pvm_json_get_int(body, "ttl_s", &ttl_s) == 0)
+		t.expires_ms = (int64_t)(pvm_wall_ns() / 1000000ull) + ttl_s * 1000;
 	ret = store_token_create(rq->srv->cfg.store, &t, secret, &err);
 	if (ret < 0) {
 		api_store_problem(rs, ret, &err);
@@ -83,6 +100,20 @@ int api_h_token_list(struct api_req *rq, struct api_resp *rs)
 		json_object_array_add(items, token_json(&l.items[i]));
 	api_json(rs, 200, api_page_answer(items, l.next));
 	store_token_list_free(&l);
+	return 0;
+}
+
+int api_h_token_get(struct api_req *rq, struct api_resp *rs)
+{
+	struct store_token t;
+	struct pvm_err err = {0};
+	int ret;
+
+	ret = store_token_get(rq->srv->cfg.store, rq->params[0], &t, &err);
+	if (ret < 0)
+		return api_store_problem(rs, ret, &err);
+	api_set_etag(rs, t.generation);
+	api_json(rs, 200, token_json(&t));
 	return 0;
 }
 

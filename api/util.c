@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/internal.h"
 #include "store/store.h"
@@ -57,6 +58,21 @@ bad:
 void api_set_etag(struct api_resp *rs, int64_t gen)
 {
 	snprintf(rs->etag, sizeof(rs->etag), "%lld", (long long)gen);
+}
+
+const char *api_rfc3339(int64_t ms, char *buf, size_t len)
+{
+	struct tm tm;
+	char sec[24];
+	time_t t;
+
+	if (ms < 0)
+		ms = 0;
+	t = (time_t)(ms / 1000);
+	if (!gmtime_r(&t, &tm) || !strftime(sec, sizeof(sec), "%Y-%m-%dT%H:%M:%S", &tm))
+		snprintf(sec, sizeof(sec), "1970-01-01T00:00:00");
+	snprintf(buf, len, "%s.%03dZ", sec, (int)(ms % 1000));
+	return buf;
 }
 
 int api_page_opts(struct api_req *rq, struct api_resp *rs, struct store_list_opts *opts)

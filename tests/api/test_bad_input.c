@@ -12,7 +12,18 @@
 
 #include "tests/api/harness.h"
 
-enum tok { T_ADMIN, T_NONE, T_GARBAGE, T_BASIC, T_REVOKED, T_READER, T_OPERATOR, T_HOST, T_OTHER };
+enum tok {
+	T_ADMIN,
+	T_NONE,
+	T_GARBAGE,
+	T_BASIC,
+	T_REVOKED,
+	T_EXPIRED,
+	T_READER,
+	T_OPERATOR,
+	T_HOST,
+	T_OTHER
+};
 
 struct bad {
 	const char *name;
@@ -29,6 +40,7 @@ struct bad {
 #define G	    "/v1/guests"
 #define GOOD_TAIL   "\"image\":\"x.elf\",\"vcpus\":1,\"memory_mib\":64"
 #define SPEC(extra) "{\"name\":\"bad\"," GOOD_TAIL extra "}"
+#define TOK(ttl)    "{\"name\":\"ttl\",\"role\":\"reader\",\"ttl_s\":" ttl "}"
 
 static const struct bad cases[] = {
     /* malformed JSON */
@@ -254,8 +266,37 @@ static const struct bad cases[] = {
      "{\"agent\":{\"state\":\"connected\",\"stale\":false,\"hello\":{\"agent_version\":\"1.0\","
      "\"guest_kind\":\"microguest\"},\"negotiation\":{\"status\":\"accepted\",\"accepted\":[7]}}}",
      NULL, 400, "invalid-field", "/agent/negotiation/accepted/0"},
+    {"report unknown field", "POST", G "/%G/reports", T_HOST, "{\"exit\":{\"io\":1}}", NULL, 400,
+     "invalid-field", "/exit"},
+    {"report agent kvm features string", "POST", G "/%G/reports", T_HOST,
+     "{\"agent\":{\"state\":\"connected\",\"stale\":false,\"hello\":{\"agent_version\":\"1\","
+     "\"guest_kind\":\"linux\"},\"negotiation\":{\"status\":\"none\",\"kvm\":{\"features\":"
+     "\"all\"}}}}",
+     NULL, 400, "invalid-field", "/agent/negotiation/kvm/features"},
     {"token role unknown", "POST", "/v1/tokens", T_ADMIN, "{\"name\":\"x\",\"role\":\"root\"}",
      NULL, 400, "invalid-field", "/role"},
+    /* token lifetimes: 60 s .. 10 years, an integer */
+    {"ttl string", "POST", "/v1/tokens", T_ADMIN, TOK("\"3600\""), NULL, 400, "invalid-field",
+     "/ttl_s"},
+    {"ttl fraction", "POST", "/v1/tokens", T_ADMIN, TOK("60.5"), NULL, 400, "invalid-field",
+     "/ttl_s"},
+    {"ttl negative", "POST", "/v1/tokens", T_ADMIN, TOK("-3600"), NULL, 400, "invalid-field",
+     "/ttl_s"},
+    {"ttl zero", "POST", "/v1/tokens", T_ADMIN, TOK("0"), NULL, 400, "invalid-field", "/ttl_s"},
+    {"ttl below a minute", "POST", "/v1/tokens", T_ADMIN, TOK("59"), NULL, 400, "invalid-field",
+     "/ttl_s"},
+    {"ttl over ten years", "POST", "/v1/tokens", T_ADMIN, TOK("315360001"), NULL, 400,
+     "invalid-field", "/ttl_s"},
+    {"ttl absurd", "POST", "/v1/tokens", T_ADMIN, TOK("9223372036854775807"), NULL, 400,
+     "invalid-field", "/ttl_s"},
+    {"ttl null", "POST", "/v1/tokens", T_ADMIN, TOK("null"), NULL, 400, "invalid-field", "/ttl_s"},
+    {"ttl bool", "POST", "/v1/tokens", T_ADMIN, TOK("true"), NULL, 400, "invalid-field", "/ttl_s"},
+    {"ttl duration text", "POST", "/v1/tokens", T_ADMIN, TOK("\"12h\""), NULL, 400, "invalid-field",
+     "/ttl_s"},
+    {"expired token reads", "GET", G, T_EXPIRED, NULL, NULL, 401, "token-expired", NULL},
+    {"expired token writes", "POST", G, T_EXPIRED, SPEC(""), NULL, 401, "token-expired", NULL},
+    {"expired token creates token", "POST", "/v1/tokens", T_EXPIRED, TOK("3600"), NULL, 401,
+     "token-expired", NULL},
     {"image format", "POST", "/v1/images", T_ADMIN,
      "{\"name\":\"i\",\"format\":\"iso\",\"source\":\"/x\"}", NULL, 400, "invalid-field",
      "/format"},
@@ -289,6 +330,7 @@ static const struct bad cases[] = {
 static struct th t;
 static char host_id[64], other_id[64], guest_id[64], image_id[64];
 static char tok_reader[128], tok_operator[128], tok_host[128], tok_other[128], tok_revoked[128];
+static char tok_expired[STORE_SECRET_MAX];
 
 static void setup(void)
 {
@@ -308,6 +350,15 @@ static void setup(void)
 	th_req(&t, "DELETE", path, t.admin, NULL, NULL, &r);
 	ck_assert_int_eq(r.status, 204);
 	th_resp_free(&r);
+	/* An admin token that expired a minute ago: the API cannot make one. */
+	{
+		struct store_token x = {.role = STORE_ROLE_ADMIN};
+		struct pvm_err err = {0};
+
+		snprintf(x.name, sizeof(x.name), "expired-admin");
+		x.expires_ms = (int64_t)(pvm_wall_ns() / 1000000ull) - 60000;
+		ck_assert_int_eq(store_token_create(t.st, &x, tok_expired, &err), 0);
+	}
 	/* cordon the other host so the fixture guest lands on h1 */
 	snprintf(path, sizeof(path), "/v1/hosts/%s", other_id);
 	th_req(&t, "PATCH", path, t.admin, "{\"cordoned\":true}", NULL, &r);
@@ -416,6 +467,8 @@ static const char *token_for(enum tok k)
 		return NULL;
 	case T_REVOKED:
 		return tok_revoked;
+	case T_EXPIRED:
+		return tok_expired;
 	case T_READER:
 		return tok_reader;
 	case T_OPERATOR:
@@ -465,6 +518,25 @@ START_TEST(bad_input)
 }
 END_TEST
 
+/* An expired token's 401 carries the RFC 6750 challenge; a revoked one does not. */
+START_TEST(expired_challenge)
+{
+	struct th_resp r;
+
+	th_req(&t, "GET", G, tok_expired, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 401);
+	ck_assert_str_eq(r.www_auth,
+			 "Bearer error=\"invalid_token\", error_description=\"token expired\"");
+	ck_assert_ptr_nonnull(strstr(th_str(&r, "detail"), "expired"));
+	th_resp_free(&r);
+	th_req(&t, "GET", G, tok_revoked, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 401);
+	ck_assert_str_eq(th_problem(&r), "unauthorized");
+	ck_assert_ptr_null(strstr(r.www_auth, "expired"));
+	th_resp_free(&r);
+}
+END_TEST
+
 START_TEST(enough_cases)
 {
 	ck_assert_uint_ge(PVM_ARRAY_SIZE(cases), 60);
@@ -484,6 +556,7 @@ int main(void)
 	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, enough_cases);
+	tcase_add_test(tc, expired_challenge);
 	tcase_add_loop_test(tc, bad_input, 0, (int)PVM_ARRAY_SIZE(cases));
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
