@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -20,6 +21,8 @@
 #define CTL_MAX_CLIENTS	    8
 #define CTL_LINE_MAX	    65536
 #define CTL_DEFAULT_STOP_MS 5000
+/* how long one answer may wait for a client that does not read */
+#define CTL_SEND_TIMEOUT_MS 2000
 
 struct ctl_client {
 	int fd;
@@ -254,7 +257,17 @@ static void *ctl_thread(void *arg)
 			break;
 		if (pfd[1].revents & POLLIN) {
 			int fd = accept4(ctl->lfd, NULL, NULL, SOCK_CLOEXEC);
+			struct timeval tv = {.tv_sec = CTL_SEND_TIMEOUT_MS / 1000,
+					     .tv_usec = CTL_SEND_TIMEOUT_MS % 1000 * 1000};
 			int i;
+
+			/* the thread serves every client: one that never reads its
+			 * answers is dropped, not waited for */
+			if (fd >= 0 &&
+			    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
+				close(fd);
+				fd = -1;
+			}
 
 			for (i = 0; fd >= 0 && i < CTL_MAX_CLIENTS; i++) {
 				if (ctl->c[i].fd < 0) {

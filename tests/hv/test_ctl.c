@@ -5,6 +5,7 @@
  * agent, stop, malformed requests), SIGTERM, and a forced stop.
  */
 #include <check.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -212,6 +213,35 @@ START_TEST(overlong_request_line)
 }
 END_TEST
 
+/* A client that sends requests and never reads its answers: once its socket
+ * is full the VMM gives up on it, and other clients are still answered. */
+START_TEST(slow_client_does_not_block_others)
+{
+	pid_t pid = start("idle", "mode=pv");
+	int fd = ctl_connect(), fd2, small = 4096;
+	static const char req[] = "{\"cmd\":\"stats\"}\n";
+	json_object *a;
+
+	ck_assert(console_has("idle: up"));
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+	ck_assert_int_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+	/* far more answer bytes than both socket buffers hold */
+	for (int i = 0; i < 3000; i++)
+		if (write(fd, req, sizeof(req) - 1) < 0)
+			break;
+	fd2 = ctl_connect();
+	a = ask(fd2, "{\"cmd\":\"status\"}");
+	ck_assert(ok(a));
+	json_object_put(a);
+	a = ask(fd2, "{\"cmd\":\"stop\"}");
+	ck_assert(ok(a));
+	json_object_put(a);
+	close(fd2);
+	close(fd);
+	ck_assert_int_eq(vmm_wait(pid), 0);
+}
+END_TEST
+
 START_TEST(sigterm_is_graceful)
 {
 	pid_t pid = start("idle", "mode=pv");
@@ -264,6 +294,7 @@ int main(void)
 	vmm_require_kvm();
 	tcase_add_test(tc, protocol);
 	tcase_add_test(tc, overlong_request_line);
+	tcase_add_test(tc, slow_client_does_not_block_others);
 	tcase_add_test(tc, sigterm_is_graceful);
 	tcase_add_test(tc, stop_forced_after_timeout);
 	tcase_add_test(tc, pause_stops_a_busy_guest);
