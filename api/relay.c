@@ -113,6 +113,19 @@ static const struct pvm_json_field neg_fields[] = {
     {.name = "offered", .type = PVM_JSON_ARRAY, .max_len = MAP_MAX},
     {.name = "accepted", .type = PVM_JSON_ARRAY, .max_len = MAP_MAX},
     {.name = "refused", .type = PVM_JSON_ARRAY, .max_len = MAP_MAX},
+    {.name = "kvm", .type = PVM_JSON_OBJECT},
+};
+
+/* Linux guests: the KVM pv features the running kernel uses. */
+static const struct pvm_json_field kvm_fields[] = {
+    {.name = "cpuid_read", .type = PVM_JSON_BOOL},
+    {.name = "signature_kvm", .type = PVM_JSON_BOOL},
+    {.name = "features", .type = PVM_JSON_INT, .max = UINT32_MAX},
+    {.name = "feature_names", .type = PVM_JSON_ARRAY, .max_len = MAP_MAX},
+    {.name = "clocksource", .type = PVM_JSON_STRING, .max_len = 32},
+    {.name = "kvm_clock_in_use", .type = PVM_JSON_BOOL},
+    {.name = "steal_ticks", .type = PVM_JSON_INT, .max = INT64_MAX},
+    {.name = "steal_time_nonzero", .type = PVM_JSON_BOOL},
 };
 
 static const struct pvm_json_field refusal_fields[] = {
@@ -178,6 +191,14 @@ static int neg_check(json_object *neg, const char *path, struct pvm_err *err)
 		join(p, sizeof(p), path, lists[i]);
 		if (json_object_object_get_ex(neg, lists[i], &arr) && arr)
 			ret = api_check_str_array(arr, p, NAME_MAX_LEN, name_ok, err);
+	}
+	if (ret == 0 && json_object_object_get_ex(neg, "kvm", &arr) && arr) {
+		join(p, sizeof(p), path, "kvm");
+		ret = pvm_json_check(arr, p, kvm_fields, PVM_ARRAY_SIZE(kvm_fields), err);
+		if (ret == 0 && json_object_object_get_ex(arr, "feature_names", &arr) && arr) {
+			join(p, sizeof(p), path, "kvm/feature_names");
+			ret = api_check_str_array(arr, p, NAME_MAX_LEN, name_ok, err);
+		}
 	}
 	if (ret == 0 && json_object_object_get_ex(neg, "refused", &arr) && arr) {
 		for (size_t i = 0; ret == 0 && i < json_object_array_length(arr); i++) {

@@ -304,13 +304,13 @@ void pvmd_host_reconcile(struct pvmd_host *h)
 	pvmd_host_update_used(h);
 }
 
-static bool send_report(struct pvmd_host *h, struct pvmd_hg *g, json_object *body)
+/* Returns the HTTP status, 0 when the controller was not reached. */
+static long send_report(struct pvmd_host *h, struct pvmd_hg *g, json_object *body)
 {
 	struct pvm_err err = {0};
 	json_object *ans = NULL;
 	char path[128];
 	long status = 0;
-	bool ok = false;
 
 	snprintf(path, sizeof(path), "/v1/guests/%s/reports", g->id);
 	if (pvmd_client_call(h->cl, "POST", path, body, HTTP_TIMEOUT, &status, &ans, &err) < 0) {
@@ -322,10 +322,9 @@ static bool send_report(struct pvmd_host *h, struct pvmd_hg *g, json_object *bod
 		pvm_log_warn("report guest %s: HTTP %ld %s", g->id, status, detail);
 	} else {
 		snprintf(g->reported, sizeof(g->reported), "%s", g->observed);
-		ok = true;
 	}
 	json_object_put(ans);
-	return ok;
+	return status;
 }
 
 static bool hello_pending(const struct pvmd_hg *g, uint64_t now)
@@ -366,6 +365,7 @@ void pvmd_host_report(struct pvmd_host *h)
 		bool stats_due =
 		    g->drv && ((g->running && now >= g->next_stats) || (changed && !g->running));
 		json_object *body, *stats = NULL, *hs = NULL, *caps = NULL, *agent = NULL;
+		long status;
 
 		if (!stats_due && hello_pending(g, now))
 			agent = agent_relay(g);
@@ -390,7 +390,13 @@ void pvmd_host_report(struct pvmd_host *h)
 		}
 		if (agent)
 			json_object_object_add(body, "agent", agent);
-		if (send_report(h, g, body) && agent)
+		status = send_report(h, g, body);
+		if (status == 400 && agent) {
+			/* What the guest said may be refused; the VMM's figures still count. */
+			json_object_object_del(body, "agent");
+			status = send_report(h, g, body);
+		}
+		if (status == 200 && agent)
 			g->hello_relayed = true;
 		json_object_put(body);
 	}
