@@ -1,9 +1,39 @@
 /* SPDX-License-Identifier: MIT */
 /* pvmctl token create|list|revoke (admin only on the server side) */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/internal.h"
+
+/* The server's bounds on ttl_s, checked here too so --ttl errors name --ttl. */
+#define TTL_MIN_S 60
+#define TTL_MAX_S (3650ll * 86400)
+
+/*
+ * expires_at (RFC 3339 UTC from the server) as a second-precision time,
+ * "never" for null, and " (expired)" once past, so a list shows at a glance
+ * which tokens no longer work.
+ */
+static const char *fmt_expiry(json_object *obj, const char *path, char *buf, size_t len)
+{
+	json_object *v = cli_field(obj, path);
+	const char *s, *rest;
+	struct tm tm = {0};
+	time_t t;
+
+	if (!v)
+		return "never";
+	s = json_object_get_string(v);
+	rest = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+	if (!rest || (t = timegm(&tm)) == (time_t)-1)
+		return cli_field_text(obj, path, buf, len);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if ((int64_t)t * 1000 <= (int64_t)(pvm_wall_ns() / 1000000))
+		snprintf(buf + strlen(buf), len - strlen(buf), " (expired)");
+	return buf;
+}
 
 /* clang-format off */
 static const struct cli_col list_cols[] = {
@@ -13,6 +43,7 @@ static const struct cli_col list_cols[] = {
 	{ "HOST", "host_id", false, NULL },
 	{ "REVOKED", "revoked", false, NULL },
 	{ "REVOKED AT", "revoked_ms", true, cli_fmt_time_ms },
+	{ "EXPIRES", "expires_at", false, fmt_expiry },
 	{ "AGE", "created_ms", false, cli_fmt_age_ms },
 };
 /* clang-format on */
@@ -21,8 +52,37 @@ static const struct cli_col list_cols[] = {
 static const struct cli_opt create_opts[] = {
 	{ "role", 'r', "ROLE", "admin, operator, reader or host (required)" },
 	{ "host", 0, "HOST", "host tokens: the host id it speaks for" },
+	{ "ttl", 0, "DURATION", "lifetime: 90s, 15m, 12h or 30d (60s to 3650d); default never" },
 };
 /* clang-format on */
+
+/* "90s", "15m", "12h", "30d": a whole number and one unit, as Nomad's TTLs. */
+static int parse_ttl(const char *s, int64_t *out)
+{
+	static const struct {
+		char unit;
+		int64_t secs;
+	} units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+	size_t n = strlen(s);
+	char num[24];
+	int64_t v;
+
+	if (n < 2 || n > sizeof(num))
+		return -EINVAL;
+	memcpy(num, s, n - 1);
+	num[n - 1] = '\0';
+	if (num[0] < '0' || num[0] > '9' || pvm_parse_int(num, 1, TTL_MAX_S, &v) < 0)
+		return -EINVAL;
+	for (size_t i = 0; i < PVM_ARRAY_SIZE(units); i++) {
+		if (s[n - 1] != units[i].unit)
+			continue;
+		if (v > TTL_MAX_S / units[i].secs)
+			return -ERANGE;
+		*out = v * units[i].secs;
+		return *out < TTL_MIN_S ? -ERANGE : 0;
+	}
+	return -EINVAL;
+}
 
 static int token_create(struct cli_ctx *ctx, struct cli_args *a)
 {
@@ -30,15 +90,28 @@ static int token_create(struct cli_ctx *ctx, struct cli_args *a)
 	json_object *body;
 	struct cli_resp resp = {0};
 	char buf[256];
+	int64_t ttl = 0;
 	int ret;
 
 	if (!cli_arg(a, "role"))
 		return cli_usage_error(ctx, "--role is required (admin, operator, reader or host)");
+	if (cli_arg(a, "ttl")) {
+		ret = parse_ttl(cli_arg(a, "ttl"), &ttl);
+		if (ret == -ERANGE)
+			return cli_usage_error(ctx, "--ttl %s: must be between 60s and 3650d",
+					       cli_arg(a, "ttl"));
+		if (ret < 0)
+			return cli_usage_error(
+			    ctx, "--ttl %s: expected a whole number and a unit: 90s, 15m, 12h, 30d",
+			    cli_arg(a, "ttl"));
+	}
 	body = json_object_new_object();
 	json_object_object_add(body, "name", json_object_new_string(a->pos[0]));
 	json_object_object_add(body, "role", json_object_new_string(cli_arg(a, "role")));
 	if (cli_arg(a, "host"))
 		json_object_object_add(body, "host_id", json_object_new_string(cli_arg(a, "host")));
+	if (ttl)
+		json_object_object_add(body, "ttl_s", json_object_new_int64(ttl));
 	ret = cli_request(ctx, "POST", "/v1/tokens", body, &opt, &resp);
 	if (ret == CLI_EXIT_OK) {
 		if (ctx->output == CLI_OUT_JSON) {
@@ -48,6 +121,8 @@ static int token_create(struct cli_ctx *ctx, struct cli_args *a)
 			       cli_field_text(resp.json, "id", buf, sizeof(buf)));
 			printf("secret: %s\n",
 			       cli_field_text(resp.json, "secret", buf, sizeof(buf)));
+			printf("expires: %s\n",
+			       fmt_expiry(resp.json, "expires_at", buf, sizeof(buf)));
 			fprintf(stderr, "The secret is shown only this once; store it now.\n");
 		}
 	}
@@ -69,7 +144,7 @@ static int token_list(struct cli_ctx *ctx, struct cli_args *a)
 	return ret;
 }
 
-/* Tokens have no GET by id: a name is found in the list. */
+/* Revoking by name: the name is found in the list. */
 static int token_id(struct cli_ctx *ctx, const char *ref, char *id, size_t len)
 {
 	json_object *doc, *items;

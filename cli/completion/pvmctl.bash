@@ -46,6 +46,10 @@ _pvmctl()
 		COMPREPLY=($(compgen -W "admin operator reader host" -- "$cur"))
 		return
 		;;
+	--ttl) # examples of the DURATION forms (s, m, h, d)
+		COMPREPLY=($(compgen -W "15m 1h 12h 7d 30d 90d" -- "$cur"))
+		return
+		;;
 	--require | --prefer)
 		COMPREPLY=($(compgen -W "$hooks" -- "$cur"))
 		return
@@ -105,7 +109,7 @@ _pvmctl()
 		;;
 	token)
 		[[ -z $sub ]] && { COMPREPLY=($(compgen -W "create list revoke" -- "$cur")); return; }
-		[[ $sub == create ]] && opts="--role -r --host"
+		[[ $sub == create ]] && opts="--role -r --host --ttl"
 		;;
 	events) opts="--follow -f --since" ;;
 	rebalance) opts="--apply --max-moves" ;;

@@ -23,6 +23,7 @@
 #include <json-c/json.h>
 
 #include "common/common.h"
+#include "store/store.h"
 
 static char dir[] = "/tmp/pvm-cli-live-XXXXXX";
 static pid_t pvmd_pid;
@@ -695,6 +696,83 @@ START_TEST(token_commands_and_auth_errors)
 }
 END_TEST
 
+/*
+ * Lifetimes: --ttl durations reach the API as ttl_s and come back as
+ * expires_at; bad ones are usage errors. An expired token (made through the
+ * store in pvmd's own database with an expiry in the past: the API cannot
+ * make one) is refused with exit 5 and one line saying it expired.
+ */
+START_TEST(token_ttl_and_expired)
+{
+	static const char *const good[] = {"90s", "15m", "12h", "30d"};
+	static const char *const bad[] = {"10x",  "15",	   "m", "-5m",
+					  "1.5h", "1h30m", "",	"99999999999d"};
+	struct store_token t = {.role = STORE_ROLE_ADMIN};
+	char secret[STORE_SECRET_MAX], db[160], name[32];
+	struct pvm_err e = {0};
+	struct store *st;
+	json_object *o, *items;
+	bool seen = false;
+
+	for (size_t i = 0; i < PVM_ARRAY_SIZE(good); i++) {
+		snprintf(name, sizeof(name), "ttl-%s", good[i]);
+		CK_EXIT(0, admin, "token", "create", name, "--role", "reader", "--ttl", good[i],
+			"-o", "json");
+		o = out_json();
+		ck_assert_msg(jstr(o, "expires_at") && strlen(jstr(o, "expires_at")) == 24,
+			      "expires_at: %s", out);
+		json_object_put(o);
+	}
+	CK_EXIT(0, admin, "token", "create", "ttl-text", "--role", "reader", "--ttl", "12h");
+	CK_OUT("expires: 20");
+	for (size_t i = 0; i < PVM_ARRAY_SIZE(bad); i++) {
+		CK_EXIT(2, admin, "token", "create", "ttl-bad", "--role", "reader", "--ttl",
+			bad[i]);
+		CK_ERR("--ttl");
+	}
+	CK_EXIT(2, admin, "token", "create", "ttl-short", "--role", "reader", "--ttl", "59s");
+	CK_ERR("between 60s and 3650d");
+	CK_EXIT(2, admin, "token", "create", "ttl-long", "--role", "reader", "--ttl", "3651d");
+	CK_ERR("between 60s and 3650d");
+
+	snprintf(db, sizeof(db), "%s/pvm.db", dir);
+	ck_assert_msg(store_open(db, NULL, &st, &e) == 0, "%s", e.msg);
+	snprintf(t.name, sizeof(t.name), "gone");
+	t.expires_ms = (int64_t)(pvm_wall_ns() / 1000000) - 3600 * 1000;
+	ck_assert_msg(store_token_create(st, &t, secret, &e) == 0, "%s", e.msg);
+	store_close(st);
+
+	CK_EXIT(5, secret, "host", "list");
+	one_line_err();
+	CK_ERR("Token expired");
+	CK_ERR(t.id);
+	CK_ERR("[HTTP 401]");
+	CK_EXIT(5, secret, "token", "list", "-o", "json");
+	one_line_err();
+	CK_ERR("expired");
+
+	/* the list shows who expires when: never, a time, or a time that passed */
+	CK_EXIT(0, admin, "token", "list");
+	CK_OUT("EXPIRES");
+	CK_OUT("never");
+	CK_OUT("(expired)");
+	CK_EXIT(0, admin, "token", "list", "-o", "json");
+	o = out_json();
+	ck_assert(json_object_object_get_ex(o, "items", &items));
+	for (size_t i = 0; i < json_object_array_length(items); i++) {
+		json_object *it = json_object_array_get_idx(items, i);
+
+		ck_assert(json_object_object_get_ex(it, "expires_at", NULL));
+		if (strcmp(jstr(it, "id"), t.id) == 0) {
+			ck_assert_int_eq(strlen(jstr(it, "expires_at")), 24);
+			seen = true;
+		}
+	}
+	ck_assert(seen);
+	json_object_put(o);
+}
+END_TEST
+
 START_TEST(events_list_and_follow)
 {
 	char op[128], ep[128], since[32];
@@ -973,6 +1051,7 @@ int main(void)
 	tcase_add_test(tc, no_host_exit_7);
 	tcase_add_test(tc, create_wait_follows_to_running_and_failed);
 	tcase_add_test(tc, token_commands_and_auth_errors);
+	tcase_add_test(tc, token_ttl_and_expired);
 	tcase_add_test(tc, events_list_and_follow);
 	tcase_add_test(tc, rebalance_command);
 	tcase_add_test(tc, version_and_precedence);
