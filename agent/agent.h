@@ -509,7 +509,4 @@ struct json_object *agent_host_to_json(struct agent_host *h, uint64_t now_ns);
  */
 int agent_host_merge_stats(struct agent_host *h, struct json_object *stats, uint64_t now_ns);
 
-/* Names of the KVM pv feature bits of CPUID 0x40000001 EAX (NULL if unnamed). */
-const char *agent_kvm_feature_name(unsigned bit);
-
 #endif /* PVM_AGENT_H */

@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "agent/session.h"
+#include "common/common.h"
 
 #define MS 1000000ull
 
@@ -88,7 +89,7 @@ static json_object *kvm_json(const struct agent_negotiation *n)
 	json_object *names = json_object_new_array();
 
 	for (unsigned i = 0; i < 32; i++) {
-		const char *name = agent_kvm_feature_name(i);
+		const char *name = pvm_kvm_feature_name(i);
 		char other[16];
 
 		if (!(n->kvm_features & (1u << i)))

@@ -206,6 +206,13 @@ void pvm_config_usage(const struct pvm_config *cfg, FILE *fp);
 /* Strict decimal parse of a whole string into [min, max]. */
 int pvm_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
 
+/* ---- KVM pv features --------------------------------------------------- */
+
+/* The kernel's name of KVM pv feature bit `bit` (CPUID 0x40000001 EAX), or
+ * NULL for an unnamed bit; and back, -ENOENT for an unknown name. */
+const char *pvm_kvm_feature_name(unsigned bit);
+int pvm_kvm_feature_bit(const char *name);
+
 /* ---- time -------------------------------------------------------------- */
 
 uint64_t pvm_now_ns(void);	/* CLOCK_MONOTONIC */

@@ -12,31 +12,6 @@
 
 #define KVM_CPUID_FEATURES 0x40000001u
 
-/* KVM_FEATURE_* bit numbers by the names the controller knows. */
-static const struct {
-	const char *name;
-	unsigned bit;
-} features[] = {
-    {"clocksource", 0},
-    {"nop_io_delay", 1},
-    {"mmu_op", 2},
-    {"clocksource2", 3},
-    {"async_pf", 4},
-    {"steal_time", 5},
-    {"pv_eoi", 6},
-    {"pv_unhalt", 7},
-    {"pv_tlb_flush", 9},
-    {"async_pf_vmexit", 10},
-    {"pv_send_ipi", 11},
-    {"poll_control", 12},
-    {"pv_sched_yield", 13},
-    {"async_pf_int", 14},
-    {"msi_ext_dest_id", 15},
-    {"hc_map_gpa_range", 16},
-    {"migration_control", 17},
-    {"clocksource_stable", 24},
-};
-
 int pvmd_kvm_pv_features(json_object **out, struct pvm_err *err)
 {
 	struct kvm_cpuid2 *cpuid = NULL;
@@ -74,9 +49,10 @@ int pvmd_kvm_pv_features(json_object **out, struct pvm_err *err)
 	for (uint32_t i = 0; i < cpuid->nent; i++)
 		if (cpuid->entries[i].function == KVM_CPUID_FEATURES)
 			eax = cpuid->entries[i].eax;
-	for (size_t i = 0; i < PVM_ARRAY_SIZE(features); i++)
-		if (eax & (1u << features[i].bit))
-			json_object_array_add(arr, json_object_new_string(features[i].name));
+	for (unsigned bit = 0; bit < 32; bit++)
+		if ((eax & (1u << bit)) && pvm_kvm_feature_name(bit))
+			json_object_array_add(arr,
+					      json_object_new_string(pvm_kvm_feature_name(bit)));
 out:
 	free(cpuid);
 	close(fd);
