@@ -13,42 +13,9 @@
 #include "schedulers/sched.h"
 #include "store/store.h"
 
-/* KVM_FEATURE_* bit numbers (CPUID 0x40000001 EAX) by their kernel names. */
-static const struct {
-	const char *name;
-	unsigned bit;
-} kvm_features[] = {
-    {"clocksource", 0},
-    {"nop_io_delay", 1},
-    {"mmu_op", 2},
-    {"clocksource2", 3},
-    {"async_pf", 4},
-    {"steal_time", 5},
-    {"pv_eoi", 6},
-    {"pv_unhalt", 7},
-    {"pv_tlb_flush", 9},
-    {"async_pf_vmexit", 10},
-    {"pv_send_ipi", 11},
-    {"poll_control", 12},
-    {"pv_sched_yield", 13},
-    {"async_pf_int", 14},
-    {"msi_ext_dest_id", 15},
-    {"hc_map_gpa_range", 16},
-    {"migration_control", 17},
-    {"clocksource_stable", 24},
-};
-
-int api_kvm_feature_bit(const char *name)
-{
-	for (size_t i = 0; i < PVM_ARRAY_SIZE(kvm_features); i++)
-		if (strcmp(kvm_features[i].name, name) == 0)
-			return (int)kvm_features[i].bit;
-	return -ENOENT;
-}
-
 bool api_kvm_feature_known(const char *name)
 {
-	return api_kvm_feature_bit(name) >= 0;
+	return pvm_kvm_feature_bit(name) >= 0;
 }
 
 static uint32_t kvm_bits(json_object *arr)
@@ -59,7 +26,7 @@ static uint32_t kvm_bits(json_object *arr)
 
 	for (size_t i = 0; i < n; i++) {
 		int b =
-		    api_kvm_feature_bit(json_object_get_string(json_object_array_get_idx(arr, i)));
+		    pvm_kvm_feature_bit(json_object_get_string(json_object_array_get_idx(arr, i)));
 
 		if (b >= 0)
 			bits |= 1u << b;

@@ -263,7 +263,6 @@ json_object *api_guest_json(const struct store_guest *g);
 int api_guest_answer(struct api_server *srv, const struct store_guest *g, struct api_resp *rs);
 /* Drops the cached detail after a report or a delete. */
 void api_guest_detail_forget(struct api_server *srv, const char *id);
-int api_kvm_feature_bit(const char *name);
 bool api_kvm_feature_known(const char *name);
 void api_sched_host(const struct store_host *h, struct sched_host *out);
 int api_sched_guest(const char *id, json_object *spec, struct sched_guest *out,
