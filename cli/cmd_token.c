@@ -66,18 +66,18 @@ static int parse_ttl(const char *s, int64_t *out)
 	size_t n = strlen(s);
 	char num[24];
 	int64_t v;
+	int ret;
 
-	if (n < 2 || n > sizeof(num))
+	if (n < 2 || n > sizeof(num) || s[0] < '0' || s[0] > '9')
 		return -EINVAL;
 	memcpy(num, s, n - 1);
 	num[n - 1] = '\0';
-	if (num[0] < '0' || num[0] > '9' || pvm_parse_int(num, 1, TTL_MAX_S, &v) < 0)
-		return -EINVAL;
 	for (size_t i = 0; i < PVM_ARRAY_SIZE(units); i++) {
 		if (s[n - 1] != units[i].unit)
 			continue;
-		if (v > TTL_MAX_S / units[i].secs)
-			return -ERANGE;
+		ret = pvm_parse_int(num, 1, TTL_MAX_S / units[i].secs, &v);
+		if (ret < 0)
+			return ret;
 		*out = v * units[i].secs;
 		return *out < TTL_MIN_S ? -ERANGE : 0;
 	}

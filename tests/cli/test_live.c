@@ -705,8 +705,7 @@ END_TEST
 START_TEST(token_ttl_and_expired)
 {
 	static const char *const good[] = {"90s", "15m", "12h", "30d"};
-	static const char *const bad[] = {"10x",  "15",	   "m", "-5m",
-					  "1.5h", "1h30m", "",	"99999999999d"};
+	static const char *const bad[] = {"10x", "15", "m", "-5m", "1.5h", "1h30m", "", "h5"};
 	struct store_token t = {.role = STORE_ROLE_ADMIN};
 	char secret[STORE_SECRET_MAX], db[160], name[32];
 	struct pvm_err e = {0};
@@ -733,6 +732,11 @@ START_TEST(token_ttl_and_expired)
 	CK_EXIT(2, admin, "token", "create", "ttl-short", "--role", "reader", "--ttl", "59s");
 	CK_ERR("between 60s and 3650d");
 	CK_EXIT(2, admin, "token", "create", "ttl-long", "--role", "reader", "--ttl", "3651d");
+	CK_ERR("between 60s and 3650d");
+	CK_EXIT(2, admin, "token", "create", "ttl-huge", "--role", "reader", "--ttl",
+		"99999999999d");
+	CK_ERR("between 60s and 3650d");
+	CK_EXIT(2, admin, "token", "create", "ttl-zero", "--role", "reader", "--ttl", "0m");
 	CK_ERR("between 60s and 3650d");
 
 	snprintf(db, sizeof(db), "%s/pvm.db", dir);
