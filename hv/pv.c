@@ -23,6 +23,14 @@ static const bool hook_async[PV_HOOK_COUNT] = {
     [PV_HOOK_AGENT] = true,
 };
 
+/*
+ * Buffer bytes one pass over a ring may move. A longer batch (a ring of
+ * descriptors each as large as RAM) is served in slices, the pv lock let go
+ * between them, so it cannot hold negotiation, halts and stats for minutes.
+ * The SDK's largest batch (64 block descriptors of 1 MiB) is one slice.
+ */
+#define HV_RING_PASS_BYTES (64ull << 20)
+
 static struct pv_hook_page *hook_page(struct hv_vm *vm)
 {
 	return vm->pv.hook_page ? hv_gpa(vm, vm->pv.hook_page, sizeof(struct pv_hook_page)) : NULL;
@@ -91,7 +99,7 @@ uint64_t hv_ring_serve(struct hv_vm *vm, unsigned int hook, unsigned int ring, h
 {
 	struct hv_ring *r = &vm->pv.rings[ring];
 	int64_t n;
-	uint64_t served = 0;
+	uint64_t served = 0, bytes = 0;
 
 	if (!r->valid)
 		return 0;
@@ -102,12 +110,19 @@ uint64_t hv_ring_serve(struct hv_vm *vm, unsigned int hook, unsigned int ring, h
 		uint8_t *buf = NULL;
 		uint32_t st;
 
+		if (bytes >= HV_RING_PASS_BYTES) {
+			/* the I/O thread comes back for the rest (io_thread) */
+			__atomic_fetch_or(&vm->pv.backlog, PV_F(hook), __ATOMIC_RELAXED);
+			break;
+		}
 		/* one snapshot: the guest may rewrite the slot while we work */
 		memcpy(&d, slot, sizeof(d));
 		d.done = 0;
 		st = hv_desc_buf(vm, &d, &buf);
-		if (st == PV_ST_OK)
+		if (st == PV_ST_OK) {
 			st = fn(vm, &d, buf);
+			bytes += d.len;
+		}
 		hv_ring_complete(vm, hook, r, slot, st, st == PV_ST_OK ? d.done : 0);
 	}
 	return served;
@@ -138,6 +153,7 @@ void hv_pv_serve(struct hv_vm *vm, unsigned int hook)
 	struct pv_hook_page *hp;
 	uint64_t t0 = pvm_now_ns();
 
+	__atomic_fetch_and(&vm->pv.backlog, ~PV_F(hook), __ATOMIC_RELAXED);
 	if (!(vm->pv.negotiated & PV_F(hook))) {
 		hv_pv_set_hook_error(vm, hook, PV_ST_NOT_NEGOTIATED);
 	} else {
@@ -160,7 +176,8 @@ void hv_pv_serve(struct hv_vm *vm, unsigned int hook)
 		}
 	}
 	hp = hook_page(vm);
-	if (hp)
+	/* served[] tells the guest its batch is done, not that a slice is */
+	if (hp && !(vm->pv.backlog & PV_F(hook)))
 		__atomic_fetch_add(&hp->served[hook], 1, __ATOMIC_RELEASE);
 	stats_hist(&vm->stats.hooks[hook], pvm_now_ns() - t0);
 }
@@ -240,6 +257,7 @@ static void pv_reset(struct hv_vm *vm)
 	pv->guest_version = 0;
 	pv->clock_gpa = 0;
 	memset(pv->rings, 0, sizeof(pv->rings));
+	__atomic_store_n(&pv->backlog, 0, __ATOMIC_RELAXED);
 	pv->last_reason = PV_REASON_NONE;
 	HV_STAT_ADD(vm->stats.neg_resets, 1);
 }
@@ -347,14 +365,21 @@ static void *io_thread(void *arg)
 	struct epoll_event ev[8];
 
 	for (;;) {
-		int n = epoll_wait(vm->pv.epfd, ev, 8, hv_agent_timeout_ms(vm));
+		/* a batch cut at the pass budget goes on after a millisecond in
+		 * which vCPUs and the control thread can take the pv lock: a
+		 * mutex released and retaken at once is rarely handed over */
+		bool backlog = __atomic_load_n(&vm->pv.backlog, __ATOMIC_RELAXED);
+		int n = epoll_wait(vm->pv.epfd, ev, 8, backlog ? 1 : hv_agent_timeout_ms(vm));
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			break;
-		if (n == 0) { /* the agent session's deadline: SYNC retry, partial frame */
+		if (n == 0) { /* a cut batch, or the agent session's deadline (SYNC retry) */
 			pthread_mutex_lock(&vm->pv.lock);
+			for (unsigned int h = 0; h < PV_HOOK_COUNT; h++)
+				if (vm->pv.backlog & PV_F(h))
+					hv_pv_serve(vm, h);
 			hv_agent_pump(vm);
 			pthread_mutex_unlock(&vm->pv.lock);
 			wake_halted(vm);

@@ -162,6 +162,8 @@ struct hv_pv {
 	uint32_t last_reason;
 	uint64_t clock_gpa;
 	struct hv_ring rings[PV_RING_COUNT];
+	uint64_t backlog;	/* PV_F() of hooks whose batch was cut at the pass budget;
+				 * written under lock, read atomically by the I/O thread */
 	int efd[PV_HOOK_COUNT]; /* ioeventfds of the asynchronous hooks, -1 elsewhere */
 	int wake_fd;		/* wakes the I/O thread (agent send, stop) */
 	int epfd;

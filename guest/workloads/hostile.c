@@ -6,6 +6,8 @@
  * negotiation, refused negotiations and renegotiation storms. Each abuse is
  * one error the host must count; the guest prints how many it committed and
  * checks every answer it can see. Exit 0 when every answer was an error.
+ * flood=1 instead fills the console ring with descriptors that each cover
+ * all free RAM, rings once and spins until the host asks it to stop.
  */
 #include "guest/guest.h"
 
@@ -236,6 +238,27 @@ static void unnegotiated_abuse(void)
 	guest_pv_reset();
 }
 
+/* One doorbell, a ring of the largest batches the ABI allows. */
+static int console_flood(void)
+{
+	struct guest_ring *r;
+	uint64_t addr = guest_boot->free_start;
+	uint32_t len = (uint32_t)(guest_boot->free_end - addr);
+
+	if (guest_pv_negotiate(PV_F(PV_HOOK_CONSOLE), PV_ABI_VERSION))
+		return 3;
+	r = guest_ring(PV_RING_CONSOLE);
+	for (uint32_t i = 0; i < r->size; i++)
+		guest_ring_post(r, addr, len, PV_OP_WRITE, 0);
+	guest_pv_notify(PV_HOOK_CONSOLE);
+	while (!(guest_boot->host_flags & PV_BOOT_F_STOP))
+		;
+	/* straight out: guest_poweroff would wait for the flood to drain */
+	guest_outl(PV_PORT_POWEROFF, 0);
+	for (;;)
+		;
+}
+
 int guest_main(void)
 {
 	uint64_t target = guest_arg_u64("n", 10000);
@@ -243,6 +266,8 @@ int guest_main(void)
 	    guest_boot->offered & (PV_F(PV_HOOK_CONSOLE) | PV_F(PV_HOOK_BLOCK) |
 				   PV_F(PV_HOOK_AGENT) | PV_F(PV_HOOK_CLOCK) | PV_F(PV_HOOK_HALT));
 
+	if (guest_arg_u64("flood", 0))
+		return console_flood();
 	seed ^= guest_arg_u64("seed", 1);
 	if ((features & (PV_F(PV_HOOK_CONSOLE) | PV_F(PV_HOOK_AGENT))) !=
 	    (PV_F(PV_HOOK_CONSOLE) | PV_F(PV_HOOK_AGENT))) {

@@ -5,6 +5,9 @@
  * state, and the guest-memory bounds check every hook relies on.
  */
 #include <check.h>
+#include <poll.h>
+#include <pthread.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -161,6 +164,94 @@ START_TEST(triple_fault_ends_the_run)
 }
 END_TEST
 
+struct bg {
+	struct hv_vm *vm;
+	int code;
+	bool done;
+};
+
+static void *bg_run(void *arg)
+{
+	struct bg *b = arg;
+
+	b->code = hv_vm_run(b->vm);
+	__atomic_store_n(&b->done, true, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+static void *bg_stats(void *arg)
+{
+	struct bg *b = arg;
+
+	json_object_put(hv_stats_json(b->vm));
+	__atomic_store_n(&b->done, true, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+/* Reads the console pipe until *flag is set; returns the bytes read. */
+static uint64_t drain_until(int fd, const bool *flag)
+{
+	static char buf[1 << 16];
+	uint64_t n = 0;
+
+	while (!__atomic_load_n(flag, __ATOMIC_SEQ_CST)) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ssize_t r;
+
+		if (poll(&p, 1, 10) <= 0)
+			continue;
+		r = read(fd, buf, sizeof(buf));
+		if (r > 0)
+			n += (uint64_t)r;
+	}
+	return n;
+}
+
+/*
+ * A guest that posts the largest console batch the ABI allows (a ring of
+ * descriptors each covering all free RAM) and rings once: the I/O thread
+ * lets go of the pv lock between slices of it, so a stats request (which
+ * takes that lock) is answered before the whole batch has gone out.
+ */
+START_TEST(huge_console_batch_does_not_hold_the_pv_lock)
+{
+	struct hv_config cfg;
+	struct pvm_err err = {0};
+	struct bg run = {0}, st = {0};
+	pthread_t rt, stt;
+	uint64_t len, batch, got;
+	int p[2];
+	char c;
+
+	ck_assert_int_eq(pipe(p), 0);
+	hv_config_init(&cfg);
+	cfg.image = vmm_guest("hostile");
+	cfg.mem_mib = 64;
+	cfg.offered = PV_F(PV_HOOK_CONSOLE);
+	cfg.cmdline = "mode=pv flood=1";
+	cfg.console_fd = p[1];
+	ck_assert_msg(hv_vm_create(&cfg, &run.vm, &err) == 0, "%s", err.msg);
+	len = run.vm->boot->free_end - run.vm->boot->free_start;
+	batch = 8 * len; /* the SDK's console ring holds 8 */
+	st.vm = run.vm;
+	ck_assert_int_eq(pthread_create(&rt, NULL, bg_run, &run), 0);
+	/* the flood has begun */
+	ck_assert_int_eq(read(p[0], &c, 1), 1);
+	ck_assert_int_eq(pthread_create(&stt, NULL, bg_stats, &st), 0);
+	got = 1 + drain_until(p[0], &st.done);
+	pthread_join(stt, NULL);
+	ck_assert_msg(got < batch - len, "stats waited for %llu of %llu console bytes",
+		      (unsigned long long)got, (unsigned long long)batch);
+	ck_assert_int_eq(hv_vm_stop(run.vm, 30000), 0);
+	drain_until(p[0], &run.done);
+	pthread_join(rt, NULL);
+	ck_assert_int_eq(run.code, 0);
+	close(p[0]);
+	close(p[1]);
+	hv_vm_destroy(run.vm);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("hv_vm");
@@ -174,6 +265,7 @@ int main(void)
 	tcase_add_test(tc, guest_memory_bounds);
 	tcase_add_test(tc, runs_to_the_guest_exit_code);
 	tcase_add_test(tc, triple_fault_ends_the_run);
+	tcase_add_test(tc, huge_console_batch_does_not_hold_the_pv_lock);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
