@@ -59,7 +59,9 @@ static int wait_running(struct cli_ctx *ctx, const char *id, const char *name, i
 				strcmp(host, "-") ? " on " : "", strcmp(host, "-") ? host : "");
 		}
 		snprintf(prev, sizeof(prev), "%s", state);
-		if (strcmp(state, "running") == 0 || strcmp(state, "failed") == 0)
+		/* A short-lived guest may have run to its end between two polls. */
+		if (strcmp(state, "running") == 0 || strcmp(state, "stopped") == 0 ||
+		    strcmp(state, "failed") == 0)
 			break;
 		if (pvm_now_ns() >= deadline) {
 			if (ctx->tty_err)
@@ -143,7 +145,10 @@ int cli_guest_create(struct cli_ctx *ctx, struct cli_args *a)
 	if (ctx->output == CLI_OUT_JSON && last)
 		cli_print_json(last);
 	else if (ret == CLI_EXIT_OK)
-		printf("guest %s running on %s\n", name,
+		printf("guest %s %s on %s\n", name,
+		       strcmp(state_of(last, state, sizeof(state)), "stopped") == 0
+			   ? "ran and stopped"
+			   : "running",
 		       cli_field_text(last, "host_name", id, sizeof(id)));
 out:
 	json_object_put(last);

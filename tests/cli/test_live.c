@@ -649,8 +649,20 @@ START_TEST(create_wait_follows_to_running_and_failed)
 	ck_assert_int_eq(rc, 1);
 	ck_assert_msg(strstr(err, "guest gf failed"), "%s", err);
 
+	/* a short-lived guest that ran to its end between two polls */
+	args[3] = "gs";
+	pid = spawn(admin, op, ep, args);
+	bound_id("gs", id, sizeof(id));
+	snprintf(path, sizeof(path), "/v1/guests/%s/reports", id);
+	ck_assert_int_eq(api(h3_token, "POST", path, "{\"observed_state\":\"stopped\"}", NULL),
+			 200);
+	rc = wait_child(pid, op, ep);
+	ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
+	ck_assert_msg(strstr(out, "guest gs ran and stopped on h3"), "%s", out);
+
 	CK_EXIT(0, admin, "guest", "rm", "gw");
 	CK_EXIT(0, admin, "guest", "rm", "gf");
+	CK_EXIT(0, admin, "guest", "rm", "gs");
 }
 END_TEST
 
