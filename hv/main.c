@@ -173,8 +173,10 @@ static int cmd_run(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	pvm_log_init("pvm-vmm", PVM_LOG_WARN, PVM_LOG_TEXT);
-	/* a console piped into a reader that quits must not kill the VM */
+	/* a console piped into a reader that quits, or a console file at its
+	 * size limit (RLIMIT_FSIZE), must not kill the VM: the bytes are lost */
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN);
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		fprintf(argc < 2 ? stderr : stdout,
 			"usage: pvm-vmm run --image FILE [--mem MIB] [--vcpus N] [--disk FILE]\n"

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "hv/hv.h"
@@ -364,6 +365,25 @@ START_TEST(negotiation_edge_cases)
 }
 END_TEST
 
+/* A console file with a size limit (how a host keeps a guest from filling
+ * its disk): output past the limit is lost, the guest runs to its end. */
+START_TEST(console_file_size_limit_is_not_fatal)
+{
+	const char *argv[] = {
+	    "run", "--image", vmm_guest("console"), "--cmdline", "mode=pv bytes=1048576", NULL};
+	struct rlimit old, lim;
+	pid_t pid;
+
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = 65536;
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	pid = vmm_spawn(argv, vmm_tmp("fsize.out"));
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+	ck_assert_int_eq(vmm_wait(pid), 0);
+}
+END_TEST
+
 START_TEST(hostile_10000_abuses_all_counted)
 {
 	hostile("10000", 10000);
@@ -389,6 +409,7 @@ int main(void)
 	tcase_add_test(tc, hooks_restricted_by_host);
 	tcase_add_test(tc, negotiation_edge_cases);
 	tcase_add_test(tc, hostile_10000_abuses_all_counted);
+	tcase_add_test(tc, console_file_size_limit_is_not_fatal);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
