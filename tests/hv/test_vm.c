@@ -5,6 +5,9 @@
  * state, and the guest-memory bounds check every hook relies on.
  */
 #include <check.h>
+#include <elf.h>
+#include <errno.h>
+#include <stdio.h>
 #include <poll.h>
 #include <pthread.h>
 #include <unistd.h>
@@ -252,6 +255,101 @@ START_TEST(huge_console_batch_does_not_hold_the_pv_lock)
 }
 END_TEST
 
+/* A minimal valid image: one R+X PT_LOAD of a 16-byte loop at 0x200000. */
+struct mini_elf {
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph;
+	uint8_t code[16];
+};
+
+static void mini_elf(struct mini_elf *e)
+{
+	memset(e, 0, sizeof(*e));
+	memcpy(e->eh.e_ident, ELFMAG, SELFMAG);
+	e->eh.e_ident[EI_CLASS] = ELFCLASS64;
+	e->eh.e_ident[EI_DATA] = ELFDATA2LSB;
+	e->eh.e_ident[EI_VERSION] = EV_CURRENT;
+	e->eh.e_type = ET_EXEC;
+	e->eh.e_machine = EM_X86_64;
+	e->eh.e_version = EV_CURRENT;
+	e->eh.e_entry = PV_IMAGE_MIN;
+	e->eh.e_phoff = offsetof(struct mini_elf, ph);
+	e->eh.e_ehsize = sizeof(Elf64_Ehdr);
+	e->eh.e_phentsize = sizeof(Elf64_Phdr);
+	e->eh.e_phnum = 1;
+	e->ph.p_type = PT_LOAD;
+	e->ph.p_flags = PF_R | PF_X;
+	e->ph.p_offset = offsetof(struct mini_elf, code);
+	e->ph.p_vaddr = e->ph.p_paddr = PV_IMAGE_MIN;
+	e->ph.p_filesz = e->ph.p_memsz = sizeof(e->code);
+	e->code[0] = 0xeb; /* jmp . */
+	e->code[1] = 0xfe;
+}
+
+static int load(const struct mini_elf *e, size_t len)
+{
+	const char *path = vmm_tmp("mini.elf");
+	struct hv_config cfg;
+	struct pvm_err err = {0};
+	struct hv_vm *vm = NULL;
+	FILE *f = fopen(path, "w");
+	int ret;
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(e, 1, len, f), len);
+	fclose(f);
+	hv_config_init(&cfg);
+	cfg.image = path;
+	cfg.mem_mib = 16;
+	ret = hv_vm_create(&cfg, &vm, &err);
+	if (!ret)
+		hv_vm_destroy(vm);
+	return ret;
+}
+
+/* Operator-supplied images: every malformed header is refused before use. */
+START_TEST(elf_loader_refuses_malformed_images)
+{
+	struct mini_elf e;
+
+	mini_elf(&e);
+	ck_assert_int_eq(load(&e, sizeof(e)), 0);
+	ck_assert_int_eq(load(&e, sizeof(Elf64_Ehdr) - 1), -EINVAL);	      /* truncated header */
+	ck_assert_int_eq(load(&e, offsetof(struct mini_elf, code)), -EINVAL); /* data cut off */
+	mini_elf(&e);
+	e.eh.e_phoff = ~0ull - 8;
+	ck_assert_int_eq(load(&e, sizeof(e)), -EINVAL);
+	mini_elf(&e);
+	e.eh.e_phnum = 0xffff;
+	ck_assert_int_eq(load(&e, sizeof(e)), -EINVAL);
+	mini_elf(&e);
+	e.ph.p_offset = ~0ull - 4; /* offset + filesz wraps */
+	ck_assert_int_eq(load(&e, sizeof(e)), -EINVAL);
+	mini_elf(&e);
+	e.ph.p_memsz = ~0ull - PV_IMAGE_MIN + 2; /* paddr + memsz wraps */
+	ck_assert_int_eq(load(&e, sizeof(e)), -EINVAL);
+	mini_elf(&e);
+	e.ph.p_vaddr = e.ph.p_paddr = ~0ull - 8;
+	ck_assert_int_eq(load(&e, sizeof(e)), -EINVAL);
+	mini_elf(&e);
+	e.ph.p_vaddr = e.ph.p_paddr = HV_PML4_GPA; /* over the page tables */
+	e.eh.e_entry = HV_PML4_GPA;
+	ck_assert_int_eq(load(&e, sizeof(e)), -EINVAL);
+	mini_elf(&e);
+	e.ph.p_memsz = 16ull << 20; /* into the stacks */
+	ck_assert_int_eq(load(&e, sizeof(e)), -EINVAL);
+	mini_elf(&e);
+	e.ph.p_filesz = e.ph.p_memsz + 1;
+	ck_assert_int_eq(load(&e, sizeof(e)), -EINVAL);
+	mini_elf(&e);
+	e.eh.e_entry = PV_IMAGE_MIN + sizeof(e.code); /* just past the code */
+	ck_assert_int_eq(load(&e, sizeof(e)), -EINVAL);
+	mini_elf(&e);
+	e.ph.p_flags = PF_R; /* entry in data */
+	ck_assert_int_eq(load(&e, sizeof(e)), -EINVAL);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("hv_vm");
@@ -266,6 +364,7 @@ int main(void)
 	tcase_add_test(tc, runs_to_the_guest_exit_code);
 	tcase_add_test(tc, triple_fault_ends_the_run);
 	tcase_add_test(tc, huge_console_batch_does_not_hold_the_pv_lock);
+	tcase_add_test(tc, elf_loader_refuses_malformed_images);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
