@@ -53,6 +53,25 @@ static const char *fmt_caps(json_object *obj, const char *path, char *buf, size_
 	return buf[0] ? buf : "-";
 }
 
+/* The guest agent as "connected: agent 1.0 on pvm-microguest, report #3 (stale)". */
+static const char *fmt_agent(json_object *obj, const char *path, char *buf, size_t len)
+{
+	json_object *a = cli_field(obj, path);
+	char st[32], ver[32], os[64], no[24];
+	json_object *stale;
+
+	if (!a || !json_object_is_type(a, json_type_object))
+		return "-";
+	stale = cli_field(a, "stale");
+	snprintf(buf, len, "%s: agent %s on %s, report #%s%s",
+		 cli_field_text(a, "state", st, sizeof(st)),
+		 cli_field_text(a, "hello.agent_version", ver, sizeof(ver)),
+		 cli_field_text(a, "hello.os", os, sizeof(os)),
+		 cli_field_text(a, "report.report_no", no, sizeof(no)),
+		 stale && json_object_get_boolean(stale) ? " (stale)" : "");
+	return buf;
+}
+
 /* clang-format off */
 static const struct cli_col show_cols[] = {
 	{ "ID", "id", false, NULL },
@@ -71,6 +90,8 @@ static const struct cli_col show_cols[] = {
 	{ "Preferred hooks", "spec.pv.hooks_preferred", false, NULL },
 	{ "Labels", "spec.labels", false, cli_fmt_keys },
 	{ "Negotiated hooks", "capabilities", false, fmt_caps },
+	{ "vCPU exits", "exits.total", false, NULL },
+	{ "Guest agent", "agent", false, fmt_agent },
 	{ "Spec", "spec", true, NULL },
 	{ "Generation", "generation", true, NULL },
 	{ "Created", "created_ms", false, cli_fmt_time_ms },

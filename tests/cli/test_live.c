@@ -618,7 +618,7 @@ START_TEST(create_wait_follows_to_running_and_failed)
 			     "\"block\",\"state\":\"refused\",\"reason\":\"not offered\"}],"
 			     "\"hook_stats\":[{\"hook\":"
 			     "\"console\",\"calls\":100,\"doorbells\":4,\"bytes\":4096,"
-			     "\"errors\":1,\"exits_avoided\":96}]}",
+			     "\"errors\":1,\"exits_avoided\":96}],\"exits\":{\"io\":5,\"total\":7}}",
 			     NULL),
 			 200);
 	rc = wait_child(pid, op, ep);
@@ -630,6 +630,8 @@ START_TEST(create_wait_follows_to_running_and_failed)
 
 	CK_EXIT(0, admin, "guest", "show", "gw");
 	CK_OUT("Negotiated hooks: block refused (not offered), console accepted v1\n");
+	CK_OUT("vCPU exits:       7\n");
+	CK_OUT("Guest agent:      -\n");
 	CK_EXIT(0, admin, "guest", "stats", "gw");
 	CK_OUT("HOOK");
 	CK_OUT("console");
