@@ -51,7 +51,6 @@ static const struct cli_col list_cols[] = {
 /* clang-format off */
 static const struct cli_opt create_opts[] = {
 	{ "role", 'r', "ROLE", "admin, operator, reader or host (required)" },
-	{ "host", 0, "HOST", "host tokens: the host id it speaks for" },
 	{ "ttl", 0, "DURATION", "lifetime: 90s, 15m, 12h or 30d (60s to 3650d); default never" },
 };
 /* clang-format on */
@@ -108,8 +107,6 @@ static int token_create(struct cli_ctx *ctx, struct cli_args *a)
 	body = json_object_new_object();
 	json_object_object_add(body, "name", json_object_new_string(a->pos[0]));
 	json_object_object_add(body, "role", json_object_new_string(cli_arg(a, "role")));
-	if (cli_arg(a, "host"))
-		json_object_object_add(body, "host_id", json_object_new_string(cli_arg(a, "host")));
 	if (ttl)
 		json_object_object_add(body, "ttl_s", json_object_new_int64(ttl));
 	ret = cli_request(ctx, "POST", "/v1/tokens", body, &opt, &resp);

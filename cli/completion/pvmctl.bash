@@ -109,7 +109,7 @@ _pvmctl()
 		;;
 	token)
 		[[ -z $sub ]] && { COMPREPLY=($(compgen -W "create list revoke" -- "$cur")); return; }
-		[[ $sub == create ]] && opts="--role -r --host --ttl"
+		[[ $sub == create ]] && opts="--role -r --ttl"
 		;;
 	events) opts="--follow -f --since" ;;
 	rebalance) opts="--apply --max-moves" ;;

@@ -698,6 +698,8 @@ START_TEST(token_commands_and_auth_errors)
 	CK_EXIT(5, NULL, "host", "list");
 
 	CK_EXIT(2, admin, "token", "create", "bad", "--role", "emperor");
+	/* a host token binds to the host that registers with it: no --host */
+	CK_EXIT(2, admin, "token", "create", "bad", "--role", "host", "--host", "h1");
 	CK_EXIT(0, admin, "token", "revoke", "ro");
 	CK_OUT("token ro revoked");
 	CK_EXIT(0, admin, "token", "list", "-o", "wide");
