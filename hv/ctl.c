@@ -28,6 +28,7 @@ struct ctl_client {
 	int fd;
 	char *buf;
 	size_t len;
+	uint64_t active_ns; /* connected or last sent bytes */
 };
 
 struct hv_ctl {
@@ -215,6 +216,7 @@ static bool client_read(struct hv_ctl *ctl, struct ctl_client *c)
 	if (n <= 0)
 		return false;
 	c->len += (size_t)n;
+	c->active_ns = pvm_now_ns();
 	while ((nl = memchr(c->buf, '\n', c->len))) {
 		size_t llen = (size_t)(nl - c->buf);
 		json_object *ans = handle(ctl, c->buf, llen);
@@ -236,13 +238,30 @@ static bool client_read(struct hv_ctl *ctl, struct ctl_client *c)
 	return true;
 }
 
+/* A slot for a new client. When all are taken the client quiet the longest
+ * makes room, so clients that connect and go silent cannot lock out pvmd
+ * (which connects for each request). */
+static int take_slot(struct hv_ctl *ctl)
+{
+	int victim = 0;
+
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
+		if (ctl->c[i].fd < 0)
+			return i;
+		if (ctl->c[i].active_ns < ctl->c[victim].active_ns)
+			victim = i;
+	}
+	drop(&ctl->c[victim]);
+	return victim;
+}
+
 static void *ctl_thread(void *arg)
 {
 	struct hv_ctl *ctl = arg;
 	struct pollfd pfd[CTL_MAX_CLIENTS + 2];
 
 	for (;;) {
-		int n = 0;
+		int n = 0, fresh = -1;
 
 		pfd[n++] = (struct pollfd){.fd = ctl->pipe[0], .events = POLLIN};
 		pfd[n++] = (struct pollfd){.fd = ctl->lfd, .events = POLLIN};
@@ -259,7 +278,6 @@ static void *ctl_thread(void *arg)
 			int fd = accept4(ctl->lfd, NULL, NULL, SOCK_CLOEXEC);
 			struct timeval tv = {.tv_sec = CTL_SEND_TIMEOUT_MS / 1000,
 					     .tv_usec = CTL_SEND_TIMEOUT_MS % 1000 * 1000};
-			int i;
 
 			/* the thread serves every client: one that never reads its
 			 * answers is dropped, not waited for */
@@ -268,23 +286,15 @@ static void *ctl_thread(void *arg)
 				close(fd);
 				fd = -1;
 			}
-
-			for (i = 0; fd >= 0 && i < CTL_MAX_CLIENTS; i++) {
-				if (ctl->c[i].fd < 0) {
-					ctl->c[i].fd = fd;
-					break;
-				}
-			}
-			if (fd >= 0 && i == CTL_MAX_CLIENTS) {
-				json_object *ans = answer_error("too many clients");
-
-				send_answer(fd, ans);
-				json_object_put(ans);
-				close(fd);
+			if (fd >= 0) {
+				fresh = take_slot(ctl);
+				ctl->c[fresh].fd = fd;
+				ctl->c[fresh].active_ns = pvm_now_ns();
 			}
 		}
+		/* a reused slot's poll result was its old client's */
 		for (int i = 0; i < CTL_MAX_CLIENTS; i++)
-			if (ctl->c[i].fd >= 0 && pfd[i + 2].revents &&
+			if (i != fresh && ctl->c[i].fd >= 0 && pfd[i + 2].revents &&
 			    !client_read(ctl, &ctl->c[i]))
 				drop(&ctl->c[i]);
 	}

@@ -242,6 +242,33 @@ START_TEST(slow_client_does_not_block_others)
 }
 END_TEST
 
+/* Every connection slot held by a client that sent half a line and went
+ * quiet: a new client takes the slot idle the longest and is answered. */
+START_TEST(idle_clients_do_not_lock_others_out)
+{
+	pid_t pid = start("idle", "mode=pv");
+	int fds[8], fd;
+	json_object *a;
+
+	ck_assert(console_has("idle: up"));
+	for (int i = 0; i < 8; i++) {
+		fds[i] = ctl_connect();
+		ck_assert_int_eq(write(fds[i], "{\"cmd\"", 6), 6);
+	}
+	fd = ctl_connect();
+	a = ask(fd, "{\"cmd\":\"status\"}");
+	ck_assert_msg(ok(a), "%s", json_object_to_json_string(a));
+	json_object_put(a);
+	a = ask(fd, "{\"cmd\":\"stop\"}");
+	ck_assert(ok(a));
+	json_object_put(a);
+	close(fd);
+	for (int i = 0; i < 8; i++)
+		close(fds[i]);
+	ck_assert_int_eq(vmm_wait(pid), 0);
+}
+END_TEST
+
 START_TEST(sigterm_is_graceful)
 {
 	pid_t pid = start("idle", "mode=pv");
@@ -295,6 +322,7 @@ int main(void)
 	tcase_add_test(tc, protocol);
 	tcase_add_test(tc, overlong_request_line);
 	tcase_add_test(tc, slow_client_does_not_block_others);
+	tcase_add_test(tc, idle_clients_do_not_lock_others_out);
 	tcase_add_test(tc, sigterm_is_graceful);
 	tcase_add_test(tc, stop_forced_after_timeout);
 	tcase_add_test(tc, pause_stops_a_busy_guest);
