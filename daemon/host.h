@@ -67,15 +67,15 @@ int pvmd_read_token(const char *path, char *out, size_t len, struct pvm_err *err
 int pvmd_host_exit_code(int ret);
 
 /* A thread that sigwait()s on the signals main blocked: SIGTERM and SIGINT
- * set stop, SIGHUP is logged. */
+ * set stop, SIGHUP reloads the configuration (pvmd_reload). */
 struct pvmd_signals {
 	const sigset_t *sigs;
-	const char *role;
+	const struct pvm_config *cfg;
 	pthread_t thread;
 	volatile sig_atomic_t stop;
 };
 
-int pvmd_signals_start(struct pvmd_signals *sc, const sigset_t *sigs, const char *role);
+int pvmd_signals_start(struct pvmd_signals *sc, const sigset_t *sigs, const struct pvm_config *cfg);
 void pvmd_signals_join(struct pvmd_signals *sc);
 
 /* ---- kvm_caps.c --------------------------------------------------------- */

@@ -14,8 +14,6 @@
 #include "daemon/host.h"
 #include "daemon/role.h"
 
-extern char **environ;
-
 /* pvmd's own keys and the controller role's; each other role brings its own table. */
 static const struct pvm_config_key main_keys[] = {
     {"config", NULL, "INI configuration file", false},
@@ -52,49 +50,19 @@ static struct pvm_config_key *all_keys(size_t *n)
 	return k;
 }
 
-/* --config must be known before the file it names is read. */
-static const char *find_config(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0)
-			break;
-		if (strncmp(argv[i], "--config=", 9) == 0)
-			return argv[i] + 9;
-		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-			return argv[i + 1];
-	}
-	return getenv("PVM_CONFIG");
-}
-
 static int setup(struct pvm_config *cfg, int argc, char **argv, struct pvm_err *err)
 {
-	const char *file = find_config(argc, argv);
 	enum pvm_log_level level;
 	enum pvm_log_format format;
-	int nrest = 0, ret;
+	int ret;
 
-	if (file) {
-		ret = pvm_config_load_file(cfg, file, err);
-		if (ret < 0)
-			return ret;
-	}
-	ret = pvm_config_load_env(cfg, environ, err);
+	ret = pvmd_config_load(cfg, argc, argv, &level, &format, err);
 	if (ret < 0)
 		return ret;
-	ret = pvm_config_load_args(cfg, argc - 1, argv + 1, &nrest, err);
-	if (ret < 0)
-		return ret;
-	if (nrest > 0)
-		return pvm_err_set(err, -EINVAL, "unexpected argument %s", argv[1]);
-	if (pvm_log_parse_level(pvm_config_get(cfg, "log.level"), &level) < 0)
-		return pvm_err_field(err, -EINVAL, "log.level", "bad log level %s",
-				     pvm_config_get(cfg, "log.level"));
-	if (pvm_log_parse_format(pvm_config_get(cfg, "log.format"), &format) < 0)
-		return pvm_err_field(err, -EINVAL, "log.format", "bad log format %s",
-				     pvm_config_get(cfg, "log.format"));
 	pvm_log_init("pvmd", level, format);
 	for (size_t i = 0; i < cfg->nwarnings; i++)
 		pvm_log_warn("%s", cfg->warnings[i]);
+	pvmd_config_remember(argc, argv);
 	return 0;
 }
 

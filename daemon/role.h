@@ -21,6 +21,20 @@ struct pvmd_role {
 	int (*run)(const struct pvm_config *cfg, const sigset_t *sigs);
 };
 
+/* Loads every layer into cfg (argv as main's) and checks the log settings
+ * without applying them. */
+int pvmd_config_load(struct pvm_config *cfg, int argc, char **argv, enum pvm_log_level *level,
+		     enum pvm_log_format *format, struct pvm_err *err);
+/* Keeps main's argv for pvmd_reload. */
+void pvmd_config_remember(int argc, char **argv);
+/*
+ * SIGHUP: reads the configuration again as at start-up (file < environment <
+ * flags) and applies what can change in a running pvmd, the log level and
+ * format; a changed key that needs a restart is logged as such. A file that
+ * no longer parses leaves everything as it was.
+ */
+void pvmd_reload(const struct pvm_config *running);
+
 extern const struct pvmd_role pvmd_role_controller;
 /* No --role: controller and host in one process (role_all.c). */
 extern const struct pvmd_role pvmd_role_all;

@@ -123,7 +123,7 @@ static int all_run(const struct pvm_config *cfg, const sigset_t *sigs)
 	}
 	t.hc.controller = pvmd_controller_url(c);
 	t.hc.token = token;
-	if (pvmd_signals_start(&sc, sigs, "all-in-one pvmd") < 0) {
+	if (pvmd_signals_start(&sc, sigs, cfg) < 0) {
 		pvm_log_error("cannot start the signal thread");
 		goto out;
 	}

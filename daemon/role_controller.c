@@ -123,7 +123,7 @@ static int controller_run(const struct pvm_config *cfg, const sigset_t *sigs)
 		if (sigwait(sigs, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			pvm_log_info("SIGHUP: nothing to reload in the controller role");
+			pvmd_reload(cfg);
 			continue;
 		}
 		break;

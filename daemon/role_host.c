@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * pvmd --role host: configuration into struct pvmd_host_config, the bearer
- * token from --token-file, signals (SIGTERM/SIGINT stop, SIGHUP logged),
+ * token from --token-file, signals (SIGTERM/SIGINT stop, SIGHUP reloads),
  * sd_notify READY/WATCHDOG/STOPPING, then pvmd_host_run(). pvmd's main adds
  * pvmd_host_keys to its key table and &pvmd_role_host to its roles.
  */
@@ -41,8 +41,7 @@ static void *signal_thread(void *arg)
 		if (sigwait(c->sigs, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			pvm_log_info("SIGHUP: the %s reads its configuration at start only",
-				     c->role);
+			pvmd_reload(c->cfg);
 			continue;
 		}
 		pvm_log_info("%s: stopping", strsignal(sig));
@@ -106,10 +105,10 @@ int pvmd_host_config_from(const struct pvm_config *cfg, struct pvmd_host_config 
 	return 0;
 }
 
-int pvmd_signals_start(struct pvmd_signals *sc, const sigset_t *sigs, const char *role)
+int pvmd_signals_start(struct pvmd_signals *sc, const sigset_t *sigs, const struct pvm_config *cfg)
 {
 	sc->sigs = sigs;
-	sc->role = role;
+	sc->cfg = cfg;
 	sc->stop = 0;
 	return pthread_create(&sc->thread, NULL, signal_thread, sc) == 0 ? 0 : -EAGAIN;
 }
@@ -147,7 +146,7 @@ static int host_role_run(const struct pvm_config *cfg, const sigset_t *sigs)
 		return 2;
 	}
 	hc.token = token;
-	if (pvmd_signals_start(&sc, sigs, "host role") < 0) {
+	if (pvmd_signals_start(&sc, sigs, cfg) < 0) {
 		pvm_log_error("cannot start the signal thread");
 		return 1;
 	}

@@ -174,6 +174,88 @@ START_TEST(ini_env_json_logs_and_token)
 }
 END_TEST
 
+static void write_ini(const char *path, int port, const char *log_level)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fprintf(
+	    f,
+	    "role = controller\nlisten = 127.0.0.1:%d\nstate_dir = %s/state\n[log]\nlevel = %s\n",
+	    port, dir, log_level);
+	fclose(f);
+}
+
+/* Waits until the log holds `what` (pvmd handles SIGHUP on its own thread). */
+static bool log_shows(const char *log, const char *what)
+{
+	for (int i = 0; i < 250; i++) {
+		char *text = slurp(log);
+		bool found = strstr(text, what) != NULL;
+
+		free(text);
+		if (found)
+			return true;
+		pvm_sleep_ns(20 * 1000000ull);
+	}
+	return false;
+}
+
+START_TEST(sighup_reloads_configuration)
+{
+	char ini[256], log[256], base[64];
+	const char *argv[] = {"pvmd", "--config", ini, NULL};
+	int port = free_port(), status = 0;
+	struct th_resp r;
+	char *text;
+	pid_t pid;
+
+	snprintf(ini, sizeof(ini), "%s/pvmd.ini", dir);
+	snprintf(log, sizeof(log), "%s/pvmd.log", dir);
+	write_ini(ini, port, "warn");
+	pid = spawn(argv, NULL, log);
+	snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
+	for (int i = 0; i < 500 && status != 200; i++) {
+		th_req_url(base, "GET", "/healthz", NULL, NULL, NULL, &r);
+		status = (int)r.status;
+		th_resp_free(&r);
+		pvm_sleep_ns(20 * 1000000ull);
+	}
+	ck_assert_int_eq(status, 200);
+	text = slurp(log);
+	ck_assert_ptr_null(strstr(text, "access")); /* info lines are off at warn */
+	free(text);
+
+	/* the log level takes effect at once; the listen address only at a restart */
+	write_ini(ini, port + 1 > 65535 ? port - 1 : port + 1, "info");
+	kill(pid, SIGHUP);
+	ck_assert(log_shows(log, "listen changed; it takes effect when pvmd restarts"));
+	ck_assert(log_shows(log, "SIGHUP: configuration read again, 2 setting(s) changed"));
+	th_req_url(base, "GET", "/healthz", NULL, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200); /* still on the old port */
+	th_resp_free(&r);
+	ck_assert(log_shows(log, "access method=GET path=/healthz"));
+
+	/* a file that no longer parses changes nothing and stops nothing */
+	{
+		FILE *f = fopen(ini, "w");
+
+		ck_assert_ptr_nonnull(f);
+		fputs("[log]\nlevel = loud\n", f);
+		fclose(f);
+	}
+	kill(pid, SIGHUP);
+	ck_assert(log_shows(log, "bad log level loud; configuration unchanged"));
+	th_req_url(base, "GET", "/healthz", NULL, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	th_resp_free(&r);
+
+	kill(pid, SIGTERM);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+END_TEST
+
 static int run_status(const char *const *argv, char **err_text)
 {
 	char log[256];
@@ -228,6 +310,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, ini_env_json_logs_and_token);
+	tcase_add_test(tc, sighup_reloads_configuration);
 	tcase_add_test(tc, usage_errors);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
