@@ -6,8 +6,9 @@
  * negotiation, refused negotiations and renegotiation storms. Each abuse is
  * one error the host must count; the guest prints how many it committed and
  * checks every answer it can see. Exit 0 when every answer was an error.
- * flood=1 instead fills the console ring with descriptors that each cover
- * all free RAM, rings once and spins until the host asks it to stop.
+ * flood=1 instead negotiates a 64-entry console ring of descriptors that
+ * each cover all free RAM, rings once and spins until the host asks it to
+ * stop.
  */
 #include "guest/guest.h"
 
@@ -238,19 +239,31 @@ static void unnegotiated_abuse(void)
 	guest_pv_reset();
 }
 
-/* One doorbell, a ring of the largest batches the ABI allows. */
+#define FLOOD_DESCS 64u
+
+/* One doorbell: a ring of descriptors that each cover all free RAM. */
 static int console_flood(void)
 {
-	struct guest_ring *r;
-	uint64_t addr = guest_boot->free_start;
-	uint32_t len = (uint32_t)(guest_boot->free_end - addr);
+	uint64_t ring = guest_boot->free_start;
+	uint64_t buf = ring + sizeof(struct pv_ring_hdr) + FLOOD_DESCS * sizeof(struct pv_desc);
+	volatile struct pv_ring_hdr *hdr = (volatile struct pv_ring_hdr *)(uintptr_t)ring;
+	volatile struct pv_desc *desc = (volatile struct pv_desc *)(hdr + 1);
+	uint32_t len = (uint32_t)(guest_boot->free_end - buf);
 
-	if (guest_pv_negotiate(PV_F(PV_HOOK_CONSOLE), PV_ABI_VERSION))
+	craft(PV_ABI_VERSION, PV_F(PV_HOOK_CONSOLE));
+	crafted.rings[PV_RING_CONSOLE].gpa = ring;
+	crafted.rings[PV_RING_CONSOLE].size = FLOOD_DESCS;
+	guest_outl(PV_PORT_NEGOTIATE, (uint32_t)((uintptr_t)&crafted >> 12));
+	if (guest_inl(PV_PORT_NEGOTIATE) != PV_REASON_OK)
 		return 3;
-	r = guest_ring(PV_RING_CONSOLE);
-	for (uint32_t i = 0; i < r->size; i++)
-		guest_ring_post(r, addr, len, PV_OP_WRITE, 0);
-	guest_pv_notify(PV_HOOK_CONSOLE);
+	for (uint32_t i = 0; i < FLOOD_DESCS; i++) {
+		desc[i].addr = buf;
+		desc[i].len = len;
+		desc[i].op = PV_OP_WRITE;
+		desc[i].status = PV_ST_PENDING;
+	}
+	hdr->prod = FLOOD_DESCS;
+	guest_outl(PV_PORT_DOORBELL, PV_HOOK_CONSOLE);
 	while (!(guest_boot->host_flags & PV_BOOT_F_STOP))
 		;
 	/* straight out: guest_poweroff would wait for the flood to drain */
