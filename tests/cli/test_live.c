@@ -251,6 +251,11 @@ static pid_t start_pvmd(const char *state_dir, const char *const *extra, char *p
 		else
 			pvm_sleep_ns(20000000);
 	}
+	if (!port_s[0]) {
+		/* Never leave a controller behind a failed start. */
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
 	ck_assert_msg(port_s[0], "pvmd did not start (see %s)", log);
 	slurp(tokpath, token, token_len);
 	token[strcspn(token, "\r\n")] = '\0';
