@@ -5,7 +5,9 @@
  * in DIR/host.db. VMMs outlive pvmd; a new pvmd re-adopts them by pid and
  * kernel start time, and talks to them through their sockets.
  *
- * URI: "[hv://]DIR[?vmm=PATH&hooks=LIST&seccomp=on|off&cgroup=on|off]".
+ * URI: "[hv://]DIR[?vmm=PATH&hooks=LIST&seccomp=on|off&cgroup=on|off&console_limit=BYTES]".
+ * A guest's console log takes at most console_limit bytes a run (16 MiB by
+ * default, 0: no limit): a guest must not fill the host's disk.
  * Without vmm=, pvm-vmm is taken from $PVM_VMM, else beside pvmd's binary.
  */
 #include <errno.h>
@@ -31,6 +33,7 @@ struct hv_priv {
 	char dir[PATH_MAX];
 	char vmm[PATH_MAX];
 	char hooks[128];
+	char console_limit[24]; /* bytes one VMM run may write to its console log */
 	bool cgroups;
 	struct pvmd_seccomp *seccomp;
 	struct pvmd_hstate *hs;
@@ -98,6 +101,14 @@ static int hv_option(struct hv_priv *p, char *kv, struct pvm_err *err)
 			    "clock, agent, halt",
 			    val);
 		snprintf(p->hooks, sizeof(p->hooks), "%s", val);
+	} else if (strcmp(kv, "console_limit") == 0) {
+		int64_t v;
+
+		if (pvm_parse_int(val, 0, INT64_MAX, &v) < 0)
+			return pvm_err_set(err, -EINVAL,
+					   "hv: console_limit=%s: want a number of bytes (0: none)",
+					   val);
+		snprintf(p->console_limit, sizeof(p->console_limit), "%lld", (long long)v);
 	} else if (strcmp(kv, "seccomp") == 0 || strcmp(kv, "cgroup") == 0) {
 		bool on = strcmp(val, "on") == 0;
 
@@ -166,6 +177,7 @@ static int hv_open(const char *uri, void **out, struct pvm_err *err)
 		goto fail;
 	}
 	snprintf(p->hooks, sizeof(p->hooks), "all");
+	snprintf(p->console_limit, sizeof(p->console_limit), "%d", 16 << 20);
 	p->cgroups = true;
 	ret = pvmd_seccomp_build(&p->seccomp, err);
 	if (ret < 0)
@@ -393,6 +405,8 @@ static int hv_spawn(struct hv_priv *p, struct pvmd_hguest *g, struct pvm_err *er
 	argv[n++] = sock;
 	argv[n++] = "--stats-json";
 	argv[n++] = stats;
+	argv[n++] = "--console-limit";
+	argv[n++] = p->console_limit;
 	argv[n] = NULL;
 	cg[0] = '\0';
 	if (p->cgroups)
@@ -415,13 +429,20 @@ static int hv_spawn(struct hv_priv *p, struct pvmd_hguest *g, struct pvm_err *er
 		return ret;
 	}
 	pvm_log_info("guest %s: pvm-vmm started, pid %d", g->id, (int)g->pid);
-	/* Started means answering on its socket; a VMM that exits first failed. */
+	/* Started means answering on its socket. A VMM that exits first failed,
+	 * unless its guest ran to its end before the first look: a short
+	 * workload leaves its final statistics behind. */
 	deadline = pvm_now_ns() + START_WAIT_MS * 1000000ull;
 	while (pvm_now_ns() < deadline) {
 		json_object *ans = NULL;
 
 		if (!hv_alive(p, g)) {
 			char tail[256];
+
+			if (read_final_stats(p, g->id, &ans, NULL) == 0) {
+				json_object_put(ans);
+				return 0;
+			}
 
 			log_tail(logp, tail, sizeof(tail));
 			return pvm_err_set(

@@ -28,6 +28,7 @@ struct pvmd_host_config {
 	const char *image_dir;	     /* where image names that are not paths are looked up */
 	const char *libvirt_uri;     /* NULL: no libvirt driver (kind libvirt/linux guests fail) */
 	const char *labels;	     /* JSON object text, or NULL */
+	const char *console_limit;   /* bytes a guest's console log takes a run; NULL: driver's */
 	unsigned report_interval_ms; /* 0: 2000 */
 	unsigned restart_backoff_ms; /* first restart delay, doubled per crash; 0: 1000 */
 	unsigned restart_backoff_max_ms; /* 0: 60000 */

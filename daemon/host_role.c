@@ -214,6 +214,8 @@ static int open_drivers(struct pvmd_host *h, struct pvm_err *err)
 	pvm_buf_printf(&uri, "?hooks=%s", h->cfg->hooks ? h->cfg->hooks : "all");
 	if (h->cfg->vmm)
 		pvm_buf_printf(&uri, "&vmm=%s", h->cfg->vmm);
+	if (h->cfg->console_limit)
+		pvm_buf_printf(&uri, "&console_limit=%s", h->cfg->console_limit);
 	if (uri.failed) {
 		pvm_buf_free(&uri);
 		return pvm_err_set(err, -ENOMEM, "out of memory");

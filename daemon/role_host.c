@@ -28,6 +28,8 @@ const struct pvm_config_key pvmd_host_keys[] = {
     {"libvirt_uri", NULL, "host role: also run libvirt guests on this URI", false},
     {"labels", NULL, "host role: labels as a JSON object", false},
     {"report_interval_ms", "2000", "host role: how often guest statistics are reported", false},
+    {"console_limit", "16777216",
+     "host role: bytes a guest may write to its console log a run (0: no limit)", false},
     {"stop_guests_on_exit", "false", "host role: stop every guest when pvmd stops", true},
 };
 const size_t pvmd_nhost_keys = PVM_ARRAY_SIZE(pvmd_host_keys);
@@ -100,6 +102,7 @@ int pvmd_host_config_from(const struct pvm_config *cfg, struct pvmd_host_config 
 	hc->image_dir = pvm_config_get(cfg, "image_dir");
 	hc->libvirt_uri = pvm_config_get(cfg, "libvirt_uri");
 	hc->labels = pvm_config_get(cfg, "labels");
+	hc->console_limit = pvm_config_get(cfg, "console_limit");
 	hc->report_interval_ms = (unsigned)interval;
 	hc->notify = notify;
 	return 0;

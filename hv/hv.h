@@ -66,13 +66,14 @@
 #define HV_EXIT_FORCED	    73 /* stopped by force (stop timeout or forced stop) */
 
 struct hv_config {
-	const char *image;   /* ELF64 x86-64 executable, required */
-	uint64_t mem_mib;    /* HV_MIN_MEM_MIB..HV_MAX_MEM_MIB */
-	unsigned int vcpus;  /* 1..HV_MAX_VCPUS */
-	const char *disk;    /* NULL: no block device */
-	const char *cmdline; /* NULL: empty */
-	uint64_t offered;    /* hook bits offered to the guest (PV_F_ALL_V1 by default) */
-	int console_fd;	     /* where console bytes go (1: stdout) */
+	const char *image;	/* ELF64 x86-64 executable, required */
+	uint64_t mem_mib;	/* HV_MIN_MEM_MIB..HV_MAX_MEM_MIB */
+	unsigned int vcpus;	/* 1..HV_MAX_VCPUS */
+	const char *disk;	/* NULL: no block device */
+	const char *cmdline;	/* NULL: empty */
+	uint64_t offered;	/* hook bits offered to the guest (PV_F_ALL_V1 by default) */
+	int console_fd;		/* where console bytes go (1: stdout) */
+	uint64_t console_limit; /* bytes one guest may write to it; 0: no limit */
 };
 
 void hv_config_init(struct hv_config *cfg);

@@ -26,6 +26,7 @@ static const struct pvm_config_key keys[] = {
     {"hooks", "all", "hooks offered: console,block,clock,agent,halt | all | none", false},
     {"api_sock", NULL, "unix socket for the JSON control protocol", false},
     {"stats_json", NULL, "write statistics here at exit", false},
+    {"console_limit", "0", "bytes the guest may write to the console; 0: no limit", false},
     {"log.level", "warn", "error|warn|info|debug", false},
 };
 
@@ -97,6 +98,10 @@ static int load_config(struct pvm_config *cfg, struct hv_config *hc, int argc, c
 	if (ret)
 		return ret;
 	hc->vcpus = (unsigned int)v;
+	ret = pvm_config_get_int(cfg, "console_limit", 0, INT64_MAX, &v, err);
+	if (ret)
+		return ret;
+	hc->console_limit = (uint64_t)v;
 	hc->disk = pvm_config_get(cfg, "disk");
 	hc->cmdline = pvm_config_get(cfg, "cmdline");
 	return hv_hooks_parse(pvm_config_get(cfg, "hooks"), &hc->offered, err);

@@ -1,26 +1,12 @@
 // SPDX-License-Identifier: MIT
 /* Console hook: each descriptor is a batch of bytes for the console. */
-#include <errno.h>
-#include <unistd.h>
-
 #include "hv/vm.h"
 
 static uint32_t console_desc(struct hv_vm *vm, struct pv_desc *d, uint8_t *buf)
 {
-	uint32_t left = d->len;
-
 	if (d->op != PV_OP_WRITE)
 		return PV_ST_BAD_OP;
-	while (left) {
-		ssize_t w = write(vm->cfg.console_fd, buf, left);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break; /* a closed console drops bytes; the guest goes on */
-		buf += w;
-		left -= (uint32_t)w;
-	}
+	hv_console_write(vm, buf, d->len);
 	d->done = d->len;
 	HV_STAT_ADD(vm->stats.hooks[PV_HOOK_CONSOLE].bytes, d->len);
 	return PV_ST_OK;

@@ -1,8 +1,5 @@
 // SPDX-License-Identifier: MIT
 /* 8250 UART at COM1, transmit only: one exit per byte, the console's emulated twin. */
-#include <errno.h>
-#include <unistd.h>
-
 #include "hv/vm.h"
 
 #define UART_THR 0 /* DLAB=0: transmit holding / receive buffer */
@@ -17,20 +14,6 @@
 #define LSR_THRE 0x20
 #define LSR_TEMT 0x40
 
-static void console_out(struct hv_vm *vm, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(vm->cfg.console_fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return; /* a closed console loses output, not the guest */
-		p += w;
-		n -= (size_t)w;
-	}
-}
-
 static void uart_io(struct hv_vm *vm, void *dev, uint16_t port, bool out, uint8_t *data,
 		    uint32_t size, uint32_t count)
 {
@@ -42,7 +25,7 @@ static void uart_io(struct hv_vm *vm, void *dev, uint16_t port, bool out, uint8_
 		if (reg == UART_THR && !dlab) {
 			/* only the low byte of each item reaches the line */
 			for (uint32_t i = 0; i < count; i++)
-				console_out(vm, &data[i * size], 1);
+				hv_console_write(vm, &data[i * size], 1);
 			HV_STAT_ADD(vm->stats.emu_console_bytes, count);
 			return;
 		}

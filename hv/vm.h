@@ -106,6 +106,8 @@ struct hv_stats {
 	uint64_t emu_block_sectors;
 	uint64_t emu_console_bytes;
 	uint64_t emu_clock_reads;
+	uint64_t console_written; /* bytes offered to the console (counted with a limit) */
+	uint64_t console_dropped; /* bytes past --console-limit */
 };
 
 void hv_stats_hook_served(struct hv_vm *vm, unsigned int hook, uint64_t ns);
@@ -113,6 +115,9 @@ void hv_stats_doorbell(struct hv_vm *vm, unsigned int hook, uint64_t n);
 uint64_t hv_stats_errors_total(struct hv_vm *vm);
 
 /* ---- devices ---------------------------------------------------------- */
+
+/* Writes guest console bytes to the console fd, within cfg.console_limit. */
+void hv_console_write(struct hv_vm *vm, const void *buf, size_t n);
 
 struct hv_uart {
 	uint8_t ier, lcr, mcr, scr, dll, dlm;

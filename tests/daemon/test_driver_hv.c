@@ -309,6 +309,41 @@ START_TEST(test_lifecycle)
 }
 END_TEST
 
+START_TEST(test_console_limit)
+{
+	struct pvmd_guest_def def = idle_def;
+	char limited[PATH_MAX * 2], image[PATH_MAX + 32], log[PATH_MAX + 64];
+	json_object *stats = NULL;
+	struct stat sb;
+
+	/* a guest that writes 100000 console bytes gets 1000 into its log */
+	snprintf(limited, sizeof(limited), "%s?vmm=%s&console_limit=1000", dir, PVM_VMM);
+	ck_assert_msg(pvmd_driver_open("hv", limited, &drv, &err) == 0, "%s", err.msg);
+	snprintf(image, sizeof(image), "%s/guest-console", PVM_GUEST_DIR);
+	def.id = "g-chatty";
+	def.image = image;
+	def.cmdline = "mode=pv bytes=100000";
+	ck_assert_msg(drv.ops->define(drv.priv, &def, &err) == 0, "%s", err.msg);
+	ck_assert_msg(drv.ops->start(drv.priv, def.id, &err) == 0, "%s", err.msg);
+	for (int i = 0; i < 500 && state_of(def.id) == PVMD_GUEST_RUNNING; i++)
+		pvm_sleep_ns(10 * 1000000ull);
+	ck_assert_int_eq(state_of(def.id), PVMD_GUEST_STOPPED);
+	ck_assert_msg(drv.ops->stats(drv.priv, def.id, &stats, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(json_object_get_int64(json_object_object_get(stats, "console_dropped")),
+			 99000);
+	json_object_put(stats);
+	snprintf(log, sizeof(log), "%s/guests/%s.log", dir, def.id);
+	ck_assert_int_eq(stat(log, &sb), 0);
+	/* the guest's 1000 bytes plus the VMM's own few log lines */
+	ck_assert_int_lt(sb.st_size, 8192);
+	ck_assert_int_eq(drv.ops->undefine(drv.priv, def.id, &err), 0);
+	pvmd_driver_close(&drv);
+	snprintf(limited, sizeof(limited), "%s?vmm=%s&console_limit=lots", dir, PVM_VMM);
+	ck_assert_int_eq(pvmd_driver_open("hv", limited, &drv, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "console_limit"));
+}
+END_TEST
+
 START_TEST(test_bad_input)
 {
 	struct pvmd_guest_def def = idle_def;
@@ -520,6 +555,7 @@ int main(void)
 	add(s, "open_errors", test_open_errors);
 	if (have_kvm()) {
 		add(s, "lifecycle", test_lifecycle);
+		add(s, "console_limit", test_console_limit);
 		add(s, "bad_input", test_bad_input);
 		add(s, "crash", test_crash);
 		add(s, "readopt", test_readopt);

@@ -384,6 +384,32 @@ START_TEST(console_file_size_limit_is_not_fatal)
 }
 END_TEST
 
+START_TEST(console_limit_caps_what_a_guest_writes)
+{
+	struct vmm_result e, p;
+	json_object *se =
+	    run_stats(&e, "console", "mode=emulated bytes=3000", "--console-limit", "1000");
+	json_object *sp =
+	    run_stats(&p, "console", "mode=pv bytes=100000", "--console-limit", "1000");
+
+	/* the guest runs to its end; the console gets exactly the cap */
+	ck_assert_int_eq(e.code, 0);
+	ck_assert_int_eq(p.code, 0);
+	ck_assert_uint_eq(e.out_len, 1000);
+	ck_assert_uint_eq(p.out_len, 1000);
+	ck_assert_mem_eq(e.out, p.out, 1000);
+	ck_assert_int_eq(vmm_json_int(se, "console_dropped"), 2000);
+	ck_assert_int_eq(vmm_json_int(sp, "console_dropped"), 99000);
+	/* the hook still served every byte: the cap is the host's, not an error */
+	ck_assert_int_eq(vmm_json_int(sp, "hooks.console.bytes"), 100000);
+	ck_assert_int_eq(vmm_json_int(sp, "errors.total"), 0);
+	json_object_put(se);
+	json_object_put(sp);
+	vmm_result_free(&e);
+	vmm_result_free(&p);
+}
+END_TEST
+
 START_TEST(hostile_10000_abuses_all_counted)
 {
 	hostile("10000", 10000);
@@ -410,6 +436,7 @@ int main(void)
 	tcase_add_test(tc, negotiation_edge_cases);
 	tcase_add_test(tc, hostile_10000_abuses_all_counted);
 	tcase_add_test(tc, console_file_size_limit_is_not_fatal);
+	tcase_add_test(tc, console_limit_caps_what_a_guest_writes);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
