@@ -2,7 +2,8 @@
 /*
  * The guest's CPL3 world, built in its memory before the first KVM_RUN:
  * identity page tables (2 MiB user pages, 4 KiB pages for the first 2 MiB
- * so system structures are supervisor-only and page 0 is unmapped), a GDT
+ * so system structures are supervisor-only and page 0 is unmapped; one more
+ * 2 MiB user page for the MMIO window), a GDT
  * with DPL0 and DPL3 64-bit segments and one TSS per vCPU, an IDT whose 32
  * exception stubs report the vector on PV_PORT_FAULT, and the boot-info page.
  */
@@ -30,6 +31,10 @@ _Static_assert(sizeof(struct pv_ring_hdr) == 64, "ring header layout");
 _Static_assert(sizeof(struct pv_desc) == 32, "descriptor layout");
 _Static_assert(offsetof(struct pv_desc, done) == 0x18, "descriptor layout");
 _Static_assert(sizeof(struct pv_clock_page) == 0x28, "clock page layout");
+/* the window needs a page directory of its own: above RAM, below 512 GiB */
+_Static_assert(PV_MMIO_GPA >= (uint64_t)HV_MAX_MEM_MIB << 20, "MMIO window above RAM");
+_Static_assert((PV_MMIO_GPA >> 30) >= 4 && (PV_MMIO_GPA >> 39) == 0, "MMIO window PDPT slot");
+_Static_assert(PV_MMIO_SIZE == 2ull << 20 && PV_MMIO_GPA % PV_MMIO_SIZE == 0, "one 2 MiB page");
 
 #define GDT_KCODE 0x0020980000000000ull /* L=1, P, DPL0, code */
 #define GDT_KDATA 0x0000920000000000ull /* P, DPL0, data RW */
@@ -51,6 +56,10 @@ static void build_page_tables(struct hv_vm *vm)
 	put64(vm, HV_PD_GPA, HV_PT_GPA | PTE_P | PTE_RW | PTE_US);
 	for (uint64_t i = 1; i < npd; i++)
 		put64(vm, HV_PD_GPA + i * 8, (i << 21) | PTE_P | PTE_RW | PTE_US | PTE_PS);
+	/* the MMIO window: a user page with no memslot, so accesses exit as MMIO */
+	put64(vm, HV_PDPT_GPA + (PV_MMIO_GPA >> 30) * 8, HV_MMIO_PD_GPA | PTE_P | PTE_RW | PTE_US);
+	put64(vm, HV_MMIO_PD_GPA + ((PV_MMIO_GPA >> 21) & 511) * 8,
+	      PV_MMIO_GPA | PTE_P | PTE_RW | PTE_US | PTE_PS);
 	/* first 2 MiB: boot info user read-only, system pages supervisor-only */
 	put64(vm, HV_PT_GPA + (PV_BOOT_INFO_GPA >> 12) * 8, PV_BOOT_INFO_GPA | PTE_P | PTE_US);
 	for (uint64_t a = HV_PML4_GPA; a < HV_SYS_END; a += 4096)

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* The port-I/O bus: devices register a range; the vCPU loop only dispatches. */
+/* The I/O bus, ports and MMIO: devices register a range; the vCPU loop only dispatches. */
 #include <errno.h>
 #include <string.h>
 
@@ -33,4 +33,35 @@ void hv_bus_io(struct hv_vm *vm, uint16_t port, bool out, uint8_t *data, uint32_
 	HV_STAT_ADD(vm->stats.io_exits[HV_IODEV_UNKNOWN], 1);
 	if (!out)
 		memset(data, 0xff, (size_t)size * count);
+}
+
+int hv_bus_register_mmio(struct hv_bus *bus, uint64_t base, uint64_t len, hv_mmio_fn fn, void *dev)
+{
+	if (len == 0 || base + len < base)
+		return -EINVAL;
+	if (bus->nm == HV_MMIO_BUS_MAX)
+		return -ENOSPC;
+	for (int i = 0; i < bus->nm; i++)
+		if (base < bus->m[i].base + bus->m[i].len && bus->m[i].base < base + len)
+			return -EEXIST;
+	bus->m[bus->nm++] = (struct hv_mmio_range){base, len, fn, dev};
+	return 0;
+}
+
+void hv_bus_mmio(struct hv_vm *vm, uint64_t addr, bool write, uint8_t *data, uint32_t len)
+{
+	for (int i = 0; i < vm->bus.nm; i++) {
+		struct hv_mmio_range *r = &vm->bus.m[i];
+
+		if (addr >= r->base && addr - r->base < r->len) {
+			r->fn(vm, r->dev, addr, write, data, len);
+			return;
+		}
+	}
+	/* as with ports: counted, reads float high, writes are dropped; the
+	 * unknown-port count includes it, as it did before MMIO had devices */
+	HV_STAT_ADD(vm->stats.mmio_unknown, 1);
+	HV_STAT_ADD(vm->stats.io_exits[HV_IODEV_UNKNOWN], 1);
+	if (!write)
+		memset(data, 0xff, len);
 }

@@ -243,11 +243,11 @@ static void handle_exit(struct hv_vcpu *cpu)
 			  (uint8_t *)run + run->io.data_offset, run->io.size, run->io.count);
 		break;
 	case KVM_EXIT_MMIO:
-		/* no MMIO devices: reads see all ones, writes are dropped */
 		HV_STAT_ADD(vm->stats.exits[HV_EXITK_MMIO], 1);
-		HV_STAT_ADD(vm->stats.io_exits[HV_IODEV_UNKNOWN], 1);
-		if (!run->mmio.is_write)
-			memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
+		/* KVM never asks for more than the 8 bytes of mmio.data */
+		hv_bus_mmio(vm, run->mmio.phys_addr, run->mmio.is_write, run->mmio.data,
+			    run->mmio.len > sizeof(run->mmio.data) ? sizeof(run->mmio.data)
+								   : run->mmio.len);
 		break;
 	case KVM_EXIT_HLT:
 		HV_STAT_ADD(vm->stats.exits[HV_EXITK_HLT], 1);

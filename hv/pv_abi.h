@@ -36,6 +36,14 @@
 #define PV_IMAGE_MIN	 0x200000ull /* images load at or above 2 MiB */
 #define PV_PAGE_SIZE	 4096u
 
+/*
+ * The MMIO window: one 2 MiB user page at 4 GiB, above the largest RAM, with
+ * no memory behind it, so every access exits to the VMM's MMIO bus.
+ * Addresses no device claims read all ones; writes to them are dropped.
+ */
+#define PV_MMIO_GPA  0x100000000ull
+#define PV_MMIO_SIZE 0x200000ull
+
 /* ---- I/O ports -------------------------------------------------------- */
 
 #define PV_PORT_POWEROFF  0x500 /* outl: exit code; ends the run */

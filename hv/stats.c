@@ -140,6 +140,7 @@ json_object *hv_stats_json(struct hv_vm *vm)
 	add_u64(errs, "total", hv_stats_errors_total(vm));
 	json_object_object_add(o, "errors", errs);
 	add_u64(o, "console_dropped", HV_STAT_GET(s->console_dropped));
+	add_u64(o, "mmio_unknown", HV_STAT_GET(s->mmio_unknown));
 	add_u64(o, "negotiations", HV_STAT_GET(s->neg_accepted));
 	add_u64(o, "negotiation_resets", HV_STAT_GET(s->neg_resets));
 	add_u64(emu, "console_bytes", HV_STAT_GET(s->emu_console_bytes));

@@ -24,9 +24,10 @@
 #define HV_TSS_SIZE	 0x3000ull
 #define HV_TSS_LIMIT	 (104 + 8192) /* the bitmap's final 0xff byte included */
 #define HV_IDT_GPA	 0xa000ull
-#define HV_STUBS_GPA	 0xb000ull /* 16 bytes per vector */
-#define HV_KSTACK_GPA	 0xc000ull /* 1 KiB CPL0 stack per vCPU */
-#define HV_SYS_END	 (HV_TSS_GPA + HV_MAX_VCPUS * HV_TSS_SIZE)
+#define HV_STUBS_GPA	 0xb000ull				   /* 16 bytes per vector */
+#define HV_KSTACK_GPA	 0xc000ull				   /* 1 KiB CPL0 stack per vCPU */
+#define HV_MMIO_PD_GPA	 (HV_TSS_GPA + HV_MAX_VCPUS * HV_TSS_SIZE) /* maps PV_MMIO_GPA */
+#define HV_SYS_END	 (HV_MMIO_PD_GPA + 0x1000ull)
 #define HV_USER_STACK	 0x10000ull /* 64 KiB per vCPU at the top of RAM */
 #define HV_FAULT_VECTORS 32
 
@@ -56,16 +57,37 @@ struct hv_io_range {
 	void *dev;
 };
 
-#define HV_BUS_MAX 16
+/* An MMIO access of len (1, 2, 4 or 8) bytes at guest-physical addr. */
+typedef void (*hv_mmio_fn)(struct hv_vm *vm, void *dev, uint64_t addr, bool write, uint8_t *data,
+			   uint32_t len);
+
+struct hv_mmio_range {
+	uint64_t base;
+	uint64_t len;
+	hv_mmio_fn fn;
+	void *dev;
+};
+
+#define HV_BUS_MAX	16
+#define HV_MMIO_BUS_MAX 16
+/* Ranges are registered before hv_vm_run and never change while vCPUs run,
+ * so dispatch reads them without a lock; each device locks its own state. */
 struct hv_bus {
 	struct hv_io_range r[HV_BUS_MAX];
 	int n;
+	struct hv_mmio_range m[HV_MMIO_BUS_MAX];
+	int nm;
 };
 
 int hv_bus_register(struct hv_bus *bus, uint16_t base, uint16_t len, enum hv_iodev id, hv_io_fn fn,
 		    void *dev);
 void hv_bus_io(struct hv_vm *vm, uint16_t port, bool out, uint8_t *data, uint32_t size,
 	       uint32_t count);
+/* Claims [base, base+len) of guest-physical space (the MMIO window,
+ * PV_MMIO_GPA, is where guests can reach it): 0, -EINVAL for an empty or
+ * wrapping range, -EEXIST when it overlaps another, -ENOSPC when full. */
+int hv_bus_register_mmio(struct hv_bus *bus, uint64_t base, uint64_t len, hv_mmio_fn fn, void *dev);
+void hv_bus_mmio(struct hv_vm *vm, uint64_t addr, bool write, uint8_t *data, uint32_t len);
 
 /* ---- statistics ------------------------------------------------------- */
 
@@ -108,6 +130,7 @@ struct hv_stats {
 	uint64_t emu_clock_reads;
 	uint64_t console_written; /* bytes offered to the console (counted with a limit) */
 	uint64_t console_dropped; /* bytes past --console-limit */
+	uint64_t mmio_unknown;	  /* MMIO exits at an address no device claims */
 };
 
 void hv_stats_hook_served(struct hv_vm *vm, unsigned int hook, uint64_t ns);
