@@ -5,7 +5,7 @@
  * dev=OFFSET into the window (a device the host registered there), then
  * reads each size at nobody=OFFSET (no device: all ones expected) and writes
  * there (dropped). Prints what it read; exits with the number of the first
- * check that failed (1..8), 0 when all held.
+ * check that failed (1..8), 0 when all held. Offsets are decimal.
  */
 #include "guest/guest.h"
 
