@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Guests: spec, desired and observed state, and binding to a host. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,6 +68,12 @@ static int guest_read(struct store_ctx *x, void *st, struct store_guest *g)
 	g->created_ms = store_db_int(x, st, 12);
 	g->updated_ms = store_db_int(x, st, 13);
 	return store_db_dup(x, st, 2, &g->spec);
+}
+
+/* guest_read as a store_row_fn. */
+static int guest_row(struct store_ctx *x, void *st, void *item)
+{
+	return guest_read(x, st, item);
 }
 
 static int guest_check_states(const struct store_guest *g, struct pvm_err *err)
@@ -497,7 +504,7 @@ int store_guest_delete(struct store *s, const char *id, int64_t expected_gen, st
 int store_guest_list(struct store *s, const struct store_list_opts *opts,
 		     struct store_guest_list *out, struct pvm_err *err)
 {
-	size_t limit = store_list_limit(opts), cap = 0;
+	size_t limit = store_list_limit(opts);
 	const char *after = opts && opts->after ? opts->after : "";
 	struct store_ctx x;
 	int idx = 1;
@@ -521,21 +528,9 @@ int store_guest_list(struct store *s, const struct store_list_opts *opts,
 		goto out;
 	store_db_bind_text(&x, st, idx++, after);
 	store_db_bind_int(&x, st, idx, (int64_t)limit + 1);
-	while ((ret = store_db_step(&x, st)) > 0) {
-		if (out->n == limit) {
-			snprintf(out->next, sizeof(out->next), "%s", out->items[out->n - 1].id);
-			ret = 0;
-			break;
-		}
-		if (store_grow((void **)&out->items, &cap, out->n, sizeof(*out->items)) < 0) {
-			ret = pvm_err_set(err, -ENOMEM, "out of memory");
-			break;
-		}
-		ret = guest_read(&x, st, &out->items[out->n]);
-		out->n++;
-		if (ret < 0)
-			break;
-	}
+	ret =
+	    store_page(&x, st, limit, sizeof(*out->items), guest_row,
+		       offsetof(struct store_guest, id), (void **)&out->items, &out->n, out->next);
 out:
 	ret = store_ctx_end(&x, ret);
 	if (ret < 0)

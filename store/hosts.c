@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Hosts: registration, heartbeats, cordon/drain, capacity accounting. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,6 +71,12 @@ static int host_read(struct store_ctx *x, void *st, struct store_host *h)
 	if (ret < 0)
 		store_host_free(h);
 	return ret;
+}
+
+/* host_read as a store_row_fn. */
+static int host_row(struct store_ctx *x, void *st, void *item)
+{
+	return host_read(x, st, item);
 }
 
 static int host_check(const struct store_host *h, struct pvm_err *err)
@@ -476,7 +483,7 @@ out:
 int store_host_list(struct store *s, const struct store_list_opts *opts,
 		    struct store_host_list *out, struct pvm_err *err)
 {
-	size_t limit = store_list_limit(opts), cap = 0;
+	size_t limit = store_list_limit(opts);
 	struct store_ctx x;
 	void *st;
 	int ret;
@@ -490,21 +497,8 @@ int store_host_list(struct store *s, const struct store_list_opts *opts,
 		goto out;
 	store_db_bind_text(&x, st, 1, opts && opts->after ? opts->after : "");
 	store_db_bind_int(&x, st, 2, (int64_t)limit + 1);
-	while ((ret = store_db_step(&x, st)) > 0) {
-		if (out->n == limit) {
-			snprintf(out->next, sizeof(out->next), "%s", out->items[out->n - 1].id);
-			ret = 0;
-			break;
-		}
-		if (store_grow((void **)&out->items, &cap, out->n, sizeof(*out->items)) < 0) {
-			ret = pvm_err_set(err, -ENOMEM, "out of memory");
-			break;
-		}
-		ret = host_read(&x, st, &out->items[out->n]);
-		if (ret < 0)
-			break;
-		out->n++;
-	}
+	ret = store_page(&x, st, limit, sizeof(*out->items), host_row,
+			 offsetof(struct store_host, id), (void **)&out->items, &out->n, out->next);
 out:
 	ret = store_ctx_end(&x, ret);
 	if (ret < 0)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Images: named guest images (ELF microguests, kernels, disks). */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,12 @@ static int image_read(struct store_ctx *x, void *st, struct store_image *im)
 	im->created_ms = store_db_int(x, st, 7);
 	im->updated_ms = store_db_int(x, st, 8);
 	return store_db_dup(x, st, 3, &im->source);
+}
+
+/* image_read as a store_row_fn. */
+static int image_row(struct store_ctx *x, void *st, void *item)
+{
+	return image_read(x, st, item);
 }
 
 static int image_check(const struct store_image *im, struct pvm_err *err)
@@ -210,7 +217,7 @@ int store_image_delete(struct store *s, const char *id, int64_t expected_gen, st
 int store_image_list(struct store *s, const struct store_list_opts *opts,
 		     struct store_image_list *out, struct pvm_err *err)
 {
-	size_t limit = store_list_limit(opts), cap = 0;
+	size_t limit = store_list_limit(opts);
 	struct store_ctx x;
 	void *st;
 	int ret;
@@ -224,20 +231,9 @@ int store_image_list(struct store *s, const struct store_list_opts *opts,
 		goto out;
 	store_db_bind_text(&x, st, 1, opts && opts->after ? opts->after : "");
 	store_db_bind_int(&x, st, 2, (int64_t)limit + 1);
-	while ((ret = store_db_step(&x, st)) > 0) {
-		if (out->n == limit) {
-			snprintf(out->next, sizeof(out->next), "%s", out->items[out->n - 1].id);
-			ret = 0;
-			break;
-		}
-		if (store_grow((void **)&out->items, &cap, out->n, sizeof(*out->items)) < 0) {
-			ret = pvm_err_set(err, -ENOMEM, "out of memory");
-			break;
-		}
-		ret = image_read(&x, st, &out->items[out->n++]);
-		if (ret < 0)
-			break;
-	}
+	ret =
+	    store_page(&x, st, limit, sizeof(*out->items), image_row,
+		       offsetof(struct store_image, id), (void **)&out->items, &out->n, out->next);
 out:
 	ret = store_ctx_end(&x, ret);
 	if (ret < 0)

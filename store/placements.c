@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Placements: each scheduling decision with its explanation. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,19 @@ static struct store_query q_list = STORE_QUERY(
     "SELECT " PLACEMENT_COLS " FROM placements WHERE seq > COALESCE((SELECT seq FROM placements "
     "WHERE id = ?), 0) AND (? IS NULL OR guest_id = ?) AND (? IS NULL OR host_id = ?) "
     "ORDER BY seq LIMIT ?");
+
+/* A store_row_fn: placements are read only by the list. */
+static int placement_row(struct store_ctx *x, void *st, void *item)
+{
+	struct store_placement *p = item;
+
+	store_db_copy(x, st, 0, p->id, sizeof(p->id));
+	store_db_copy(x, st, 1, p->guest_id, sizeof(p->guest_id));
+	store_db_copy(x, st, 2, p->host_id, sizeof(p->host_id));
+	store_db_copy(x, st, 3, p->decision, sizeof(p->decision));
+	p->created_ms = store_db_int(x, st, 5);
+	return store_db_dup(x, st, 4, &p->explanation);
+}
 
 int store_placement_insert(struct store_ctx *x, const char *guest_id, const char *host_id,
 			   const char *decision, const char *explanation, int64_t now, char *id_out)
@@ -73,7 +87,7 @@ int store_placement_add(struct store *s, struct store_placement *p, struct pvm_e
 int store_placement_list(struct store *s, const struct store_list_opts *opts,
 			 struct store_placement_list *out, struct pvm_err *err)
 {
-	size_t limit = store_list_limit(opts), cap = 0;
+	size_t limit = store_list_limit(opts);
 	const char *gid = opts && opts->guest_id && *opts->guest_id ? opts->guest_id : NULL;
 	const char *hid = opts && opts->host_id && *opts->host_id ? opts->host_id : NULL;
 	struct store_ctx x;
@@ -93,28 +107,9 @@ int store_placement_list(struct store *s, const struct store_list_opts *opts,
 	store_db_bind_text(&x, st, 4, hid);
 	store_db_bind_text(&x, st, 5, hid);
 	store_db_bind_int(&x, st, 6, (int64_t)limit + 1);
-	while ((ret = store_db_step(&x, st)) > 0) {
-		struct store_placement *p;
-
-		if (out->n == limit) {
-			snprintf(out->next, sizeof(out->next), "%s", out->items[out->n - 1].id);
-			ret = 0;
-			break;
-		}
-		if (store_grow((void **)&out->items, &cap, out->n, sizeof(*out->items)) < 0) {
-			ret = pvm_err_set(err, -ENOMEM, "out of memory");
-			break;
-		}
-		p = &out->items[out->n++];
-		store_db_copy(&x, st, 0, p->id, sizeof(p->id));
-		store_db_copy(&x, st, 1, p->guest_id, sizeof(p->guest_id));
-		store_db_copy(&x, st, 2, p->host_id, sizeof(p->host_id));
-		store_db_copy(&x, st, 3, p->decision, sizeof(p->decision));
-		p->created_ms = store_db_int(&x, st, 5);
-		ret = store_db_dup(&x, st, 4, &p->explanation);
-		if (ret < 0)
-			break;
-	}
+	ret = store_page(&x, st, limit, sizeof(*out->items), placement_row,
+			 offsetof(struct store_placement, id), (void **)&out->items, &out->n,
+			 out->next);
 out:
 	ret = store_ctx_end(&x, ret);
 	if (ret < 0)

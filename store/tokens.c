@@ -5,6 +5,7 @@
  * plain (unsalted, fast) hash is enough: there is nothing to brute-force.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,6 +47,13 @@ static void token_read(struct store_ctx *x, void *st, struct store_token *t)
 	t->generation = store_db_int(x, st, 7);
 	t->created_ms = store_db_int(x, st, 8);
 	t->expires_ms = store_db_int(x, st, 9);
+}
+
+/* token_read as a store_row_fn: a token has nothing to allocate. */
+static int token_row(struct store_ctx *x, void *st, void *item)
+{
+	token_read(x, st, item);
+	return 0;
 }
 
 static int token_get_x(struct store_ctx *x, struct store_query *q, const char *key,
@@ -271,7 +279,7 @@ int store_token_delete(struct store *s, const char *id, int64_t expected_gen, st
 int store_token_list(struct store *s, const struct store_list_opts *opts,
 		     struct store_token_list *out, struct pvm_err *err)
 {
-	size_t limit = store_list_limit(opts), cap = 0;
+	size_t limit = store_list_limit(opts);
 	struct store_ctx x;
 	void *st;
 	int ret;
@@ -285,18 +293,9 @@ int store_token_list(struct store *s, const struct store_list_opts *opts,
 		goto out;
 	store_db_bind_text(&x, st, 1, opts && opts->after ? opts->after : "");
 	store_db_bind_int(&x, st, 2, (int64_t)limit + 1);
-	while ((ret = store_db_step(&x, st)) > 0) {
-		if (out->n == limit) {
-			snprintf(out->next, sizeof(out->next), "%s", out->items[out->n - 1].id);
-			ret = 0;
-			break;
-		}
-		if (store_grow((void **)&out->items, &cap, out->n, sizeof(*out->items)) < 0) {
-			ret = pvm_err_set(err, -ENOMEM, "out of memory");
-			break;
-		}
-		token_read(&x, st, &out->items[out->n++]);
-	}
+	ret =
+	    store_page(&x, st, limit, sizeof(*out->items), token_row,
+		       offsetof(struct store_token, id), (void **)&out->items, &out->n, out->next);
 out:
 	ret = store_ctx_end(&x, ret);
 	if (ret < 0)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Ids, hashes, time, argument checks and the other small helpers of store/. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -177,4 +178,26 @@ int store_grow(void **items, size_t *cap, size_t n, size_t size)
 	*items = p;
 	*cap = ncap;
 	return 0;
+}
+
+int store_page(struct store_ctx *x, void *st, size_t limit, size_t size, store_row_fn *read_row,
+	       size_t id_off, void **items, size_t *n, char next[STORE_ID_MAX])
+{
+	size_t cap = 0;
+	int ret;
+
+	while ((ret = store_db_step(x, st)) > 0) {
+		if (*n == limit) {
+			snprintf(next, STORE_ID_MAX, "%s",
+				 (char *)*items + (*n - 1) * size + id_off);
+			return 0;
+		}
+		if (store_grow(items, &cap, *n, size) < 0)
+			return pvm_err_set(x->err, -ENOMEM, "out of memory");
+		ret = read_row(x, st, (char *)*items + *n * size);
+		if (ret < 0)
+			return ret;
+		(*n)++;
+	}
+	return ret;
 }
