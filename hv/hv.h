@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * hv: the pvm hypervisor core (library pvm_hv, binary pvm-vmm). One VM per
- * process: KVM VM, vCPU threads, an I/O bus with emulated devices (8250 UART,
- * port-I/O block device, PIT, CMOS, power-off port) and the pv hook ABI v1
- * (hv/pv_abi.h, docs/pv-abi.md) served through one doorbell port.
+ * process: KVM VM, vCPU threads, an I/O bus (ports and MMIO, by range) with
+ * emulated devices (8250 UART, port-I/O block device, PIT, CMOS, power-off
+ * port) and the pv hook ABI v1 (hv/pv_abi.h, docs/pv-abi.md) served through
+ * one doorbell port.
  *
  * Life cycle: hv_vm_create() validates the configuration and builds the VM;
  * hv_vm_run() runs it until the guest powers off, crashes or is stopped and
