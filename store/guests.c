@@ -95,22 +95,7 @@ static int guest_check_states(const struct store_guest *g, struct pvm_err *err)
 static int guest_get_x(struct store_ctx *x, struct store_query *q, const char *key,
 		       struct store_guest *out)
 {
-	void *st;
-	int ret;
-
-	ret = store_db_stmt(x, q, &st);
-	if (ret < 0)
-		return ret;
-	store_db_bind_text(x, st, 1, key);
-	ret = store_db_step(x, st);
-	if (ret < 0)
-		return ret;
-	if (ret == 0)
-		return pvm_err_set(x->err, -ENOENT, "guest %s not found", key);
-	ret = guest_read(x, st, out);
-	if (ret < 0)
-		store_guest_free(out);
-	return ret;
+	return store_get_row(x, q, key, "guest", guest_row, out);
 }
 
 /* Reads the guest and checks the generation the caller expects (0: any). */
@@ -186,33 +171,17 @@ out:
 
 int store_guest_get(struct store *s, const char *id, struct store_guest *out, struct pvm_err *err)
 {
-	struct store_ctx x;
-	int ret;
+	int ret = store_check_str(id, STORE_ID_MAX, "id", err);
 
-	ret = store_check_str(id, STORE_ID_MAX, "id", err);
-	if (ret < 0)
-		return ret;
-	ret = store_ctx_read(s, &x, err);
-	if (ret < 0)
-		return ret;
-	ret = guest_get_x(&x, &q_get, id, out);
-	return store_ctx_end(&x, ret);
+	return ret < 0 ? ret : store_get(s, &q_get, id, "guest", guest_row, out, err);
 }
 
 int store_guest_get_by_name(struct store *s, const char *name, struct store_guest *out,
 			    struct pvm_err *err)
 {
-	struct store_ctx x;
-	int ret;
+	int ret = store_check_str(name, STORE_NAME_MAX, "name", err);
 
-	ret = store_check_str(name, STORE_NAME_MAX, "name", err);
-	if (ret < 0)
-		return ret;
-	ret = store_ctx_read(s, &x, err);
-	if (ret < 0)
-		return ret;
-	ret = guest_get_x(&x, &q_get_name, name, out);
-	return store_ctx_end(&x, ret);
+	return ret < 0 ? ret : store_get(s, &q_get_name, name, "guest", guest_row, out, err);
 }
 
 int store_guest_update(struct store *s, struct store_guest *g, struct pvm_err *err)

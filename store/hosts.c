@@ -102,19 +102,7 @@ static int host_check(const struct store_host *h, struct pvm_err *err)
 static int host_get_x(struct store_ctx *x, struct store_query *q, const char *key,
 		      struct store_host *out)
 {
-	void *st;
-	int ret;
-
-	ret = store_db_stmt(x, q, &st);
-	if (ret < 0)
-		return ret;
-	store_db_bind_text(x, st, 1, key);
-	ret = store_db_step(x, st);
-	if (ret < 0)
-		return ret;
-	if (ret == 0)
-		return pvm_err_set(x->err, -ENOENT, "host %s not found", key);
-	return host_read(x, st, out);
+	return store_get_row(x, q, key, "host", host_row, out);
 }
 
 int store_host_create(struct store *s, struct store_host *h, struct pvm_err *err)
@@ -179,33 +167,17 @@ out:
 
 int store_host_get(struct store *s, const char *id, struct store_host *out, struct pvm_err *err)
 {
-	struct store_ctx x;
-	int ret;
+	int ret = store_check_str(id, STORE_ID_MAX, "id", err);
 
-	ret = store_check_str(id, STORE_ID_MAX, "id", err);
-	if (ret < 0)
-		return ret;
-	ret = store_ctx_read(s, &x, err);
-	if (ret < 0)
-		return ret;
-	ret = host_get_x(&x, &q_get, id, out);
-	return store_ctx_end(&x, ret);
+	return ret < 0 ? ret : store_get(s, &q_get, id, "host", host_row, out, err);
 }
 
 int store_host_get_by_name(struct store *s, const char *name, struct store_host *out,
 			   struct pvm_err *err)
 {
-	struct store_ctx x;
-	int ret;
+	int ret = store_check_str(name, STORE_NAME_MAX, "name", err);
 
-	ret = store_check_str(name, STORE_NAME_MAX, "name", err);
-	if (ret < 0)
-		return ret;
-	ret = store_ctx_read(s, &x, err);
-	if (ret < 0)
-		return ret;
-	ret = host_get_x(&x, &q_get_name, name, out);
-	return store_ctx_end(&x, ret);
+	return ret < 0 ? ret : store_get(s, &q_get_name, name, "host", host_row, out, err);
 }
 
 static const char *state_event(enum store_host_state old, enum store_host_state now)

@@ -118,26 +118,9 @@ int store_image_create(struct store *s, struct store_image *im, struct pvm_err *
 static int image_get(struct store *s, struct store_query *q, const char *key,
 		     struct store_image *out, struct pvm_err *err)
 {
-	struct store_ctx x;
-	void *st;
-	int ret;
+	int ret = store_check_str(key, STORE_NAME_MAX, "id", err);
 
-	ret = store_check_str(key, STORE_NAME_MAX, "id", err);
-	if (ret < 0)
-		return ret;
-	ret = store_ctx_read(s, &x, err);
-	if (ret < 0)
-		return ret;
-	ret = store_db_stmt(&x, q, &st);
-	if (ret == 0) {
-		store_db_bind_text(&x, st, 1, key);
-		ret = store_db_step(&x, st);
-		if (ret == 0)
-			ret = pvm_err_set(err, -ENOENT, "image %s not found", key);
-		else if (ret > 0)
-			ret = image_read(&x, st, out);
-	}
-	return store_ctx_end(&x, ret);
+	return ret < 0 ? ret : store_get(s, q, key, "image", image_row, out, err);
 }
 
 int store_image_get(struct store *s, const char *id, struct store_image *out, struct pvm_err *err)

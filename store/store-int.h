@@ -180,6 +180,15 @@ int store_grow(void **items, size_t *cap, size_t n, size_t size);
  */
 typedef int store_row_fn(struct store_ctx *x, void *st, void *item);
 
+/* Reads into item the one row q (its only `?` bound to key) finds; -ENOENT
+ * "<what> <key> not found" when there is none. */
+int store_get_row(struct store_ctx *x, struct store_query *q, const char *key, const char *what,
+		  store_row_fn *read_row, void *item);
+/* store_get_row in a read context of its own, for the public getters (which
+ * check key first). */
+int store_get(struct store *s, struct store_query *q, const char *key, const char *what,
+	      store_row_fn *read_row, void *item, struct pvm_err *err);
+
 /*
  * Fills one page of a cursor-paged list from st, which the caller bound to
  * return at most limit + 1 rows after its cursor. The extra row is not kept:

@@ -59,21 +59,12 @@ static int token_row(struct store_ctx *x, void *st, void *item)
 static int token_get_x(struct store_ctx *x, struct store_query *q, const char *key,
 		       struct store_token *out)
 {
-	void *st;
-	int ret;
+	int ret = store_get_row(x, q, key, "token", token_row, out);
 
-	ret = store_db_stmt(x, q, &st);
-	if (ret < 0)
-		return ret;
-	store_db_bind_text(x, st, 1, key);
-	ret = store_db_step(x, st);
-	if (ret < 0)
-		return ret;
-	if (ret == 0)
-		return pvm_err_set(x->err, -ENOENT,
-				   q == &q_by_hash ? "unknown token" : "token %s not found", key);
-	token_read(x, st, out);
-	return 0;
+	/* A hash is no name to give back: the caller only knows its secret. */
+	if (ret == -ENOENT && q == &q_by_hash)
+		return pvm_err_set(x->err, -ENOENT, "unknown token");
+	return ret;
 }
 
 int store_token_create(struct store *s, struct store_token *t, char *secret, struct pvm_err *err)
@@ -142,17 +133,9 @@ fail:
 
 int store_token_get(struct store *s, const char *id, struct store_token *out, struct pvm_err *err)
 {
-	struct store_ctx x;
-	int ret;
+	int ret = store_check_str(id, STORE_ID_MAX, "id", err);
 
-	ret = store_check_str(id, STORE_ID_MAX, "id", err);
-	if (ret < 0)
-		return ret;
-	ret = store_ctx_read(s, &x, err);
-	if (ret < 0)
-		return ret;
-	ret = token_get_x(&x, &q_get, id, out);
-	return store_ctx_end(&x, ret);
+	return ret < 0 ? ret : store_get(s, &q_get, id, "token", token_row, out, err);
 }
 
 int store_token_authenticate(struct store *s, const char *secret, struct store_token *out,

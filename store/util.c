@@ -180,6 +180,37 @@ int store_grow(void **items, size_t *cap, size_t n, size_t size)
 	return 0;
 }
 
+int store_get_row(struct store_ctx *x, struct store_query *q, const char *key, const char *what,
+		  store_row_fn *read_row, void *item)
+{
+	void *st;
+	int ret;
+
+	ret = store_db_stmt(x, q, &st);
+	if (ret < 0)
+		return ret;
+	store_db_bind_text(x, st, 1, key);
+	ret = store_db_step(x, st);
+	if (ret < 0)
+		return ret;
+	if (ret == 0)
+		return pvm_err_set(x->err, -ENOENT, "%s %s not found", what, key);
+	return read_row(x, st, item);
+}
+
+int store_get(struct store *s, struct store_query *q, const char *key, const char *what,
+	      store_row_fn *read_row, void *item, struct pvm_err *err)
+{
+	struct store_ctx x;
+	int ret;
+
+	ret = store_ctx_read(s, &x, err);
+	if (ret < 0)
+		return ret;
+	ret = store_get_row(&x, q, key, what, read_row, item);
+	return store_ctx_end(&x, ret);
+}
+
 int store_page(struct store_ctx *x, void *st, size_t limit, size_t size, store_row_fn *read_row,
 	       size_t id_off, void **items, size_t *n, char next[STORE_ID_MAX])
 {
