@@ -18,6 +18,7 @@ const struct pvm_json_field api_spec_fields[] = {
     {.name = "vcpus", .type = PVM_JSON_INT, .required = true, .min = 1, .max = 256},
     {.name = "memory_mib", .type = PVM_JSON_INT, .required = true, .min = 1, .max = 1LL << 22},
     {.name = "disk_gib", .type = PVM_JSON_INT, .max = 1LL << 16},
+    {.name = "cmdline", .type = PVM_JSON_STRING, .max_len = 4095},
     {.name = "pv", .type = PVM_JSON_OBJECT},
     {.name = "labels", .type = PVM_JSON_OBJECT},
     {.name = "selector", .type = PVM_JSON_STRING, .max_len = 1023},
@@ -117,6 +118,14 @@ int api_spec_check(json_object *spec, struct pvm_err *err)
 	if (pvm_json_get_str(spec, "anti_affinity", &s) == 0 && *s && !is_name(s))
 		return pvm_err_field(err, -EINVAL, "/anti_affinity",
 				     "groups are letters, digits, '.', '_' and '-'");
+	/* The command line reaches the guest's boot-info page as it is: printable
+	 * ASCII only, as a kernel command line. */
+	if (pvm_json_get_str(spec, "cmdline", &s) == 0) {
+		for (const char *c = s; *c; c++)
+			if (*c < 0x20 || *c > 0x7e)
+				return pvm_err_field(err, -EINVAL, "/cmdline",
+						     "the command line takes printable ASCII only");
+	}
 	if (pvm_json_get_str(spec, "selector", &s) == 0 && *s) {
 		ret = sched_selector_parse(s, terms, SCHED_SELECTOR_MAX, &nterms, err);
 		if (ret < 0) {

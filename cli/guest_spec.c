@@ -17,7 +17,8 @@ const struct cli_opt cli_guest_spec_opts[] = {
 	{ "kind", 0, "KIND", "microguest (default), linux or libvirt" },
 	{ "vcpus", 0, "N", "virtual CPUs (default 1)" },
 	{ "memory", 'm', "MIB", "memory in MiB (default 64)" },
-	{ "disk", 0, "GIB", "disk in GiB" },
+	{ "disk", 0, "GIB", "disk in GiB (a sparse scratch disk on the host)" },
+	{ "cmdline", 0, "ARGS", "the guest's command line (e.g. 'bytes=65536')" },
 	{ "require", 0, "HOOK", "a pv hook the guest requires (repeatable)" },
 	{ "prefer", 0, "HOOK", "a pv hook the guest prefers (repeatable)" },
 	{ "emulated", 0, NULL, "the guest needs emulated devices" },
@@ -120,6 +121,7 @@ int cli_guest_spec(struct cli_ctx *ctx, const struct cli_args *a, json_object **
 	set_str(spec, a, "selector", "selector");
 	set_str(spec, a, "anti-affinity", "anti_affinity");
 	set_str(spec, a, "restart", "restart_policy");
+	set_str(spec, a, "cmdline", "cmdline");
 	ret = set_int(ctx, a, spec, "vcpus", "vcpus", 1024);
 	if (ret == CLI_EXIT_OK)
 		ret = set_int(ctx, a, spec, "memory", "memory_mib", INT32_MAX);

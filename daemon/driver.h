@@ -33,6 +33,7 @@ struct pvmd_guest_def {
 	uint64_t memory_mib;
 	const char *image;   /* kernel or microguest image path; NULL where the driver has none */
 	const char *disk;    /* disk image path or NULL */
+	uint64_t disk_gib;   /* no disk path: a sparse scratch disk of this size (0: none) */
 	const char *cmdline; /* NULL for none */
 };
 

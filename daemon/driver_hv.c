@@ -220,11 +220,34 @@ fail:
 	return ret;
 }
 
+/*
+ * A guest that asks for disk_gib and names no disk gets a sparse scratch disk
+ * beside its socket, as Firecracker's scratch drives and Nova's ephemeral
+ * disks: it takes host space only as the guest writes, and goes with the
+ * guest at undefine.
+ */
+static int scratch_disk(const char *path, uint64_t gib, struct pvm_err *err)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int ret = 0;
+
+	if (fd < 0)
+		return pvm_err_set(err, -errno, "scratch disk %s: %s", path, strerror(errno));
+	if (gib > (uint64_t)INT64_MAX >> 30 || ftruncate(fd, (off_t)(gib << 30)) < 0) {
+		ret = pvm_err_set(err, gib > (uint64_t)INT64_MAX >> 30 ? -EFBIG : -errno,
+				  "scratch disk %s of %llu GiB: %s", path, (unsigned long long)gib,
+				  strerror(errno));
+		unlink(path);
+	}
+	close(fd);
+	return ret;
+}
+
 static int hv_define(void *priv, const struct pvmd_guest_def *def, struct pvm_err *err)
 {
 	struct hv_priv *p = priv;
 	struct pvmd_hguest g = {0};
-	char sock[PATH_MAX + 80];
+	char sock[PATH_MAX + 80], disk[PATH_MAX + 80];
 	int ret;
 
 	ret = id_check(def->id, err);
@@ -242,14 +265,25 @@ static int hv_define(void *priv, const struct pvmd_guest_def *def, struct pvm_er
 	guest_path(p, def->id, "sock", sock, sizeof(sock));
 	if (strlen(sock) >= 108)
 		return pvm_err_set(err, -ENAMETOOLONG, "hv: socket path %s is too long", sock);
+	if (!def->disk && def->disk_gib) {
+		guest_path(p, def->id, "disk", disk, sizeof(disk));
+		ret = scratch_disk(disk, def->disk_gib, err);
+		if (ret < 0)
+			return pvm_err_prefix(err, "guest %s", def->id);
+		g.disk = disk;
+	} else {
+		g.disk = (char *)def->disk;
+	}
 	snprintf(g.id, sizeof(g.id), "%s", def->id);
 	snprintf(g.name, sizeof(g.name), "%s", def->name);
 	g.vcpus = def->vcpus;
 	g.memory_mib = def->memory_mib;
 	g.image = (char *)def->image;
-	g.disk = (char *)def->disk;
 	g.cmdline = (char *)def->cmdline;
-	return pvmd_hstate_add(p->hs, &g, err);
+	ret = pvmd_hstate_add(p->hs, &g, err);
+	if (ret < 0 && g.disk == disk)
+		unlink(disk);
+	return ret;
 }
 
 /*
@@ -714,6 +748,10 @@ static int hv_undefine(void *priv, const char *id, struct pvm_err *err)
 	unlink(path);
 	guest_path(p, id, "stats.json", path, sizeof(path));
 	unlink(path);
+	/* only the scratch disk this driver made: an operator's disk stays */
+	guest_path(p, id, "disk", path, sizeof(path));
+	if (g.disk && strcmp(g.disk, path) == 0)
+		unlink(path);
 	if (p->cgroups)
 		pvmd_cgroup_remove(id);
 out:

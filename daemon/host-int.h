@@ -26,7 +26,7 @@ struct pvmd_hg {
 	bool hello_relayed;
 	uint64_t hello_until;
 	bool define_failed;
-	int64_t vcpus, memory_mib;
+	int64_t vcpus, memory_mib, disk_gib;
 	bool running;
 };
 

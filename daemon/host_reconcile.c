@@ -113,8 +113,8 @@ static int define_guest(struct pvmd_host *h, struct pvmd_hg *g, json_object *a, 
 {
 	json_object *spec = NULL, *pv = NULL;
 	struct pvmd_guest_def def = {0};
-	char image[4096];
-	const char *img;
+	char image[4096], args[4200];
+	const char *img, *cmdline;
 	bool emulated = false;
 
 	json_object_object_get_ex(a, "spec", &spec);
@@ -122,7 +122,6 @@ static int define_guest(struct pvmd_host *h, struct pvmd_hg *g, json_object *a, 
 	if (!img)
 		return pvm_err_field(err, -EINVAL, "/spec/image", "guest %s has no image", g->id);
 	resolve_image(h, img, image, sizeof(image));
-	/* The microguest workloads take their mode from the command line. */
 	if (json_object_object_get_ex(spec, "pv", &pv) && pv)
 		pvm_json_get_bool(pv, "needs_emulation", &emulated);
 	def.id = g->id;
@@ -130,7 +129,16 @@ static int define_guest(struct pvmd_host *h, struct pvmd_hg *g, json_object *a, 
 	def.vcpus = (unsigned)g->vcpus;
 	def.memory_mib = (uint64_t)g->memory_mib;
 	def.image = image;
-	def.cmdline = emulated ? "mode=emulated" : "mode=pv";
+	def.disk_gib = g->disk_gib > 0 ? (uint64_t)g->disk_gib : 0;
+	/* The microguest workloads take their mode from the command line; a
+	 * spec that names a mode itself is taken as it is. */
+	cmdline = str_of(spec, "cmdline", "");
+	if (strstr(cmdline, "mode="))
+		snprintf(args, sizeof(args), "%s", cmdline);
+	else
+		snprintf(args, sizeof(args), "mode=%s%s%s", emulated ? "emulated" : "pv",
+			 *cmdline ? " " : "", cmdline);
+	def.cmdline = args;
 	return g->drv->ops->define(g->drv->priv, &def, err);
 }
 
@@ -201,6 +209,7 @@ static void reconcile_one(struct pvmd_host *h, json_object *a, uint64_t now)
 		return;
 	pvm_json_get_int(a, "vcpus", &g->vcpus);
 	pvm_json_get_int(a, "memory_mib", &g->memory_mib);
+	pvm_json_get_int(a, "disk_gib", &g->disk_gib);
 	g->drv = strcmp(kind, "microguest") == 0 ? &h->hv : (h->lv.ops ? &h->lv : NULL);
 	if (!g->drv) {
 		if (!g->define_failed)

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
@@ -33,6 +34,17 @@ static int host_resources(int64_t *cpus, int64_t *mem_mib)
 		return -errno;
 	*mem_mib = (int64_t)((uint64_t)si.totalram * si.mem_unit >> 20);
 	return 0;
+}
+
+/* Guest scratch disks live under the state directory (as Nova's local_gb is
+ * the instances path's file system): its size is the host's disk capacity. */
+static int64_t host_disk_gib(struct pvmd_host *h)
+{
+	struct statvfs vfs;
+
+	if (!h->cfg->state_dir || statvfs(h->cfg->state_dir, &vfs) < 0)
+		return 0;
+	return (int64_t)((uint64_t)vfs.f_blocks * vfs.f_frsize >> 30);
 }
 
 static json_object *labels_json(struct pvmd_host *h)
@@ -63,6 +75,7 @@ static int do_register(struct pvmd_host *h, struct pvm_err *err)
 	json_object_object_add(body, "name", json_object_new_string(name));
 	json_object_object_add(body, "cpus", json_object_new_int64(cpus));
 	json_object_object_add(body, "memory_mib", json_object_new_int64(mem));
+	json_object_object_add(body, "disk_gib", json_object_new_int64(host_disk_gib(h)));
 	if (labels)
 		json_object_object_add(body, "labels", labels);
 	ret = pvmd_client_call(h->cl, "POST", "/v1/hosts", body, HTTP_TIMEOUT, &status, &ans, err);
@@ -127,6 +140,7 @@ static json_object *heartbeat_body(struct pvmd_host *h)
 	host_resources(&cpus, &mem);
 	json_object_object_add(b, "cpus", json_object_new_int64(cpus));
 	json_object_object_add(b, "memory_mib", json_object_new_int64(mem));
+	json_object_object_add(b, "disk_gib", json_object_new_int64(host_disk_gib(h)));
 	json_object_object_add(fr, "cpus",
 			       json_object_new_int64(cpus > used_cpus ? cpus - used_cpus : 0));
 	json_object_object_add(fr, "memory_mib",
