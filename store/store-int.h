@@ -174,9 +174,10 @@ int store_grow(void **items, size_t *cap, size_t n, size_t size);
 
 /*
  * Reads the row st is on into item (one element of a table's struct). On
- * failure it leaves nothing in item to free. Each table has a tiny adapter
- * to this type around its typed reader: calling a function through a
- * pointer of another type is undefined.
+ * failure it leaves nothing in item to free, so that callers need not count
+ * a half-read item. Each table has a tiny adapter to this type around its
+ * typed reader: calling a function through a pointer of another type is
+ * undefined.
  */
 typedef int store_row_fn(struct store_ctx *x, void *st, void *item);
 
@@ -193,9 +194,9 @@ int store_get(struct store *s, struct store_query *q, const char *key, const cha
  * Fills one page of a cursor-paged list from st, which the caller bound to
  * return at most limit + 1 rows after its cursor. The extra row is not kept:
  * it only shows there is more, and then next gets the id (at id_off inside
- * an item) of the last item kept; next stays "" on the last page. Items are
- * size bytes each, grown in *items, which starts empty (*n == 0); on failure
- * the caller frees the *n items already read.
+ * an item) of the last item kept; on the last page next is not written.
+ * Items are size bytes each, grown in *items, which starts empty (*n == 0);
+ * on failure the caller frees the *n items already read.
  */
 int store_page(struct store_ctx *x, void *st, size_t limit, size_t size, store_row_fn *read_row,
 	       size_t id_off, void **items, size_t *n, char next[STORE_ID_MAX]);
