@@ -21,7 +21,7 @@ _pvmctl()
 	fi
 
 	local global="--addr --token --cacert --config --output -o --timeout --no-color --help"
-	local spec="--file -f --image --kind --vcpus --memory -m --disk --require --prefer
+	local spec="--file -f --image --kind --vcpus --memory -m --disk --cmdline --require --prefer
 		--emulated --label -l --selector --anti-affinity --restart"
 	local hooks="console block clock agent halt"
 
@@ -58,7 +58,7 @@ _pvmctl()
 		COMPREPLY=($(compgen -W "$(_pvmctl_names image)" -- "$cur"))
 		return
 		;;
-	--addr | --token | --timeout | --vcpus | --memory | -m | --disk | --label | -l | \
+	--addr | --token | --timeout | --vcpus | --memory | -m | --disk | --cmdline | --label | -l | \
 		--selector | --anti-affinity | --wait-timeout | --since | --max-moves | --host | \
 		--format | --source | --size | --sha256)
 		return
