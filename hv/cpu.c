@@ -244,7 +244,7 @@ static void handle_exit(struct hv_vcpu *cpu)
 		break;
 	case KVM_EXIT_MMIO:
 		HV_STAT_ADD(vm->stats.exits[HV_EXITK_MMIO], 1);
-		/* KVM never asks for more than the 8 bytes of mmio.data */
+		/* the KVM ABI caps len at 8; clamping keeps mmio.data from overrunning anyway */
 		hv_bus_mmio(vm, run->mmio.phys_addr, run->mmio.is_write, run->mmio.data,
 			    run->mmio.len > sizeof(run->mmio.data) ? sizeof(run->mmio.data)
 								   : run->mmio.len);

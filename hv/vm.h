@@ -57,7 +57,9 @@ struct hv_io_range {
 	void *dev;
 };
 
-/* An MMIO access of len (1, 2, 4 or 8) bytes at guest-physical addr. */
+/* An MMIO access of len (1, 2, 4 or 8) bytes at guest-physical addr, which
+ * lies in the device's range; the access may run past the range's end, so
+ * the device checks addr + len against its registers. */
 typedef void (*hv_mmio_fn)(struct hv_vm *vm, void *dev, uint64_t addr, bool write, uint8_t *data,
 			   uint32_t len);
 
