@@ -45,17 +45,19 @@ int pvmd_config_load(struct pvm_config *cfg, int argc, char **argv, enum pvm_log
 	ret = pvm_config_load_env(cfg, environ, err);
 	if (ret < 0)
 		return ret;
-	/* pvm_config_load_args reorders its array: give it a copy. */
-	args = malloc((size_t)argc * sizeof(*args));
-	if (!args)
-		return pvm_err_set(err, -ENOMEM, "out of memory");
-	memcpy(args, argv, (size_t)argc * sizeof(*args));
-	ret = pvm_config_load_args(cfg, argc - 1, args + 1, &nrest, err);
-	if (ret == 0 && nrest > 0)
-		ret = pvm_err_set(err, -EINVAL, "unexpected argument %s", args[1]);
-	free(args);
-	if (ret < 0)
-		return ret;
+	if (argc > 1) {
+		/* pvm_config_load_args reorders its array: give it a copy. */
+		args = malloc((size_t)argc * sizeof(*args));
+		if (!args)
+			return pvm_err_set(err, -ENOMEM, "out of memory");
+		memcpy(args, argv, (size_t)argc * sizeof(*args));
+		ret = pvm_config_load_args(cfg, argc - 1, args + 1, &nrest, err);
+		if (ret == 0 && nrest > 0)
+			ret = pvm_err_set(err, -EINVAL, "unexpected argument %s", args[1]);
+		free(args);
+		if (ret < 0)
+			return ret;
+	}
 	if (pvm_log_parse_level(pvm_config_get(cfg, "log.level"), level) < 0)
 		return pvm_err_field(err, -EINVAL, "log.level", "bad log level %s",
 				     pvm_config_get(cfg, "log.level"));
@@ -79,6 +81,11 @@ void pvmd_reload(const struct pvm_config *running)
 	enum pvm_log_format format;
 	size_t changed = 0;
 
+	if (!saved_argv) {
+		/* a role embedded without pvmd's main (tests) has no layers to re-read */
+		pvm_log_info("SIGHUP: no command line to read the configuration again from");
+		return;
+	}
 	if (pvm_config_init(&fresh, running->keys, running->nkeys) < 0) {
 		pvm_log_error("SIGHUP: out of memory; configuration unchanged");
 		return;
