@@ -165,6 +165,13 @@ int store_event_gen(struct store_ctx *x, const char *type, const char *subject, 
  */
 int store_gen_conflict(struct store_ctx *x, struct store_query *q_gen, const char *what,
 		       const char *id, int64_t expected);
+/*
+ * Deletes the row id of a table with no dependants to clean up, in a write
+ * transaction of its own: q_delete binds (id, expected_gen, expected_gen) and
+ * deletes when expected_gen is 0 or current; what names the table in errors.
+ */
+int store_delete_row(struct store *s, struct store_query *q_delete, struct store_query *q_gen,
+		     const char *what, const char *id, int64_t expected_gen, struct pvm_err *err);
 /* Inserts a placement row inside x (placements.c); id_out may be NULL. */
 int store_placement_insert(struct store_ctx *x, const char *guest_id, const char *host_id,
 			   const char *decision, const char *explanation, int64_t now,

@@ -237,26 +237,7 @@ out:
 
 int store_token_delete(struct store *s, const char *id, int64_t expected_gen, struct pvm_err *err)
 {
-	struct store_ctx x;
-	void *st;
-	int ret;
-
-	ret = store_check_str(id, STORE_ID_MAX, "id", err);
-	if (ret < 0)
-		return ret;
-	ret = store_ctx_write(s, &x, err);
-	if (ret < 0)
-		return ret;
-	ret = store_db_stmt(&x, &q_delete, &st);
-	if (ret == 0) {
-		store_db_bind_text(&x, st, 1, id);
-		store_db_bind_int(&x, st, 2, expected_gen);
-		store_db_bind_int(&x, st, 3, expected_gen);
-		ret = store_db_step(&x, st);
-		if (ret == 0)
-			ret = store_gen_conflict(&x, &q_gen, "token", id, expected_gen);
-	}
-	return store_ctx_end(&x, ret < 0 ? ret : 0);
+	return store_delete_row(s, &q_delete, &q_gen, "token", id, expected_gen, err);
 }
 
 int store_token_list(struct store *s, const struct store_list_opts *opts,

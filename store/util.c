@@ -163,6 +163,31 @@ int store_gen_conflict(struct store_ctx *x, struct store_query *q_gen, const cha
 			   (long long)store_db_int(x, st, 0), (long long)expected);
 }
 
+int store_delete_row(struct store *s, struct store_query *q_delete, struct store_query *q_gen,
+		     const char *what, const char *id, int64_t expected_gen, struct pvm_err *err)
+{
+	struct store_ctx x;
+	void *st;
+	int ret;
+
+	ret = store_check_str(id, STORE_ID_MAX, "id", err);
+	if (ret < 0)
+		return ret;
+	ret = store_ctx_write(s, &x, err);
+	if (ret < 0)
+		return ret;
+	ret = store_db_stmt(&x, q_delete, &st);
+	if (ret == 0) {
+		store_db_bind_text(&x, st, 1, id);
+		store_db_bind_int(&x, st, 2, expected_gen);
+		store_db_bind_int(&x, st, 3, expected_gen);
+		ret = store_db_step(&x, st);
+		if (ret == 0)
+			ret = store_gen_conflict(&x, q_gen, what, id, expected_gen);
+	}
+	return store_ctx_end(&x, ret < 0 ? ret : 0);
+}
+
 int store_grow(void **items, size_t *cap, size_t n, size_t size)
 {
 	size_t ncap;
