@@ -307,6 +307,11 @@ static void teardown(void)
 		waitpid(pvmd, NULL, 0);
 	}
 	if (dir[0]) {
+		/* pvmd SIGKILLed after a failed check leaves its guests running:
+		 * end the VMMs of this test's state directory, and only those */
+		snprintf(cmd, sizeof(cmd), "pkill -KILL -f -- '--api-sock %s/guests/'", dir);
+		if (system(cmd) == -1)
+			fprintf(stderr, "could not run pkill\n");
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 		if (system(cmd) != 0)
 			fprintf(stderr, "could not remove %s\n", dir);
