@@ -6,8 +6,6 @@
  * "wrong token"); the route table's roles decide 403.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -98,7 +96,6 @@ int api_bootstrap_admin(struct store *st, const char *path, bool *created, struc
 	struct store_token tok = {0};
 	char secret[STORE_SECRET_MAX];
 	int64_t count = 0;
-	size_t len;
 	int fd, ret;
 
 	*created = false;
@@ -109,18 +106,15 @@ int api_bootstrap_admin(struct store *st, const char *path, bool *created, struc
 		return 0;
 	snprintf(tok.name, sizeof(tok.name), "bootstrap-admin");
 	tok.role = STORE_ROLE_ADMIN;
-	/* Write the file first so a token never exists that nobody can read. */
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/* Open the file first so a token never exists that nobody can read. */
+	fd = pvm_secret_file_open(path, err);
 	if (fd < 0)
-		return pvm_err_set(err, -errno, "open %s: %s", path, strerror(errno));
+		return fd;
 	ret = store_token_create(st, &tok, secret, err);
 	if (ret < 0)
 		goto out;
-	len = strlen(secret);
-	secret[len] = '\n';
-	if (fchmod(fd, 0600) < 0 || write(fd, secret, len + 1) != (ssize_t)(len + 1) ||
-	    fsync(fd) < 0) {
-		ret = pvm_err_set(err, -errno, "write %s: %s", path, strerror(errno));
+	ret = pvm_secret_file_write(fd, path, secret, err);
+	if (ret < 0) {
 		store_token_revoke(st, tok.id, 0, NULL);
 		goto out;
 	}

@@ -206,6 +206,14 @@ void pvm_config_usage(const struct pvm_config *cfg, FILE *fp);
 /* Strict decimal parse of a whole string into [min, max]. */
 int pvm_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
 
+/* ---- secret files ------------------------------------------------------ */
+
+/* Opens path for a bearer token: created or truncated, mode 0600 even when it
+ * existed, never through a symbolic link. Returns the fd or a negative errno. */
+int pvm_secret_file_open(const char *path, struct pvm_err *err);
+/* Writes secret and a newline to fd and syncs it to disk. */
+int pvm_secret_file_write(int fd, const char *path, const char *secret, struct pvm_err *err);
+
 /* ---- KVM pv features --------------------------------------------------- */
 
 /* The kernel's name of KVM pv feature bit `bit` (CPUID 0x40000001 EAX), or

@@ -6,7 +6,6 @@
  * API a remote host would use, with a host token kept in STATE/host.token.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,22 +31,6 @@ static void *host_main(void *arg)
 	return NULL;
 }
 
-static int write_secret(const char *path, const char *secret, struct pvm_err *err)
-{
-	size_t len = strlen(secret);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	int ret = 0;
-
-	if (fd < 0)
-		return pvm_err_set(err, -errno, "%s: %s", path, strerror(errno));
-	if (write(fd, secret, len) != (ssize_t)len || write(fd, "\n", 1) != 1 || fsync(fd) < 0)
-		ret = pvm_err_set(err, -EIO, "%s: %s", path, strerror(errno));
-	close(fd);
-	if (ret < 0)
-		unlink(path);
-	return ret;
-}
-
 /* The local host's token: reused from STATE/host.token, or created through
  * the API with the bootstrap admin token on first start. */
 static int host_token(struct pvmd_controller *c, const char *state_dir, char *out, size_t len,
@@ -58,7 +41,7 @@ static int host_token(struct pvmd_controller *c, const char *state_dir, char *ou
 	json_object *body = NULL, *ans = NULL;
 	const char *secret = NULL;
 	long status = 0;
-	int ret;
+	int fd, ret;
 
 	snprintf(path, sizeof(path), "%s/host.token", state_dir);
 	if (access(path, F_OK) == 0)
@@ -87,7 +70,15 @@ static int host_token(struct pvmd_controller *c, const char *state_dir, char *ou
 		ret = pvm_err_set(err, -ENAMETOOLONG, "host token too long");
 		goto out;
 	}
-	ret = write_secret(path, secret, err);
+	fd = pvm_secret_file_open(path, err);
+	if (fd < 0) {
+		ret = fd;
+		goto out;
+	}
+	ret = pvm_secret_file_write(fd, path, secret, err);
+	close(fd);
+	if (ret < 0)
+		unlink(path);
 out:
 	explicit_bzero(admin, sizeof(admin));
 	json_object_put(body);

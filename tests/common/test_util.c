@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Errors, the string buffer, number parsing, time and log line formats. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +125,42 @@ START_TEST(test_log_formats)
 }
 END_TEST
 
+START_TEST(test_secret_file)
+{
+	char dir[] = "/tmp/pvm-secret-XXXXXX", path[64], link[64], buf[64] = {0};
+	struct pvm_err err = {0};
+	struct stat sb;
+	int fd;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/token", dir);
+	/* a file that was there, readable by all, ends 0600 with only the secret */
+	fd = open(path, O_WRONLY | O_CREAT, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "old old old old\n", 16), 16);
+	close(fd);
+	chmod(path, 0644);
+	fd = pvm_secret_file_open(path, &err);
+	ck_assert_msg(fd >= 0, "%s", err.msg);
+	ck_assert_int_eq(pvm_secret_file_write(fd, path, "s3cret", &err), 0);
+	close(fd);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 0777, 0600);
+	fd = open(path, O_RDONLY);
+	ck_assert_int_eq(read(fd, buf, sizeof(buf) - 1), 7);
+	close(fd);
+	ck_assert_str_eq(buf, "s3cret\n");
+	/* never through a symbolic link */
+	snprintf(link, sizeof(link), "%s/link", dir);
+	ck_assert_int_eq(symlink(path, link), 0);
+	ck_assert_int_eq(pvm_secret_file_open(link, &err), -ELOOP);
+	ck_assert(strstr(err.msg, link));
+	unlink(link);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("common_util");
@@ -134,6 +173,7 @@ int main(void)
 	tcase_add_test(tc, test_parse_int);
 	tcase_add_test(tc, test_time);
 	tcase_add_test(tc, test_log_formats);
+	tcase_add_test(tc, test_secret_file);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
