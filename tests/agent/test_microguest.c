@@ -196,15 +196,18 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("agent_microguest");
-	TCase *tc = tcase_create("kvm");
+	Suite *s;
+	TCase *tc;
 	SRunner *sr;
 	int failed;
 
+	/* before anything is allocated: LeakSanitizer checks skipped runs too */
 	if (access("/dev/kvm", R_OK | W_OK) != 0) {
 		printf("SKIP: no /dev/kvm\n");
 		return 77;
 	}
+	s = suite_create("agent_microguest");
+	tc = tcase_create("kvm");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, reports_match_what_the_guest_did);
 	tcase_add_test(tc, requests_reach_the_guest_agent);

@@ -320,15 +320,18 @@ static void teardown(void)
 
 int main(void)
 {
-	Suite *s = suite_create("daemon_all_in_one");
-	TCase *tc = tcase_create("all_in_one");
+	Suite *s;
+	TCase *tc;
 	SRunner *sr;
 	int failed;
 
+	/* before anything is allocated: LeakSanitizer checks skipped runs too */
 	if (access("/dev/kvm", R_OK | W_OK) < 0) {
 		printf("SKIP: no /dev/kvm\n");
 		return 77;
 	}
+	s = suite_create("daemon_all_in_one");
+	tc = tcase_create("all_in_one");
 	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, test_all_in_one);
 	tcase_add_checked_fixture(tc, NULL, teardown);

@@ -872,7 +872,7 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("daemon_host_role");
+	Suite *s;
 	SRunner *sr;
 	int failed;
 	const struct {
@@ -889,10 +889,12 @@ int main(void)
 	    {"binary_readopt", test_binary_readopt},
 	};
 
+	/* before anything is allocated: LeakSanitizer checks skipped runs too */
 	if (access("/dev/kvm", R_OK | W_OK) < 0) {
 		printf("SKIP: no /dev/kvm\n");
 		return 77;
 	}
+	s = suite_create("daemon_host_role");
 	for (size_t i = 0; i < PVM_ARRAY_SIZE(tests); i++) {
 		TCase *tc = tcase_create(tests[i].name);
 
