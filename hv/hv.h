@@ -59,15 +59,23 @@
 #define HV_MAX_MEM_MIB 4096
 
 /* Process exit codes of pvm-vmm run. A guest's own code (0..63) passes through. */
-#define HV_EXIT_INTERNAL    1  /* VMM error (KVM ioctl failed, out of memory) */
+#define HV_EXIT_INTERNAL    1  /* VMM error (KVM or the guest process failed, out of memory) */
 #define HV_EXIT_CONFIG	    2  /* bad configuration: one-line error */
-#define HV_EXIT_GUEST_FAULT 70 /* CPU exception in the guest (reported by the fault stubs) */
+#define HV_EXIT_GUEST_FAULT 70 /* CPU exception in the guest, or a system call it tried */
 #define HV_EXIT_TRIPLE	    71 /* triple fault (KVM_EXIT_SHUTDOWN) */
-#define HV_EXIT_EMULATION   72 /* KVM emulation failure / internal error / failed entry */
+#define HV_EXIT_EMULATION   72 /* an instruction the platform cannot emulate, failed entry */
 #define HV_EXIT_FORCED	    73 /* stopped by force (stop timeout or forced stop) */
 
+/* What runs the guest: docs/platforms.md. */
+enum hv_platform_id {
+	HV_PLATFORM_AUTO = 0, /* kvm where /dev/kvm works, else process */
+	HV_PLATFORM_KVM,
+	HV_PLATFORM_PROCESS,
+};
+
 struct hv_config {
-	const char *image;	/* ELF64 x86-64 executable, required */
+	const char *image; /* ELF64 x86-64 executable, required */
+	enum hv_platform_id platform;
 	uint64_t mem_mib;	/* HV_MIN_MEM_MIB..HV_MAX_MEM_MIB */
 	unsigned int vcpus;	/* 1..HV_MAX_VCPUS */
 	const char *disk;	/* NULL: no block device */
@@ -83,6 +91,13 @@ void hv_config_init(struct hv_config *cfg);
 int hv_hooks_parse(const char *s, uint64_t *mask, struct pvm_err *err);
 /* Lowercase name of a hook bit ("console"), NULL when out of range. */
 const char *hv_hook_name(unsigned int hook);
+
+/* "auto", "kvm" or "process" -> id; anything else is an error. */
+int hv_platform_parse(const char *s, enum hv_platform_id *out, struct pvm_err *err);
+/* "kvm" or "process" for a resolved id, "auto" for HV_PLATFORM_AUTO. */
+const char *hv_platform_name(enum hv_platform_id id);
+/* The platform auto picks on this host (probes /dev/kvm once). */
+enum hv_platform_id hv_platform_probe(void);
 
 struct hv_vm;
 
@@ -100,6 +115,8 @@ int hv_vm_resume(struct hv_vm *vm);
 int hv_vm_stop(struct hv_vm *vm, uint64_t timeout_ms);
 /* "created", "running", "paused", "stopping", "stopped" */
 const char *hv_vm_state(struct hv_vm *vm);
+/* The platform the VM runs on: "kvm" or "process". */
+const char *hv_vm_platform(struct hv_vm *vm);
 /* Why the run ended, once it has ("guest powered off with code 0", ...). */
 const char *hv_vm_exit_reason(struct hv_vm *vm);
 

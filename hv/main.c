@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * pvm-vmm: runs one pv microguest in the foreground.
- *   pvm-vmm run --image FILE [--mem MIB] [--vcpus N] [--disk FILE]
+ *   pvm-vmm run --image FILE [--platform auto|kvm|process] [--mem MIB] [--vcpus N] [--disk FILE]
  *       [--cmdline STR] [--hooks LIST|none] [--api-sock PATH] [--stats-json FILE]
  * Exit code: the guest's, or HV_EXIT_* (2: bad configuration, one line on stderr).
  */
@@ -19,6 +19,10 @@
 
 static const struct pvm_config_key keys[] = {
     {"image", NULL, "guest ELF64 image (required)", false},
+    {"platform", "auto",
+     "what runs the guest: auto (kvm where it works, else process), kvm, "
+     "process",
+     false},
     {"mem", "64", "guest memory in MiB", false},
     {"vcpus", "1", "number of vCPUs", false},
     {"disk", NULL, "file backing the block device", false},
@@ -102,6 +106,9 @@ static int load_config(struct pvm_config *cfg, struct hv_config *hc, int argc, c
 	if (ret)
 		return ret;
 	hc->console_limit = (uint64_t)v;
+	ret = hv_platform_parse(pvm_config_get(cfg, "platform"), &hc->platform, err);
+	if (ret)
+		return ret;
 	hc->disk = pvm_config_get(cfg, "disk");
 	hc->cmdline = pvm_config_get(cfg, "cmdline");
 	return hv_hooks_parse(pvm_config_get(cfg, "hooks"), &hc->offered, err);
@@ -183,10 +190,12 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN);
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		fprintf(argc < 2 ? stderr : stdout,
-			"usage: pvm-vmm run --image FILE [--mem MIB] [--vcpus N] [--disk FILE]\n"
-			"       [--cmdline STR] [--hooks LIST|none] [--api-sock PATH] "
-			"[--stats-json FILE]\n");
+		fprintf(
+		    argc < 2 ? stderr : stdout,
+		    "usage: pvm-vmm run --image FILE [--platform auto|kvm|process] [--mem MIB]\n"
+		    "       [--vcpus N] [--disk FILE]\n"
+		    "       [--cmdline STR] [--hooks LIST|none] [--api-sock PATH] "
+		    "[--stats-json FILE]\n");
 		return argc < 2 ? HV_EXIT_CONFIG : 0;
 	}
 	if (strcmp(argv[1], "run") != 0)

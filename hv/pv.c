@@ -2,7 +2,8 @@
 /*
  * The pv hook ABI v1, host side: negotiation (PV_PORT_NEGOTIATE, served on
  * the vCPU thread because the guest waits for the answer), the doorbell port
- * (KVM_IOEVENTFD per asynchronous hook, served by the I/O thread; anything
+ * (an eventfd per asynchronous hook, signalled by the platform without a
+ * synchronous exit and served by the I/O thread; anything
  * else exits to user space and is served on the vCPU thread) and the
  * descriptor-ring walker every ring hook uses.
  */
@@ -11,7 +12,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "hv/vm.h"
@@ -439,21 +439,14 @@ int hv_pv_start(struct hv_vm *vm)
 	if (ret)
 		return ret;
 	for (unsigned int h = 0; h < PV_HOOK_COUNT; h++) {
-		struct kvm_ioeventfd io = {
-		    .datamatch = h,
-		    .addr = PV_PORT_DOORBELL,
-		    .len = 4,
-		    .flags = KVM_IOEVENTFD_FLAG_PIO | KVM_IOEVENTFD_FLAG_DATAMATCH,
-		};
-
 		if (!hook_async[h])
 			continue;
 		pv->efd[h] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (pv->efd[h] < 0)
 			return -errno;
-		io.fd = pv->efd[h];
-		if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0)
-			return -errno;
+		ret = vm->plat->doorbell_async(vm, h, pv->efd[h]);
+		if (ret)
+			return ret;
 		ev.data.u32 = h;
 		if (epoll_ctl(pv->epfd, EPOLL_CTL_ADD, pv->efd[h], &ev) < 0)
 			return -errno;

@@ -32,7 +32,10 @@
  * page tables, GDT, TSSs, IDT, fault stubs and CPL0 stacks (supervisor-only)
  * and the boot-info page (user, read-only). Page 0 is unmapped.
  */
-#define PV_BOOT_INFO_GPA 0x1000ull
+/* The last page below the image: above vm.mmap_min_addr (64 KiB on most
+ * distributions), so the process platform can map it too. ABI v1 guests
+ * find it in %rdi, never at a fixed address; it was at 0x1000 before. */
+#define PV_BOOT_INFO_GPA 0x1ff000ull
 #define PV_IMAGE_MIN	 0x200000ull /* images load at or above 2 MiB */
 #define PV_PAGE_SIZE	 4096u
 

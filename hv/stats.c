@@ -9,7 +9,8 @@
 #include "hv/vm.h"
 
 static const char *const exit_names[HV_EXITK_NR] = {
-    "io", "mmio", "doorbell_kernel", "intr", "shutdown", "fail_entry", "internal", "hlt", "other",
+    "io",	"mmio", "doorbell_kernel", "intr",    "shutdown", "fail_entry",
+    "internal", "hlt",	"fault",	   "syscall", "other",
 };
 
 static const char *const iodev_names[HV_IODEV_NR] = {
@@ -93,6 +94,7 @@ json_object *hv_stats_json(struct hv_vm *vm)
 
 	guest_figures(vm, &clock_reads, &work_ns);
 
+	json_object_object_add(o, "platform", json_object_new_string(vm->plat->name));
 	add_u64(o, "uptime_ms", (pvm_now_ns() - s->start_ns) / 1000000);
 	add_u64(o, "mem_mib", vm->cfg.mem_mib);
 	add_u64(o, "vcpus", vm->nvcpus);

@@ -6,7 +6,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -73,27 +72,12 @@ void *hv_gpa(struct hv_vm *vm, uint64_t gpa, uint64_t len)
 	return vm->mem + gpa;
 }
 
-static void kick_handler(int sig)
-{
-	(void)sig;
-}
-
-/*
- * A kick makes KVM_RUN return: vCPU threads keep SIGUSR1 blocked except
- * inside KVM_RUN (KVM_SET_SIGNAL_MASK), so a kick that lands while a thread
- * is in user space stays pending and stops its next KVM_RUN at once.
- */
 void hv_vm_kick_all(struct hv_vm *vm)
 {
 	pthread_mutex_lock(&vm->lock);
-	for (unsigned int i = 0; i < vm->nvcpus; i++) {
-		struct hv_vcpu *cpu = &vm->vcpus[i];
-
-		if (!cpu->started)
-			continue;
-		__atomic_store_n(&cpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-		pthread_kill(cpu->self, SIGUSR1);
-	}
+	for (unsigned int i = 0; i < vm->nvcpus; i++)
+		if (vm->vcpus[i].started)
+			vm->plat->vcpu_kick(&vm->vcpus[i]);
 	pthread_mutex_unlock(&vm->lock);
 }
 
@@ -114,36 +98,34 @@ void hv_vm_end(struct hv_vm *vm, int code, const char *fmt, ...)
 	hv_vm_kick_all(vm);
 }
 
-static int create_kvm(struct hv_vm *vm, struct pvm_err *err)
-{
-	struct kvm_userspace_memory_region region;
-	int ver;
+static const char *const platform_names[] = {"auto", "kvm", "process"};
 
-	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (vm->kvm_fd < 0)
-		return pvm_err_set(err, -errno, "/dev/kvm: %s", strerror(errno));
-	ver = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
-	if (ver != KVM_API_VERSION)
-		return pvm_err_set(err, -EINVAL, "/dev/kvm: API version %d, want %d", ver,
-				   KVM_API_VERSION);
-	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
-	if (vm->vm_fd < 0)
-		return pvm_err_set(err, -errno, "KVM_CREATE_VM: %s", strerror(errno));
-	vm->mem = mmap(NULL, vm->mem_size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (vm->mem == MAP_FAILED) {
-		vm->mem = NULL;
-		return pvm_err_set(err, -errno, "guest memory: %s", strerror(errno));
+int hv_platform_parse(const char *s, enum hv_platform_id *out, struct pvm_err *err)
+{
+	for (unsigned int i = 0; i < PVM_ARRAY_SIZE(platform_names); i++) {
+		if (s && strcmp(s, platform_names[i]) == 0) {
+			*out = (enum hv_platform_id)i;
+			return 0;
+		}
 	}
-	region = (struct kvm_userspace_memory_region){
-	    .slot = 0,
-	    .guest_phys_addr = 0,
-	    .memory_size = vm->mem_size,
-	    .userspace_addr = (uint64_t)(uintptr_t)vm->mem,
-	};
-	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
-		return pvm_err_set(err, -errno, "KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
-	return 0;
+	return pvm_err_set(err, -EINVAL, "--platform '%s': want auto, kvm or process", s ? s : "");
+}
+
+const char *hv_platform_name(enum hv_platform_id id)
+{
+	return (unsigned int)id < PVM_ARRAY_SIZE(platform_names) ? platform_names[id] : "?";
+}
+
+const char *hv_vm_platform(struct hv_vm *vm)
+{
+	return vm->plat->name;
+}
+
+static const struct hv_platform *platform_of(enum hv_platform_id id)
+{
+	if (id == HV_PLATFORM_AUTO)
+		id = hv_platform_probe();
+	return id == HV_PLATFORM_KVM ? &hv_platform_kvm : &hv_platform_process;
 }
 
 static int check_config(const struct hv_config *cfg, struct pvm_err *err)
@@ -159,13 +141,14 @@ static int check_config(const struct hv_config *cfg, struct pvm_err *err)
 				   HV_MAX_VCPUS);
 	if (cfg->offered & ~PV_F_ALL_V1)
 		return pvm_err_set(err, -EINVAL, "offered hooks include reserved bits");
+	if ((unsigned int)cfg->platform > HV_PLATFORM_PROCESS)
+		return pvm_err_set(err, -EINVAL, "unknown platform %d", (int)cfg->platform);
 	return 0;
 }
 
 int hv_vm_create(const struct hv_config *cfg, struct hv_vm **out, struct pvm_err *err)
 {
 	struct hv_vm *vm;
-	struct sigaction sa = {.sa_handler = kick_handler};
 	int ret;
 
 	ret = check_config(cfg, err);
@@ -175,15 +158,14 @@ int hv_vm_create(const struct hv_config *cfg, struct hv_vm **out, struct pvm_err
 	if (!vm)
 		return pvm_err_set(err, -ENOMEM, "out of memory");
 	vm->cfg = *cfg;
-	vm->kvm_fd = vm->vm_fd = vm->blk.fd = -1;
+	vm->blk.fd = -1;
+	vm->plat = platform_of(cfg->platform);
 	vm->nvcpus = cfg->vcpus;
 	vm->mem_size = cfg->mem_mib << 20;
 	vm->mapped_end = vm->mem_size & ~((2ull << 20) - 1);
 	vm->stats.start_ns = pvm_now_ns();
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_cond_init(&vm->cond, NULL);
-	for (unsigned int i = 0; i < HV_MAX_VCPUS; i++)
-		vm->vcpus[i].fd = -1;
 	ret = hv_pv_init(vm);
 	if (ret) {
 		pvm_err_set(err, ret, "pv: %s", strerror(-ret));
@@ -199,7 +181,7 @@ int hv_vm_create(const struct hv_config *cfg, struct hv_vm **out, struct pvm_err
 		if (ret)
 			goto fail;
 	}
-	ret = create_kvm(vm, err);
+	ret = vm->plat->vm_init(vm, err);
 	if (ret)
 		goto fail;
 	ret = hv_elf_load(vm, cfg->image, err);
@@ -230,7 +212,8 @@ int hv_vm_create(const struct hv_config *cfg, struct hv_vm **out, struct pvm_err
 		pvm_err_set(err, ret, "pv: doorbells: %s", strerror(-ret));
 		goto fail;
 	}
-	sigaction(SIGUSR1, &sa, NULL);
+	pvm_log_info("platform %s: %u vcpu(s), %llu MiB", vm->plat->name, vm->nvcpus,
+		     (unsigned long long)cfg->mem_mib);
 	*out = vm;
 	return 0;
 fail:
@@ -277,10 +260,17 @@ int hv_vm_run(struct hv_vm *vm)
 	if (vm->state == HV_STATE_CREATED)
 		vm->state = HV_STATE_RUNNING;
 	pthread_mutex_unlock(&vm->lock);
-	/* vCPU threads block every signal; KVM_RUN unblocks the kick (cpu.c) */
+	if (vm->plat->vm_start) {
+		struct pvm_err err = {0};
+
+		if (vm->plat->vm_start(vm, &err))
+			hv_vm_end(vm, HV_EXIT_INTERNAL, "%s: %s", vm->plat->name, err.msg);
+	}
+	/* vCPU threads block every signal; the platform lets its kick through */
 	sigfillset(&set);
 	pthread_sigmask(SIG_SETMASK, &set, &old);
-	for (unsigned int i = 0; i < vm->nvcpus; i++) {
+	for (unsigned int i = 0; i < vm->nvcpus && !__atomic_load_n(&vm->done, __ATOMIC_ACQUIRE);
+	     i++) {
 		ret = pthread_create(&vm->vcpus[i].thread, NULL, hv_vcpu_thread, &vm->vcpus[i]);
 		if (ret) {
 			hv_vm_end(vm, HV_EXIT_INTERNAL, "vcpu thread: %s", strerror(ret));
@@ -296,6 +286,8 @@ int hv_vm_run(struct hv_vm *vm)
 		vm->vcpus[i].created = false;
 		vm->vcpus[i].started = false;
 	}
+	if (vm->plat->vm_stop)
+		vm->plat->vm_stop(vm);
 	hv_pv_stop(vm);
 	pthread_mutex_lock(&vm->lock);
 	vm->state = HV_STATE_STOPPED;
@@ -309,19 +301,10 @@ void hv_vm_destroy(struct hv_vm *vm)
 	if (!vm)
 		return;
 	hv_pv_stop(vm);
-	for (unsigned int i = 0; i < HV_MAX_VCPUS; i++) {
-		if (vm->vcpus[i].run)
-			munmap(vm->vcpus[i].run, vm->vcpus[i].run_size);
-		if (vm->vcpus[i].fd >= 0)
-			close(vm->vcpus[i].fd);
-	}
+	if (vm->plat->vm_stop)
+		vm->plat->vm_stop(vm);
 	hv_pv_free(vm);
-	if (vm->mem)
-		munmap(vm->mem, vm->mem_size);
-	if (vm->vm_fd >= 0)
-		close(vm->vm_fd);
-	if (vm->kvm_fd >= 0)
-		close(vm->kvm_fd);
+	vm->plat->vm_free(vm);
 	if (vm->blk.fd >= 0)
 		close(vm->blk.fd);
 	free(vm->cmdline);

@@ -7,9 +7,8 @@
 #include <stdatomic.h>
 #include <sys/types.h>
 
-#include <linux/kvm.h>
-
 #include "hv/hv.h"
+#include "hv/platform.h"
 
 #define HV_STAT_ADD(field, n) __atomic_fetch_add(&(field), (n), __ATOMIC_RELAXED)
 #define HV_STAT_GET(field)    __atomic_load_n(&(field), __ATOMIC_RELAXED)
@@ -102,6 +101,8 @@ enum hv_exit_kind {
 	HV_EXITK_FAIL_ENTRY,
 	HV_EXITK_INTERNAL,
 	HV_EXITK_HLT,
+	HV_EXITK_FAULT,	  /* CPU exceptions the guest could not handle */
+	HV_EXITK_SYSCALL, /* system calls the guest tried (process platform) */
 	HV_EXITK_OTHER,
 	HV_EXITK_NR,
 };
@@ -254,9 +255,8 @@ void hv_pv_halt(struct hv_vm *vm);
 struct hv_vcpu {
 	struct hv_vm *vm;
 	unsigned int id;
-	int fd;
-	struct kvm_run *run;
-	size_t run_size;
+	void *priv; /* the platform's */
+	struct hv_exit exit;
 	pthread_t thread; /* for join, valid when created */
 	bool created;
 	pthread_t self; /* for kicks, set by the thread itself under vm->lock */
@@ -274,8 +274,8 @@ enum hv_state {
 struct hv_vm {
 	struct hv_config cfg;
 	char *cmdline;
-	int kvm_fd;
-	int vm_fd;
+	const struct hv_platform *plat;
+	void *priv; /* the platform's */
 	uint8_t *mem;
 	uint64_t mem_size;
 	uint64_t mapped_end; /* RAM covered by page tables (2 MiB multiple) */
@@ -310,6 +310,12 @@ void hv_vm_end(struct hv_vm *vm, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void hv_vm_kick_all(struct hv_vm *vm);
 
+/* Top of vCPU id's 64 KiB stack, where the entry state points rsp. */
+static inline uint64_t hv_vcpu_stack_top(const struct hv_vm *vm, unsigned int id)
+{
+	return vm->mapped_end - (uint64_t)id * HV_USER_STACK;
+}
+
 /* Guest memory: a host pointer to [gpa, gpa+len) or NULL when any byte of
  * it lies outside guest RAM (overflow-safe). */
 void *hv_gpa(struct hv_vm *vm, uint64_t gpa, uint64_t len);
@@ -320,6 +326,8 @@ int hv_vcpu_init(struct hv_vm *vm, unsigned int id, struct pvm_err *err);
 void *hv_vcpu_thread(void *arg);
 /* The vCPU the calling thread runs (NULL off vCPU threads). */
 extern __thread struct hv_vcpu *hv_cur_vcpu;
-void hv_vcpu_report_fault(struct hv_vcpu *cpu, uint32_t vector);
+/* Name of an exception vector ("#PF"), "?" when it has none. */
+const char *hv_vector_name(uint32_t vector);
+bool hv_vector_has_error_code(uint32_t vector);
 
 #endif /* PVM_HV_VM_H */

@@ -22,6 +22,7 @@
 #include "agent/agent.h"
 #include "common/common.h"
 #include "hv/hv.h"
+#include "tests/platform.h"
 
 #define BYTES	   100000
 #define GIVE_UP_NS (60ull * 1000000000ull) /* hang guard, not a timing check */
@@ -76,6 +77,7 @@ START_TEST(reports_match_what_the_guest_did)
 	ck_assert_int_ge(console, 0);
 	hv_config_init(&cfg);
 	cfg.image = AGENT_MICROGUEST;
+	ck_assert_int_eq(hv_platform_parse(test_platform(), &cfg.platform, &err), 0);
 	cfg.mem_mib = 16;
 	cfg.vcpus = 1;
 	cfg.cmdline = "mode=pv bytes=100000";
@@ -154,6 +156,7 @@ START_TEST(requests_reach_the_guest_agent)
 
 	hv_config_init(&cfg);
 	cfg.image = AGENT_MICROGUEST;
+	ck_assert_int_eq(hv_platform_parse(test_platform(), &cfg.platform, &err), 0);
 	cfg.mem_mib = 16;
 	cfg.vcpus = 1;
 	cfg.cmdline = "mode=pv bytes=1000 linger_ms=30000";
@@ -202,12 +205,9 @@ int main(void)
 	int failed;
 
 	/* before anything is allocated: LeakSanitizer checks skipped runs too */
-	if (access("/dev/kvm", R_OK | W_OK) != 0) {
-		printf("SKIP: no /dev/kvm\n");
-		return 77;
-	}
+	test_platform_require();
 	s = suite_create("agent_microguest");
-	tc = tcase_create("kvm");
+	tc = tcase_create("microguest");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, reports_match_what_the_guest_did);
 	tcase_add_test(tc, requests_reach_the_guest_agent);

@@ -22,6 +22,7 @@
 #include <curl/curl.h>
 
 #include "daemon/host.h"
+#include "tests/platform.h"
 
 /* guest/workloads/console.c writes this many bytes by default. */
 #define CONSOLE_BYTES 4096
@@ -326,10 +327,7 @@ int main(void)
 	int failed;
 
 	/* before anything is allocated: LeakSanitizer checks skipped runs too */
-	if (access("/dev/kvm", R_OK | W_OK) < 0) {
-		printf("SKIP: no /dev/kvm\n");
-		return 77;
-	}
+	test_platform_require();
 	s = suite_create("daemon_all_in_one");
 	tc = tcase_create("all_in_one");
 	tcase_set_timeout(tc, 90);

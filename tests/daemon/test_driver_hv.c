@@ -2,8 +2,8 @@
 /*
  * The hv driver and its process plumbing on real processes: spawning with
  * its own process group, no_new_privs and the seccomp deny list; and real
- * pvm-vmm processes running the idle microguest on /dev/kvm (skipped where
- * /dev/kvm is absent): lifecycle, bad input, a crash, re-adoption after the
+ * pvm-vmm processes running the idle microguest on each platform (PVM_PLATFORM,
+ * tests/platform.h): lifecycle, bad input, a crash, re-adoption after the
  * process that started the VMM is SIGKILLed.
  */
 #include <errno.h>
@@ -20,6 +20,7 @@
 
 #include "daemon/driver.h"
 #include "daemon/vmm.h"
+#include "tests/platform.h"
 
 static char dir[PATH_MAX];
 static char uri[PATH_MAX * 2];
@@ -175,11 +176,6 @@ START_TEST(test_open_errors)
 	ck_assert_int_eq(pvmd_driver_open("xen", dir, &drv, &err), -ENOENT);
 }
 END_TEST
-
-static bool have_kvm(void)
-{
-	return access("/dev/kvm", R_OK | W_OK) == 0;
-}
 
 static struct pvmd_driver drv;
 
@@ -546,23 +542,22 @@ static void add(Suite *s, const char *name, const TTest *t)
 
 int main(void)
 {
-	Suite *s = suite_create("daemon_driver_hv");
+	Suite *s;
 	SRunner *sr;
 	int failed;
 
+	/* before anything is allocated: LeakSanitizer checks skipped runs too */
+	test_platform_require();
+	s = suite_create("daemon_driver_hv");
 	add(s, "spawn_confined", test_spawn_confined);
 	add(s, "spawn_errors", test_spawn_errors);
 	add(s, "open_errors", test_open_errors);
-	if (have_kvm()) {
-		add(s, "lifecycle", test_lifecycle);
-		add(s, "console_limit", test_console_limit);
-		add(s, "bad_input", test_bad_input);
-		add(s, "crash", test_crash);
-		add(s, "readopt", test_readopt);
-		add(s, "adopt_unrecorded", test_adopt_unrecorded);
-	} else {
-		printf("SKIP: no /dev/kvm (the tests that run pvm-vmm guests)\n");
-	}
+	add(s, "lifecycle", test_lifecycle);
+	add(s, "console_limit", test_console_limit);
+	add(s, "bad_input", test_bad_input);
+	add(s, "crash", test_crash);
+	add(s, "readopt", test_readopt);
+	add(s, "adopt_unrecorded", test_adopt_unrecorded);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

@@ -3,7 +3,7 @@
  * The host role end to end, with real processes on loopback: a real
  * controller (the pvmd binary), a host daemon (a forked process running
  * pvmd_host_run, the entry point pvmd's main calls), real pvm-vmm processes
- * running the idle microguest on /dev/kvm (skipped where /dev/kvm is absent).
+ * running the idle microguest on each platform (PVM_PLATFORM, tests/platform.h).
  * Registration and heartbeat, placement onto the host, observed state and
  * hook statistics reported, a SIGKILLed VMM restarted per policy with an
  * event, a SIGKILLed host daemon restarted without restarting or duplicating
@@ -26,6 +26,7 @@
 
 #include "daemon/host.h"
 #include "daemon/vmm.h"
+#include "tests/platform.h"
 
 static char dir[64];
 static char host_dir[80];   /* host-a's state directory */
@@ -890,10 +891,7 @@ int main(void)
 	};
 
 	/* before anything is allocated: LeakSanitizer checks skipped runs too */
-	if (access("/dev/kvm", R_OK | W_OK) < 0) {
-		printf("SKIP: no /dev/kvm\n");
-		return 77;
-	}
+	test_platform_require();
 	s = suite_create("daemon_host_role");
 	for (size_t i = 0; i < PVM_ARRAY_SIZE(tests); i++) {
 		TCase *tc = tcase_create(tests[i].name);

@@ -313,12 +313,15 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("hv_ctl");
-	TCase *tc = tcase_create("ctl");
+	Suite *s;
+	TCase *tc;
 	SRunner *sr;
 	int failed;
 
-	vmm_require_kvm();
+	/* before anything is allocated: LeakSanitizer checks skipped runs too */
+	vmm_require_platform();
+	s = suite_create("hv_ctl");
+	tc = tcase_create("ctl");
 	tcase_add_test(tc, protocol);
 	tcase_add_test(tc, overlong_request_line);
 	tcase_add_test(tc, slow_client_does_not_block_others);

@@ -418,12 +418,15 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("hv_run");
-	TCase *tc = tcase_create("run");
+	Suite *s;
+	TCase *tc;
 	SRunner *sr;
 	int failed;
 
-	vmm_require_kvm();
+	/* before anything is allocated: LeakSanitizer checks skipped runs too */
+	vmm_require_platform();
+	s = suite_create("hv_run");
+	tc = tcase_create("run");
 	tcase_add_test(tc, console_identical_between_modes);
 	tcase_add_test(tc, block_emulated_verified);
 	tcase_add_test(tc, block_pv_verified);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "vmm.h"
+#include "tests/platform.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -142,12 +143,19 @@ long long vmm_json_int(json_object *o, const char *path)
 	return o ? (long long)json_object_get_int64(o) : -1;
 }
 
-void vmm_require_kvm(void)
+void vmm_require_platform(void)
 {
-	if (access("/dev/kvm", F_OK) != 0) {
-		printf("SKIP: no /dev/kvm\n");
-		exit(77);
-	}
+	test_platform_require();
+}
+
+enum hv_platform_id vmm_platform(void)
+{
+	enum hv_platform_id id = HV_PLATFORM_AUTO;
+	struct pvm_err err = {0};
+
+	if (hv_platform_parse(test_platform(), &id, &err))
+		fprintf(stderr, "PVM_PLATFORM: %s\n", err.msg);
+	return id;
 }
 
 const char *vmm_tmp(const char *name)

@@ -9,6 +9,8 @@
 
 #include <json-c/json.h>
 
+#include "hv/hv.h"
+
 struct vmm_result {
 	int code; /* exit code, or 128 + signal */
 	char *out;
@@ -33,8 +35,11 @@ json_object *vmm_read_json(const char *path);
 /* Integer at a dotted path ("hooks.console.errors"); -1 when absent. */
 long long vmm_json_int(json_object *o, const char *path);
 
-/* Skips the whole test binary (exit 77) where /dev/kvm is absent. */
-void vmm_require_kvm(void);
+/* Skips the whole test binary (exit 77) when PVM_PLATFORM names a platform
+ * this machine lacks (tests/platform.h); call it first in main. */
+void vmm_require_platform(void);
+/* The platform the test runs on, for hv_config.platform. */
+enum hv_platform_id vmm_platform(void);
 /* A fresh temporary file path under the test's own directory. */
 const char *vmm_tmp(const char *name);
 
