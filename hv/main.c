@@ -3,6 +3,7 @@
  * pvm-vmm: runs one pv microguest in the foreground.
  *   pvm-vmm run --image FILE [--platform auto|kvm|process] [--mem MIB] [--vcpus N] [--disk FILE]
  *       [--cmdline STR] [--hooks LIST|none] [--api-sock PATH] [--stats-json FILE]
+ *   pvm-vmm platforms
  * Exit code: the guest's, or HV_EXIT_* (2: bad configuration, one line on stderr).
  */
 #include <errno.h>
@@ -182,6 +183,16 @@ static int cmd_run(int argc, char **argv)
 	return code;
 }
 
+/* pvm-vmm platforms: what this host can run, and what auto picks. */
+static int cmd_platforms(void)
+{
+	enum hv_platform_id id = hv_platform_probe();
+
+	printf("kvm %s\nprocess yes\nauto %s\n", id == HV_PLATFORM_KVM ? "yes" : "no",
+	       hv_platform_name(id));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	pvm_log_init("pvm-vmm", PVM_LOG_WARN, PVM_LOG_TEXT);
@@ -198,7 +209,9 @@ int main(int argc, char **argv)
 		    "[--stats-json FILE]\n");
 		return argc < 2 ? HV_EXIT_CONFIG : 0;
 	}
+	if (strcmp(argv[1], "platforms") == 0 && argc == 2)
+		return cmd_platforms();
 	if (strcmp(argv[1], "run") != 0)
-		return config_error("unknown command (want: run)");
+		return config_error("unknown command (want: run or platforms)");
 	return cmd_run(argc - 2, argv + 2);
 }
