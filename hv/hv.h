@@ -101,6 +101,9 @@ enum hv_platform_id hv_platform_probe(void);
 
 struct hv_vm;
 
+/* 0, or a negative errno with err filled: err->field names the setting at
+ * fault ("image", "mem", ...) when the configuration is wrong, and is empty
+ * when the platform itself failed (no KVM, no memory). */
 int hv_vm_create(const struct hv_config *cfg, struct hv_vm **out, struct pvm_err *err);
 /* Runs until the end; returns the exit code (guest's or HV_EXIT_*). */
 int hv_vm_run(struct hv_vm *vm);

@@ -148,6 +148,11 @@ static int cmd_run(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if (hv_vm_create(&hc, &vm, &err)) {
 		pvm_config_free(&cfg);
+		/* a bad setting is the caller's (2); a platform that failed is ours (1) */
+		if (!err.field[0]) {
+			fprintf(stderr, "pvm-vmm: %s\n", err.msg);
+			return HV_EXIT_INTERNAL;
+		}
 		return config_error(err.msg);
 	}
 	path = pvm_config_get(&cfg, "api_sock");

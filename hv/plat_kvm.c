@@ -31,7 +31,6 @@
 #define CR4_PAE	       0x20ull
 #define CR4_OSFXSR     0x200ull
 #define CR4_OSXMMEXCPT 0x400ull
-#define EFER_SCE       0x1ull
 #define EFER_LME       0x100ull
 #define EFER_LMA       0x400ull
 #define EFER_NXE       0x800ull
@@ -219,7 +218,8 @@ static int set_entry_state(struct hv_vm *vm, struct hv_vcpu *cpu, int fd, struct
 	sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_PG;
 	sregs.cr3 = HV_PML4_GPA;
 	sregs.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
-	sregs.efer = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
+	/* no SCE: a guest's syscall is a plain #UD, not a jump to a CPL0 rip 0 */
+	sregs.efer = EFER_LME | EFER_LMA | EFER_NXE;
 	if (ioctl(fd, KVM_SET_SREGS, &sregs) < 0)
 		return pvm_err_set(err, -errno, "KVM_SET_SREGS: %s", strerror(errno));
 	regs.rip = vm->entry;

@@ -37,8 +37,11 @@
 extern const uint8_t hv_stub_image[], hv_stub_image_end[];
 
 #define SETUP_TIMEOUT_MS 5000
-#define SPIN_EXIT_US	 50 /* the VMM's vCPU thread, for the guest's next exit */
-#define SPIN_ANSWER_US	 50 /* the guest's vCPU thread, for the VMM's answer */
+#define SPIN_EXIT_US	 50   /* the VMM's vCPU thread, for the guest's next exit */
+#define SPIN_ANSWER_US	 50   /* the guest's vCPU thread, for the VMM's answer */
+#define SPIN_MIN_NS	 2000 /* the adaptive spin never goes below this */
+#define KICK_CHECK_MS	 100  /* how often a waiting vCPU thread looks at its kick */
+#define KICK_DEADLINE_MS 500  /* a kick unanswered this long ends the guest */
 #define NS_FLAGS                                                                                   \
 	(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS | CLONE_NEWCGROUP)
 
@@ -55,7 +58,8 @@ struct proc_vm {
 	uint64_t spin_ns; /* how long vcpu_run spins for the next exit; 0: sleep at once */
 	pthread_t reaper;
 	bool reaper_started;
-	int dead; /* set once the guest process is gone (atomic) */
+	int dead;	  /* set once the guest process is gone (atomic) */
+	int kick_ignored; /* it was killed for blocking the VMM's kick (atomic) */
 	int status;
 };
 
@@ -239,6 +243,7 @@ static int proc_vcpu_init(struct hv_vcpu *cpu, struct pvm_err *err)
 		return pvm_err_set(err, -ENOMEM, "out of memory");
 	cpu->priv = pc;
 	pc->slot = (struct hv_stub_vcpu *)(p->shared + HV_STUB_VCPU_SIZE * (1 + cpu->id));
+	pc->spin_ns = p->spin_ns;
 	pc->regs = (struct hv_regs){
 	    .rip = cpu->vm->entry,
 	    .rsp = hv_vcpu_stack_top(cpu->vm, cpu->id),
@@ -301,6 +306,15 @@ static __attribute__((noreturn)) void child_exec(struct proc_vm *p, pid_t parent
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	syscall(SYS_execveat, stub, "", argv, envp, AT_EMPTY_PATH);
+	/* where execveat is missing (valgrind), the same file through /proc */
+	char path[32] = "/proc/self/fd/";
+	size_t n = strlen(path);
+
+	for (int d = 1000; d; d /= 10)
+		if (stub >= d || d == 1)
+			path[n++] = (char)('0' + stub / d % 10);
+	path[n] = 0;
+	execve(path, argv, envp);
 	_exit(127);
 }
 
@@ -312,7 +326,7 @@ static void *reaper(void *arg)
 	int status = 0;
 
 	/* the pidfd says when, whatever the process does with SIGCHLD; waitpid reaps */
-	while (poll(&pfd, 1, -1) < 0 && errno == EINTR)
+	while (pfd.fd >= 0 && poll(&pfd, 1, -1) < 0 && errno == EINTR)
 		;
 	while (waitpid(p->pid, &status, __WALL) < 0 && errno == EINTR)
 		;
@@ -338,7 +352,12 @@ static void describe_death(struct proc_vm *p, char *buf, size_t n)
 {
 	int s = p->status;
 
-	if (WIFSIGNALED(s) && WTERMSIG(s) == SIGSYS)
+	if (__atomic_load_n(&p->kick_ignored, __ATOMIC_ACQUIRE))
+		snprintf(buf, n,
+			 "guest process ended: a vCPU ignored the VMM's kick for %d ms (it blocked "
+			 "SIGUSR1)",
+			 KICK_DEADLINE_MS);
+	else if (WIFSIGNALED(s) && WTERMSIG(s) == SIGSYS)
 		snprintf(buf, n,
 			 "guest process killed by its seccomp filter (a forbidden system call "
 			 "from the stub's code)");
@@ -441,7 +460,8 @@ static int proc_vm_start(struct hv_vm *vm, struct pvm_err *err)
 		child_exec(p, parent);
 	s->ns_ok = in_ns;
 	p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
-	if (p->pidfd < 0) {
+	/* without pidfds (valgrind has none) waitpid alone tells, SIGCHLD left alone */
+	if (p->pidfd < 0 && errno != ENOSYS) {
 		ret = errno;
 		kill(p->pid, SIGKILL);
 		waitpid(p->pid, NULL, __WALL);
@@ -544,25 +564,46 @@ static void slot_to_regs(const uint64_t *g, struct hv_regs *r)
  * Until the stub posts an exit (a thread not yet trapped is IDLE); false
  * once the guest process is gone. A guest that exits often exits again
  * within microseconds: spin that long before sleeping, where there is a
- * second CPU to spin on, as gVisor's systrap does.
+ * second CPU to spin on. The budget adapts, as gVisor's systrap does: it
+ * halves each time the spin ends empty (the guest computes, or cannot get a
+ * CPU because this thread holds one) and doubles when an exit comes in it.
  */
-static bool wait_exit(struct proc_vm *p, struct hv_stub_vcpu *v)
+static bool wait_exit(struct proc_vm *p, struct hv_proc_vcpu *pc)
 {
-	uint64_t t0 = p->spin_ns ? pvm_now_ns() : 0;
+	struct hv_stub_vcpu *v = pc->slot;
+	uint64_t t0 = pc->spin_ns ? pvm_now_ns() : 0;
 	uint32_t st;
 
-	for (unsigned int i = 0; p->spin_ns; i++) {
+	for (unsigned int i = 0; pc->spin_ns; i++) {
 		st = __atomic_load_n(&v->state, __ATOMIC_ACQUIRE);
-		if (st != HV_STUB_ST_RUN && st != HV_STUB_ST_IDLE)
+		if (st != HV_STUB_ST_RUN && st != HV_STUB_ST_IDLE) {
+			pc->spin_ns = pc->spin_ns * 2 > p->spin_ns ? p->spin_ns : pc->spin_ns * 2;
 			break;
-		if (i % 64 == 63 && pvm_now_ns() - t0 > p->spin_ns)
+		}
+		if (i % 64 == 63 && pvm_now_ns() - t0 > pc->spin_ns) {
+			pc->spin_ns = pc->spin_ns / 2 < SPIN_MIN_NS ? SPIN_MIN_NS : pc->spin_ns / 2;
 			break;
+		}
 		__builtin_ia32_pause();
 	}
 	while (((st = __atomic_load_n(&v->state, __ATOMIC_ACQUIRE)) == HV_STUB_ST_RUN ||
 		st == HV_STUB_ST_IDLE) &&
-	       !__atomic_load_n(&p->dead, __ATOMIC_ACQUIRE))
-		futex(&v->state, FUTEX_WAIT, st, NULL);
+	       !__atomic_load_n(&p->dead, __ATOMIC_ACQUIRE)) {
+		struct timespec ts = {0, KICK_CHECK_MS * 1000000};
+		uint64_t kicked = __atomic_load_n(&pc->kick_ns, __ATOMIC_ACQUIRE);
+
+		/*
+		 * A kick is answered within microseconds unless the guest blocked
+		 * SIGUSR1, which it can (a forged frame through the stub's
+		 * rt_sigreturn): a guest that ignores the VMM's kick is ended, so
+		 * pause, stop and a fault elsewhere always complete.
+		 */
+		if (kicked && pvm_now_ns() - kicked > KICK_DEADLINE_MS * 1000000ull) {
+			__atomic_store_n(&p->kick_ignored, 1, __ATOMIC_RELEASE);
+			kill(p->pid, SIGKILL);
+		}
+		futex(&v->state, FUTEX_WAIT, st, &ts);
+	}
 	return !__atomic_load_n(&p->dead, __ATOMIC_ACQUIRE) && st != HV_STUB_ST_DEAD;
 }
 
@@ -571,6 +612,9 @@ static void take_exit(struct hv_proc_vcpu *pc)
 	struct hv_stub_vcpu *v = pc->slot;
 	uint64_t g[HV_STUB_NREGS];
 
+	__atomic_store_n(&pc->kick_ns, 0, __ATOMIC_RELEASE);
+	/* the stub spins on while we serve, rather than sleep (stub.c) */
+	__atomic_store_n(&v->state, HV_STUB_ST_TAKEN, __ATOMIC_RELEASE);
 	/* one copy: the guest may rewrite the slot while we work */
 	memcpy(g, v->regs, sizeof(g));
 	slot_to_regs(g, &pc->regs);
@@ -602,7 +646,7 @@ static int proc_vcpu_run(struct hv_vcpu *cpu, struct hv_exit *ex)
 
 	if (!pc->entered) {
 		/* the thread's first trap, in the stub: it waits for the entry state */
-		if (!wait_exit(p, v))
+		if (!wait_exit(p, pc))
 			return dead_exit(p, ex);
 		pc->entered = true;
 	}
@@ -611,7 +655,7 @@ static int proc_vcpu_run(struct hv_vcpu *cpu, struct hv_exit *ex)
 		regs_to_slot(&pc->regs, v);
 		__atomic_store_n(&v->state, HV_STUB_ST_RUN, __ATOMIC_RELEASE);
 		futex(&v->state, FUTEX_WAKE, 1, NULL);
-		if (!wait_exit(p, v))
+		if (!wait_exit(p, pc))
 			return dead_exit(p, ex);
 		take_exit(pc);
 		if (hv_proc_translate(cpu, pc, ex))
@@ -625,6 +669,11 @@ static void proc_vcpu_kick(struct hv_vcpu *cpu)
 	struct hv_proc_vcpu *pc = cpu->priv;
 	pid_t tid = (pid_t)__atomic_load_n(&pc->slot->tid, __ATOMIC_RELAXED);
 
+	uint64_t zero = 0;
+
+	/* the first unanswered kick starts the deadline wait_exit enforces */
+	__atomic_compare_exchange_n(&pc->kick_ns, &zero, pvm_now_ns(), false, __ATOMIC_ACQ_REL,
+				    __ATOMIC_RELAXED);
 	/* tgkill reaches only a thread of the guest process, whatever tid says */
 	if (tid > 0 && !__atomic_load_n(&p->dead, __ATOMIC_ACQUIRE))
 		syscall(SYS_tgkill, p->pid, tid, SIGUSR1);

@@ -22,6 +22,8 @@ struct hv_proc_vcpu {
 	struct hv_stub_vcpu *slot; /* shared with the guest process: untrusted */
 	struct hv_regs regs;	   /* the VMM's copy between runs */
 	bool entered;
+	uint64_t spin_ns; /* this vCPU's adaptive spin budget (plat_process.c) */
+	uint64_t kick_ns; /* when an unanswered kick was sent, 0: none (atomic) */
 	/* the exit being handled, read once from the slot */
 	int32_t signo, code;
 	uint64_t addr, trapno, err;

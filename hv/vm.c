@@ -131,19 +131,28 @@ static const struct hv_platform *platform_of(enum hv_platform_id id)
 static int check_config(const struct hv_config *cfg, struct pvm_err *err)
 {
 	if (!cfg->image)
-		return pvm_err_set(err, -EINVAL, "--image is required");
+		return pvm_err_field(err, -EINVAL, "image", "--image is required");
 	if (cfg->mem_mib < HV_MIN_MEM_MIB || cfg->mem_mib > HV_MAX_MEM_MIB)
-		return pvm_err_set(err, -EINVAL, "--mem %llu: must be %d..%d MiB",
-				   (unsigned long long)cfg->mem_mib, HV_MIN_MEM_MIB,
-				   HV_MAX_MEM_MIB);
+		return pvm_err_field(err, -EINVAL, "mem", "--mem %llu: must be %d..%d MiB",
+				     (unsigned long long)cfg->mem_mib, HV_MIN_MEM_MIB,
+				     HV_MAX_MEM_MIB);
 	if (cfg->vcpus < 1 || cfg->vcpus > HV_MAX_VCPUS)
-		return pvm_err_set(err, -EINVAL, "--vcpus %u: must be 1..%d", cfg->vcpus,
-				   HV_MAX_VCPUS);
+		return pvm_err_field(err, -EINVAL, "vcpus", "--vcpus %u: must be 1..%d", cfg->vcpus,
+				     HV_MAX_VCPUS);
 	if (cfg->offered & ~PV_F_ALL_V1)
-		return pvm_err_set(err, -EINVAL, "offered hooks include reserved bits");
+		return pvm_err_field(err, -EINVAL, "hooks", "offered hooks include reserved bits");
 	if ((unsigned int)cfg->platform > HV_PLATFORM_PROCESS)
-		return pvm_err_set(err, -EINVAL, "unknown platform %d", (int)cfg->platform);
+		return pvm_err_field(err, -EINVAL, "platform", "unknown platform %d",
+				     (int)cfg->platform);
 	return 0;
+}
+
+/* The setting a configuration error is about, unless the error named one already. */
+static int config_error(struct pvm_err *err, int ret, const char *field)
+{
+	if (err && !err->field[0])
+		snprintf(err->field, sizeof(err->field), "%s", field);
+	return ret;
 }
 
 int hv_vm_create(const struct hv_config *cfg, struct hv_vm **out, struct pvm_err *err)
@@ -178,25 +187,31 @@ int hv_vm_create(const struct hv_config *cfg, struct hv_vm **out, struct pvm_err
 	}
 	if (cfg->disk) {
 		ret = hv_block_init(vm, cfg->disk, err);
-		if (ret)
+		if (ret) {
+			config_error(err, ret, "disk");
 			goto fail;
+		}
 	}
 	ret = vm->plat->vm_init(vm, err);
 	if (ret)
 		goto fail;
 	ret = hv_elf_load(vm, cfg->image, err);
-	if (ret)
+	if (ret) {
+		config_error(err, ret, "image");
 		goto fail;
+	}
 	if (vm->image_end + (2ull << 20) > vm->mapped_end - vm->nvcpus * HV_USER_STACK) {
-		ret = pvm_err_set(err, -EINVAL,
-				  "--mem %llu MiB: too little memory for the image, stacks and "
-				  "2 MiB of free RAM",
-				  (unsigned long long)cfg->mem_mib);
+		ret = pvm_err_field(err, -EINVAL, "mem",
+				    "--mem %llu MiB: too little memory for the image, stacks and "
+				    "2 MiB of free RAM",
+				    (unsigned long long)cfg->mem_mib);
 		goto fail;
 	}
 	ret = hv_boot_setup(vm, err);
-	if (ret)
+	if (ret) {
+		config_error(err, ret, "cmdline");
 		goto fail;
+	}
 	for (unsigned int i = 0; i < vm->nvcpus; i++) {
 		ret = hv_vcpu_init(vm, i, err);
 		if (ret)

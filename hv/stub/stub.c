@@ -216,6 +216,7 @@ static void on_signal(int sig, void *info, void *ctx)
 	struct k_sigcontext *mc = &uc->mc;
 	uint64_t sp = (uint64_t)__builtin_frame_address(0);
 	struct hv_stub_vcpu *v;
+	uint64_t t0;
 	uint32_t st;
 	unsigned int i;
 
@@ -238,13 +239,23 @@ static void on_signal(int sig, void *info, void *ctx)
 		v->regs[r] = mc->regs[r];
 	__atomic_store_n(&v->state, HV_STUB_ST_EXIT, __ATOMIC_RELEASE);
 	futex_wake(&v->state);
-	/* most answers take a microsecond: waiting for one beats sleeping and being woken */
-	for (uint64_t t0 = rdtsc(), spin = setup->spin_cycles;
-	     (st = __atomic_load_n(&v->state, __ATOMIC_ACQUIRE)) == HV_STUB_ST_EXIT &&
-	     rdtsc() - t0 < spin;)
+	/*
+	 * Most answers take a microsecond, and waiting for one beats sleeping
+	 * and being woken, but only while the VMM's thread is on a CPU: it
+	 * takes the exit (TAKEN) within the short window when it is; if it
+	 * does not, this thread gives its CPU up.
+	 */
+	t0 = rdtsc();
+	while ((st = __atomic_load_n(&v->state, __ATOMIC_ACQUIRE)) == HV_STUB_ST_EXIT &&
+	       rdtsc() - t0 < setup->spin_cycles / 8)
 		__builtin_ia32_pause();
-	while ((st = __atomic_load_n(&v->state, __ATOMIC_ACQUIRE)) == HV_STUB_ST_EXIT)
-		futex_wait(&v->state, HV_STUB_ST_EXIT);
+	while (st == HV_STUB_ST_TAKEN && rdtsc() - t0 < setup->spin_cycles) {
+		__builtin_ia32_pause();
+		st = __atomic_load_n(&v->state, __ATOMIC_ACQUIRE);
+	}
+	while ((st = __atomic_load_n(&v->state, __ATOMIC_ACQUIRE)) == HV_STUB_ST_EXIT ||
+	       st == HV_STUB_ST_TAKEN)
+		futex_wait(&v->state, st);
 	if (st != HV_STUB_ST_RUN)
 		die(121);
 	/* segments, the signal mask and the FPU state stay the kernel's */

@@ -41,6 +41,7 @@
 #define HV_STUB_ST_EXIT 1u /* the stub posted an exit; the VMM owns the record */
 #define HV_STUB_ST_RUN	2u /* the VMM answered: resume with regs */
 #define HV_STUB_ST_DEAD 3u /* the VMM's own mark: the guest process is gone */
+#define HV_STUB_ST_TAKEN 4u /* the VMM is serving the exit: its answer is near */
 
 /* ucontext gregs order (REG_R8 .. REG_EFL): what the stub copies each way */
 #define HV_STUB_NREGS 18
