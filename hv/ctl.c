@@ -34,6 +34,8 @@ struct ctl_client {
 struct hv_ctl {
 	struct hv_vm *vm;
 	char *path;
+	ino_t ino; /* the socket file we bound, so we only ever unlink our own */
+	dev_t dev;
 	int lfd;
 	int pipe[2];
 	pthread_t thread;
@@ -301,6 +303,29 @@ static void *ctl_thread(void *arg)
 	return NULL;
 }
 
+/* Whether something accepts connections on the socket at sa (a live VMM). */
+static bool socket_answers(const struct sockaddr_un *sa)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	bool live;
+
+	if (fd < 0)
+		return false;
+	/* a listener with a full backlog still exists: EAGAIN counts as live */
+	live = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0 || errno == EAGAIN;
+	close(fd);
+	return live;
+}
+
+/* Unlinks path only while it is still the socket we bound. */
+static void unlink_own(const struct hv_ctl *ctl)
+{
+	struct stat st;
+
+	if (lstat(ctl->path, &st) == 0 && st.st_ino == ctl->ino && st.st_dev == ctl->dev)
+		unlink(ctl->path);
+}
+
 int hv_ctl_open(struct hv_vm *vm, const char *path, struct hv_ctl **out, struct pvm_err *err)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -323,21 +348,29 @@ int hv_ctl_open(struct hv_vm *vm, const char *path, struct hv_ctl **out, struct 
 		goto fail;
 	}
 	strcpy(sa.sun_path, path);
-	/* a stale socket from a dead VMM is replaced; anything else is not ours */
+	/* a stale socket from a dead VMM is replaced; a live VMM's, or anything
+	 * else, is not ours */
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
 			ret = pvm_err_set(err, -EEXIST, "--api-sock %s: exists and is not a socket",
 					  path);
 			goto fail;
 		}
+		if (socket_answers(&sa)) {
+			ret = pvm_err_set(err, -EEXIST,
+					  "--api-sock %s: a running VMM answers there", path);
+			goto fail;
+		}
 		unlink(path);
 	}
 	ctl->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (ctl->lfd < 0 || bind(ctl->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(ctl->lfd, 8) < 0) {
+	    listen(ctl->lfd, 8) < 0 || lstat(path, &st) < 0) {
 		ret = pvm_err_set(err, -errno, "--api-sock %s: %s", path, strerror(errno));
 		goto fail;
 	}
+	ctl->ino = st.st_ino;
+	ctl->dev = st.st_dev;
 	if (pipe2(ctl->pipe, O_CLOEXEC) < 0) {
 		ret = pvm_err_set(err, -errno, "pipe: %s", strerror(errno));
 		goto fail;
@@ -352,8 +385,8 @@ int hv_ctl_open(struct hv_vm *vm, const char *path, struct hv_ctl **out, struct 
 fail:
 	if (ctl->lfd >= 0) {
 		close(ctl->lfd);
-		if (ret != -EEXIST)
-			unlink(path);
+		if (ctl->ino)
+			unlink_own(ctl);
 	}
 	if (ctl->pipe[0] >= 0) {
 		close(ctl->pipe[0]);
@@ -377,7 +410,7 @@ void hv_ctl_close(struct hv_ctl *ctl)
 	close(ctl->lfd);
 	close(ctl->pipe[0]);
 	close(ctl->pipe[1]);
-	unlink(ctl->path);
+	unlink_own(ctl);
 	free(ctl->path);
 	free(ctl);
 }

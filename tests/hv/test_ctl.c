@@ -280,6 +280,34 @@ START_TEST(sigterm_is_graceful)
 }
 END_TEST
 
+/* A second VMM given a live VMM's socket is refused and leaves it in place. */
+START_TEST(live_socket_is_not_taken)
+{
+	pid_t pid = start("idle", "mode=pv");
+	const char *argv[] = {"run",	 "--image",    vmm_guest("idle"), "--cmdline",
+			      "mode=pv", "--api-sock", sock_path,	  NULL};
+	struct vmm_result r;
+	json_object *a;
+	int fd;
+
+	ck_assert(console_has("idle: up"));
+	ck_assert_int_eq(vmm_run(&r, argv), 0);
+	ck_assert_int_eq(r.code, HV_EXIT_CONFIG);
+	ck_assert_ptr_nonnull(strstr(r.err, "a running VMM answers there"));
+	vmm_result_free(&r);
+	fd = ctl_connect();
+	a = ask(fd, "{\"cmd\":\"status\"}");
+	ck_assert(ok(a));
+	ck_assert_str_eq(str(a, "state"), "running");
+	json_object_put(a);
+	close(fd);
+	kill(pid, SIGTERM);
+	ck_assert_int_eq(vmm_wait(pid), 0);
+	/* the VMM that owned it removed its socket on the way out */
+	ck_assert_int_ne(access(sock_path, F_OK), 0);
+}
+END_TEST
+
 START_TEST(stop_forced_after_timeout)
 {
 	/* compute never looks at the stop flag: the graceful stop times out */
@@ -327,6 +355,7 @@ int main(void)
 	tcase_add_test(tc, slow_client_does_not_block_others);
 	tcase_add_test(tc, idle_clients_do_not_lock_others_out);
 	tcase_add_test(tc, sigterm_is_graceful);
+	tcase_add_test(tc, live_socket_is_not_taken);
 	tcase_add_test(tc, stop_forced_after_timeout);
 	tcase_add_test(tc, pause_stops_a_busy_guest);
 	suite_add_tcase(s, tc);
