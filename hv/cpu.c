@@ -116,6 +116,8 @@ void *hv_vcpu_thread(void *arg)
 	hv_cur_vcpu = cpu;
 	if (vm->plat->vcpu_thread_init)
 		ret = vm->plat->vcpu_thread_init(cpu);
+	if (!ret && vm->cfg.confine)
+		ret = hv_confine_thread(HV_THREAD_VCPU);
 	if (ret) {
 		hv_vm_end(vm, HV_EXIT_INTERNAL, "%s: vcpu %u: %s", vm->plat->name, cpu->id,
 			  strerror(-ret));

@@ -261,7 +261,12 @@ static void *ctl_thread(void *arg)
 {
 	struct hv_ctl *ctl = arg;
 	struct pollfd pfd[CTL_MAX_CLIENTS + 2];
+	int ret = ctl->vm->cfg.confine ? hv_confine_thread(HV_THREAD_CTL) : 0;
 
+	if (ret) {
+		hv_vm_end(ctl->vm, HV_EXIT_INTERNAL, "control thread: seccomp: %s", strerror(-ret));
+		return NULL;
+	}
 	for (;;) {
 		int n = 0, fresh = -1;
 

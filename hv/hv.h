@@ -83,6 +83,7 @@ struct hv_config {
 	uint64_t offered;	/* hook bits offered to the guest (PV_F_ALL_V1 by default) */
 	int console_fd;		/* where console bytes go (1: stdout) */
 	uint64_t console_limit; /* bytes one guest may write to it; 0: no limit */
+	bool confine;		/* each VMM thread installs its syscall allow-list (confine.c) */
 };
 
 void hv_config_init(struct hv_config *cfg);

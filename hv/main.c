@@ -32,6 +32,7 @@ static const struct pvm_config_key keys[] = {
     {"api_sock", NULL, "unix socket for the JSON control protocol", false},
     {"stats_json", NULL, "write statistics here at exit", false},
     {"console_limit", "0", "bytes the guest may write to the console; 0: no limit", false},
+    {"seccomp", "on", "on: each VMM thread runs under its syscall allow-list; off", false},
     {"log.level", "warn", "error|warn|info|debug", false},
 };
 
@@ -108,6 +109,9 @@ static int load_config(struct pvm_config *cfg, struct hv_config *hc, int argc, c
 		return ret;
 	hc->console_limit = (uint64_t)v;
 	ret = hv_platform_parse(pvm_config_get(cfg, "platform"), &hc->platform, err);
+	if (ret)
+		return ret;
+	ret = pvm_config_get_bool(cfg, "seccomp", &hc->confine, err);
 	if (ret)
 		return ret;
 	hc->disk = pvm_config_get(cfg, "disk");

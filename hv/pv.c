@@ -363,7 +363,12 @@ static void *io_thread(void *arg)
 {
 	struct hv_vm *vm = arg;
 	struct epoll_event ev[8];
+	int ret = vm->cfg.confine ? hv_confine_thread(HV_THREAD_IO) : 0;
 
+	if (ret) {
+		hv_vm_end(vm, HV_EXIT_INTERNAL, "pv I/O thread: seccomp: %s", strerror(-ret));
+		return NULL;
+	}
 	for (;;) {
 		/* a batch cut at the pass budget goes on after a millisecond in
 		 * which vCPUs and the control thread can take the pv lock: a

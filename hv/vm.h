@@ -326,6 +326,14 @@ int hv_vcpu_init(struct hv_vm *vm, unsigned int id, struct pvm_err *err);
 void *hv_vcpu_thread(void *arg);
 /* The vCPU the calling thread runs (NULL off vCPU threads). */
 extern __thread struct hv_vcpu *hv_cur_vcpu;
+/* The VMM's threads and the allow-list of system calls each installs (confine.c). */
+enum hv_thread_role {
+	HV_THREAD_VCPU = 0,
+	HV_THREAD_IO,
+	HV_THREAD_CTL,
+};
+int hv_confine_thread(enum hv_thread_role role);
+
 /* Name of an exception vector ("#PF"), "?" when it has none. */
 const char *hv_vector_name(uint32_t vector);
 bool hv_vector_has_error_code(uint32_t vector);

@@ -13,7 +13,10 @@
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 
 #include <linux/kvm.h>
 
@@ -316,6 +319,45 @@ static int load(const struct mini_elf *e, size_t len)
 }
 
 /* Operator-supplied images: every malformed header is refused before use. */
+/* Each VMM thread's allow-list: its own calls work, anything else is refused. */
+static void *confined(void *arg)
+{
+	int *res = arg, fds[2];
+
+	if (pipe(fds) < 0)
+		return NULL;
+	res[0] = hv_confine_thread(HV_THREAD_CTL);
+	res[1] = (int)write(fds[1], "x", 1);			  /* listed */
+	res[2] = open("/etc/hostname", O_RDONLY) < 0 ? errno : 0; /* not listed */
+	res[3] = socket(AF_INET, SOCK_STREAM, 0) < 0 ? errno : 0; /* not listed */
+	res[4] = syscall(SYS_execve, "/bin/true", NULL, NULL) < 0 ? errno : 0;
+	res[5] =
+	    (int)syscall(SYS_ioctl, fds[0], FIONREAD, &res[6]) < 0 ? errno : 0; /* vCPU's only */
+	close(fds[0]);
+	close(fds[1]);
+	return NULL;
+}
+
+START_TEST(vmm_threads_run_under_an_allow_list)
+{
+	int res[8] = {-1, -1, -1, -1, -1, -1, -1, -1};
+	pthread_t t;
+
+	ck_assert_int_eq(pthread_create(&t, NULL, confined, res), 0);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(res[0], 0);
+	ck_assert_int_eq(res[1], 1);
+	ck_assert_int_eq(res[2], EPERM);
+	ck_assert_int_eq(res[3], EPERM);
+	ck_assert_int_eq(res[4], EPERM);
+	ck_assert_int_eq(res[5], EPERM);
+	/* the calling thread was never confined */
+	res[7] = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(res[7], 0);
+	close(res[7]);
+}
+END_TEST
+
 START_TEST(elf_loader_refuses_malformed_images)
 {
 	struct mini_elf e;
@@ -379,6 +421,7 @@ int main(void)
 	}
 	tcase_add_test(tc, huge_console_batch_does_not_hold_the_pv_lock);
 	tcase_add_test(tc, elf_loader_refuses_malformed_images);
+	tcase_add_test(tc, vmm_threads_run_under_an_allow_list);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
