@@ -339,6 +339,32 @@ START_TEST(pause_stops_a_busy_guest)
 }
 END_TEST
 
+/* The process platform's guest process killed from outside: the VMM says so and ends. */
+START_TEST(guest_process_death_ends_the_run)
+{
+	pid_t pid = start("idle", "mode=pv"), child = 0;
+	char path[64];
+	FILE *f;
+	int code;
+
+	ck_assert(console_has("idle: up"));
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+	for (int i = 0; i < 200 && !child; i++) {
+		f = fopen(path, "r");
+		if (f && fscanf(f, "%d", &child) != 1)
+			child = 0;
+		if (f)
+			fclose(f);
+		if (!child)
+			usleep(10000);
+	}
+	ck_assert_int_gt(child, 0);
+	ck_assert_int_eq(kill(child, SIGKILL), 0);
+	code = vmm_wait(pid);
+	ck_assert_int_eq(code, HV_EXIT_INTERNAL);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s;
@@ -356,6 +382,8 @@ int main(void)
 	tcase_add_test(tc, idle_clients_do_not_lock_others_out);
 	tcase_add_test(tc, sigterm_is_graceful);
 	tcase_add_test(tc, live_socket_is_not_taken);
+	if (vmm_platform() == HV_PLATFORM_PROCESS)
+		tcase_add_test(tc, guest_process_death_ends_the_run);
 	tcase_add_test(tc, stop_forced_after_timeout);
 	tcase_add_test(tc, pause_stops_a_busy_guest);
 	suite_add_tcase(s, tc);
