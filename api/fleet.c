@@ -100,6 +100,10 @@ void api_sched_host(const struct store_host *h, struct sched_host *out)
 		out->emulated_devices = json_object_get_boolean(v);
 	if (json_object_object_get_ex(caps, "kvm_pv_features", &v))
 		out->kvm_features = kvm_bits(v);
+	/* Validated when the host sent them: only known names are there. */
+	if (json_object_object_get_ex(caps, "platforms", &v) &&
+	    json_object_is_type(v, json_type_array))
+		api_check_platforms(v, "/platforms", &out->platforms, NULL);
 	if (json_object_object_get_ex(caps, "drivers", &v)) {
 		for (size_t i = 0; i < json_object_array_length(v); i++) {
 			const char *d = json_object_get_string(json_object_array_get_idx(v, i));
@@ -136,6 +140,8 @@ int api_sched_guest(const char *id, json_object *spec, struct sched_guest *out, 
 		if (sched_kind_parse(s, &k) == 0)
 			out->kind = k;
 	}
+	if (pvm_json_get_str(spec, "platform", &s) == 0 && pvm_platform_id(s) >= 0)
+		out->platforms = PVM_PLATFORM_BIT(pvm_platform_id(s));
 	if (json_object_object_get_ex(spec, "pv", &pv) && pv) {
 		bool b = false;
 

@@ -217,6 +217,9 @@ json_object *api_guest_json(const struct store_guest *g)
 	json_object_object_add(o, "disk_gib", json_object_new_int64(g->disk_gib));
 	json_object_object_add(o, "host_id",
 			       g->host_id[0] ? json_object_new_string(g->host_id) : NULL);
+	/* Observed: what its host's VMM runs it on (spec.platform is what it requires). */
+	json_object_object_add(o, "platform",
+			       g->platform[0] ? json_object_new_string(g->platform) : NULL);
 	json_object_object_add(o, "spec", api_json_text(g->spec));
 	json_object_object_add(o, "generation", json_object_new_int64(g->generation));
 	json_object_object_add(o, "created_ms", json_object_new_int64(g->created_ms));
@@ -574,6 +577,7 @@ int api_h_guest_delete(struct api_req *rq, struct api_resp *rs)
 
 const struct pvm_json_field api_report_fields[] = {
     {.name = "observed_state", .type = PVM_JSON_STRING, .min_len = 1, .max_len = 32},
+    {.name = "platform", .type = PVM_JSON_STRING, .min_len = 1, .max_len = 32},
     {.name = "capabilities", .type = PVM_JSON_ARRAY, .max_len = 64},
     {.name = "hook_stats", .type = PVM_JSON_ARRAY, .max_len = 64},
     {.name = "exits", .type = PVM_JSON_OBJECT},
@@ -609,6 +613,7 @@ static const struct pvm_json_field stat_fields[] = {
 struct report {
 	bool has_state, has_caps, has_stats, has_exits;
 	enum store_observed_state state;
+	const char *platform; /* the VMM's, in the request body; NULL when not reported */
 	struct store_cap caps[64];
 	size_t ncaps;
 	struct store_hook_stat stats[64];
@@ -631,6 +636,12 @@ static int parse_report(json_object *body, struct report *r, struct pvm_err *err
 			return pvm_err_field(err, -EINVAL, "/observed_state",
 					     "unknown observed state \"%s\"", s);
 		r->has_state = true;
+	}
+	if (pvm_json_get_str(body, "platform", &s) == 0) {
+		if (pvm_platform_id(s) < 0)
+			return pvm_err_field(err, -EINVAL, "/platform",
+					     "unknown platform \"%.32s\"", s);
+		r->platform = s;
 	}
 	if (json_object_object_get_ex(body, "capabilities", &arr) && arr) {
 		r->has_caps = true;
@@ -817,6 +828,8 @@ int api_h_guest_report(struct api_req *rq, struct api_resp *rs)
 	ret = store_tx_begin(st, &err);
 	if (ret == 0 && r->has_state)
 		ret = store_guest_set_observed(st, g.id, r->state, NULL, &err);
+	if (ret == 0 && r->platform)
+		ret = store_guest_set_platform(st, g.id, r->platform, &err);
 	if (ret == 0 && r->has_caps)
 		ret = store_guest_caps_set(st, g.id, r->caps, r->ncaps, &err);
 	if (ret == 0 && r->has_stats)

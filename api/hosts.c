@@ -55,6 +55,7 @@ const struct pvm_json_field api_host_register_fields[] = {
     {.name = "memory_mib", .type = PVM_JSON_INT, .max = 1LL << 32},
     {.name = "disk_gib", .type = PVM_JSON_INT, .max = 1LL << 24},
     {.name = "labels", .type = PVM_JSON_OBJECT},
+    {.name = "platforms", .type = PVM_JSON_ARRAY, .max_len = 16},
 };
 const size_t api_nhost_register_fields = PVM_ARRAY_SIZE(api_host_register_fields);
 
@@ -63,7 +64,7 @@ int api_h_host_register(struct api_req *rq, struct api_resp *rs)
 	struct store *st = rq->srv->cfg.store;
 	struct store_host h = {0};
 	struct pvm_err err = {0};
-	json_object *body, *labels = NULL;
+	json_object *body, *labels = NULL, *platforms = NULL;
 	const char *s;
 	int ret;
 
@@ -71,7 +72,9 @@ int api_h_host_register(struct api_req *rq, struct api_resp *rs)
 			   PVM_ARRAY_SIZE(api_host_register_fields), &body) < 0)
 		return 0;
 	json_object_object_get_ex(body, "labels", &labels);
-	if (api_check_labels(labels, "/labels", &err) < 0) {
+	json_object_object_get_ex(body, "platforms", &platforms);
+	if (api_check_labels(labels, "/labels", &err) < 0 ||
+	    api_check_platforms(platforms, "/platforms", NULL, &err) < 0) {
 		api_problem_err(rs, &err);
 		goto out;
 	}
@@ -111,6 +114,15 @@ int api_h_host_register(struct api_req *rq, struct api_resp *rs)
 create:
 	h.state = STORE_HOST_NOT_READY;
 	h.labels = labels ? api_json_dup(labels) : NULL;
+	/* The platforms it offers open the capability document its heartbeats
+	 * then keep up to date. */
+	if (platforms) {
+		json_object *caps = json_object_new_object();
+
+		json_object_object_add(caps, "platforms", json_object_get(platforms));
+		h.capabilities = api_json_dup(caps);
+		json_object_put(caps);
+	}
 	ret = store_tx_begin(st, &err);
 	if (ret == 0) {
 		ret = store_host_create(st, &h, &err);
@@ -202,6 +214,7 @@ const struct pvm_json_field api_heartbeat_fields[] = {
     {.name = "disk_gib", .type = PVM_JSON_INT, .max = 1LL << 24},
     {.name = "free", .type = PVM_JSON_OBJECT},
     {.name = "labels", .type = PVM_JSON_OBJECT},
+    {.name = "platforms", .type = PVM_JSON_ARRAY, .max_len = 16},
 };
 const size_t api_nheartbeat_fields = PVM_ARRAY_SIZE(api_heartbeat_fields);
 
@@ -272,6 +285,11 @@ static int check_heartbeat(json_object *body, struct store_cap *caps, size_t *nc
 		if (ret < 0)
 			return ret;
 	}
+	v = NULL;
+	json_object_object_get_ex(body, "platforms", &v);
+	ret = api_check_platforms(v, "/platforms", NULL, err);
+	if (ret < 0)
+		return ret;
 	v = NULL;
 	json_object_object_get_ex(body, "labels", &v);
 	return api_check_labels(v, "/labels", err);

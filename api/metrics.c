@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * /metrics in the Prometheus text format 0.0.4: API requests and latency
- * (counted here), host capacity, guest states, per-guest hook statistics,
- * vCPU exits and agent figures (read from the store at scrape time).
+ * (counted here), host capacity and platforms, guests and their platforms,
+ * per-guest hook statistics, vCPU exits and agent figures (read from the store
+ * at scrape time).
  */
 #include <stdlib.h>
 #include <errno.h>
@@ -135,9 +136,28 @@ static const struct {
     [H_HB] = {"pvm_host_last_heartbeat_timestamp_seconds", "Time of the last heartbeat."},
 };
 
+/* One pvm_host_platforms row per platform the host's capabilities offer. */
+static void host_platforms(struct pvm_buf *b, const struct store_host *h)
+{
+	json_object *caps = api_json_text(h->capabilities), *v = NULL;
+	uint32_t bits = 0;
+
+	if (json_object_object_get_ex(caps, "platforms", &v) &&
+	    json_object_is_type(v, json_type_array))
+		api_check_platforms(v, "/platforms", &bits, NULL);
+	for (unsigned p = 0; p < PVM_PLATFORM_COUNT; p++) {
+		if (!(bits & PVM_PLATFORM_BIT(p)))
+			continue;
+		pvm_buf_printf(b, "pvm_host_platforms{host=\"%s\",name=\"", h->id);
+		label(b, h->name);
+		pvm_buf_printf(b, "\",platform=\"%s\"} 1\n", pvm_platform_name(p));
+	}
+	json_object_put(caps);
+}
+
 static int host_metrics(struct store *st, struct pvm_buf *out, struct pvm_err *err)
 {
-	struct pvm_buf fam[H_N];
+	struct pvm_buf fam[H_N], plat;
 	char next[STORE_ID_MAX] = "";
 	int ret = 0;
 
@@ -145,6 +165,9 @@ static int host_metrics(struct store *st, struct pvm_buf *out, struct pvm_err *e
 		pvm_buf_init(&fam[f]);
 		family(&fam[f], host_fam[f].name, "gauge", host_fam[f].help);
 	}
+	pvm_buf_init(&plat);
+	family(&plat, "pvm_host_platforms", "gauge",
+	       "1 for each hv platform (kvm, process) the host offers.");
 	do {
 		struct store_list_opts o = {.after = next[0] ? next : NULL,
 					    .limit = STORE_LIST_MAX};
@@ -175,15 +198,18 @@ static int host_metrics(struct store *st, struct pvm_buf *out, struct pvm_err *e
 				else
 					pvm_buf_printf(&fam[f], "\"} %lld\n", v[f]);
 			}
+			host_platforms(&plat, h);
 		}
 		snprintf(next, sizeof(next), "%s", l.next);
 		store_host_list_free(&l);
 	} while (next[0]);
 	for (int f = 0; f < H_N; f++)
 		pvm_buf_append(out, fam[f].data, fam[f].len);
+	pvm_buf_append(out, plat.data, plat.len);
 out:
 	for (int f = 0; f < H_N; f++)
 		pvm_buf_free(&fam[f]);
+	pvm_buf_free(&plat);
 	return ret;
 }
 
@@ -254,6 +280,42 @@ static int stat_row(const struct store_hook_stat *st, void *arg)
 		append_i64(&w->fam[f], v[f]);
 		pvm_buf_append(&w->fam[f], "\n", 1);
 	}
+	return 0;
+}
+
+/* pvm_guest_info: one row per guest, its kind and the platform its host
+ * reported it runs on ("" until reported). */
+static int guest_info(struct store *st, struct pvm_buf *out, struct pvm_err *err)
+{
+	char next[STORE_ID_MAX] = "";
+	int ret;
+
+	family(out, "pvm_guest_info", "gauge",
+	       "1 per guest: its kind and the hv platform it runs on (\"\" until reported).");
+	do {
+		struct store_list_opts o = {.after = next[0] ? next : NULL,
+					    .limit = STORE_LIST_MAX};
+		struct store_guest_list l = {0};
+
+		ret = store_guest_list(st, &o, &l, err);
+		if (ret < 0)
+			return ret;
+		for (size_t i = 0; i < l.n; i++) {
+			const struct store_guest *g = &l.items[i];
+
+			append_str(out, "pvm_guest_info{guest=\"");
+			label(out, g->id);
+			append_str(out, "\",name=\"");
+			label(out, g->name);
+			append_str(out, "\",kind=\"");
+			append_str(out, store_guest_kind_name(g->kind));
+			append_str(out, "\",platform=\"");
+			label(out, g->platform);
+			append_str(out, "\"} 1\n");
+		}
+		snprintf(next, sizeof(next), "%s", l.next);
+		store_guest_list_free(&l);
+	} while (next[0]);
 	return 0;
 }
 
@@ -363,6 +425,8 @@ int api_h_metrics(struct api_req *rq, struct api_resp *rs)
 	pvm_buf_init(&b);
 	api_metrics(rq->srv, &b);
 	ret = host_metrics(rq->srv->cfg.store, &b, &err);
+	if (ret == 0)
+		ret = guest_info(rq->srv->cfg.store, &b, &err);
 	if (ret == 0)
 		ret = guest_metrics(rq->srv, &b, &err);
 	if (ret == 0)

@@ -134,6 +134,52 @@ static void describe_ttl(json_object *token_create)
 				   "An expired token gets 401 with problem type token-expired"));
 }
 
+/* The platform names (common.h's table) as an enum, with what they mean where they stand. */
+static json_object *platform_enum(void)
+{
+	json_object *e = json_object_new_array();
+
+	for (unsigned i = 0; i < PVM_PLATFORM_COUNT; i++)
+		json_object_array_add(e, json_object_new_string(pvm_platform_name(i)));
+	return e;
+}
+
+static void describe_platform(json_object *sch, const char *schema, const char *field, bool list,
+			      const char *what)
+{
+	json_object *o = NULL, *props, *p, *items;
+
+	if (!json_object_object_get_ex(sch, schema, &o) ||
+	    !json_object_object_get_ex(o, "properties", &props) ||
+	    !json_object_object_get_ex(props, field, &p))
+		return;
+	if (list) {
+		items = json_object_new_object();
+		json_object_object_add(items, "type", json_object_new_string("string"));
+		json_object_object_add(items, "enum", platform_enum());
+		json_object_object_add(p, "items", items);
+		json_object_object_add(p, "uniqueItems", json_object_new_boolean(true));
+	} else {
+		json_object_object_add(p, "enum", platform_enum());
+	}
+	json_object_object_add(p, "description", json_object_new_string(what));
+}
+
+static void describe_platforms(json_object *sch)
+{
+	describe_platform(sch, "GuestSpec", "platform", false,
+			  "the hv platform the guest must run on; absent: any. Only hosts "
+			  "offering it take the guest (filter pv). GET answers the platform its "
+			  "host runs it on as the guest's top-level \"platform\"");
+	describe_platform(sch, "GuestReport", "platform", false,
+			  "the platform the guest's VMM runs on (its statistics' \"platform\")");
+	describe_platform(sch, "HostRegister", "platforms", true,
+			  "the hv platforms the host offers; kept in its capabilities");
+	describe_platform(sch, "Heartbeat", "platforms", true,
+			  "the hv platforms the host offers; a host that reports none takes no "
+			  "guest that requires a platform");
+}
+
 static json_object *ref(const char *name)
 {
 	json_object *o = json_object_new_object();
@@ -265,6 +311,7 @@ json_object *api_openapi(void)
 				       object_schema(schemas[i].fields, *schemas[i].n));
 	json_object_object_get_ex(sch, "TokenCreate", &tc);
 	describe_ttl(tc);
+	describe_platforms(sch);
 	json_object_object_add(comp, "schemas", sch);
 	json_object_object_add(bearer, "type", json_object_new_string("http"));
 	json_object_object_add(bearer, "scheme", json_object_new_string("bearer"));

@@ -15,6 +15,7 @@ const struct pvm_json_field api_spec_fields[] = {
      .max_len = SCHED_ID_MAX - 1},
     {.name = "image", .type = PVM_JSON_STRING, .required = true, .min_len = 1, .max_len = 1023},
     {.name = "kind", .type = PVM_JSON_STRING, .min_len = 1, .max_len = 32},
+    {.name = "platform", .type = PVM_JSON_STRING, .min_len = 1, .max_len = 32},
     {.name = "vcpus", .type = PVM_JSON_INT, .required = true, .min = 1, .max = 256},
     {.name = "memory_mib", .type = PVM_JSON_INT, .required = true, .min = 1, .max = 1LL << 22},
     {.name = "disk_gib", .type = PVM_JSON_INT, .max = 1LL << 16},
@@ -66,6 +67,16 @@ static int parse_desired(const char *s, void *out)
 	return store_desired_state_parse(s, out);
 }
 
+static int parse_platform(const char *s, void *out)
+{
+	int id = pvm_platform_id(s);
+
+	if (id < 0)
+		return id;
+	*(int *)out = id;
+	return 0;
+}
+
 static bool is_name(const char *s)
 {
 	size_t n = strlen(s);
@@ -78,6 +89,7 @@ int api_spec_check(json_object *spec, struct pvm_err *err)
 {
 	json_object *pv = NULL, *v = NULL;
 	struct sched_selector_term terms[SCHED_SELECTOR_MAX];
+	char platforms[64];
 	unsigned nterms;
 	const char *s;
 	int ret;
@@ -90,6 +102,10 @@ int api_spec_check(json_object *spec, struct pvm_err *err)
 	    (ret = check_enum(spec, "restart_policy", parse_restart, "never, on-failure, always",
 			      err)) < 0 ||
 	    (ret = check_enum(spec, "desired_state", parse_desired, "running, stopped", err)) < 0)
+		return ret;
+	pvm_platform_format(PVM_PLATFORMS_ALL, platforms, sizeof(platforms));
+	ret = check_enum(spec, "platform", parse_platform, platforms, err);
+	if (ret < 0)
 		return ret;
 	if (json_object_object_get_ex(spec, "pv", &pv) && pv) {
 		ret = pvm_json_check(pv, "/pv", pv_fields, PVM_ARRAY_SIZE(pv_fields), err);

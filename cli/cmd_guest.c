@@ -14,6 +14,7 @@ static const struct cli_col list_cols[] = {
 	{ "STATE", "observed_state", false, NULL },
 	{ "HOST", "host_name", false, NULL },
 	{ "HOST ID", "host_id", true, NULL },
+	{ "PLATFORM", "platform", true, NULL },
 	{ "VCPUS", "vcpus", false, NULL },
 	{ "MEMORY MIB", "memory_mib", false, NULL },
 	{ "IMAGE", "spec.image", true, NULL },
@@ -72,6 +73,23 @@ static const char *fmt_agent(json_object *obj, const char *path, char *buf, size
 	return buf;
 }
 
+/* The platform its host runs it on, and the spec's requirement: "process
+ * (required)", "kvm", "- (requires kvm)" before its host reported. */
+static const char *fmt_platform(json_object *obj, const char *path, char *buf, size_t len)
+{
+	json_object *want = cli_field(obj, "spec.platform");
+	char tmp[32];
+	const char *on = cli_field_text(obj, path, tmp, sizeof(tmp));
+
+	if (!want || !json_object_is_type(want, json_type_string))
+		snprintf(buf, len, "%s", on);
+	else if (strcmp(on, json_object_get_string(want)) == 0)
+		snprintf(buf, len, "%s (required)", on);
+	else
+		snprintf(buf, len, "%s (requires %s)", on, json_object_get_string(want));
+	return buf;
+}
+
 /* clang-format off */
 static const struct cli_col show_cols[] = {
 	{ "ID", "id", false, NULL },
@@ -82,6 +100,7 @@ static const struct cli_col show_cols[] = {
 	{ "Observed state", "observed_state", false, NULL },
 	{ "Host", "host_name", false, NULL },
 	{ "Host ID", "host_id", false, NULL },
+	{ "Platform", "platform", false, fmt_platform },
 	{ "vCPUs", "vcpus", false, NULL },
 	{ "Memory MiB", "memory_mib", false, NULL },
 	{ "Disk GiB", "disk_gib", false, NULL },

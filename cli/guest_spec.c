@@ -15,6 +15,7 @@ const struct cli_opt cli_guest_spec_opts[] = {
 	{ "file", 'f', "FILE", "the whole spec as JSON ('-' reads stdin); flags override it" },
 	{ "image", 0, "IMAGE", "image name or id" },
 	{ "kind", 0, "KIND", "microguest (default), linux or libvirt" },
+	{ "platform", 0, "PLATFORM", "the hv platform the guest must run on: kvm or process" },
 	{ "vcpus", 0, "N", "virtual CPUs (default 1)" },
 	{ "memory", 'm', "MIB", "memory in MiB (default 64)" },
 	{ "disk", 0, "GIB", "disk in GiB (a sparse scratch disk on the host)" },
@@ -118,6 +119,7 @@ int cli_guest_spec(struct cli_ctx *ctx, const struct cli_args *a, json_object **
 	}
 	set_str(spec, a, "image", "image");
 	set_str(spec, a, "kind", "kind");
+	set_str(spec, a, "platform", "platform");
 	set_str(spec, a, "selector", "selector");
 	set_str(spec, a, "anti-affinity", "anti_affinity");
 	set_str(spec, a, "restart", "restart_policy");

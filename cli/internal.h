@@ -30,7 +30,7 @@ struct cli_ctx {
 
 /* ---- options ------------------------------------------------------------ */
 
-#define CLI_MAX_OPTS 24
+#define CLI_MAX_OPTS 32
 
 /* One option of a command; arg NULL makes it a switch. */
 struct cli_opt {
@@ -193,7 +193,7 @@ extern const struct cli_cmd cli_cmd_host, cli_cmd_guest, cli_cmd_image, cli_cmd_
 
 /* Builds a guest spec from create/explain options (or -f FILE). */
 int cli_guest_spec(struct cli_ctx *ctx, const struct cli_args *a, json_object **spec);
-#define CLI_GUEST_SPEC_NOPTS 14
+#define CLI_GUEST_SPEC_NOPTS 15
 extern const struct cli_opt cli_guest_spec_opts[CLI_GUEST_SPEC_NOPTS];
 
 /* guest create (guest_create.c): the spec options plus these. */

@@ -221,6 +221,31 @@ int pvm_secret_file_write(int fd, const char *path, const char *secret, struct p
 const char *pvm_kvm_feature_name(unsigned bit);
 int pvm_kvm_feature_bit(const char *name);
 
+/* ---- hv platforms -------------------------------------------------------- */
+
+/*
+ * What runs a guest's VMM (hv/hv.h's HV_PLATFORM_*, docs/platforms.md), by the
+ * names pvm-vmm --platform takes: the vocabulary hosts offer, guest specs
+ * require and the API, the store and the scheduler share (they do not depend
+ * on hv; hv's hv_platform_name/parse read this table too). The numbers are
+ * bits of a platform set; hv's ids are these plus one (auto is 0).
+ */
+enum pvm_platform {
+	PVM_PLATFORM_KVM = 0, /* /dev/kvm */
+	PVM_PLATFORM_PROCESS, /* a confined host process, no /dev/kvm needed */
+	PVM_PLATFORM_COUNT
+};
+
+#define PVM_PLATFORM_BIT(p) (1u << (p))
+#define PVM_PLATFORMS_ALL   ((1u << PVM_PLATFORM_COUNT) - 1)
+
+/* "kvm" or "process"; NULL out of range. And back: -ENOENT for an unknown name. */
+const char *pvm_platform_name(unsigned id);
+int pvm_platform_id(const char *name);
+/* A platform set as "kvm,process" into buf (always NUL-terminated; "" for the
+ * empty set); returns the length it needed, as snprintf. */
+int pvm_platform_format(uint32_t bits, char *buf, size_t len);
+
 /* ---- time -------------------------------------------------------------- */
 
 uint64_t pvm_now_ns(void);	/* CLOCK_MONOTONIC */

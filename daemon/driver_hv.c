@@ -5,9 +5,11 @@
  * in DIR/host.db. VMMs outlive pvmd; a new pvmd re-adopts them by pid and
  * kernel start time, and talks to them through their sockets.
  *
- * URI: "[hv://]DIR[?vmm=PATH&hooks=LIST&seccomp=on|off&cgroup=on|off&console_limit=BYTES]".
- * A guest's console log takes at most console_limit bytes a run (16 MiB by
- * default, 0: no limit): a guest must not fill the host's disk.
+ * URI: "[hv://]DIR[?vmm=PATH&hooks=LIST&platform=auto|kvm|process&seccomp=on|off&cgroup=on|off
+ * &console_limit=BYTES]". A guest's console log takes at most console_limit bytes a run (16 MiB
+ * by default, 0: no limit): a guest must not fill the host's disk. platform= is pvm-vmm's
+ * --platform for every guest that names none itself (pvmd_guest_def.platform); without it
+ * pvm-vmm picks its own (PVM_PLATFORM, else auto).
  * Without vmm=, pvm-vmm is taken from $PVM_VMM, else beside pvmd's binary.
  */
 #include <errno.h>
@@ -22,8 +24,8 @@
 
 #include "daemon/driver.h"
 #include "daemon/vmm.h"
+#include "hv/hv.h"
 
-#define HV_EXIT_FORCED	73 /* pvm-vmm: stopped by force (hv/hv.h) */
 #define START_WAIT_MS	5000
 #define CALL_TIMEOUT_MS 2000
 #define KILL_GRACE_MS	2000
@@ -33,6 +35,7 @@ struct hv_priv {
 	char dir[PATH_MAX];
 	char vmm[PATH_MAX];
 	char hooks[128];
+	char platform[16];	/* pvm-vmm --platform; "": pvm-vmm's default */
 	char console_limit[24]; /* bytes one VMM run may write to its console log */
 	bool cgroups;
 	struct pvmd_seccomp *seccomp;
@@ -83,6 +86,18 @@ static int hooks_check(const char *val)
 	}
 }
 
+/* pvm-vmm's --platform, checked with hv's own parser. */
+static int platform_check(const char *val, struct pvm_err *err)
+{
+	enum hv_platform_id id;
+
+	if (strlen(val) >= sizeof(((struct hv_priv *)0)->platform) ||
+	    hv_platform_parse(val, &id, err) < 0)
+		return pvm_err_set(err, -EINVAL, "hv: platform=%.32s: want auto, kvm or process",
+				   val);
+	return 0;
+}
+
 /* Parses one "key=value" of the URI's query. */
 static int hv_option(struct hv_priv *p, char *kv, struct pvm_err *err)
 {
@@ -101,6 +116,10 @@ static int hv_option(struct hv_priv *p, char *kv, struct pvm_err *err)
 			    "clock, agent, halt",
 			    val);
 		snprintf(p->hooks, sizeof(p->hooks), "%s", val);
+	} else if (strcmp(kv, "platform") == 0) {
+		if (platform_check(val, err) < 0)
+			return -EINVAL;
+		snprintf(p->platform, sizeof(p->platform), "%s", val);
 	} else if (strcmp(kv, "console_limit") == 0) {
 		int64_t v;
 
@@ -262,6 +281,10 @@ static int hv_define(void *priv, const struct pvmd_guest_def *def, struct pvm_er
 		return pvm_err_field(err, -ENOENT, "/image", "guest %s: image %s: %s", def->id,
 				     def->image ? def->image : "(none)",
 				     def->image ? strerror(errno) : "an image is required");
+	if (def->platform && (ret = platform_check(def->platform, err)) < 0) {
+		pvm_err_prefix(err, "guest %s", def->id);
+		return ret;
+	}
 	guest_path(p, def->id, "sock", sock, sizeof(sock));
 	if (strlen(sock) >= 108)
 		return pvm_err_set(err, -ENAMETOOLONG, "hv: socket path %s is too long", sock);
@@ -280,6 +303,8 @@ static int hv_define(void *priv, const struct pvmd_guest_def *def, struct pvm_er
 	g.memory_mib = def->memory_mib;
 	g.image = (char *)def->image;
 	g.cmdline = (char *)def->cmdline;
+	if (def->platform)
+		snprintf(g.platform, sizeof(g.platform), "%s", def->platform);
 	ret = pvmd_hstate_add(p->hs, &g, err);
 	if (ret < 0 && g.disk == disk)
 		unlink(disk);
@@ -435,6 +460,10 @@ static int hv_spawn(struct hv_priv *p, struct pvmd_hguest *g, struct pvm_err *er
 	}
 	argv[n++] = "--hooks";
 	argv[n++] = p->hooks;
+	if (g->platform[0] || p->platform[0]) {
+		argv[n++] = "--platform";
+		argv[n++] = g->platform[0] ? g->platform : p->platform;
+	}
 	argv[n++] = "--api-sock";
 	argv[n++] = sock;
 	argv[n++] = "--stats-json";
@@ -489,7 +518,14 @@ static int hv_spawn(struct hv_priv *p, struct pvmd_hguest *g, struct pvm_err *er
 		}
 		pvm_sleep_ns(POLL_NS);
 	}
-	return 0; /* alive but slow: its state will tell */
+	/* never answered: not started, whatever it is doing; it goes */
+	kill(-g->pid, SIGKILL);
+	deadline = pvm_now_ns() + KILL_GRACE_MS * 1000000ull;
+	while (hv_alive(p, g) && pvm_now_ns() < deadline)
+		pvm_sleep_ns(POLL_NS);
+	return pvm_err_set(err, -ETIMEDOUT,
+			   "guest %s: pvm-vmm did not answer on its socket within %d ms (killed)",
+			   g->id, START_WAIT_MS);
 }
 
 /*

@@ -39,6 +39,7 @@ struct pvmd_host {
 	int64_t generation;
 	json_object *assigned; /* the last assignments' guest array */
 	json_object *kvm_features;
+	json_object *platforms; /* offered: pvmd_host_platforms() */
 	struct pvmd_hg *g;
 	size_t ng, capg;
 	uint64_t heartbeat_ns, report_ns, backoff_ns, backoff_max_ns;

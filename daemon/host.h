@@ -25,6 +25,7 @@ struct pvmd_host_config {
 	const char *state_dir;	     /* host.db, guests/ID.sock and ID.log live here */
 	const char *vmm;	     /* pvm-vmm binary; NULL: $PVM_VMM or beside pvmd */
 	const char *hooks;	     /* hooks the VMMs offer ("all", "console,block", ...) */
+	const char *platform;	     /* auto|kvm|process; NULL: auto, VMMs pick (PVM_PLATFORM) */
 	const char *image_dir;	     /* where image names that are not paths are looked up */
 	const char *libvirt_uri;     /* NULL: no libvirt driver (kind libvirt/linux guests fail) */
 	const char *labels;	     /* JSON object text, or NULL */
@@ -84,6 +85,13 @@ void pvmd_signals_join(struct pvmd_signals *sc);
 /* KVM's pv feature names (KVM_GET_SUPPORTED_CPUID leaf 0x40000001 EAX) into a
  * new JSON array; an empty array where /dev/kvm is missing. */
 int pvmd_kvm_pv_features(json_object **out, struct pvm_err *err);
+/*
+ * The hv platforms a host configured with `platform` (auto|kvm|process, NULL:
+ * auto) offers, as a new JSON array of names: auto offers kvm when it works
+ * here (hv_platform_probe) and process always; a forced platform is offered
+ * alone. -EINVAL (field "platform") for another name.
+ */
+int pvmd_host_platforms(const char *platform, json_object **out, struct pvm_err *err);
 
 /* ---- host_report.c ------------------------------------------------------ */
 
@@ -97,6 +105,9 @@ json_object *pvmd_report_exits(json_object *stats);
 /* The VMM's "agent" document as the report's "agent" (a new object); NULL
  * until the agent's hello arrived. */
 json_object *pvmd_report_agent(json_object *agent);
+/* The platform the stats say the VMM runs on ("kvm" or "process") as the
+ * report's "platform" (a new string); NULL when they name none. */
+json_object *pvmd_report_platform(json_object *stats);
 
 /* ---- host_client.c: the controller's REST API over libcurl --------------- */
 

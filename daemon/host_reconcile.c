@@ -139,6 +139,8 @@ static int define_guest(struct pvmd_host *h, struct pvmd_hg *g, json_object *a, 
 		snprintf(args, sizeof(args), "mode=%s%s%s", emulated ? "emulated" : "pv",
 			 *cmdline ? " " : "", cmdline);
 	def.cmdline = args;
+	/* A known name (the API checked it), offered here (the scheduler checked that). */
+	def.platform = str_of(spec, "platform", NULL);
 	return g->drv->ops->define(g->drv->priv, &def, err);
 }
 
@@ -387,11 +389,14 @@ void pvmd_host_report(struct pvmd_host *h)
 			if (g->drv->ops->stats(g->drv->priv, g->id, &stats, NULL) == 0 &&
 			    pvmd_report_from_stats(stats, &hs, &caps, NULL) == 0) {
 				json_object *exits = pvmd_report_exits(stats);
+				json_object *platform = pvmd_report_platform(stats);
 
 				json_object_object_add(body, "hook_stats", hs);
 				json_object_object_add(body, "capabilities", caps);
 				if (exits)
 					json_object_object_add(body, "exits", exits);
+				if (platform)
+					json_object_object_add(body, "platform", platform);
 			}
 			json_object_put(stats);
 			if (g->running)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "daemon/host.h"
+#include "hv/hv.h"
 
 /* What the controller accepts in a relayed map (api/relay.c). */
 #define RELAY_NAME_MAX 63
@@ -218,4 +219,15 @@ json_object *pvmd_report_agent(json_object *agent)
 	if (rep && json_object_is_type(rep, json_type_object))
 		json_object_object_add(o, "report", relay_report(rep));
 	return o;
+}
+
+json_object *pvmd_report_platform(json_object *stats)
+{
+	enum hv_platform_id id;
+	const char *name;
+
+	if (pvm_json_get_str(stats, "platform", &name) < 0 ||
+	    hv_platform_parse(name, &id, NULL) < 0 || id == HV_PLATFORM_AUTO)
+		return NULL;
+	return json_object_new_string(hv_platform_name(id));
 }

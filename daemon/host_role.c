@@ -76,6 +76,7 @@ static int do_register(struct pvmd_host *h, struct pvm_err *err)
 	json_object_object_add(body, "cpus", json_object_new_int64(cpus));
 	json_object_object_add(body, "memory_mib", json_object_new_int64(mem));
 	json_object_object_add(body, "disk_gib", json_object_new_int64(host_disk_gib(h)));
+	json_object_object_add(body, "platforms", json_object_get(h->platforms));
 	if (labels)
 		json_object_object_add(body, "labels", labels);
 	ret = pvmd_client_call(h->cl, "POST", "/v1/hosts", body, HTTP_TIMEOUT, &status, &ans, err);
@@ -135,6 +136,7 @@ static json_object *heartbeat_body(struct pvmd_host *h)
 	json_object_array_add(v, json_object_new_int(PVMD_PV_ABI_VERSION));
 	json_object_object_add(b, "abi_versions", v);
 	json_object_object_add(b, "kvm_pv_features", json_object_get(h->kvm_features));
+	json_object_object_add(b, "platforms", json_object_get(h->platforms));
 	json_object_object_add(b, "drivers", str_array(drivers, h->lv.ops ? 2 : 1));
 	json_object_object_add(b, "emulation", json_object_new_boolean(true));
 	host_resources(&cpus, &mem);
@@ -226,6 +228,8 @@ static int open_drivers(struct pvmd_host *h, struct pvm_err *err)
 	pvm_buf_init(&uri);
 	pvm_buf_printf(&uri, "%s", h->cfg->state_dir);
 	pvm_buf_printf(&uri, "?hooks=%s", h->cfg->hooks ? h->cfg->hooks : "all");
+	if (h->cfg->platform)
+		pvm_buf_printf(&uri, "&platform=%s", h->cfg->platform);
 	if (h->cfg->vmm)
 		pvm_buf_printf(&uri, "&vmm=%s", h->cfg->vmm);
 	if (h->cfg->console_limit)
@@ -318,6 +322,9 @@ int pvmd_host_run(const struct pvmd_host_config *cfg, volatile sig_atomic_t *sto
 	wait_s = (unsigned)(h.report_ns / 1000000000ull);
 	if (wait_s == 0)
 		wait_s = 1;
+	ret = pvmd_host_platforms(cfg->platform, &h.platforms, err);
+	if (ret < 0)
+		goto out;
 	ret = open_drivers(&h, err);
 	if (ret < 0)
 		goto out;
@@ -386,6 +393,7 @@ out:
 	pvmd_host_forget_all(&h);
 	json_object_put(h.assigned);
 	json_object_put(h.kvm_features);
+	json_object_put(h.platforms);
 	pvmd_client_close(h.cl);
 	pvmd_driver_close(&h.hv);
 	pvmd_driver_close(&h.lv);

@@ -14,7 +14,8 @@
 
 #include "daemon/vmm.h"
 
-#define SCHEMA_VERSION 1
+/* 2: guest.platform (pvm-vmm --platform; NULL: the driver's). */
+#define SCHEMA_VERSION 2
 
 struct pvmd_hstate {
 	sqlite3 *db;
@@ -28,6 +29,7 @@ static const char schema[] = "CREATE TABLE IF NOT EXISTS guest ("
 			     " image TEXT NOT NULL,"
 			     " disk TEXT,"
 			     " cmdline TEXT,"
+			     " platform TEXT,"
 			     " pid INTEGER NOT NULL DEFAULT 0,"
 			     " starttime INTEGER NOT NULL DEFAULT 0,"
 			     " exit_status INTEGER NOT NULL DEFAULT -1,"
@@ -68,8 +70,11 @@ int pvmd_hstate_open(const char *path, struct pvmd_hstate **out, struct pvm_err 
 				  path, version, SCHEMA_VERSION);
 		goto fail;
 	}
+	/* A version 1 file has the table without its platform column. */
 	if (sqlite3_exec(hs->db, schema, NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_exec(hs->db, "PRAGMA user_version = 1", NULL, NULL, NULL) != SQLITE_OK) {
+	    (version == 1 && sqlite3_exec(hs->db, "ALTER TABLE guest ADD COLUMN platform TEXT",
+					  NULL, NULL, NULL) != SQLITE_OK) ||
+	    sqlite3_exec(hs->db, "PRAGMA user_version = 2", NULL, NULL, NULL) != SQLITE_OK) {
 		ret = db_error(hs, err, path);
 		goto fail;
 	}
@@ -103,7 +108,7 @@ int pvmd_hstate_add(struct pvmd_hstate *hs, const struct pvmd_hguest *g, struct 
 
 	if (sqlite3_prepare_v2(hs->db,
 			       "INSERT INTO guest (id, name, vcpus, memory_mib, image, disk, "
-			       "cmdline) VALUES (?, ?, ?, ?, ?, ?, ?)",
+			       "cmdline, platform) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 			       -1, &st, NULL) != SQLITE_OK)
 		return db_error(hs, err, "insert");
 	bind_text(st, 1, g->id);
@@ -113,6 +118,7 @@ int pvmd_hstate_add(struct pvmd_hstate *hs, const struct pvmd_hguest *g, struct 
 	bind_text(st, 5, g->image);
 	bind_text(st, 6, g->disk);
 	bind_text(st, 7, g->cmdline);
+	bind_text(st, 8, g->platform[0] ? g->platform : NULL);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc == SQLITE_CONSTRAINT)
@@ -130,7 +136,8 @@ static char *col_dup(sqlite3_stmt *st, int i)
 }
 
 #define COLUMNS                                                                                    \
-	"id, name, vcpus, memory_mib, image, disk, cmdline, pid, starttime, exit_status, stopping"
+	"id, name, vcpus, memory_mib, image, disk, cmdline, pid, starttime, exit_status, "         \
+	"stopping, platform"
 
 static int row(sqlite3_stmt *st, struct pvmd_hguest *g)
 {
@@ -146,6 +153,9 @@ static int row(sqlite3_stmt *st, struct pvmd_hguest *g)
 	g->starttime = (uint64_t)sqlite3_column_int64(st, 8);
 	g->exit_status = sqlite3_column_int(st, 9);
 	g->stopping = sqlite3_column_int(st, 10) != 0;
+	if (sqlite3_column_text(st, 11))
+		snprintf(g->platform, sizeof(g->platform), "%s",
+			 (const char *)sqlite3_column_text(st, 11));
 	if (!g->image || (!g->disk && sqlite3_column_type(st, 5) != SQLITE_NULL) ||
 	    (!g->cmdline && sqlite3_column_type(st, 6) != SQLITE_NULL)) {
 		pvmd_hguest_free(g);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* KVM's paravirtual feature bits, as the host's heartbeat reports them. */
+/* KVM's paravirtual feature bits and the hv platforms, as the host reports them. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "daemon/host.h"
+#include "hv/hv.h"
 
 #define KVM_CPUID_FEATURES 0x40000001u
 
@@ -59,6 +60,34 @@ out:
 	if (ret < 0) {
 		json_object_put(arr);
 		return ret;
+	}
+	*out = arr;
+	return 0;
+}
+
+int pvmd_host_platforms(const char *platform, json_object **out, struct pvm_err *err)
+{
+	enum hv_platform_id id = HV_PLATFORM_AUTO;
+	json_object *arr;
+
+	if (platform && hv_platform_parse(platform, &id, err) < 0)
+		return pvm_err_field(err, -EINVAL, "platform",
+				     "platform %.32s: want auto, kvm or process", platform);
+	arr = json_object_new_array();
+	if (!arr)
+		return pvm_err_set(err, -ENOMEM, "out of memory");
+	if (id == HV_PLATFORM_AUTO) {
+		/* The process platform needs nothing of the host: always offered. */
+		if (hv_platform_probe() == HV_PLATFORM_KVM)
+			json_object_array_add(
+			    arr, json_object_new_string(hv_platform_name(HV_PLATFORM_KVM)));
+		json_object_array_add(
+		    arr, json_object_new_string(hv_platform_name(HV_PLATFORM_PROCESS)));
+	} else {
+		if (id == HV_PLATFORM_KVM && hv_platform_probe() != HV_PLATFORM_KVM)
+			pvm_log_warn("platform kvm: /dev/kvm does not work here; its guests will "
+				     "fail to start");
+		json_object_array_add(arr, json_object_new_string(hv_platform_name(id)));
 	}
 	*out = arr;
 	return 0;

@@ -16,6 +16,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "daemon/host.h"
+#include "hv/hv.h"
 
 const struct pvm_config_key pvmd_host_keys[] = {
     {"controller", NULL, "host role: the controller's URL (http://ADDR:PORT)", false},
@@ -23,6 +24,10 @@ const struct pvm_config_key pvmd_host_keys[] = {
     {"host_name", NULL, "host role: name to register (default: the hostname)", false},
     {"vmm", NULL, "host role: pvm-vmm binary (default: beside pvmd)", false},
     {"hooks", "all", "host role: pv hooks the VMMs offer (console,block,clock,agent,halt)", false},
+    {"platform", "auto",
+     "host role: what runs the VMMs: auto (kvm where /dev/kvm works, else process), kvm, "
+     "process",
+     false},
     {"image_dir", NULL, "host role: where image names are looked up (default: STATE/images)",
      false},
     {"libvirt_uri", NULL, "host role: also run libvirt guests on this URI", false},
@@ -83,6 +88,7 @@ int pvmd_read_token(const char *path, char *out, size_t len, struct pvm_err *err
 int pvmd_host_config_from(const struct pvm_config *cfg, struct pvmd_host_config *hc,
 			  struct pvm_err *err)
 {
+	enum hv_platform_id platform;
 	int64_t interval = 2000;
 	int ret;
 
@@ -99,6 +105,10 @@ int pvmd_host_config_from(const struct pvm_config *cfg, struct pvmd_host_config 
 	hc->state_dir = pvm_config_get(cfg, "state_dir");
 	hc->vmm = pvm_config_get(cfg, "vmm");
 	hc->hooks = pvm_config_get(cfg, "hooks");
+	hc->platform = pvm_config_get(cfg, "platform");
+	if (hc->platform && hv_platform_parse(hc->platform, &platform, err) < 0)
+		return pvm_err_field(err, -EINVAL, "platform",
+				     "platform %.32s: want auto, kvm or process", hc->platform);
 	hc->image_dir = pvm_config_get(cfg, "image_dir");
 	hc->libvirt_uri = pvm_config_get(cfg, "libvirt_uri");
 	hc->labels = pvm_config_get(cfg, "labels");

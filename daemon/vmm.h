@@ -87,6 +87,8 @@ struct pvmd_hguest {
 	uint64_t starttime;
 	int exit_status; /* wait status of the last run; -1 unknown or running */
 	bool stopping;	 /* pvmd asked it to stop: its end is not a crash */
+	/* pvm-vmm --platform ("kvm", "process", "auto"); "": the driver's */
+	char platform[16];
 };
 
 int pvmd_hstate_open(const char *path, struct pvmd_hstate **out, struct pvm_err *err);

@@ -98,22 +98,28 @@ void hv_vm_end(struct hv_vm *vm, int code, const char *fmt, ...)
 	hv_vm_kick_all(vm);
 }
 
-static const char *const platform_names[] = {"auto", "kvm", "process"};
+/* The names are common/'s (the control plane's vocabulary); hv's ids add auto before them. */
+_Static_assert((int)HV_PLATFORM_KVM == (int)PVM_PLATFORM_KVM + 1 &&
+		   (int)HV_PLATFORM_PROCESS == (int)PVM_PLATFORM_PROCESS + 1 &&
+		   (int)PVM_PLATFORM_COUNT == (int)HV_PLATFORM_PROCESS,
+	       "hv platform ids are common/'s plus auto");
 
 int hv_platform_parse(const char *s, enum hv_platform_id *out, struct pvm_err *err)
 {
-	for (unsigned int i = 0; i < PVM_ARRAY_SIZE(platform_names); i++) {
-		if (s && strcmp(s, platform_names[i]) == 0) {
-			*out = (enum hv_platform_id)i;
-			return 0;
-		}
-	}
-	return pvm_err_set(err, -EINVAL, "--platform '%s': want auto, kvm or process", s ? s : "");
+	int id = s && strcmp(s, "auto") == 0 ? -1 : pvm_platform_id(s);
+
+	if (id < -1)
+		return pvm_err_set(err, -EINVAL, "--platform '%s': want auto, kvm or process",
+				   s ? s : "");
+	*out = (enum hv_platform_id)(id + 1);
+	return 0;
 }
 
 const char *hv_platform_name(enum hv_platform_id id)
 {
-	return (unsigned int)id < PVM_ARRAY_SIZE(platform_names) ? platform_names[id] : "?";
+	const char *name = id == HV_PLATFORM_AUTO ? "auto" : pvm_platform_name((unsigned)id - 1);
+
+	return name ? name : "?";
 }
 
 const char *hv_vm_platform(struct hv_vm *vm)

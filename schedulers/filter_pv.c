@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Filter "pv": paravirtual compatibility. The host runs the guest's kind,
- * offers every hook the guest requires at the guest's ABI version, has the
- * emulated devices when the guest needs them, and supports every KVM pv
+ * offers the hv platform the guest requires (a host that reported none offers
+ * none), offers every hook the guest requires at the guest's ABI version, has
+ * the emulated devices when the guest needs them, and supports every KVM pv
  * feature (CPUID 0x40000001) a Linux guest's kernel requires.
  */
 #include <stdio.h>
@@ -19,6 +20,17 @@ static bool pv_check(const struct sched_ctx *c, uint32_t hi, char *reason, size_
 	if (!(h->kinds & SCHED_KIND_BIT(g->kind))) {
 		if (reason)
 			snprintf(reason, len, "does not run %s guests", sched_kind_name(g->kind));
+		return false;
+	}
+	if (g->platforms && !(g->platforms & h->platforms)) {
+		if (reason) {
+			char want[32], has[32];
+
+			pvm_platform_format(g->platforms, want, sizeof(want));
+			pvm_platform_format(h->platforms, has, sizeof(has));
+			snprintf(reason, len, "does not offer platform %s (offers: %s)", want,
+				 has[0] ? has : "none reported");
+		}
 		return false;
 	}
 	if (g->hooks_required & ~usable) {

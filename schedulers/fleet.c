@@ -104,6 +104,7 @@ static void host_describe(struct sched_host_hot *hot, const struct sched_host *h
 	hot->abi_versions = h->abi_versions;
 	hot->kvm_features = h->kvm_features;
 	hot->kinds = h->kinds ? h->kinds : SCHED_KINDS_ALL;
+	hot->platforms = h->platforms;
 	hot->state = (uint8_t)h->state;
 	hot->cordoned = h->cordoned;
 	hot->draining = h->draining;
@@ -385,6 +386,7 @@ static int guest_store(struct sched_guest_rec *r, const struct sched_guest *g, s
 	r->hooks_preferred = g->hooks_preferred;
 	r->abi_version = g->abi_version;
 	r->kvm_features_required = g->kvm_features_required;
+	r->platforms = g->platforms;
 	r->nselector = g->nselector;
 	r->needs_emulated = g->needs_emulated;
 	r->stats = g->stats;
@@ -406,6 +408,7 @@ void sched_fleet_guest_spec(const struct sched_fleet *f, int32_t gi, struct sche
 	out->hooks_preferred = r->hooks_preferred;
 	out->abi_version = r->abi_version;
 	out->kvm_features_required = r->kvm_features_required;
+	out->platforms = r->platforms;
 	out->nselector = r->nselector;
 	out->needs_emulated = r->needs_emulated;
 	out->stats = r->stats;

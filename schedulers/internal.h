@@ -55,6 +55,7 @@ struct sched_host_hot {
 	uint32_t abi_versions;
 	uint32_t kvm_features;
 	uint32_t kinds;
+	uint32_t platforms;
 	uint32_t aa_stamp; /* == ctx stamp: a guest of the placed guest's group is here */
 	uint64_t id_hash;  /* sched_id_hash(id), for tie-breaks */
 	uint8_t state;
@@ -81,6 +82,7 @@ struct sched_guest_rec {
 	uint32_t hooks_preferred;
 	uint32_t abi_version;
 	uint32_t kvm_features_required;
+	uint32_t platforms;
 	uint32_t nselector;
 	bool needs_emulated;
 	struct sched_hook_stats stats;

@@ -115,6 +115,7 @@ struct sched_host {
 	bool emulated_devices; /* offers the emulated twins (UART, port-I/O block, PIT) */
 	uint32_t kvm_features; /* KVM_FEATURE_* bits (CPUID 0x40000001 EAX) supported */
 	uint32_t kinds;	       /* SCHED_KIND_BIT()s it can run; 0: all kinds */
+	uint32_t platforms;    /* PVM_PLATFORM_BIT()s (common.h) it offers; 0: none reported */
 	uint32_t max_guests;   /* 0: no limit */
 };
 
@@ -165,6 +166,7 @@ struct sched_guest {
 	uint32_t abi_version;		/* hook ABI version the guest speaks; 0 when it uses none */
 	bool needs_emulated;		/* needs the emulated twins */
 	uint32_t kvm_features_required; /* KVM_FEATURE_* bits the guest kernel needs */
+	uint32_t platforms; /* PVM_PLATFORM_BIT()s it may run on (the spec's platform); 0: any */
 	char anti_affinity[SCHED_ID_MAX]; /* group; "" none. Two guests of a group never share a
 					     host */
 	struct sched_hook_stats stats;
@@ -194,7 +196,7 @@ double sched_guest_pv_affinity(const struct sched_guest *g, uint32_t host_hooks)
 enum sched_filter_id {
 	SCHED_FILTER_CAPACITY = 0, /* vCPUs (with overcommit), memory, disk */
 	SCHED_FILTER_STATE,	   /* ready, not cordoned, not draining */
-	SCHED_FILTER_PV,	   /* hooks + ABI, emulated devices, KVM pv features, kind */
+	SCHED_FILTER_PV,	   /* kind, platform, hooks + ABI, emulated devices, KVM pv */
 	SCHED_FILTER_LABELS,	   /* the guest's label selector */
 	SCHED_FILTER_ANTI_AFFINITY,
 	SCHED_FILTER_MAX_GUESTS,

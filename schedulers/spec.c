@@ -117,6 +117,9 @@ int sched_host_validate(const struct sched_host *h, struct pvm_err *err)
 	if (h->kinds & ~SCHED_KINDS_ALL)
 		return pvm_err_field(err, -EINVAL, "/kinds", "unknown kind bits 0x%x",
 				     h->kinds & ~SCHED_KINDS_ALL);
+	if (h->platforms & ~PVM_PLATFORMS_ALL)
+		return pvm_err_field(err, -EINVAL, "/platforms", "unknown platform bits 0x%x",
+				     h->platforms & ~PVM_PLATFORMS_ALL);
 	return 0;
 }
 
@@ -136,6 +139,9 @@ int sched_guest_validate(const struct sched_guest *g, struct pvm_err *err)
 		return pvm_err_field(err, -EINVAL, "/disk_gib", "must be in [0, 2^40]");
 	if (!sched_kind_name(g->kind))
 		return pvm_err_field(err, -EINVAL, "/kind", "unknown kind %d", (int)g->kind);
+	if (g->platforms & ~PVM_PLATFORMS_ALL)
+		return pvm_err_field(err, -EINVAL, "/platforms", "unknown platform bits 0x%x",
+				     g->platforms & ~PVM_PLATFORMS_ALL);
 	if (g->hooks_required & ~SCHED_HOOKS_ALL)
 		return pvm_err_field(err, -EINVAL, "/hooks_required", "unknown hook bits 0x%x",
 				     g->hooks_required & ~SCHED_HOOKS_ALL);

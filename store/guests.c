@@ -9,11 +9,11 @@
 
 #define GUEST_COLS                                                                                 \
 	"id, name, spec, kind, desired_state, observed_state, restart_policy, vcpus, memory_mib, " \
-	"disk_gib, host_id, generation, created_ms, updated_ms"
+	"disk_gib, host_id, generation, created_ms, updated_ms, platform"
 
 static struct store_query q_insert =
     STORE_QUERY("INSERT INTO guests (" GUEST_COLS ") "
-		"VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, NULL, 1, ?, ?)");
+		"VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, NULL, 1, ?, ?, NULL)");
 static struct store_query q_get = STORE_QUERY("SELECT " GUEST_COLS " FROM guests WHERE id = ?");
 static struct store_query q_get_name =
     STORE_QUERY("SELECT " GUEST_COLS " FROM guests WHERE name = ?");
@@ -25,9 +25,13 @@ static struct store_query q_update = STORE_QUERY(
 static struct store_query q_set_observed =
     STORE_QUERY("UPDATE guests SET observed_state = ?, generation = generation + 1, "
 		"updated_ms = ? WHERE id = ? RETURNING generation");
-static struct store_query q_set_host =
-    STORE_QUERY("UPDATE guests SET host_id = ?, observed_state = ?, generation = generation + 1, "
+static struct store_query q_set_platform =
+    STORE_QUERY("UPDATE guests SET platform = ?, generation = generation + 1, "
 		"updated_ms = ? WHERE id = ? RETURNING generation");
+/* A new binding (or none) has observed nothing yet: no platform. */
+static struct store_query q_set_host =
+    STORE_QUERY("UPDATE guests SET host_id = ?, observed_state = ?, platform = NULL, "
+		"generation = generation + 1, updated_ms = ? WHERE id = ? RETURNING generation");
 static struct store_query q_release = STORE_QUERY(
     "UPDATE hosts SET free_cpus = free_cpus + ?, free_memory_mib = free_memory_mib + ?, "
     "free_disk_gib = free_disk_gib + ?, generation = generation + 1, updated_ms = ? "
@@ -67,6 +71,7 @@ static int guest_read(struct store_ctx *x, void *st, struct store_guest *g)
 	g->generation = store_db_int(x, st, 11);
 	g->created_ms = store_db_int(x, st, 12);
 	g->updated_ms = store_db_int(x, st, 13);
+	store_db_copy(x, st, 14, g->platform, sizeof(g->platform));
 	return store_db_dup(x, st, 2, &g->spec);
 }
 
@@ -271,6 +276,44 @@ out:
 	else
 		store_guest_free(&g);
 	return ret;
+}
+
+int store_guest_set_platform(struct store *s, const char *id, const char *platform,
+			     struct pvm_err *err)
+{
+	struct store_guest g = {0};
+	struct store_ctx x;
+	void *st;
+	int ret;
+
+	ret = store_check_str(id, STORE_ID_MAX, "id", err);
+	if (ret < 0)
+		return ret;
+	if (pvm_platform_id(platform) < 0)
+		return pvm_err_field(err, -EINVAL, "platform", "unknown platform \"%.32s\"",
+				     platform ? platform : "(null)");
+	ret = store_ctx_write(s, &x, err);
+	if (ret < 0)
+		return ret;
+	ret = guest_get_x(&x, &q_get, id, &g);
+	if (ret < 0 || strcmp(g.platform, platform) == 0)
+		goto out;
+	ret = store_db_stmt(&x, &q_set_platform, &st);
+	if (ret < 0)
+		goto out;
+	store_db_bind_text(&x, st, 1, platform);
+	store_db_bind_int(&x, st, 2, store_now_ms());
+	store_db_bind_text(&x, st, 3, id);
+	ret = store_db_step(&x, st);
+	if (ret == 0)
+		ret = pvm_err_set(err, -ENOENT, "guest %s not found", id);
+	if (ret < 0)
+		goto out;
+	ret = store_event_gen(&x, STORE_EV_GUEST_OBSERVED, id, store_db_int(&x, st, 0), "platform",
+			      platform);
+out:
+	store_guest_free(&g);
+	return store_ctx_end(&x, ret);
 }
 
 /* Gives g's resources back to the host it is bound to. */

@@ -161,7 +161,11 @@ static const char *const v2 = "CREATE TABLE guest_exits ("
 /* v3: token expiry, ms since the epoch; NULL (every older token) never expires. */
 static const char *const v3 = "ALTER TABLE tokens ADD COLUMN expires_ms INTEGER;";
 
-const char *const store_sqlite_migrations[] = {v1, v2, v3};
+/* v4: the hv platform a guest's VMM runs on, as its host reported it; NULL
+ * (every older guest) until reported, and again when the guest is bound anew. */
+static const char *const v4 = "ALTER TABLE guests ADD COLUMN platform TEXT;";
+
+const char *const store_sqlite_migrations[] = {v1, v2, v3, v4};
 
 _Static_assert(PVM_ARRAY_SIZE(store_sqlite_migrations) == STORE_SCHEMA_VERSION,
 	       "one migration per schema version");

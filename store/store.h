@@ -59,7 +59,7 @@
 #include "common/common.h"
 
 /* The schema version this build creates and understands. */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 #define STORE_ID_MAX	 40  /* "gst_" + 32 hex + NUL, with room */
 #define STORE_NAME_MAX	 128 /* names, incl. NUL */
@@ -70,6 +70,9 @@
 #define STORE_KEY_MAX	 256 /* idempotency key, kv key, incl. NUL */
 #define STORE_HASH_HEX	 65  /* SHA-256 in hex, incl. NUL */
 #define STORE_SECRET_MAX 80  /* a token secret as handed out, incl. NUL */
+
+/* An hv platform name ("kvm", "process"), incl. NUL. */
+#define STORE_PLATFORM_MAX 16
 
 #define STORE_LIST_DEFAULT 100
 #define STORE_LIST_MAX	   1000
@@ -245,6 +248,9 @@ struct store_guest {
 	int64_t memory_mib;
 	int64_t disk_gib;
 	char host_id[STORE_ID_MAX]; /* "" when not bound */
+	/* Observed (schema v4): the hv platform its host runs it on, a name of
+	 * common.h's table; "" until its host reported one since the last bind. */
+	char platform[STORE_PLATFORM_MAX];
 	int64_t generation;
 	int64_t created_ms;
 	int64_t updated_ms;
@@ -273,18 +279,24 @@ int store_guest_update(struct store *s, struct store_guest *g, struct pvm_err *e
  * "guest.observed" when it changed. out may be NULL. */
 int store_guest_set_observed(struct store *s, const char *id, enum store_observed_state state,
 			     struct store_guest *out, struct pvm_err *err);
+/* A host's report of the hv platform the guest runs on (pvm_platform_name's
+ * names; -EINVAL for another): no generation check; event "guest.observed"
+ * when it changed. */
+int store_guest_set_platform(struct store *s, const char *id, const char *platform,
+			     struct pvm_err *err);
 /*
  * Binds a guest to a host in one transaction: checks the guest's generation
  * (0: any) and the host's free resources (-ENOSPC), moves the guest off its
- * previous host if any, takes the resources, sets observed state scheduled,
- * records a placement (decision "bound" with the explanation JSON, may be
- * NULL) and appends event "guest.bound". out may be NULL.
+ * previous host if any, takes the resources, sets observed state scheduled
+ * (and no observed platform), records a placement (decision "bound" with the
+ * explanation JSON, may be NULL) and appends event "guest.bound". out may be
+ * NULL.
  */
 int store_guest_bind(struct store *s, const char *guest_id, int64_t expected_gen,
 		     const char *host_id, const char *explanation, struct store_guest *out,
 		     struct pvm_err *err);
 /* Gives the guest's resources back to its host, unbinds it, observed state
- * pending. Event "guest.unbound". A guest not bound: 0, nothing changes. */
+ * pending, no observed platform. Event "guest.unbound". A guest not bound: 0, nothing changes. */
 int store_guest_unbind(struct store *s, const char *guest_id, int64_t expected_gen,
 		       struct store_guest *out, struct pvm_err *err);
 /* Releases its host's resources; its capabilities, stats and placements go
@@ -570,8 +582,8 @@ struct store_token_list {
 /*
  * Creates a token: in name, role, host_id (host role only, may be ""),
  * expires_ms (0: never; any other value is taken as is, so a caller may set
- * one in the past; bounding a TTL is the caller's policy). Generates a random secret ("pvm_" + 64 hex), stores only its SHA-256 and
- * hands the secret out once in secret[STORE_SECRET_MAX]. Event
+ * one in the past; bounding a TTL is the caller's policy). Generates a random secret ("pvm_" + 64
+ * hex), stores only its SHA-256 and hands the secret out once in secret[STORE_SECRET_MAX]. Event
  * "token.created".
  */
 int store_token_create(struct store *s, struct store_token *t, char *secret, struct pvm_err *err);

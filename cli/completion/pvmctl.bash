@@ -21,8 +21,8 @@ _pvmctl()
 	fi
 
 	local global="--addr --token --cacert --config --output -o --timeout --no-color --help"
-	local spec="--file -f --image --kind --vcpus --memory -m --disk --cmdline --require --prefer
-		--emulated --label -l --selector --anti-affinity --restart"
+	local spec="--file -f --image --kind --platform --vcpus --memory -m --disk --cmdline --require
+		--prefer --emulated --label -l --selector --anti-affinity --restart"
 	local hooks="console block clock agent halt"
 
 	case $prev in
@@ -36,6 +36,10 @@ _pvmctl()
 		;;
 	--kind)
 		COMPREPLY=($(compgen -W "microguest linux libvirt" -- "$cur"))
+		return
+		;;
+	--platform)
+		COMPREPLY=($(compgen -W "kvm process" -- "$cur"))
 		return
 		;;
 	--restart)

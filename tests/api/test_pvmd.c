@@ -275,6 +275,7 @@ START_TEST(usage_errors)
 	const char *unknown_flag[] = {"pvmd", "--no-such-flag", NULL};
 	const char *bad_role[] = {"pvmd", "--role", "janitor", NULL};
 	const char *bad_listen[] = {"pvmd", "--listen", "nowhere", "--state-dir", dir, NULL};
+	const char *bad_platform[] = {"pvmd", "--platform", "xen", "--state-dir", dir, NULL};
 	char ini[256];
 	const char *bad_ini[] = {"pvmd", "--config", ini, NULL};
 	char *text;
@@ -288,6 +289,9 @@ START_TEST(usage_errors)
 	free(text);
 	ck_assert_int_eq(run_status(bad_listen, &text), 2);
 	ck_assert_ptr_nonnull(strstr(text, "nowhere"));
+	free(text);
+	ck_assert_int_eq(run_status(bad_platform, &text), 2);
+	ck_assert_ptr_nonnull(strstr(text, "platform xen"));
 	free(text);
 	snprintf(ini, sizeof(ini), "%s/bad.ini", dir);
 	f = fopen(ini, "w");

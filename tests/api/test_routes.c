@@ -979,6 +979,148 @@ START_TEST(metrics_escape_labels)
 }
 END_TEST
 
+static void heartbeat_platforms(const char *id, const char *tok, const char *platforms)
+{
+	struct th_resp r;
+	char path[160], body[256];
+
+	snprintf(path, sizeof(path), "/v1/hosts/%s/heartbeat", id);
+	snprintf(body, sizeof(body),
+		 "{\"hooks\":[],\"abi_versions\":[1],\"emulation\":true,\"drivers\":[\"hv\"],"
+		 "\"platforms\":%s}",
+		 platforms);
+	th_req(&t, "POST", path, tok, body, NULL, &r);
+	ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+	th_resp_free(&r);
+}
+
+static const char *platform_guest(const char *name, const char *platform)
+{
+	static __thread char b[256];
+
+	snprintf(b, sizeof(b),
+		 "{\"name\":\"%s\",\"image\":\"idle.elf\",\"vcpus\":1,\"memory_mib\":64,"
+		 "\"platform\":\"%s\"}",
+		 name, platform);
+	return b;
+}
+
+/*
+ * Hosts report the platforms they offer (at registration and in heartbeats),
+ * guests require one, the scheduler places only where it is offered and
+ * explains why not elsewhere, a host's report shows the platform a guest runs
+ * on, and /metrics and the OpenAPI document carry both.
+ */
+START_TEST(platforms_round_trip)
+{
+	struct th_resp r;
+	char kh[ID], ktok[128], ph[ID], ptok[128], nh[ID], ntok[128], gid[ID], path[160], line[320],
+	    etag[64];
+	json_object *caps, *v, *sch;
+
+	/* registration keeps the platforms in the capability document */
+	th_req(&t, "POST", "/v1/hosts", t.admin,
+	       "{\"name\":\"both\",\"cpus\":2,\"platforms\":[\"kvm\",\"process\"]}", NULL, &r);
+	ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+	snprintf(path, sizeof(path), "/v1/hosts/%s", th_str(&r, "id"));
+	th_resp_free(&r);
+	th_req(&t, "GET", path, t.admin, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert(json_object_object_get_ex(r.json, "capabilities", &caps));
+	ck_assert(json_object_object_get_ex(caps, "platforms", &v));
+	ck_assert_uint_eq(json_object_array_length(v), 2);
+	ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(v, 1)), "process");
+	th_resp_free(&r);
+
+	/* one ready host offers kvm, another process (heartbeats carry them), a
+	 * third says nothing about platforms */
+	th_host(&t, "plain-host", 4, 4096, "[]", nh, sizeof(nh), ntok, sizeof(ntok));
+	th_host(&t, "kvm-host", 4, 4096, "[]", kh, sizeof(kh), ktok, sizeof(ktok));
+	heartbeat_platforms(kh, ktok, "[\"kvm\"]");
+	th_host(&t, "proc-host", 4, 4096, "[]", ph, sizeof(ph), ptok, sizeof(ptok));
+	heartbeat_platforms(ph, ptok, "[\"process\"]");
+	snprintf(path, sizeof(path), "/v1/hosts/%s", ph);
+	th_req(&t, "GET", path, t.admin, NULL, NULL, &r);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"platforms\":[\"process\"]"));
+	th_resp_free(&r);
+
+	th_req(&t, "POST", "/v1/guests", t.admin, platform_guest("on-kvm", "kvm"), NULL, &r);
+	ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+	ck_assert_str_eq(th_str(&r, "host_id"), kh);
+	th_resp_free(&r);
+	th_req(&t, "POST", "/v1/guests", t.admin, platform_guest("on-proc", "process"), NULL, &r);
+	ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+	ck_assert_str_eq(th_str(&r, "host_id"), ph);
+	ck_assert_str_eq(th_str(&r, "platform"), ""); /* null: nothing reported yet */
+	ck_assert(json_object_object_get_ex(r.json, "platform", &v) && !v);
+	snprintf(gid, sizeof(gid), "%s", th_str(&r, "id"));
+	th_resp_free(&r);
+
+	/* the kvm host is refused for a process guest, with the reason */
+	th_req(&t, "POST", "/v1/placements/explain", t.admin, platform_guest("what-if", "process"),
+	       NULL, &r);
+	ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+	ck_assert_msg(strstr(r.body, "does not offer platform process (offers: kvm)"), "%s",
+		      r.body);
+	ck_assert_msg(strstr(r.body, "does not offer platform process (offers: none reported)"),
+		      "%s", r.body);
+	th_resp_free(&r);
+
+	/* the host reports the platform its VMM runs the guest on */
+	snprintf(path, sizeof(path), "/v1/guests/%s", gid);
+	th_req(&t, "GET", path, t.admin, NULL, NULL, &r);
+	snprintf(etag, sizeof(etag), "%s", r.etag);
+	th_resp_free(&r);
+	snprintf(path, sizeof(path), "/v1/guests/%s/reports", gid);
+	th_req(&t, "POST", path, ptok, "{\"observed_state\":\"running\",\"platform\":\"process\"}",
+	       NULL, &r);
+	ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+	th_resp_free(&r);
+	snprintf(path, sizeof(path), "/v1/guests/%s", gid);
+	th_req(&t, "GET", path, t.admin, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(th_str(&r, "platform"), "process");
+	ck_assert(json_object_object_get_ex(r.json, "spec", &v));
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(v, "platform")), "process");
+	ck_assert_str_ne(r.etag, etag);
+	th_resp_free(&r);
+
+	th_req(&t, "GET", "/metrics", t.admin, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "# TYPE pvm_host_platforms gauge"));
+	snprintf(line, sizeof(line),
+		 "pvm_host_platforms{host=\"%s\",name=\"proc-host\",platform=\"process\"} 1\n", ph);
+	ck_assert_msg(strstr(r.body, line), "no %s in\n%s", line, r.body);
+	snprintf(line, sizeof(line),
+		 "pvm_host_platforms{host=\"%s\",name=\"kvm-host\",platform=\"kvm\"} 1\n", kh);
+	ck_assert_msg(strstr(r.body, line), "no %s in\n%s", line, r.body);
+	snprintf(line, sizeof(line),
+		 "pvm_guest_info{guest=\"%s\",name=\"on-proc\",kind=\"microguest\","
+		 "platform=\"process\"} 1\n",
+		 gid);
+	ck_assert_msg(strstr(r.body, line), "no %s in\n%s", line, r.body);
+	ck_assert_ptr_nonnull(
+	    strstr(r.body, "name=\"on-kvm\",kind=\"microguest\",platform=\"\"} 1"));
+	th_resp_free(&r);
+
+	/* the OpenAPI document names the platforms */
+	th_req(&t, "GET", "/v1/openapi.json", t.admin, NULL, NULL, &r);
+	ck_assert(json_object_object_get_ex(r.json, "components", &sch));
+	ck_assert(json_object_object_get_ex(sch, "schemas", &sch));
+	v = json_object_object_get(
+	    json_object_object_get(json_object_object_get(sch, "GuestSpec"), "properties"),
+	    "platform");
+	ck_assert_ptr_nonnull(v);
+	ck_assert_str_eq(json_object_to_json_string(json_object_object_get(v, "enum")),
+			 "[ \"kvm\", \"process\" ]");
+	v = json_object_object_get(
+	    json_object_object_get(json_object_object_get(sch, "Heartbeat"), "properties"),
+	    "platforms");
+	ck_assert_ptr_nonnull(json_object_object_get(v, "items"));
+	th_resp_free(&r);
+}
+END_TEST
+
 START_TEST(metrics_open_when_configured)
 {
 	struct api_config c = {.metrics_open = true};
@@ -1032,6 +1174,7 @@ int main(void)
 	tcase_add_test(tc, stranded_guest_is_unknown);
 	tcase_add_test(tc, rebalance_proposes_and_applies);
 	tcase_add_test(tc, metrics_escape_labels);
+	tcase_add_test(tc, platforms_round_trip);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -192,7 +192,7 @@ static void register_host(const char *token, const char *name, const char *label
 
 	snprintf(body, sizeof(body),
 		 "{\"name\":\"%s\",\"address\":\"10.0.0.%zu\",\"cpus\":8,\"memory_mib\":8192,"
-		 "\"disk_gib\":100,\"labels\":%s}",
+		 "\"disk_gib\":100,\"labels\":%s,\"platforms\":[\"kvm\",\"process\"]}",
 		 name, strlen(name), labels);
 	ck_assert_int_eq(api(token, "POST", "/v1/hosts", body, &ans), 201);
 	snprintf(id, 64, "%s", jstr(ans, "id"));
@@ -201,7 +201,8 @@ static void register_host(const char *token, const char *name, const char *label
 	ck_assert_int_eq(api(token, "POST", path,
 			     "{\"hooks\":[{\"name\":\"console\",\"abi_version\":1},"
 			     "{\"name\":\"block\",\"abi_version\":1},"
-			     "{\"name\":\"clock\",\"abi_version\":1}],\"abi_versions\":[1]}",
+			     "{\"name\":\"clock\",\"abi_version\":1}],\"abi_versions\":[1],"
+			     "\"platforms\":[\"kvm\",\"process\"]}",
 			     NULL),
 			 200);
 }
@@ -327,6 +328,7 @@ START_TEST(host_commands)
 	CK_EXIT(0, admin, "host", "show", "h1");
 	CK_OUT("Name:");
 	CK_OUT("Free CPUs:");
+	CK_OUT("Platforms:       kvm,process\n");
 	CK_EXIT(0, admin, "host", "show", h1_id, "-o", "json");
 	o = out_json();
 	ck_assert_str_eq(jstr(o, "name"), "h1");
@@ -499,7 +501,23 @@ START_TEST(guest_commands)
 	CK_ERR("/kind");
 	CK_EXIT(2, admin, "guest", "create", "bad", "--image", "img", "--require", "teleport");
 	CK_ERR("/pv/hooks_required");
+	CK_EXIT(2, admin, "guest", "create", "bad", "--image", "img", "--platform", "xen");
+	CK_ERR("/platform");
 	CK_EXIT(3, admin, "guest", "show", "bad");
+
+	/* a guest that must run on the process platform: the spec says so, and
+	 * its host tells which platform it runs on */
+	CK_EXIT(0, admin, "guest", "create", "web-p", "--image", "img", "--platform", "process");
+	CK_OUT("scheduled on h");
+	CK_EXIT(0, admin, "guest", "show", "web-p");
+	CK_OUT("Platform:         - (requires process)\n");
+	CK_EXIT(0, admin, "guest", "show", "web-p", "-o", "json");
+	o = out_json();
+	ck_assert(json_object_object_get_ex(o, "spec", &spec));
+	ck_assert_str_eq(jstr(spec, "platform"), "process");
+	ck_assert(json_object_object_get_ex(o, "platform", &v) && !v);
+	json_object_put(o);
+	CK_EXIT(0, admin, "guest", "rm", "web-p");
 
 	/* a spec file, with a flag overriding it */
 	{
@@ -617,15 +635,16 @@ START_TEST(create_wait_follows_to_running_and_failed)
 	pid = spawn(admin, op, ep, args);
 	bound_id("gw", id, sizeof(id));
 	snprintf(path, sizeof(path), "/v1/guests/%s/reports", id);
-	ck_assert_int_eq(api(h3_token, "POST", path,
-			     "{\"observed_state\":\"running\",\"capabilities\":[{\"name\":"
-			     "\"console\",\"state\":\"accepted\",\"abi_version\":1},{\"name\":"
-			     "\"block\",\"state\":\"refused\",\"reason\":\"not offered\"}],"
-			     "\"hook_stats\":[{\"hook\":"
-			     "\"console\",\"calls\":100,\"doorbells\":4,\"bytes\":4096,"
-			     "\"errors\":1,\"exits_avoided\":96}],\"exits\":{\"io\":5,\"total\":7}}",
-			     NULL),
-			 200);
+	ck_assert_int_eq(
+	    api(h3_token, "POST", path,
+		"{\"observed_state\":\"running\",\"capabilities\":[{\"name\":"
+		"\"console\",\"state\":\"accepted\",\"abi_version\":1},{\"name\":"
+		"\"block\",\"state\":\"refused\",\"reason\":\"not offered\"}],"
+		"\"hook_stats\":[{\"hook\":"
+		"\"console\",\"calls\":100,\"doorbells\":4,\"bytes\":4096,"
+		"\"errors\":1,\"exits_avoided\":96}],\"exits\":{\"io\":5,\"total\":7}}",
+		NULL),
+	    200);
 	rc = wait_child(pid, op, ep);
 	ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
 	ck_assert_msg(strstr(out, "guest gw running on h3"), "%s", out);

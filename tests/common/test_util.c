@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Errors, the string buffer, number parsing, time and log line formats. */
+/* Errors, the string buffer, number parsing, the platform table, time and log line formats. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -65,6 +65,28 @@ START_TEST(test_parse_int)
 	ck_assert_int_eq(pvm_parse_int("", 0, 100, &v), -EINVAL);
 	ck_assert_int_eq(pvm_parse_int("99999999999999999999", 0, INT64_MAX, &v), -ERANGE);
 	ck_assert_int_eq(v, -5);
+}
+END_TEST
+
+/* The platform table: names and bits both ways, and sets as text. */
+START_TEST(test_platforms)
+{
+	char buf[32];
+
+	ck_assert_str_eq(pvm_platform_name(PVM_PLATFORM_KVM), "kvm");
+	ck_assert_str_eq(pvm_platform_name(PVM_PLATFORM_PROCESS), "process");
+	ck_assert_ptr_null(pvm_platform_name(PVM_PLATFORM_COUNT));
+	for (unsigned i = 0; i < PVM_PLATFORM_COUNT; i++)
+		ck_assert_int_eq(pvm_platform_id(pvm_platform_name(i)), (int)i);
+	ck_assert_int_eq(pvm_platform_id("auto"), -ENOENT);
+	ck_assert_int_eq(pvm_platform_id("KVM"), -ENOENT);
+	ck_assert_int_eq(pvm_platform_id(NULL), -ENOENT);
+	ck_assert_int_eq(pvm_platform_format(PVM_PLATFORMS_ALL, buf, sizeof(buf)), 11);
+	ck_assert_str_eq(buf, "kvm,process");
+	ck_assert_int_eq(pvm_platform_format(PVM_PLATFORM_BIT(PVM_PLATFORM_PROCESS), buf, 4), 7);
+	ck_assert_str_eq(buf, "pro");
+	ck_assert_int_eq(pvm_platform_format(0, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "");
 }
 END_TEST
 
@@ -172,6 +194,7 @@ int main(void)
 	tcase_add_test(tc, test_buf);
 	tcase_add_test(tc, test_parse_int);
 	tcase_add_test(tc, test_time);
+	tcase_add_test(tc, test_platforms);
 	tcase_add_test(tc, test_log_formats);
 	tcase_add_test(tc, test_secret_file);
 	suite_add_tcase(s, tc);

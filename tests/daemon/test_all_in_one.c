@@ -189,6 +189,22 @@ static char *metrics(void)
 	return pvm_buf_steal(&b);
 }
 
+/* A pvm_host_platforms row of host says it offers platform. */
+static bool host_offers(const char *m, const char *host, const char *platform)
+{
+	char head[128], tail[64];
+
+	snprintf(head, sizeof(head), "pvm_host_platforms{host=\"%s\",", host);
+	snprintf(tail, sizeof(tail), ",platform=\"%s\"} 1\n", platform);
+	for (const char *p = strstr(m, head); p; p = strstr(p + 1, head)) {
+		const char *eol = strchr(p, '\n'), *t = strstr(p, tail);
+
+		if (t && eol && t < eol)
+			return true;
+	}
+	return false;
+}
+
 static bool accepted(json_object *g, const char *hook)
 {
 	json_object *caps = json_object_object_get(g, "capabilities");
@@ -205,8 +221,9 @@ static bool accepted(json_object *g, const char *hook)
 
 START_TEST(test_all_in_one)
 {
-	char pv[64], emu[64], idle[64], blk[64], line[256], *m;
-	json_object *gp, *ge, *gi, *gb, *agent;
+	char pv[64], emu[64], idle[64], blk[64], other[64], line[256], *m;
+	const char *plat = test_platform(), *on;
+	json_object *gp, *ge, *gi, *gb, *agent, *go;
 	struct stat sb;
 	int64_t pv_exits, emu_exits;
 	int status = 0;
@@ -244,6 +261,23 @@ START_TEST(test_all_in_one)
 	ck_assert_int_ge(field_i64(ge, "exits", "io"), CONSOLE_BYTES);
 	ck_assert_msg(emu_exits > 20 * pv_exits, "exits: emulated %lld, pv %lld",
 		      (long long)emu_exits, (long long)pv_exits);
+	/* the host ran them on the platform pvmd was given (PVM_PLATFORM), and said so */
+	on = json_object_get_string(json_object_object_get(gp, "platform"));
+	ck_assert_msg(on && (!strcmp(plat, "auto") || !strcmp(on, plat)), "pv guest on %s, not %s",
+		      on ? on : "(null)", plat);
+	/* a guest that requires the platform this host was not given stays pending */
+	if (strcmp(plat, "auto") != 0) {
+		snprintf(line, sizeof(line),
+			 "{\"name\":\"other1\",\"image\":\"idle\",\"vcpus\":1,"
+			 "\"memory_mib\":64,\"platform\":\"%s\"}",
+			 strcmp(plat, "kvm") ? "kvm" : "process");
+		create(line, other, sizeof(other));
+		go = get_guest(other);
+		ck_assert_str_eq(
+		    json_object_get_string(json_object_object_get(go, "observed_state")),
+		    "pending");
+		json_object_put(go);
+	}
 
 	/* a block guest through the control plane: a scratch disk of disk_gib on the
 	 * host and its command line from the spec; it ran, wrote, read back and
@@ -283,6 +317,14 @@ START_TEST(test_all_in_one)
 	ck_assert_msg(strstr(m, line), "no hook bytes line %s", line);
 	snprintf(line, sizeof(line), "pvm_guest_agent_stale{guest=\"%s\"} ", idle);
 	ck_assert_msg(strstr(m, line), "no %s", line);
+	snprintf(
+	    line, sizeof(line),
+	    "pvm_guest_info{guest=\"%s\",name=\"pv1\",kind=\"microguest\",platform=\"%s\"} 1\n", pv,
+	    on);
+	ck_assert_msg(strstr(m, line), "no %s", line);
+	ck_assert_msg(
+	    host_offers(m, json_object_get_string(json_object_object_get(gp, "host_id")), on),
+	    "its host does not offer %s:\n%s", on, m);
 	free(m);
 	json_object_put(gp);
 	json_object_put(ge);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <check.h>
+#include <sqlite3.h>
 
 #include "daemon/driver.h"
 #include "daemon/vmm.h"
@@ -45,6 +46,7 @@ static void remove_dir(void)
 	ck_assert_int_ne(system(cmd), -1);
 	pvmd_cgroup_remove("g-idle-1");
 	pvmd_cgroup_remove("g-notelf");
+	pvmd_cgroup_remove("g-own");
 
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	ck_assert_int_eq(system(cmd), 0);
@@ -169,6 +171,9 @@ START_TEST(test_open_errors)
 	ck_assert_int_eq(pvmd_driver_open("hv", bad, &drv, &err), -EINVAL);
 	snprintf(bad, sizeof(bad), "%s?vmm=%s&seccomp=maybe", dir, PVM_VMM);
 	ck_assert_int_eq(pvmd_driver_open("hv", bad, &drv, &err), -EINVAL);
+	snprintf(bad, sizeof(bad), "%s?vmm=%s&platform=xen", dir, PVM_VMM);
+	ck_assert_int_eq(pvmd_driver_open("hv", bad, &drv, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "platform=xen"));
 	snprintf(bad, sizeof(bad), "hv://%s?vmm=%s&hooks=console,agent&seccomp=off&cgroup=off", dir,
 		 PVM_VMM);
 	ck_assert_msg(pvmd_driver_open("hv", bad, &drv, &err) == 0, "%s", err.msg);
@@ -337,6 +342,28 @@ START_TEST(test_console_limit)
 	snprintf(limited, sizeof(limited), "%s?vmm=%s&console_limit=lots", dir, PVM_VMM);
 	ck_assert_int_eq(pvmd_driver_open("hv", limited, &drv, &err), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err.msg, "console_limit"));
+}
+END_TEST
+
+/* A VMM that never answers on its socket is not started: start fails, it is killed. */
+START_TEST(test_silent_vmm)
+{
+	char fake[PATH_MAX + 16], u[PATH_MAX * 3];
+	FILE *f;
+
+	snprintf(fake, sizeof(fake), "%s/silent-vmm", dir);
+	f = fopen(fake, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("#!/bin/sh\nexec sleep 60\n", f);
+	fclose(f);
+	ck_assert_int_eq(chmod(fake, 0755), 0);
+	snprintf(u, sizeof(u), "%s?vmm=%s&seccomp=off&cgroup=off", dir, fake);
+	memset(&drv, 0, sizeof(drv));
+	ck_assert_msg(pvmd_driver_open("hv", u, &drv, &err) == 0, "%s", err.msg);
+	define_idle(IDLE_ID);
+	ck_assert_int_eq(drv.ops->start(drv.priv, IDLE_ID, &err), -ETIMEDOUT);
+	ck_assert_ptr_nonnull(strstr(err.msg, "did not answer"));
+	ck_assert_int_ne(state_of(IDLE_ID), PVMD_GUEST_RUNNING);
 }
 END_TEST
 
@@ -529,6 +556,102 @@ START_TEST(test_adopt_unrecorded)
 }
 END_TEST
 
+static const char *platform_of(const char *id)
+{
+	static char name[16];
+	json_object *stats = NULL;
+	const char *s = "";
+
+	ck_assert_msg(drv.ops->stats(drv.priv, id, &stats, &err) == 0, "%s", err.msg);
+	pvm_json_get_str(stats, "platform", &s);
+	snprintf(name, sizeof(name), "%s", s);
+	json_object_put(stats);
+	return name;
+}
+
+/* platform= in the URI is every guest's --platform; a guest's own platform
+ * wins, and host.db keeps it for the next start. Process always runs. */
+START_TEST(test_platform_option)
+{
+	const char *want = strcmp(test_platform(), "kvm") == 0 ? "kvm" : "process";
+	struct pvmd_guest_def def = idle_def;
+	char forced[PATH_MAX * 2 + 32];
+
+	snprintf(forced, sizeof(forced), "%s&platform=process", uri);
+	ck_assert_msg(pvmd_driver_open("hv", forced, &drv, &err) == 0, "%s", err.msg);
+	define_idle(IDLE_ID);
+	ck_assert_msg(drv.ops->start(drv.priv, IDLE_ID, &err) == 0, "%s", err.msg);
+	ck_assert_str_eq(platform_of(IDLE_ID), "process");
+	ck_assert_int_eq(drv.ops->stop(drv.priv, IDLE_ID, 5000, &err), 0);
+
+	def.id = "g-own";
+	def.image = idle_image;
+	def.platform = "warp";
+	ck_assert_int_eq(drv.ops->define(drv.priv, &def, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "platform"));
+	def.platform = want;
+	ck_assert_msg(drv.ops->define(drv.priv, &def, &err) == 0, "%s", err.msg);
+	pvmd_driver_close(&drv);
+	/* a driver opened anew reads the guest's platform from host.db */
+	ck_assert_msg(pvmd_driver_open("hv", forced, &drv, &err) == 0, "%s", err.msg);
+	ck_assert_msg(drv.ops->start(drv.priv, "g-own", &err) == 0, "%s", err.msg);
+	ck_assert_str_eq(platform_of("g-own"), want);
+	ck_assert_int_eq(drv.ops->stop(drv.priv, "g-own", 5000, &err), 0);
+	pvmd_driver_close(&drv);
+}
+END_TEST
+
+/* A host.db of schema 1 (no platform column) is migrated in place: its
+ * guests stay, with the driver's platform, and new ones keep their own. */
+START_TEST(test_hstate_v1)
+{
+	struct pvmd_hguest g = {0}, got;
+	struct pvmd_hstate *hs;
+	char path[PATH_MAX + 16];
+	sqlite3 *db;
+
+	snprintf(path, sizeof(path), "%s/host.db", dir);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(
+	    sqlite3_exec(
+		db,
+		"CREATE TABLE guest (id TEXT PRIMARY KEY, name TEXT NOT NULL,"
+		" vcpus INTEGER NOT NULL, memory_mib INTEGER NOT NULL, image TEXT NOT NULL,"
+		" disk TEXT, cmdline TEXT, pid INTEGER NOT NULL DEFAULT 0,"
+		" starttime INTEGER NOT NULL DEFAULT 0,"
+		" exit_status INTEGER NOT NULL DEFAULT -1,"
+		" stopping INTEGER NOT NULL DEFAULT 0);"
+		"INSERT INTO guest (id, name, vcpus, memory_mib, image)"
+		" VALUES ('g-old', 'old', 1, 16, '/x');"
+		"PRAGMA user_version = 1;",
+		NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	ck_assert_msg(pvmd_hstate_open(path, &hs, &err) == 0, "%s", err.msg);
+	ck_assert_msg(pvmd_hstate_get(hs, "g-old", &got, &err) == 0, "%s", err.msg);
+	ck_assert_str_eq(got.image, "/x");
+	ck_assert_str_eq(got.platform, "");
+	pvmd_hguest_free(&got);
+	snprintf(g.id, sizeof(g.id), "g-new");
+	snprintf(g.name, sizeof(g.name), "new");
+	g.vcpus = 1;
+	g.memory_mib = 16;
+	g.image = "/y";
+	snprintf(g.platform, sizeof(g.platform), "process");
+	ck_assert_msg(pvmd_hstate_add(hs, &g, &err) == 0, "%s", err.msg);
+	pvmd_hstate_close(hs);
+	/* opened again (now schema 2), both are there as they were */
+	ck_assert_msg(pvmd_hstate_open(path, &hs, &err) == 0, "%s", err.msg);
+	ck_assert_msg(pvmd_hstate_get(hs, "g-new", &got, &err) == 0, "%s", err.msg);
+	ck_assert_str_eq(got.platform, "process");
+	pvmd_hguest_free(&got);
+	ck_assert_msg(pvmd_hstate_get(hs, "g-old", &got, &err) == 0, "%s", err.msg);
+	ck_assert_str_eq(got.platform, "");
+	pvmd_hguest_free(&got);
+	pvmd_hstate_close(hs);
+}
+END_TEST
+
 /* One test case per test: the unchecked fixture then gives each its own directory. */
 static void add(Suite *s, const char *name, const TTest *t)
 {
@@ -555,9 +678,12 @@ int main(void)
 	add(s, "lifecycle", test_lifecycle);
 	add(s, "console_limit", test_console_limit);
 	add(s, "bad_input", test_bad_input);
+	add(s, "silent_vmm", test_silent_vmm);
 	add(s, "crash", test_crash);
 	add(s, "readopt", test_readopt);
 	add(s, "adopt_unrecorded", test_adopt_unrecorded);
+	add(s, "platform", test_platform_option);
+	add(s, "hstate_v1", test_hstate_v1);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

@@ -17,6 +17,7 @@
 
 #include "daemon/host.h"
 #include "daemon/vmm.h"
+#include "hv/hv.h"
 
 static char sock_path[108];
 static struct pvm_err err;
@@ -280,6 +281,70 @@ START_TEST(test_kvm_features)
 }
 END_TEST
 
+static bool has_name(json_object *arr, const char *name)
+{
+	for (size_t i = 0; i < json_object_array_length(arr); i++)
+		if (!strcmp(json_object_get_string(json_object_array_get_idx(arr, i)), name))
+			return true;
+	return false;
+}
+
+/* What a host offers: auto adds kvm where it works and always process; a
+ * forced platform alone; another name is a configuration error. */
+START_TEST(test_host_platforms)
+{
+	bool kvm = hv_platform_probe() == HV_PLATFORM_KVM;
+	json_object *a = NULL;
+
+	ck_assert_int_eq(pvmd_host_platforms(NULL, &a, &err), 0);
+	ck_assert_uint_eq(json_object_array_length(a), kvm ? 2 : 1);
+	ck_assert(has_name(a, "process"));
+	ck_assert(has_name(a, "kvm") == kvm);
+	json_object_put(a);
+	ck_assert_int_eq(pvmd_host_platforms("auto", &a, &err), 0);
+	ck_assert_uint_eq(json_object_array_length(a), kvm ? 2 : 1);
+	json_object_put(a);
+	ck_assert_int_eq(pvmd_host_platforms("process", &a, &err), 0);
+	ck_assert_uint_eq(json_object_array_length(a), 1);
+	ck_assert(has_name(a, "process"));
+	json_object_put(a);
+	ck_assert_int_eq(pvmd_host_platforms("kvm", &a, &err), 0);
+	ck_assert_uint_eq(json_object_array_length(a), 1);
+	ck_assert(has_name(a, "kvm"));
+	json_object_put(a);
+	a = NULL;
+	ck_assert_int_eq(pvmd_host_platforms("xen", &a, &err), -EINVAL);
+	ck_assert_ptr_null(a);
+	ck_assert_str_eq(err.field, "platform");
+}
+END_TEST
+
+/* The report names the platform the VMM's statistics name, when it is one. */
+START_TEST(test_report_platform)
+{
+	static const char *const cases[][2] = {
+	    {"{\"platform\":\"process\",\"hooks\":{}}", "process"},
+	    {"{\"platform\":\"kvm\"}", "kvm"},
+	    {"{\"platform\":\"auto\"}", NULL},
+	    {"{\"platform\":\"xen\"}", NULL},
+	    {"{\"platform\":7}", NULL},
+	    {"{\"hooks\":{}}", NULL},
+	};
+
+	for (size_t i = 0; i < PVM_ARRAY_SIZE(cases); i++) {
+		json_object *stats = parse(cases[i][0]), *o = pvmd_report_platform(stats);
+
+		if (cases[i][1])
+			ck_assert_str_eq(json_object_get_string(o), cases[i][1]);
+		else
+			ck_assert_ptr_null(o);
+		json_object_put(o);
+		json_object_put(stats);
+	}
+	ck_assert_ptr_null(pvmd_report_platform(NULL));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("daemon_vmm_ctl");
@@ -294,6 +359,8 @@ int main(void)
 	tcase_add_test(tc, test_report_from_stats);
 	tcase_add_test(tc, test_report_exits_and_agent);
 	tcase_add_test(tc, test_kvm_features);
+	tcase_add_test(tc, test_host_platforms);
+	tcase_add_test(tc, test_report_platform);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -137,6 +137,26 @@ static void kind_run(struct sched_host *h, struct sched_guest *g)
 	h->kinds = SCHED_KIND_BIT(SCHED_KIND_LIBVIRT);
 	g->kind = SCHED_KIND_LIBVIRT;
 }
+static void platform_offered(struct sched_host *h, struct sched_guest *g)
+{
+	h->platforms = PVM_PLATFORMS_ALL;
+	g->platforms = PVM_PLATFORM_BIT(PVM_PLATFORM_PROCESS);
+}
+static void platform_missing(struct sched_host *h, struct sched_guest *g)
+{
+	h->platforms = PVM_PLATFORM_BIT(PVM_PLATFORM_KVM);
+	g->platforms = PVM_PLATFORM_BIT(PVM_PLATFORM_PROCESS);
+}
+static void platform_not_reported(struct sched_host *h, struct sched_guest *g)
+{
+	h->platforms = 0;
+	g->platforms = PVM_PLATFORM_BIT(PVM_PLATFORM_KVM);
+}
+static void platform_any(struct sched_host *h, struct sched_guest *g)
+{
+	h->platforms = PVM_PLATFORM_BIT(PVM_PLATFORM_PROCESS);
+	g->platforms = 0;
+}
 /* labels */
 static void sel(struct sched_guest *g, const char *s)
 {
@@ -237,6 +257,13 @@ static const struct filter_case cases[] = {
     {"pv: kind not run by host", SCHED_FILTER_PV, kind_not_run, 0, NULL, false,
      "does not run libvirt guests"},
     {"pv: kind run by host", SCHED_FILTER_PV, kind_run, 0, NULL, true, "compatible"},
+    {"pv: required platform offered", SCHED_FILTER_PV, platform_offered, 0, NULL, true,
+     "compatible"},
+    {"pv: required platform not offered", SCHED_FILTER_PV, platform_missing, 0, NULL, false,
+     "does not offer platform process (offers: kvm)"},
+    {"pv: platform required, none reported", SCHED_FILTER_PV, platform_not_reported, 0, NULL, false,
+     "does not offer platform kvm (offers: none reported)"},
+    {"pv: no platform required", SCHED_FILTER_PV, platform_any, 0, NULL, true, "compatible"},
     {"labels: no selector", SCHED_FILTER_LABELS, nothing, 0, NULL, true, "no selector"},
     {"labels: key=value match", SCHED_FILTER_LABELS, sel_eq_ok, 0, NULL, true, "2 selector"},
     {"labels: key=value other value", SCHED_FILTER_LABELS, sel_eq_other, 0, NULL, false,

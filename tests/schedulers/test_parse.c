@@ -333,6 +333,10 @@ static void h_kinds(struct sched_host *h)
 {
 	h->kinds = 1u << 5;
 }
+static void h_platforms(struct sched_host *h)
+{
+	h->platforms = 1u << 7;
+}
 static void h_nlabels(struct sched_host *h)
 {
 	h->nlabels = SCHED_LABELS_MAX + 1;
@@ -367,6 +371,7 @@ static const struct {
     {h_abi0, "/abi_versions"},
     {h_noabi, "/abi_versions"},
     {h_kinds, "/kinds"},
+    {h_platforms, "/platforms"},
     {h_nlabels, "/labels"},
     {h_labelkey, "/labels/1/key"},
     {h_labeldup, "/labels/1/key"},
@@ -417,6 +422,10 @@ static void g_disk_huge(struct sched_guest *g)
 static void g_kind(struct sched_guest *g)
 {
 	g->kind = (enum sched_kind)7;
+}
+static void g_platforms(struct sched_guest *g)
+{
+	g->platforms = PVM_PLATFORMS_ALL + 1;
 }
 static void g_req(struct sched_guest *g)
 {
@@ -482,6 +491,7 @@ static const struct {
     {g_mem_huge, "/memory_mib"},
     {g_disk_huge, "/disk_gib"},
     {g_kind, "/kind"},
+    {g_platforms, "/platforms"},
     {g_req, "/hooks_required"},
     {g_pref, "/hooks_preferred"},
     {g_abi, "/abi_version"},

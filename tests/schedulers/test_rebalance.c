@@ -200,6 +200,14 @@ static void no_emulation(struct sched_host *b, struct sched_guest *g, struct sch
 	b->emulated_devices = false;
 }
 
+/* The guest record keeps the platform its spec requires. */
+static void wrong_platform(struct sched_host *b, struct sched_guest *g, struct sched_fleet *f)
+{
+	(void)f;
+	b->platforms = PVM_PLATFORM_BIT(PVM_PLATFORM_KVM);
+	g->platforms = PVM_PLATFORM_BIT(PVM_PLATFORM_PROCESS);
+}
+
 static void group_there(struct sched_host *b, struct sched_guest *g, struct sched_fleet *f)
 {
 	struct sched_guest other;
@@ -240,6 +248,7 @@ static const struct forbidden_case forbidden[] = {
     {"unreachable", unreachable, false},
     {"capacity", too_small, false},
     {"pv: no emulated devices", no_emulation, false},
+    {"pv: platform not offered", wrong_platform, false},
     {"anti-affinity", group_there, false},
     {"max guests", full_of_guests, false},
     {"labels", selector, false},

@@ -359,9 +359,16 @@ START_TEST(test_guest_bind)
 	/* Host deletion is refused while a guest is bound. */
 	FAILS(store_host_delete(s, h1.id, 0, &err), -EBUSY);
 
-	/* Move to h2: h1 gets its resources back. */
+	/* h1 reports the platform it runs the guest on... */
+	OK(store_guest_set_platform(s, g.id, "kvm", &err));
+	OK(store_guest_get(s, g.id, &got, &err));
+	ck_assert_str_eq(got.platform, "kvm");
+	store_guest_free(&got);
+
+	/* Move to h2: h1 gets its resources back, and h2 has not said how it runs it. */
 	OK(store_guest_bind(s, g.id, 0, h2.id, NULL, &got, &err));
 	ck_assert_str_eq(got.host_id, h2.id);
+	ck_assert_str_eq(got.platform, "");
 	store_guest_free(&got);
 	OK(store_host_get(s, h1.id, &got_h, &err));
 	ck_assert_int_eq(got_h.free_cpus, 4);

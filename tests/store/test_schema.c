@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Migrations: from empty, v1 with data, v2 tokens to v3, re-open, newer schema refused, bad
- * locations. */
+/* Migrations: from empty, v1 with data, v2 tokens to v3, v3 guests to v4, re-open, newer schema
+ * refused, bad locations. */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -175,7 +175,7 @@ START_TEST(test_migrate_v2_tokens)
 
 	s = tdir_open(&td);
 	ck_assert_int_eq(store_schema_version(s, &version, &err), 0);
-	ck_assert_int_eq(version, 3);
+	ck_assert_int_eq(version, STORE_SCHEMA_VERSION);
 	ck_assert_msg(store_token_authenticate(s, live, &got, &err) == 0, "%s", err.msg);
 	ck_assert_str_eq(got.id, "tok_1");
 	ck_assert_int_eq(got.role, STORE_ROLE_OPERATOR);
@@ -197,8 +197,62 @@ START_TEST(test_migrate_v2_tokens)
 	ck_assert_int_eq(store_token_get(s, fresh.id, &got, &err), 0);
 	ck_assert_int_eq(got.expires_ms, 4102444800000);
 	store_close(s);
-	ck_assert_int_eq(raw_int(td.db, "PRAGMA user_version"), 3);
+	ck_assert_int_eq(raw_int(td.db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	ck_assert_int_eq(raw_int(td.db, "SELECT COUNT(*) FROM tokens WHERE expires_ms IS NULL"), 2);
+}
+END_TEST
+
+/*
+ * A database at schema v3 holding a bound, running guest migrates to v4: the
+ * guest keeps its row and generation and has no observed platform until its
+ * host reports one; a report moves the generation once and appends
+ * guest.observed; unbinding forgets the platform again.
+ */
+START_TEST(test_migrate_v3_guests)
+{
+	struct pvm_err err = {0};
+	struct store_event_list ev = {0};
+	struct store_guest g;
+	struct store *s;
+	int version = 0;
+
+	for (int i = 0; i < 3; i++)
+		raw_exec(td.db, store_sqlite_migrations[i]);
+	raw_exec(td.db,
+		 "INSERT INTO hosts VALUES ('host_1', 'h1', '127.0.0.1', 'ready', 0, 0, '{}', '{}',"
+		 " 8, 4096, 100, 6, 3072, 90, 1, 3, 1, 1);"
+		 "INSERT INTO guests VALUES ('guest_1', 'g1', '{\"image\":\"console\"}',"
+		 " 'microguest', 'running', 'running', 'never', 2, 1024, 10, 'host_1', 5, 1, 2);"
+		 "PRAGMA user_version=3;");
+	s = tdir_open(&td);
+	ck_assert_int_eq(store_schema_version(s, &version, &err), 0);
+	ck_assert_int_eq(version, STORE_SCHEMA_VERSION);
+	ck_assert_msg(store_guest_get(s, "guest_1", &g, &err) == 0, "%s", err.msg);
+	ck_assert_str_eq(g.platform, "");
+	ck_assert_int_eq(g.generation, 5);
+	store_guest_free(&g);
+
+	ck_assert_msg(store_guest_set_platform(s, "guest_1", "process", &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(store_guest_set_platform(s, "guest_1", "process", &err), 0);
+	ck_assert_msg(store_guest_get(s, "guest_1", &g, &err) == 0, "%s", err.msg);
+	ck_assert_str_eq(g.platform, "process");
+	ck_assert_int_eq(g.generation, 6); /* the repeated report changed nothing */
+	store_guest_free(&g);
+	ck_assert_int_eq(store_events_since(s, 0, 10, &ev, &err), 0);
+	ck_assert_uint_eq(ev.n, 1);
+	ck_assert_str_eq(ev.items[0].type, STORE_EV_GUEST_OBSERVED);
+	ck_assert_ptr_nonnull(strstr(ev.items[0].payload, "\"platform\":\"process\""));
+	store_event_list_free(&ev);
+
+	ck_assert_int_eq(store_guest_set_platform(s, "guest_1", "warp", &err), -EINVAL);
+	ck_assert_int_eq(store_guest_set_platform(s, "guest_1", NULL, &err), -EINVAL);
+	ck_assert_int_eq(store_guest_set_platform(s, "guest_9", "kvm", &err), -ENOENT);
+
+	ck_assert_msg(store_guest_unbind(s, "guest_1", 0, &g, &err) == 0, "%s", err.msg);
+	ck_assert_str_eq(g.platform, "");
+	store_guest_free(&g);
+	store_close(s);
+	ck_assert_int_eq(raw_int(td.db, "SELECT COUNT(*) FROM guests WHERE platform IS NULL"), 1);
 }
 END_TEST
 
@@ -323,6 +377,7 @@ int main(void)
 	tcase_add_test(tc, test_migrate_from_empty);
 	tcase_add_test(tc, test_migrate_v1_with_data);
 	tcase_add_test(tc, test_migrate_v2_tokens);
+	tcase_add_test(tc, test_migrate_v3_guests);
 	tcase_add_test(tc, test_reopen_idempotent);
 	tcase_add_test(tc, test_newer_schema_refused);
 	tcase_add_test(tc, test_not_a_database);
