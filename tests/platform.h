@@ -9,14 +9,11 @@
 #ifndef PVM_TESTS_PLATFORM_H
 #define PVM_TESTS_PLATFORM_H
 
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <unistd.h>
 
-#include <linux/kvm.h>
+#include "hv/hv.h"
 
 /* "kvm" or "process"; unset means what pvm-vmm's auto picks. */
 static inline const char *test_platform(void)
@@ -26,23 +23,10 @@ static inline const char *test_platform(void)
 	return p && *p ? p : "auto";
 }
 
-static inline int test_kvm_usable(void)
-{
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC), vm = -1;
-
-	if (fd >= 0) {
-		vm = ioctl(fd, KVM_CREATE_VM, 0);
-		if (vm >= 0)
-			close(vm);
-		close(fd);
-	}
-	return vm >= 0;
-}
-
 /* Exits 77 (ctest's skip) when the platform asked for is not on this machine. */
 static inline void test_platform_require(void)
 {
-	if (strcmp(test_platform(), "kvm") == 0 && !test_kvm_usable()) {
+	if (strcmp(test_platform(), "kvm") == 0 && hv_platform_probe() != HV_PLATFORM_KVM) {
 		printf("SKIP: kvm platform: no usable /dev/kvm on this machine\n");
 		exit(77);
 	}

@@ -24,14 +24,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <linux/kvm.h>
-
 #include "daemon/driver.h"
 #include "daemon/host.h"
+#include "hv/hv.h"
 
 #define RUNS	 20
 #define MANY	 100
@@ -326,19 +324,6 @@ static void direct_remove(int i)
 
 static const char *plat;
 
-static int kvm_usable(void)
-{
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC), vm = -1;
-
-	if (fd >= 0) {
-		vm = ioctl(fd, KVM_CREATE_VM, 0);
-		if (vm >= 0)
-			close(vm);
-		close(fd);
-	}
-	return vm >= 0;
-}
-
 /* This program once per platform, PVM_PLATFORM set; fails if any run does. */
 static int each_platform(void)
 {
@@ -349,7 +334,7 @@ static int each_platform(void)
 		pid_t pid;
 		int st;
 
-		if (strcmp(platforms[i], "kvm") == 0 && !kvm_usable()) {
+		if (strcmp(platforms[i], "kvm") == 0 && hv_platform_probe() != HV_PLATFORM_KVM) {
 			fprintf(stderr, "bench_e2e: no usable /dev/kvm: kvm_e2e_* not measured\n");
 			continue;
 		}

@@ -21,16 +21,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
-#include <linux/kvm.h>
 
 #include "guest/compute_loop.h"
+#include "hv/hv.h"
 
 #define REPEATS 5
 
@@ -456,19 +455,6 @@ static void bench_rss(void)
 	metric("vmm_rss_overhead_kib", median(r, REPEATS), "KiB");
 }
 
-static bool kvm_usable(void)
-{
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC), vm = -1;
-
-	if (fd >= 0) {
-		vm = ioctl(fd, KVM_CREATE_VM, 0);
-		if (vm >= 0)
-			close(vm);
-		close(fd);
-	}
-	return vm >= 0;
-}
-
 static void bench_platform(const char *p, double signal_ns)
 {
 	static const struct pair pairs[] = {
@@ -543,7 +529,7 @@ int main(void)
 	bench_exec_floor();
 	/* the process platform runs everywhere: its figures are never missing */
 	bench_platform("process", signal_ns);
-	if (kvm_usable())
+	if (hv_platform_probe() == HV_PLATFORM_KVM)
 		bench_platform("kvm", signal_ns);
 	else
 		fprintf(stderr, "bench_hooks: no usable /dev/kvm: kvm_* figures not measured\n");

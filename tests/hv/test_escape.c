@@ -55,7 +55,8 @@ static bool on_process(void)
 {
 	enum hv_platform_id p = vmm_platform();
 
-	return p == HV_PLATFORM_PROCESS || (p == HV_PLATFORM_AUTO && !test_kvm_usable());
+	return p == HV_PLATFORM_PROCESS ||
+	       (p == HV_PLATFORM_AUTO && hv_platform_probe() != HV_PLATFORM_KVM);
 }
 
 static bool cpu_is_amd(void)
