@@ -244,7 +244,7 @@ START_TEST(huge_console_batch_does_not_hold_the_pv_lock)
 	cfg.cmdline = "mode=pv flood=1";
 	cfg.console_fd = p[1];
 	ck_assert_msg(hv_vm_create(&cfg, &run.vm, &err) == 0, "%s", err.msg);
-	/* 64 descriptors of nearly all free RAM: eight of them are an eighth */
+	/* 64 descriptors of nearly all free RAM: the batch is 64 * ram bytes */
 	ram = run.vm->boot->free_end - run.vm->boot->free_start;
 	st.vm = run.vm;
 	ck_assert_int_eq(pthread_create(&rt, NULL, bg_run, &run), 0);
@@ -253,7 +253,10 @@ START_TEST(huge_console_batch_does_not_hold_the_pv_lock)
 	ck_assert_int_eq(pthread_create(&stt, NULL, bg_stats, &st), 0);
 	got = 1 + drain_until(p[0], &st.done);
 	pthread_join(stt, NULL);
-	ck_assert_msg(got < 8 * ram, "stats waited for %llu console bytes",
+	/* held for the whole batch, stats would wait for all 64 * ram bytes; the
+	 * bound is half of that, so a loaded machine's scheduling (a slice gap
+	 * missed now and then) does not decide the test */
+	ck_assert_msg(got < 32 * ram, "stats waited for %llu console bytes",
 		      (unsigned long long)got);
 	ck_assert_int_eq(hv_vm_stop(run.vm, 30000), 0);
 	drain_until(p[0], &run.done);
