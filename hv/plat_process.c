@@ -123,6 +123,20 @@ static uint64_t tsc_rate(void)
 	return khz;
 }
 
+/*
+ * A rough rate at once, for spin budgets only (a percent off is fine there):
+ * over what has elapsed since the first VM, at least 50 us.
+ */
+static uint64_t tsc_rate_rough(void)
+{
+	uint64_t ns, t;
+
+	while ((ns = pvm_now_ns()) - tsc0_ns < 50000)
+		;
+	t = rdtsc();
+	return (t - tsc0) * 1000000ull / (ns - tsc0_ns);
+}
+
 static int proc_tsc(struct hv_vcpu *cpu, uint64_t *tsc, uint64_t *khz)
 {
 	(void)cpu;
@@ -451,7 +465,7 @@ static int proc_vm_start(struct hv_vm *vm, struct pvm_err *err)
 	    .shared_size = p->shared_size,
 	    .doorbell_port = PV_PORT_DOORBELL,
 	    .hooks = PV_HOOK_COUNT,
-	    .spin_cycles = p->spin_ns ? tsc_rate() * SPIN_ANSWER_US / 1000 : 0,
+	    .spin_cycles = p->spin_ns ? tsc_rate_rough() * SPIN_ANSWER_US / 1000 : 0,
 	};
 	p->pid = clone_child(&in_ns);
 	if (p->pid < 0)
