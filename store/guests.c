@@ -232,12 +232,34 @@ out:
 	return ret;
 }
 
+/*
+ * One observed field of guest id: q sets it (value, updated_ms, id) and
+ * returns the new generation, and a guest.observed event carries key=value.
+ */
+static int observed_write(struct store_ctx *x, struct store_query *q, const char *id,
+			  const char *key, const char *value)
+{
+	void *st;
+	int ret = store_db_stmt(x, q, &st);
+
+	if (ret < 0)
+		return ret;
+	store_db_bind_text(x, st, 1, value);
+	store_db_bind_int(x, st, 2, store_now_ms());
+	store_db_bind_text(x, st, 3, id);
+	ret = store_db_step(x, st);
+	if (ret == 0)
+		ret = pvm_err_set(x->err, -ENOENT, "guest %s not found", id);
+	if (ret < 0)
+		return ret;
+	return store_event_gen(x, STORE_EV_GUEST_OBSERVED, id, store_db_int(x, st, 0), key, value);
+}
+
 int store_guest_set_observed(struct store *s, const char *id, enum store_observed_state state,
 			     struct store_guest *out, struct pvm_err *err)
 {
 	struct store_guest g = {0};
 	struct store_ctx x;
-	void *st;
 	int ret;
 
 	ret = store_check_str(id, STORE_ID_MAX, "id", err);
@@ -252,19 +274,8 @@ int store_guest_set_observed(struct store *s, const char *id, enum store_observe
 	ret = guest_get_x(&x, &q_get, id, &g);
 	if (ret < 0 || g.observed_state == state)
 		goto out;
-	ret = store_db_stmt(&x, &q_set_observed, &st);
-	if (ret < 0)
-		goto out;
-	store_db_bind_text(&x, st, 1, store_observed_state_name(state));
-	store_db_bind_int(&x, st, 2, store_now_ms());
-	store_db_bind_text(&x, st, 3, id);
-	ret = store_db_step(&x, st);
-	if (ret == 0)
-		ret = pvm_err_set(err, -ENOENT, "guest %s not found", id);
-	if (ret < 0)
-		goto out;
-	ret = store_event_gen(&x, STORE_EV_GUEST_OBSERVED, id, store_db_int(&x, st, 0),
-			      "observed_state", store_observed_state_name(state));
+	ret = observed_write(&x, &q_set_observed, id, "observed_state",
+			     store_observed_state_name(state));
 	if (ret == 0 && out) {
 		store_guest_free(&g);
 		ret = guest_get_x(&x, &q_get, id, &g);
@@ -283,7 +294,6 @@ int store_guest_set_platform(struct store *s, const char *id, const char *platfo
 {
 	struct store_guest g = {0};
 	struct store_ctx x;
-	void *st;
 	int ret;
 
 	ret = store_check_str(id, STORE_ID_MAX, "id", err);
@@ -298,19 +308,7 @@ int store_guest_set_platform(struct store *s, const char *id, const char *platfo
 	ret = guest_get_x(&x, &q_get, id, &g);
 	if (ret < 0 || strcmp(g.platform, platform) == 0)
 		goto out;
-	ret = store_db_stmt(&x, &q_set_platform, &st);
-	if (ret < 0)
-		goto out;
-	store_db_bind_text(&x, st, 1, platform);
-	store_db_bind_int(&x, st, 2, store_now_ms());
-	store_db_bind_text(&x, st, 3, id);
-	ret = store_db_step(&x, st);
-	if (ret == 0)
-		ret = pvm_err_set(err, -ENOENT, "guest %s not found", id);
-	if (ret < 0)
-		goto out;
-	ret = store_event_gen(&x, STORE_EV_GUEST_OBSERVED, id, store_db_int(&x, st, 0), "platform",
-			      platform);
+	ret = observed_write(&x, &q_set_platform, id, "platform", platform);
 out:
 	store_guest_free(&g);
 	return store_ctx_end(&x, ret);
