@@ -99,42 +99,35 @@ static void tsc_start(void)
 	tsc0 = rdtsc();
 }
 
-#define TSC_CALIBRATE_NS 2000000ull
+#define TSC_CALIBRATE_NS 2000000ull /* the clock page's rate: error ~1e-4 */
+#define TSC_ROUGH_NS	 50000ull   /* spin budgets: a percent off is fine */
 
-/* The rate against CLOCK_MONOTONIC over at least 2 ms since the first VM. */
-static uint64_t tsc_rate(void)
-{
-	uint64_t khz, ns, t;
-
-	pthread_mutex_lock(&tsc_lock);
-	khz = tsc_khz;
-	if (!khz) {
-		while ((ns = pvm_now_ns()) - tsc0_ns < TSC_CALIBRATE_NS) {
-			struct timespec ts = {0, (long)(TSC_CALIBRATE_NS - (ns - tsc0_ns))};
-
-			nanosleep(&ts, NULL);
-		}
-		t = rdtsc();
-		ns = pvm_now_ns();
-		khz = (t - tsc0) * 1000000ull / (ns - tsc0_ns);
-		tsc_khz = khz;
-	}
-	pthread_mutex_unlock(&tsc_lock);
-	return khz;
-}
-
-/*
- * A rough rate at once, for spin budgets only (a percent off is fine there):
- * over what has elapsed since the first VM, at least 50 us.
- */
-static uint64_t tsc_rate_rough(void)
+/* The rate against CLOCK_MONOTONIC over at least min_ns since the first VM. */
+static uint64_t tsc_rate_over(uint64_t min_ns)
 {
 	uint64_t ns, t;
 
-	while ((ns = pvm_now_ns()) - tsc0_ns < 50000)
-		;
+	while ((ns = pvm_now_ns()) - tsc0_ns < min_ns) {
+		struct timespec ts = {0, (long)(min_ns - (ns - tsc0_ns))};
+
+		nanosleep(&ts, NULL);
+	}
 	t = rdtsc();
+	ns = pvm_now_ns();
 	return (t - tsc0) * 1000000ull / (ns - tsc0_ns);
+}
+
+/* The clock page's rate, measured once per process. */
+static uint64_t tsc_rate(void)
+{
+	uint64_t khz;
+
+	pthread_mutex_lock(&tsc_lock);
+	if (!tsc_khz)
+		tsc_khz = tsc_rate_over(TSC_CALIBRATE_NS);
+	khz = tsc_khz;
+	pthread_mutex_unlock(&tsc_lock);
+	return khz;
 }
 
 static int proc_tsc(struct hv_vcpu *cpu, uint64_t *tsc, uint64_t *khz)
@@ -446,6 +439,17 @@ static pid_t clone_child(bool *in_ns)
 	return (pid_t)syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, 0);
 }
 
+/* A guest process started but not watched (no pidfd, no reaper): it goes. */
+static void abandon_child(struct proc_vm *p)
+{
+	kill(p->pid, SIGKILL);
+	waitpid(p->pid, NULL, __WALL);
+	p->pid = -1;
+	if (p->pidfd >= 0)
+		close(p->pidfd);
+	p->pidfd = -1;
+}
+
 static int proc_vm_start(struct hv_vm *vm, struct pvm_err *err)
 {
 	struct proc_vm *p = pvm_of(vm);
@@ -465,7 +469,7 @@ static int proc_vm_start(struct hv_vm *vm, struct pvm_err *err)
 	    .shared_size = p->shared_size,
 	    .doorbell_port = PV_PORT_DOORBELL,
 	    .hooks = PV_HOOK_COUNT,
-	    .spin_cycles = p->spin_ns ? tsc_rate_rough() * SPIN_ANSWER_US / 1000 : 0,
+	    .spin_cycles = p->spin_ns ? tsc_rate_over(TSC_ROUGH_NS) * SPIN_ANSWER_US / 1000 : 0,
 	};
 	p->pid = clone_child(&in_ns);
 	if (p->pid < 0)
@@ -477,17 +481,12 @@ static int proc_vm_start(struct hv_vm *vm, struct pvm_err *err)
 	/* without pidfds (valgrind has none) waitpid alone tells, SIGCHLD left alone */
 	if (p->pidfd < 0 && errno != ENOSYS) {
 		ret = errno;
-		kill(p->pid, SIGKILL);
-		waitpid(p->pid, NULL, __WALL);
-		p->pid = -1;
+		abandon_child(p);
 		return pvm_err_set(err, -ret, "guest process: pidfd: %s", strerror(ret));
 	}
 	ret = pthread_create(&p->reaper, NULL, reaper, vm);
 	if (ret) {
-		kill(p->pid, SIGKILL);
-		waitpid(p->pid, NULL, __WALL);
-		p->pid = -1;
-		p->pidfd = -1;
+		abandon_child(p);
 		return pvm_err_set(err, -ret, "guest process reaper: %s", strerror(ret));
 	}
 	p->reaper_started = true;
