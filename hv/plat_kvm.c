@@ -353,8 +353,7 @@ static void translate_exit(struct hv_vcpu *cpu, struct hv_exit *ex)
 {
 	struct kvm_run *run = kcpu_of(cpu)->run;
 
-	memset(ex, 0, offsetof(struct hv_exit, msg));
-	ex->msg[0] = 0;
+	hv_exit_clear(ex);
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
 		ex->reason = HV_EXIT_R_IO;

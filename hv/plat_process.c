@@ -642,7 +642,7 @@ static void take_exit(struct hv_proc_vcpu *pc)
 
 static int dead_exit(struct proc_vm *p, struct hv_exit *ex)
 {
-	memset(ex, 0, offsetof(struct hv_exit, msg));
+	hv_exit_clear(ex);
 	describe_death(p, ex->msg, sizeof(ex->msg));
 	/* the filter kills the process for a system call from the stub's code:
 	 * only a guest that jumped into the stub gets there */

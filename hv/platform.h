@@ -12,7 +12,9 @@
 #define PVM_HV_PLATFORM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "common/common.h"
 
@@ -59,6 +61,13 @@ struct hv_exit {
 	} fault;
 	char msg[192];
 };
+
+/* A fresh exit: every field zero, an empty message (the message's bytes untouched). */
+static inline void hv_exit_clear(struct hv_exit *ex)
+{
+	memset(ex, 0, offsetof(struct hv_exit, msg));
+	ex->msg[0] = 0;
+}
 
 /*
  * The ops table. Calls return 0 or a negative errno (with err filled where it

@@ -185,8 +185,7 @@ static void syscall_exit(struct hv_vcpu *cpu, struct hv_proc_vcpu *pc, struct hv
 
 bool hv_proc_translate(struct hv_vcpu *cpu, struct hv_proc_vcpu *pc, struct hv_exit *ex)
 {
-	memset(ex, 0, offsetof(struct hv_exit, msg));
-	ex->msg[0] = 0;
+	hv_exit_clear(ex);
 	pc->pending = HV_PROC_NONE;
 	switch (pc->signo) {
 	case SIGUSR1:
