@@ -129,6 +129,9 @@ int api_h_events(struct api_req *rq, struct api_resp *rs)
 		return api_problem(rs, 400, API_P_INVALID, "?limit",
 				   "query parameter limit must be between 1 and %d",
 				   STORE_LIST_MAX);
+	if (last_id && pvm_parse_int(last_id, 0, INT64_MAX, &(int64_t){0}) < 0)
+		return api_problem(rs, 400, API_P_INVALID, "Last-Event-ID",
+				   "Last-Event-ID must be an event sequence number");
 	if (accept && strstr(accept, "text/event-stream")) {
 		struct sse *s = calloc(1, sizeof(*s));
 		int64_t last;

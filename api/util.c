@@ -77,7 +77,8 @@ const char *api_rfc3339(int64_t ms, char *buf, size_t len)
 
 int api_page_opts(struct api_req *rq, struct api_resp *rs, struct store_list_opts *opts)
 {
-	const char *tok = api_query(rq, "page_token");
+	size_t toklen = 0;
+	const char *tok = NULL;
 	uint64_t limit;
 	int ret;
 
@@ -89,8 +90,13 @@ int api_page_opts(struct api_req *rq, struct api_resp *rs, struct store_list_opt
 			    "query parameter limit must be between 1 and %d", STORE_LIST_MAX);
 		return -EINVAL;
 	}
-	if (tok && (strlen(tok) >= STORE_ID_MAX || strspn(tok, "abcdefghijklmnopqrstuvwxyz"
-							       "0123456789_") != strlen(tok))) {
+	/* The length MHD decoded, so "%00garbage" is not taken for "". */
+	if (MHD_lookup_connection_value_n(rq->conn, MHD_GET_ARGUMENT_KIND, "page_token",
+					  strlen("page_token"), &tok, &toklen) != MHD_YES)
+		tok = NULL;
+	if (tok && (toklen != strlen(tok) || strlen(tok) >= STORE_ID_MAX ||
+		    strspn(tok, "abcdefghijklmnopqrstuvwxyz"
+				"0123456789_") != strlen(tok))) {
 		api_problem(rs, 400, API_P_INVALID, "?page_token", "invalid page_token");
 		return -EINVAL;
 	}

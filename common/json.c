@@ -5,6 +5,8 @@
  * range is an error naming the field (as a JSON pointer).
  */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/common.h"
@@ -13,6 +15,276 @@ const struct pvm_json_limits pvm_json_default_limits = {
     .max_bytes = 1u << 20,
     .max_depth = 32,
 };
+
+/* Appends a JSON pointer reference token, escaping '~' and '/' (RFC 6901). */
+static void pointer_join(char *out, size_t outlen, const char *path, const char *name)
+{
+	size_t n = (size_t)snprintf(out, outlen, "%s/", path);
+
+	for (const char *p = name; *p && n + 3 < outlen; p++) {
+		if (*p == '~' || *p == '/') {
+			out[n++] = '~';
+			out[n++] = *p == '~' ? '0' : '1';
+		} else {
+			out[n++] = *p;
+		}
+	}
+	out[n < outlen ? n : outlen - 1] = '\0';
+}
+
+/*
+ * json-c keeps the last of duplicate keys and clamps integers outside int64,
+ * so a second pass over the (already validated) text refuses both, naming
+ * the value by its JSON pointer.
+ */
+struct scan {
+	const char *p, *end;
+	struct pvm_buf key;
+	struct pvm_err *err;
+	bool reported; /* err holds the message */
+};
+
+static void scan_ws(struct scan *s)
+{
+	while (s->p < s->end && strchr(" \t\r\n", *s->p))
+		s->p++;
+}
+
+static void put_utf8(struct pvm_buf *b, uint32_t c)
+{
+	char u[4];
+	size_t n;
+
+	if (c < 0x80) {
+		u[0] = (char)c;
+		n = 1;
+	} else if (c < 0x800) {
+		u[0] = (char)(0xc0 | (c >> 6));
+		u[1] = (char)(0x80 | (c & 0x3f));
+		n = 2;
+	} else if (c < 0x10000) {
+		u[0] = (char)(0xe0 | (c >> 12));
+		u[1] = (char)(0x80 | ((c >> 6) & 0x3f));
+		u[2] = (char)(0x80 | (c & 0x3f));
+		n = 3;
+	} else {
+		u[0] = (char)(0xf0 | (c >> 18));
+		u[1] = (char)(0x80 | ((c >> 12) & 0x3f));
+		u[2] = (char)(0x80 | ((c >> 6) & 0x3f));
+		u[3] = (char)(0x80 | (c & 0x3f));
+		n = 4;
+	}
+	pvm_buf_append(b, u, n);
+}
+
+static uint32_t hex4(const char *p)
+{
+	uint32_t v = 0;
+
+	for (int i = 0; i < 4; i++) {
+		char c = p[i];
+
+		v = v * 16 + (uint32_t)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+	}
+	return v;
+}
+
+/* Skips the string at s->p; with out, decodes it there (surrogate pairs joined). */
+static int scan_string(struct scan *s, struct pvm_buf *out)
+{
+	static const char esc_in[] = "\"\\/bfnrt", esc_out[] = "\"\\/\b\f\n\r\t";
+	uint32_t c, lo;
+
+	if (out)
+		pvm_buf_reset(out);
+	s->p++;
+	while (s->p < s->end && *s->p != '"') {
+		if (*s->p != '\\') {
+			if (out)
+				pvm_buf_append(out, s->p, 1);
+			s->p++;
+			continue;
+		}
+		if (s->end - s->p < 2)
+			return -EINVAL;
+		if (s->p[1] != 'u') {
+			const char *e = strchr(esc_in, s->p[1]);
+
+			if (!e || !*e)
+				return -EINVAL;
+			if (out)
+				pvm_buf_append(out, &esc_out[e - esc_in], 1);
+			s->p += 2;
+			continue;
+		}
+		if (s->end - s->p < 6)
+			return -EINVAL;
+		c = hex4(s->p + 2);
+		s->p += 6;
+		if (c >= 0xd800 && c < 0xdc00 && s->end - s->p >= 6 && s->p[0] == '\\' &&
+		    s->p[1] == 'u') {
+			lo = hex4(s->p + 2);
+			if (lo >= 0xdc00 && lo < 0xe000) {
+				c = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
+				s->p += 6;
+			}
+		}
+		if (out)
+			put_utf8(out, c);
+	}
+	if (s->p >= s->end)
+		return -EINVAL;
+	s->p++;
+	if (out && (out->failed || !out->data))
+		return out->failed ? -ENOMEM : pvm_buf_append(out, "", 0);
+	return 0;
+}
+
+static int scan_number(struct scan *s, const char *ptr)
+{
+	const char *start = s->p;
+	bool integer = true;
+	char num[32], *e;
+	size_t n;
+
+	while (s->p < s->end && strchr("+-0123456789.eE", *s->p)) {
+		if (strchr(".eE", *s->p))
+			integer = false;
+		s->p++;
+	}
+	n = (size_t)(s->p - start);
+	if (!integer)
+		return 0;
+	/* "-9223372036854775808" is 20 characters; JSON has no leading zeros. */
+	if (n < sizeof(num)) {
+		memcpy(num, start, n);
+		num[n] = '\0';
+		errno = 0;
+		(void)strtoll(num, &e, 10);
+		if (errno == 0 && *e == '\0')
+			return 0;
+	}
+	s->reported = true;
+	return pvm_err_field(s->err, -ERANGE, ptr, "%s%s: integer %.*s%s is out of range",
+			     *ptr ? "field " : "", *ptr ? ptr : "document", n > 24 ? 24 : (int)n,
+			     start, n > 24 ? "..." : "");
+}
+
+static int scan_value(struct scan *s, const char *ptr);
+
+static int scan_array(struct scan *s, const char *ptr)
+{
+	char sub[PVM_ERR_FIELD_MAX];
+	int ret;
+
+	s->p++;
+	scan_ws(s);
+	if (s->p < s->end && *s->p == ']') {
+		s->p++;
+		return 0;
+	}
+	for (size_t i = 0;; i++) {
+		snprintf(sub, sizeof(sub), "%s/%zu", ptr, i);
+		ret = scan_value(s, sub);
+		if (ret < 0)
+			return ret;
+		scan_ws(s);
+		if (s->p >= s->end)
+			return -EINVAL;
+		if (*s->p++ == ']')
+			return 0;
+	}
+}
+
+static int scan_object(struct scan *s, const char *ptr)
+{
+	char sub[PVM_ERR_FIELD_MAX];
+	json_object *seen;
+	int ret;
+
+	s->p++;
+	scan_ws(s);
+	if (s->p < s->end && *s->p == '}') {
+		s->p++;
+		return 0;
+	}
+	seen = json_object_new_object();
+	if (!seen)
+		return -ENOMEM;
+	for (;;) {
+		scan_ws(s);
+		ret = s->p < s->end && *s->p == '"' ? scan_string(s, &s->key) : -EINVAL;
+		if (ret < 0)
+			break;
+		pointer_join(sub, sizeof(sub), ptr, s->key.data);
+		if (json_object_object_get_ex(seen, s->key.data, NULL)) {
+			s->reported = true;
+			ret = pvm_err_field(s->err, -EINVAL, sub, "duplicate key \"%s\" at %s",
+					    s->key.data, sub);
+			break;
+		}
+		if (json_object_object_add(seen, s->key.data, NULL) < 0) {
+			ret = -ENOMEM;
+			break;
+		}
+		scan_ws(s);
+		if (s->p >= s->end || *s->p != ':') {
+			ret = -EINVAL;
+			break;
+		}
+		s->p++;
+		ret = scan_value(s, sub);
+		if (ret < 0)
+			break;
+		scan_ws(s);
+		if (s->p >= s->end) {
+			ret = -EINVAL;
+			break;
+		}
+		if (*s->p++ == '}')
+			break;
+	}
+	json_object_put(seen);
+	return ret;
+}
+
+static int scan_value(struct scan *s, const char *ptr)
+{
+	scan_ws(s);
+	if (s->p >= s->end)
+		return -EINVAL;
+	switch (*s->p) {
+	case '"':
+		return scan_string(s, NULL);
+	case '[':
+		return scan_array(s, ptr);
+	case '{':
+		return scan_object(s, ptr);
+	case 't':
+	case 'n':
+		s->p += 4;
+		return 0;
+	case 'f':
+		s->p += 5;
+		return 0;
+	default:
+		return scan_number(s, ptr);
+	}
+}
+
+static int scan_document(const char *buf, size_t len, struct pvm_err *err)
+{
+	struct scan s = {.p = buf, .end = buf + len, .err = err};
+	int ret;
+
+	pvm_buf_init(&s.key);
+	ret = scan_value(&s, "");
+	pvm_buf_free(&s.key);
+	if (ret < 0 && !s.reported)
+		return ret == -ENOMEM ? pvm_err_set(err, ret, "out of memory")
+				      : pvm_err_field(err, ret, "", "malformed JSON");
+	return ret;
+}
 
 int pvm_json_parse(const char *buf, size_t len, const struct pvm_json_limits *limits,
 		   json_object **out, struct pvm_err *err)
@@ -67,6 +339,9 @@ int pvm_json_parse(const char *buf, size_t len, const struct pvm_json_limits *li
 			goto out;
 		}
 	}
+	ret = scan_document(buf, len, err);
+	if (ret < 0)
+		goto out;
 	*out = obj;
 	obj = NULL;
 out:
@@ -112,22 +387,6 @@ static bool type_matches(json_object *v, enum pvm_json_type type)
 		return json_object_is_type(v, json_type_array);
 	}
 	return false;
-}
-
-/* Appends a JSON pointer reference token, escaping '~' and '/' (RFC 6901). */
-static void pointer_join(char *out, size_t outlen, const char *path, const char *name)
-{
-	size_t n = (size_t)snprintf(out, outlen, "%s/", path);
-
-	for (const char *p = name; *p && n + 3 < outlen; p++) {
-		if (*p == '~' || *p == '/') {
-			out[n++] = '~';
-			out[n++] = *p == '~' ? '0' : '1';
-		} else {
-			out[n++] = *p;
-		}
-	}
-	out[n < outlen ? n : outlen - 1] = '\0';
 }
 
 static const struct pvm_json_field *find_field(const struct pvm_json_field *fields, size_t n,

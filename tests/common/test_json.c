@@ -54,7 +54,7 @@ static const struct bad_case bad_cases[] = {
     {"{\"name\":\"a\",\"vcpus\":1.5}", -EINVAL, "/vcpus", "must be an integer", 0},
     {"{\"name\":\"a\",\"vcpus\":0}", -ERANGE, "/vcpus", "between 1 and 256", 0},
     {"{\"name\":\"a\",\"vcpus\":-3}", -ERANGE, "/vcpus", "between 1 and 256", 0},
-    {"{\"name\":\"a\",\"vcpus\":99999999999999999999}", -ERANGE, "/vcpus", "between", 0},
+    {"{\"name\":\"a\",\"vcpus\":99999999999999999999}", -ERANGE, "/vcpus", "out of range", 0},
     {"{\"name\":\"\",\"vcpus\":1}", -EINVAL, "/name", "at least 1 bytes", 0},
     {"{\"name\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\","
      "\"vcpus\":1}",
@@ -65,6 +65,17 @@ static const struct bad_case bad_cases[] = {
     {"{\"name\":\"a\",\"vcpus\":1,\"hooks\":{}}", -EINVAL, "/hooks", "must be an array", 0},
     {"{\"name\":\"a\",\"vcpus\":1,\"hooks\":[1,2,3,4,5,6,7,8,9]}", -EINVAL, "/hooks",
      "at most 8 elements", 0},
+    {"{\"name\":\"a\",\"name\":\"b\",\"vcpus\":1}", -EINVAL, "/name", "duplicate key \"name\"", 0},
+    {"{\"name\":\"a\",\"vcpus\":1,\"labels\":{\"k\":\"1\",\"\\u006b\":\"2\"}}", -EINVAL,
+     "/labels/k", "duplicate key \"k\"", 0},
+    {"{\"name\":\"a\",\"vcpus\":1,\"hooks\":[{},{\"x\":1,\"x\":1}]}", -EINVAL, "/hooks/1/x",
+     "duplicate key", 0},
+    {"{\"name\":\"a\",\"vcpus\":9223372036854775808}", -ERANGE, "/vcpus", "out of range", 0},
+    {"{\"name\":\"a\",\"vcpus\":-9223372036854775809}", -ERANGE, "/vcpus", "out of range", 0},
+    {"{\"name\":\"a\",\"vcpus\":99999999999999999999999999999999999}", -ERANGE, "/vcpus",
+     "out of range", 0},
+    {"{\"name\":\"a\",\"vcpus\":1,\"hooks\":[18446744073709551615]}", -ERANGE, "/hooks/0",
+     "out of range", 0},
     {"{\"name\":null,\"vcpus\":1}", -EINVAL, "/name", "must not be null", 0},
     {"{\"name\":\"a\",\"vcpus\":1,\"ratio\":\"x\"}", -EINVAL, "/ratio", "must be a number", 0},
 };
@@ -94,6 +105,40 @@ START_TEST(test_bad_documents)
 	ck_assert_str_eq(err.field, c->field);
 	ck_assert_msg(strstr(err.msg, c->message), "case %d: message '%s' lacks '%s'", _i, err.msg,
 		      c->message);
+}
+END_TEST
+
+/* hv/ctl.c parses control requests with pvm_json_parse: a repeated "cmd" is refused. */
+START_TEST(test_ctl_duplicate_cmd)
+{
+	const char *doc = "{\"cmd\":\"status\",\"cmd\":\"stop\"}";
+	struct pvm_err err = {0};
+	json_object *obj = NULL;
+
+	ck_assert_int_eq(pvm_json_parse(doc, strlen(doc), NULL, &obj, &err), -EINVAL);
+	ck_assert_ptr_null(obj);
+	ck_assert_str_eq(err.field, "/cmd");
+	ck_assert_msg(strstr(err.msg, "duplicate key \"cmd\""), "%s", err.msg);
+}
+END_TEST
+
+START_TEST(test_int64_edges)
+{
+	const char *docs[] = {"9223372036854775807", "-9223372036854775808", "[0,-0,1e30,1.5]",
+			      "{\"a\":{\"a\":1},\"b\":{\"a\":2}}",
+			      "{\"\\ud83d\\ude00\":1,\"x\":2}"};
+	struct pvm_err err = {0};
+
+	for (size_t i = 0; i < PVM_ARRAY_SIZE(docs); i++) {
+		json_object *obj = NULL;
+
+		ck_assert_msg(pvm_json_parse(docs[i], strlen(docs[i]), NULL, &obj, &err) == 0,
+			      "%s: %s", docs[i], err.msg);
+		json_object_put(obj);
+	}
+	ck_assert_int_eq(
+	    pvm_json_parse("9223372036854775808", 19, NULL, &(json_object *){NULL}, &err), -ERANGE);
+	ck_assert_str_eq(err.field, "");
 }
 END_TEST
 
@@ -192,6 +237,8 @@ int main(void)
 
 	tcase_add_loop_test(tc, test_bad_documents, 0, (int)PVM_ARRAY_SIZE(bad_cases));
 	tcase_add_test(tc, test_good_document);
+	tcase_add_test(tc, test_ctl_duplicate_cmd);
+	tcase_add_test(tc, test_int64_edges);
 	tcase_add_test(tc, test_top_level_scalars);
 	tcase_add_test(tc, test_size_limit);
 	tcase_add_test(tc, test_nested_path);
