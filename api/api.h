@@ -15,6 +15,8 @@
 #include "common/common.h"
 
 struct store;
+struct store_event;
+struct controller;
 struct api_server;
 
 /* Every problem+json answer has type API_PROBLEM_URI + a stable slug:
@@ -38,20 +40,26 @@ enum api_hook_bit {
 int api_hook_bit(const char *name);
 
 struct api_config {
-	const char *listen;	  /* "ADDR:PORT"; port 0 picks an ephemeral one */
-	const char *tls_cert;	  /* PEM file, or NULL for plain HTTP */
-	const char *tls_key;	  /* PEM file, required with tls_cert */
-	size_t body_limit;	  /* request bodies above this get 413; 0: 1 MiB */
-	bool metrics_open;	  /* serve /metrics without a token */
-	unsigned heartbeat_s;	  /* hosts missing 3 of these become unreachable; 0: 10 */
-	unsigned max_wait_s;	  /* upper bound of ?wait= on long polls; 0: 60 */
-	unsigned grace_s;	  /* how long SIGTERM waits for requests in flight; 0: 10 */
-	const char *sched_policy; /* sched_policy_parse() text over the default, or NULL */
-	struct store *store;	  /* borrowed; must outlive the server */
+	const char *listen;   /* "ADDR:PORT"; port 0 picks an ephemeral one */
+	const char *tls_cert; /* PEM file, or NULL for plain HTTP */
+	const char *tls_key;  /* PEM file, required with tls_cert */
+	size_t body_limit;    /* request bodies above this get 413; 0: 1 MiB */
+	bool metrics_open;    /* serve /metrics without a token */
+	unsigned heartbeat_s; /* hosts missing 3 of these become unreachable; 0: 10 */
+	unsigned max_wait_s;  /* upper bound of ?wait= on long polls; 0: 60 */
+	unsigned grace_s;     /* how long SIGTERM waits for requests in flight; 0: 10 */
+	struct store *store;  /* borrowed; must outlive the server */
+	/* borrowed; places, reaps and answers for the fleet; must outlive the server */
+	struct controller *controller;
 };
 
 /* Starts serving in background threads. */
 int api_server_start(const struct api_config *cfg, struct api_server **out, struct pvm_err *err);
+/*
+ * For the controller's on_event: drops cached tokens a revocation anywhere
+ * (any replica on the same store) made stale. arg is the api_server.
+ */
+void api_server_event(const struct store_event *ev, void *arg);
 /* The port actually bound (useful with port 0). */
 uint16_t api_server_port(const struct api_server *srv);
 /*

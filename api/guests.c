@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * /v1/guests: create (stored pending, placed by the scheduler, bound to a
- * host, all in one transaction), read, desired state, delete, and the host's
- * reports of observed state, negotiated hooks and hook statistics.
+ * /v1/guests: create (stored pending in one transaction, then placed by the
+ * controller, whose decision the answer waits for), read, desired state,
+ * delete, and the host's reports of observed state, negotiated hooks and
+ * hook statistics.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -11,7 +12,7 @@
 #include <gnutls/crypto.h>
 
 #include "api/handlers.h"
-#include "schedulers/sched.h"
+#include "controller/controller.h"
 #include "store/store.h"
 
 static json_object *caps_json(const struct store_cap *c, size_t n)
@@ -95,106 +96,23 @@ static json_object *detail_from_store(struct store *st, const char *id)
 	return d;
 }
 
-static uint64_t id_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
-/*
- * Reads of one guest are frequent (operators, host daemons) and its detail
- * costs two store reads; it changes only through reports and deletes made
- * by this server, which drop the cached copy. The TTL bounds what a writer
- * outside this process could leave stale.
- */
-/* The detail as members ("capabilities":[...],"hook_stats":[...],...) to splice
- * into the guest's object; caller frees; NULL when the store fails. */
-static char *detail_members(struct api_server *srv, const char *id)
-{
-	struct api_detail_slot *sl = &srv->detail[id_hash(id) % API_DETAIL_SLOTS];
-	char *text = NULL, *keep;
-	uint64_t version;
-	json_object *d;
-	size_t len;
-
-	pthread_mutex_lock(&srv->detail_lock);
-	version = sl->version;
-	if (sl->text && sl->expires_ns > pvm_now_ns() && strcmp(sl->id, id) == 0)
-		text = strdup(sl->text);
-	pthread_mutex_unlock(&srv->detail_lock);
-	if (text)
-		return text;
-	d = detail_from_store(srv->cfg.store, id);
-	if (!d)
-		return NULL;
-	text = api_json_dup(d);
-	json_object_put(d);
-	if (!text)
-		return NULL;
-	/* "{...}" -> "..." */
-	len = strlen(text);
-	memmove(text, text + 1, len - 2);
-	text[len - 2] = '\0';
-	keep = strdup(text);
-	pthread_mutex_lock(&srv->detail_lock);
-	if (keep && sl->version == version) {
-		free(sl->text);
-		snprintf(sl->id, sizeof(sl->id), "%s", id);
-		sl->text = keep;
-		sl->expires_ns = pvm_now_ns() + API_DETAIL_TTL_NS;
-		keep = NULL;
-	}
-	pthread_mutex_unlock(&srv->detail_lock);
-	free(keep);
-	return text;
-}
-
+/* Two store reads per answer, no cache: a report through any controller
+ * sharing the store shows at once. */
 int api_guest_answer(struct api_server *srv, const struct store_guest *g, struct api_resp *rs)
 {
-	json_object *o = api_guest_json(g);
-	char *members = detail_members(srv, g->id);
-	const char *base;
-	size_t blen, mlen;
-	char *buf;
+	json_object *o, *d = detail_from_store(srv->cfg.store, g->id);
 
-	api_set_etag(rs, g->generation);
-	if (!members)
-		return api_json(rs, 200, o);
-	base = json_object_to_json_string_length(
-	    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &blen);
-	mlen = strlen(members);
-	buf = malloc(blen + mlen + 2);
-	if (!buf) {
-		free(members);
-		return api_json(rs, 200, o);
+	if (!d)
+		return api_problem(rs, 503, API_P_UNAVAILABLE, NULL,
+				   "the store does not answer for guest %s", g->id);
+	o = api_guest_json(g);
+	json_object_object_foreach(d, key, val)
+	{
+		json_object_object_add(o, key, json_object_get(val));
 	}
-	/* base ends with '}': append ",members}" */
-	memcpy(buf, base, blen - 1);
-	buf[blen - 1] = ',';
-	memcpy(buf + blen, members, mlen);
-	buf[blen + mlen] = '}';
-	buf[blen + mlen + 1] = '\0';
-	free(members);
-	json_object_put(o);
-	rs->status = 200;
-	rs->raw = buf;
-	rs->raw_len = blen + mlen + 1;
-	rs->content_type = "application/json";
-	return 0;
-}
-
-void api_guest_detail_forget(struct api_server *srv, const char *id)
-{
-	struct api_detail_slot *sl = &srv->detail[id_hash(id) % API_DETAIL_SLOTS];
-
-	pthread_mutex_lock(&srv->detail_lock);
-	sl->version++;
-	free(sl->text);
-	sl->text = NULL;
-	pthread_mutex_unlock(&srv->detail_lock);
+	json_object_put(d);
+	api_set_etag(rs, g->generation);
+	return api_json(rs, 200, o);
 }
 
 json_object *api_guest_json(const struct store_guest *g)
@@ -227,71 +145,6 @@ json_object *api_guest_json(const struct store_guest *g)
 	return o;
 }
 
-/* Small record of the decision, kept with the placement. */
-static char *decision_json(const struct sched_placement *p, const char *policy)
-{
-	json_object *o = json_object_new_object();
-	char *s;
-
-	json_object_object_add(o, "chosen",
-			       p->host_id[0] ? json_object_new_string(p->host_id) : NULL);
-	json_object_object_add(o, "score", json_object_new_double(p->score));
-	json_object_object_add(o, "hosts_total", json_object_new_int((int)p->hosts_total));
-	json_object_object_add(o, "hosts_examined", json_object_new_int((int)p->hosts_examined));
-	json_object_object_add(o, "hosts_feasible", json_object_new_int((int)p->hosts_feasible));
-	json_object_object_add(o, "policy", json_object_new_string(policy));
-	s = api_json_dup(o);
-	json_object_put(o);
-	return s;
-}
-
-int api_place(struct api_server *srv, struct store_guest *g, bool record, struct pvm_err *err)
-{
-	struct store *st = srv->cfg.store;
-	struct sched_placement p = {0};
-	struct store_guest bound;
-	struct sched_guest sg;
-	char policy[512];
-	json_object *spec = api_json_text(g->spec);
-	char *why = NULL;
-	int ret;
-
-	ret = api_sched_guest(g->id, spec, &sg, err);
-	json_object_put(spec);
-	if (ret < 0)
-		return ret;
-	sched_policy_format(sched_fleet_policy(srv->fleet), policy, sizeof(policy));
-	ret = sched_fleet_place(srv->fleet, &sg, NULL, &p, err);
-	if (ret == SCHED_ENOHOST) {
-		if (record) {
-			struct store_placement pl = {0};
-			json_object *o = json_object_new_object();
-
-			json_object_object_add(o, "reason", json_object_new_string(err->msg));
-			pl.explanation = api_json_dup(o);
-			json_object_put(o);
-			snprintf(pl.guest_id, sizeof(pl.guest_id), "%s", g->id);
-			snprintf(pl.decision, sizeof(pl.decision), "unschedulable");
-			store_placement_add(st, &pl, NULL);
-			store_placement_free(&pl);
-		}
-		return -ENOSPC;
-	}
-	if (ret < 0)
-		return ret;
-	why = decision_json(&p, policy);
-	ret = store_guest_bind(st, g->id, 0, p.host_id, why, &bound, err);
-	free(why);
-	if (ret < 0)
-		return ret;
-	store_guest_free(g);
-	*g = bound;
-	/* The store is the truth; a fleet that disagrees is reloaded at restart. */
-	if (sched_fleet_bind(srv->fleet, &sg, p.host_id, err) < 0)
-		pvm_log_warn("api: scheduler: bind %s: %s", g->id, err->msg);
-	return 0;
-}
-
 static void request_hash(struct api_req *rq, char out[STORE_HASH_HEX])
 {
 	gnutls_hash_hd_t h;
@@ -307,17 +160,33 @@ static void request_hash(struct api_req *rq, char out[STORE_HASH_HEX])
 		snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
-/* Answers a replay (0 and rs filled), or says there is none (-ENOENT). */
+/*
+ * Answers a replay (0 and rs filled), or says there is none (-ENOENT). A
+ * replay answers the guest as it is now (placed since, perhaps), or the
+ * first answer when the guest is gone.
+ */
 static int idem_replay(struct api_req *rq, struct api_resp *rs, const char *key, const char *hash)
 {
+	struct store *st = rq->srv->cfg.store;
 	struct store_idem r = {0};
-	int ret = store_idem_get(rq->srv->cfg.store, key, 0, &r, NULL);
+	struct store_guest g;
+	json_object *first;
+	const char *id = NULL;
+	int ret = store_idem_get(st, key, 0, &r, NULL);
 
 	if (ret < 0)
 		return ret;
 	if (strcmp(r.request_hash, hash) != 0) {
 		api_problem(rs, 422, API_P_IDEMPOTENCY, NULL,
 			    "Idempotency-Key was first used with another request");
+		goto out;
+	}
+	first = json_tokener_parse(r.body);
+	if (r.status == 201 && pvm_json_get_str(first, "id", &id) == 0 &&
+	    store_guest_get(st, id, &g, NULL) == 0) {
+		api_set_etag(rs, g.generation);
+		api_json(rs, 201, api_guest_json(&g));
+		store_guest_free(&g);
 	} else {
 		rs->status = (unsigned)r.status;
 		rs->raw = r.body;
@@ -325,6 +194,8 @@ static int idem_replay(struct api_req *rq, struct api_resp *rs, const char *key,
 		rs->content_type = "application/json";
 		r.body = NULL;
 	}
+	json_object_put(first);
+out:
 	store_idem_free(&r);
 	return 0;
 }
@@ -355,15 +226,42 @@ static int guest_from_spec(json_object *spec, struct store_guest *g)
 	return g->spec ? 0 : -ENOMEM;
 }
 
+/* How long a create waits for the controller's decision before it answers
+ * with the guest still pending (the CLI's --wait then watches it). */
+#define API_PLACE_WAIT_NS (2ull * 1000000000ull)
+
+static int idem_record(struct store *st, const char *key, const char *hash,
+		       const struct store_guest *g, struct pvm_err *err)
+{
+	struct store_idem r = {.status = 201};
+	json_object *ans = api_guest_json(g);
+	int ret;
+
+	snprintf(r.key, sizeof(r.key), "%s", key);
+	snprintf(r.request_hash, sizeof(r.request_hash), "%s", hash);
+	r.body = api_json_dup(ans);
+	json_object_put(ans);
+	r.expires_ms = (int64_t)(pvm_wall_ns() / 1000000) + 24 * 3600 * 1000;
+	ret = r.body ? store_idem_put(st, &r, err) : pvm_err_set(err, -ENOMEM, "out of memory");
+	free(r.body);
+	return ret;
+}
+
+/*
+ * One transaction stores the guest (and its idempotency key: the key's
+ * check and the create are atomic, whichever controller serves a retry);
+ * then the answer waits, bounded, for the controller's placement.
+ */
 int api_h_guest_create(struct api_req *rq, struct api_resp *rs)
 {
 	struct api_server *srv = rq->srv;
 	struct store *st = srv->cfg.store;
 	const char *ikey = api_header(rq, "Idempotency-Key");
 	char key[STORE_KEY_MAX], hash[STORE_HASH_HEX];
-	struct store_guest g = {0};
+	struct store_guest g = {0}, d;
 	struct pvm_err err = {0};
-	json_object *spec, *ans;
+	json_object *spec;
+	int64_t since = 0;
 	int ret;
 
 	if (ikey && (!*ikey || strlen(ikey) > 200)) {
@@ -384,57 +282,46 @@ int api_h_guest_create(struct api_req *rq, struct api_resp *rs)
 		snprintf(key, sizeof(key), "%s:%s", rq->token_id, ikey);
 		request_hash(rq, hash);
 	}
-	pthread_mutex_lock(&srv->place_lock);
-	if (ikey && idem_replay(rq, rs, key, hash) == 0)
-		goto out_unlock;
-	ret = store_tx_begin(st, &err);
+	ret = store_events_last_seq(st, &since, &err);
+	if (ret == 0)
+		ret = store_tx_begin(st, &err);
 	if (ret < 0)
 		goto store_err;
+	if (ikey) {
+		ret = idem_replay(rq, rs, key, hash);
+		if (ret == 0) {
+			store_tx_rollback(st);
+			goto out;
+		}
+		if (ret != -ENOENT)
+			goto rollback;
+	}
 	ret = store_guest_create(st, &g, &err);
+	if (ret == 0 && ikey)
+		ret = idem_record(st, key, hash, &g, &err);
 	if (ret < 0)
 		goto rollback;
-	if (g.desired_state == STORE_DESIRED_RUNNING) {
-		struct pvm_err perr = {0};
-
-		ret = api_place(srv, &g, true, &perr);
-		if (ret < 0 && ret != -ENOSPC)
-			pvm_log_warn("api: placing %s: %s", g.id, perr.msg);
-	}
-	ans = api_guest_json(&g);
-	if (ikey) {
-		struct store_idem r = {.status = 201};
-
-		snprintf(r.key, sizeof(r.key), "%s", key);
-		snprintf(r.request_hash, sizeof(r.request_hash), "%s", hash);
-		r.body = api_json_dup(ans);
-		r.expires_ms = (int64_t)(pvm_wall_ns() / 1000000) + 24 * 3600 * 1000;
-		ret = store_idem_put(st, &r, &err);
-		free(r.body);
-		if (ret < 0) {
-			json_object_put(ans);
-			goto rollback;
-		}
-	}
 	ret = store_tx_commit(st, &err);
-	if (ret < 0) {
-		json_object_put(ans);
-		goto fleet_undo;
+	if (ret < 0)
+		goto store_err;
+	if (g.desired_state == STORE_DESIRED_RUNNING) {
+		ret = controller_wait_decision(srv->cfg.controller, g.id, since,
+					       pvm_now_ns() + API_PLACE_WAIT_NS, &d, &err);
+		if (ret == 0 || ret == -ETIMEDOUT) {
+			store_guest_free(&g);
+			g = d;
+		}
 	}
 	snprintf(rs->location, sizeof(rs->location), "/v1/guests/%s", g.id);
 	api_set_etag(rs, g.generation);
-	api_json(rs, 201, ans);
-	goto out_unlock;
+	api_json(rs, 201, api_guest_json(&g));
+	goto out;
 rollback:
 	store_tx_rollback(st);
-fleet_undo:
-	if (g.id[0])
-		sched_fleet_unbind(srv->fleet, g.id);
 store_err:
 	api_store_problem(rs, ret, &err);
-out_unlock:
-	pthread_mutex_unlock(&srv->place_lock);
-	store_guest_free(&g);
 out:
+	store_guest_free(&g);
 	json_object_put(spec);
 	return 0;
 }
@@ -543,8 +430,6 @@ int api_h_guest_patch(struct api_req *rq, struct api_resp *rs)
 		api_store_problem(rs, ret, &err);
 		goto out_guest;
 	}
-	if (g.desired_state == STORE_DESIRED_RUNNING && !g.host_id[0])
-		api_reaper_kick(srv);
 	api_guest_answer(srv, &g, rs);
 out_guest:
 	store_guest_free(&g);
@@ -562,13 +447,7 @@ int api_h_guest_delete(struct api_req *rq, struct api_resp *rs)
 
 	if (api_if_match(rq, rs, &gen) < 0)
 		return 0;
-	pthread_mutex_lock(&srv->place_lock);
 	ret = store_guest_delete(srv->cfg.store, rq->params[0], gen, &err);
-	if (ret == 0) {
-		sched_fleet_unbind(srv->fleet, rq->params[0]);
-		api_guest_detail_forget(srv, rq->params[0]);
-	}
-	pthread_mutex_unlock(&srv->place_lock);
 	if (ret < 0)
 		return api_store_problem(rs, ret, &err);
 	rs->status = 204;
@@ -714,93 +593,6 @@ static int parse_report(json_object *body, struct report *r, struct pvm_err *err
 	return 0;
 }
 
-/* A report's total of vCPU exits: its "total", else the sum of its reasons. */
-static int64_t exits_total(const struct store_exit_count *e, size_t n)
-{
-	int64_t sum = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(e[i].reason, "total") == 0)
-			return e[i].count;
-		sum += e[i].count;
-	}
-	return sum;
-}
-
-/* The increase of a cumulative counter; one that went down means the VMM
- * restarted, so its value is the increase. */
-static int64_t increase(int64_t cur, int64_t prev)
-{
-	return cur >= prev ? cur - prev : cur;
-}
-
-/*
- * Turns a report's cumulative counters into the rates the scheduler's
- * pv-affinity and exit-pressure scorers read: the increase since the
- * previous report over the time between them. Exit pressure comes from the
- * VMM's total of vCPU exits when the report carries them (emulated guests
- * have no hooks but exit the most), else from the hooks' doorbells.
- */
-static void feed_scheduler(struct api_server *srv, const struct store_guest *g,
-			   const struct report *r)
-{
-	struct store_hook_stat *prev = NULL;
-	struct store_exit_count *pexits = NULL;
-	struct pvm_err err = {0};
-	struct sched_guest sg;
-	size_t nprev = 0, npexits = 0;
-	int64_t now_ms = (int64_t)(pvm_wall_ns() / 1000000);
-	json_object *spec = NULL;
-	double bells_per_s = 0;
-	bool any = false, any_bells = false;
-
-	if (!g->host_id[0] ||
-	    store_hook_stats_get(srv->cfg.store, g->id, &prev, &nprev, NULL) < 0 ||
-	    store_guest_exits_get(srv->cfg.store, g->id, &pexits, &npexits, NULL) < 0)
-		goto out;
-	spec = api_json_text(g->spec);
-	if (api_sched_guest(g->id, spec, &sg, &err) < 0)
-		goto out;
-	for (size_t i = 0; i < r->nstats; i++) {
-		const struct store_hook_stat *cur = &r->stats[i];
-		int bit = api_hook_bit(cur->hook);
-
-		for (size_t k = 0; k < nprev && bit >= 0; k++) {
-			double dt = (double)(now_ms - prev[k].updated_ms) / 1000.0;
-
-			if (strcmp(prev[k].hook, cur->hook) != 0 || dt <= 0)
-				continue;
-			sg.stats.calls_per_s[bit] =
-			    (double)increase(cur->calls, prev[k].calls) / dt;
-			sg.stats.exits_avoided_per_s[bit] =
-			    (double)increase(cur->exits_avoided, prev[k].exits_avoided) / dt;
-			bells_per_s += (double)increase(cur->doorbells, prev[k].doorbells) / dt;
-			any = any_bells = true;
-		}
-	}
-	sg.stats.exits_per_s = bells_per_s;
-	if (r->has_exits && npexits > 0) {
-		double dt = (double)(now_ms - pexits[0].updated_ms) / 1000.0;
-
-		if (dt > 0) {
-			sg.stats.exits_per_s = (double)increase(exits_total(r->exits, r->nexits),
-								exits_total(pexits, npexits)) /
-					       dt;
-			any = true;
-		}
-	}
-	if (any) {
-		sg.stats.known = true;
-		pthread_mutex_lock(&srv->place_lock);
-		sched_fleet_guest_update(srv->fleet, &sg, &err);
-		pthread_mutex_unlock(&srv->place_lock);
-	}
-out:
-	json_object_put(spec);
-	free(pexits);
-	store_hook_stats_free(prev, nprev);
-}
-
 int api_h_guest_report(struct api_req *rq, struct api_resp *rs)
 {
 	struct store *st = rq->srv->cfg.store;
@@ -823,8 +615,6 @@ int api_h_guest_report(struct api_req *rq, struct api_resp *rs)
 	}
 	if (get_scoped(rq, rs, &g) < 0)
 		goto out;
-	if (r->has_stats || r->has_exits)
-		feed_scheduler(rq->srv, &g, r);
 	ret = store_tx_begin(st, &err);
 	if (ret == 0 && r->has_state)
 		ret = store_guest_set_observed(st, g.id, r->state, NULL, &err);
@@ -845,7 +635,6 @@ int api_h_guest_report(struct api_req *rq, struct api_resp *rs)
 		ret = store_tx_commit(st, &err);
 	else
 		store_tx_rollback(st);
-	api_guest_detail_forget(rq->srv, g.id);
 	if (ret < 0) {
 		api_store_problem(rs, ret, &err);
 		goto out_guest;

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "api/handlers.h"
-#include "schedulers/sched.h"
 #include "store/store.h"
 
 #define I64 INT64_MIN, INT64_MAX
@@ -35,13 +34,6 @@ json_object *api_host_json(const struct store_host *h)
 	json_object_object_add(o, "created_ms", json_object_new_int64(h->created_ms));
 	json_object_object_add(o, "updated_ms", json_object_new_int64(h->updated_ms));
 	return o;
-}
-
-static void sync_fleet(struct api_server *srv, const struct store_host *h)
-{
-	pthread_mutex_lock(&srv->place_lock);
-	api_fleet_host_sync(srv, h);
-	pthread_mutex_unlock(&srv->place_lock);
 }
 
 const struct pvm_json_field api_host_register_fields[] = {
@@ -139,7 +131,6 @@ create:
 		api_store_problem(rs, ret, &err);
 		goto out_host;
 	}
-	sync_fleet(rq->srv, &h);
 	snprintf(rs->location, sizeof(rs->location), "/v1/hosts/%s", h.id);
 	api_set_etag(rs, h.generation);
 	api_json(rs, 201, api_host_json(&h));
@@ -303,7 +294,6 @@ int api_h_host_heartbeat(struct api_req *rq, struct api_resp *rs)
 	struct store_host h = {0};
 	struct pvm_err err = {0};
 	json_object *body, *capobj, *labels = NULL, *v;
-	enum store_host_state before;
 	char *captext = NULL;
 	size_t ncaps;
 	int ret;
@@ -322,7 +312,6 @@ int api_h_host_heartbeat(struct api_req *rq, struct api_resp *rs)
 		api_store_problem(rs, ret, &err);
 		goto out;
 	}
-	before = h.state;
 	store_host_free(&h);
 	/* Everything but capacity and labels is the capability document. */
 	capobj = json_object_new_object();
@@ -362,9 +351,6 @@ int api_h_host_heartbeat(struct api_req *rq, struct api_resp *rs)
 		api_store_problem(rs, ret, &err);
 		goto out_host;
 	}
-	sync_fleet(rq->srv, &h);
-	if (before != STORE_HOST_READY)
-		api_reaper_kick(rq->srv);
 	json_object *ans = json_object_new_object();
 
 	json_object_object_add(ans, "state",
@@ -431,9 +417,6 @@ int api_h_host_patch(struct api_req *rq, struct api_resp *rs)
 		api_store_problem(rs, ret, &err);
 		goto out_host;
 	}
-	sync_fleet(rq->srv, &h);
-	if (h.draining)
-		api_reaper_kick(rq->srv);
 	api_set_etag(rs, h.generation);
 	api_json(rs, 200, api_host_json(&h));
 out_host:
@@ -451,13 +434,7 @@ int api_h_host_delete(struct api_req *rq, struct api_resp *rs)
 
 	if (api_if_match(rq, rs, &gen) < 0)
 		return 0;
-	pthread_mutex_lock(&rq->srv->place_lock);
 	ret = store_host_delete(rq->srv->cfg.store, rq->params[0], gen, &err);
-	if (ret == 0) {
-		sched_fleet_host_evict(rq->srv->fleet, rq->params[0]);
-		sched_fleet_host_remove(rq->srv->fleet, rq->params[0], NULL);
-	}
-	pthread_mutex_unlock(&rq->srv->place_lock);
 	if (ret < 0)
 		return api_store_problem(rs, ret, &err);
 	rs->status = 204;

@@ -144,15 +144,6 @@ struct api_route_stats {
 };
 
 #define API_TOKCACHE_SLOTS 256
-#define API_DETAIL_SLOTS   1024
-#define API_DETAIL_TTL_NS  (2ull * 1000000000ull)
-
-struct api_detail_slot {
-	char id[40];
-	char *text; /* {"capabilities":[...],"hook_stats":[...]} or NULL */
-	uint64_t expires_ns;
-	uint64_t version; /* bumped by every forget */
-};
 
 struct api_tok_entry {
 	unsigned char hash[32];
@@ -170,20 +161,8 @@ struct api_server {
 	char *tls_key_pem;
 	atomic_bool stopping;
 	atomic_int in_flight;
-	/* serialises placement so two creates never take the same capacity */
-	pthread_mutex_t place_lock;
-	/* the reaper marking hosts unreachable */
-	pthread_t reaper;
-	bool reaper_started;
-	pthread_mutex_t reaper_lock;
-	pthread_cond_t reaper_cond;
-	bool reaper_kicked;
-	uint64_t last_prune_ns;	   /* reaper thread only */
-	struct sched_fleet *fleet; /* under place_lock */
 	pthread_mutex_t tokcache_lock;
 	struct api_tok_entry tokcache[API_TOKCACHE_SLOTS];
-	pthread_mutex_t detail_lock;
-	struct api_detail_slot detail[API_DETAIL_SLOTS];
 	struct api_route_stats *route_stats; /* api_nroutes + 1 (unmatched) */
 };
 
@@ -192,12 +171,6 @@ struct api_server {
  * stops: 0 when one exists, -ETIMEDOUT otherwise.
  */
 int api_events_wait(struct api_server *srv, int64_t since, uint64_t deadline_ns);
-
-/* The background loop: unreachable hosts, evacuation, pending guests. */
-int api_reaper_start(struct api_server *srv, struct pvm_err *err);
-void api_reaper_stop(struct api_server *srv);
-/* Asks the background loop to run soon (a host became ready, ...). */
-void api_reaper_kick(struct api_server *srv);
 
 /* Token cache (tokcache.c): by SHA-256 of the secret. */
 void api_tokcache_hash(const char *secret, unsigned char out[32]);
@@ -222,9 +195,6 @@ struct store_host;
 struct store_guest;
 struct store_exit_count;
 struct store_guest_agent;
-struct sched_host;
-struct sched_guest;
-struct sched_fleet;
 
 /* Maps a store error onto a problem (404, 409, 412, 400, 503). */
 int api_store_problem(struct api_resp *rs, int ret, const struct pvm_err *err);
@@ -257,29 +227,14 @@ int api_check_platforms(json_object *arr, const char *ptr, uint32_t *bits, struc
 /* A host token may only speak for its own host. */
 int api_host_scope(struct api_req *rq, struct api_resp *rs, const char *host_id);
 
-/* ---- resources and the scheduler's fleet (fleet.c, hosts.c, guests.c) -- */
+/* ---- resources (hosts.c, guests.c) ------------------------------------- */
 
 json_object *api_host_json(const struct store_host *h);
 json_object *api_guest_json(const struct store_guest *g);
-/* Answers with one guest, its ETag, and its "capabilities" and "hook_stats"
- * (cached between reports, see guests.c). */
+/* Answers with one guest, its ETag, and its "capabilities", "hook_stats",
+ * "exits" and "agent", read from the store. */
 int api_guest_answer(struct api_server *srv, const struct store_guest *g, struct api_resp *rs);
-/* Drops the cached detail after a report or a delete. */
-void api_guest_detail_forget(struct api_server *srv, const char *id);
 bool api_kvm_feature_known(const char *name);
-void api_sched_host(const struct store_host *h, struct sched_host *out);
-int api_sched_guest(const char *id, json_object *spec, struct sched_guest *out,
-		    struct pvm_err *err);
-/* Under place_lock: mirror a host row / a binding into the fleet. */
-int api_fleet_host_sync(struct api_server *srv, const struct store_host *h);
-int api_fleet_bind(struct api_server *srv, const struct store_guest *g);
-int api_fleet_load(struct api_server *srv, struct pvm_err *err);
-/*
- * Under place_lock: asks the scheduler for a host for g and binds it in the
- * store and the fleet. 0 bound (g refreshed), -ENOSPC when no host fits
- * (recorded as an "unschedulable" placement when record is set).
- */
-int api_place(struct api_server *srv, struct store_guest *g, bool record, struct pvm_err *err);
 /* Checks a guest spec beyond its top-level schema. */
 int api_spec_check(json_object *spec, struct pvm_err *err);
 /* ---- relayed exits and agent state (relay.c) ---------------------------- */

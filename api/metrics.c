@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "api/handlers.h"
-#include "schedulers/sched.h"
+#include "controller/controller.h"
 #include "store/store.h"
 
 const double api_lat_bounds[API_LAT_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
@@ -258,14 +258,9 @@ static int stat_row(const struct store_hook_stat *st, void *arg)
 	int64_t v[S_N] = {st->calls, st->doorbells, st->bytes, st->errors, st->exits_avoided};
 	char host[STORE_ID_MAX] = "";
 	struct pvm_buf *lb = &w->lb;
-	const char *h;
 
-	/* The scheduler's fleet knows every binding: no store read per row. */
-	pthread_mutex_lock(&w->srv->place_lock);
-	h = sched_fleet_guest_host(w->srv->fleet, st->guest_id);
-	if (h)
-		snprintf(host, sizeof(host), "%s", h);
-	pthread_mutex_unlock(&w->srv->place_lock);
+	/* The controller's fleet knows every binding: no store read per row. */
+	controller_guest_host(w->srv->cfg.controller, st->guest_id, host, sizeof(host));
 	pvm_buf_reset(lb);
 	append_str(lb, "{host=\"");
 	label(lb, host);
@@ -325,9 +320,7 @@ static int guest_metrics(struct api_server *srv, struct pvm_buf *out, struct pvm
 	int ret;
 
 	family(out, "pvm_guests_bound", "gauge", "Guests bound to a host.");
-	pthread_mutex_lock(&srv->place_lock);
-	pvm_buf_printf(out, "pvm_guests_bound %u\n", sched_fleet_nguests(srv->fleet));
-	pthread_mutex_unlock(&srv->place_lock);
+	pvm_buf_printf(out, "pvm_guests_bound %u\n", controller_nguests(srv->cfg.controller));
 	for (int f = 0; f < S_N; f++) {
 		pvm_buf_init(&w.fam[f]);
 		family(&w.fam[f], stat_fam[f].name, "counter", stat_fam[f].help);

@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "api/internal.h"
-#include "schedulers/sched.h"
 
 #define API_DEFAULT_BODY_LIMIT (1u << 20)
 /* How much of an oversize chunked body is drained before the connection is cut. */
@@ -321,8 +320,8 @@ int api_server_start(const struct api_config *cfg, struct api_server **out, stru
 	int ret;
 
 	*out = NULL;
-	if (!cfg->store)
-		return pvm_err_set(err, -EINVAL, "api: no store");
+	if (!cfg->store || !cfg->controller)
+		return pvm_err_set(err, -EINVAL, "api: no store or no controller");
 	ret = parse_listen(cfg->listen, &ss, err);
 	if (ret < 0)
 		return ret;
@@ -341,19 +340,12 @@ int api_server_start(const struct api_config *cfg, struct api_server **out, stru
 		srv->cfg.max_wait_s = 60;
 	if (!srv->cfg.grace_s)
 		srv->cfg.grace_s = 10;
-	pthread_mutex_init(&srv->reaper_lock, NULL);
-	pthread_cond_init(&srv->reaper_cond, NULL);
-	pthread_mutex_init(&srv->place_lock, NULL);
 	pthread_mutex_init(&srv->tokcache_lock, NULL);
-	pthread_mutex_init(&srv->detail_lock, NULL);
 	srv->route_stats = calloc(api_nroutes + 1, sizeof(*srv->route_stats));
 	if (!srv->route_stats) {
 		ret = pvm_err_set(err, -ENOMEM, "out of memory");
 		goto fail;
 	}
-	ret = api_fleet_load(srv, err);
-	if (ret < 0)
-		goto fail;
 	if (cfg->tls_cert) {
 		ret = read_file(cfg->tls_cert, &srv->tls_cert_pem, err);
 		if (ret < 0)
@@ -386,9 +378,6 @@ int api_server_start(const struct api_config *cfg, struct api_server **out, stru
 	}
 	info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	srv->port = info ? info->port : 0;
-	ret = api_reaper_start(srv, err);
-	if (ret < 0)
-		goto fail;
 	*out = srv;
 	return 0;
 fail:
@@ -397,14 +386,7 @@ fail:
 	free(srv->tls_cert_pem);
 	free(srv->tls_key_pem);
 	free(srv->route_stats);
-	sched_fleet_free(srv->fleet);
-	pthread_mutex_destroy(&srv->reaper_lock);
-	pthread_cond_destroy(&srv->reaper_cond);
-	pthread_mutex_destroy(&srv->place_lock);
 	pthread_mutex_destroy(&srv->tokcache_lock);
-	pthread_mutex_destroy(&srv->detail_lock);
-	for (size_t i = 0; i < API_DETAIL_SLOTS; i++)
-		free(srv->detail[i].text);
 	free(srv);
 	return ret;
 }
@@ -423,7 +405,6 @@ void api_server_stop(struct api_server *srv)
 		return;
 	atomic_store(&srv->stopping, true);
 	lsock = MHD_quiesce_daemon(srv->mhd);
-	api_reaper_stop(srv);
 	deadline = pvm_now_ns() + (uint64_t)srv->cfg.grace_s * 1000000000ull;
 	while (atomic_load(&srv->in_flight) > 0 && pvm_now_ns() < deadline)
 		pvm_sleep_ns(5 * 1000 * 1000);
@@ -436,13 +417,6 @@ void api_server_stop(struct api_server *srv)
 	free(srv->tls_cert_pem);
 	free(srv->tls_key_pem);
 	free(srv->route_stats);
-	sched_fleet_free(srv->fleet);
-	pthread_mutex_destroy(&srv->reaper_lock);
-	pthread_cond_destroy(&srv->reaper_cond);
-	pthread_mutex_destroy(&srv->place_lock);
 	pthread_mutex_destroy(&srv->tokcache_lock);
-	pthread_mutex_destroy(&srv->detail_lock);
-	for (size_t i = 0; i < API_DETAIL_SLOTS; i++)
-		free(srv->detail[i].text);
 	free(srv);
 }

@@ -2,9 +2,10 @@
 /*
  * A small cache of authenticated tokens, keyed by the SHA-256 of the secret
  * (never the secret), so a request does not cost a store read to
- * authenticate. Revocation and host binding through this server drop the
- * entry at once; changes made elsewhere (another controller sharing the
- * store) are seen within API_TOKCACHE_TTL_NS. An entry never outlives its
+ * authenticate. Revocation through any controller sharing the store drops
+ * the entry as soon as this one's controller reads the event
+ * (api_server_event); host binding through this server drops it at once,
+ * through another within API_TOKCACHE_TTL_NS. An entry never outlives its
  * token's expiry.
  */
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <gnutls/crypto.h>
 
 #include "api/internal.h"
+#include "store/store.h"
 
 #define API_TOKCACHE_TTL_NS (10ull * 1000000000ull)
 
@@ -69,4 +71,10 @@ void api_tokcache_forget(struct api_server *srv, const char *token_id)
 		if (strcmp(srv->tokcache[i].token_id, token_id) == 0)
 			srv->tokcache[i].expires_ns = 0;
 	pthread_mutex_unlock(&srv->tokcache_lock);
+}
+
+void api_server_event(const struct store_event *ev, void *arg)
+{
+	if (strcmp(ev->type, STORE_EV_TOKEN_REVOKED) == 0)
+		api_tokcache_forget(arg, ev->subject);
 }

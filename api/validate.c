@@ -23,6 +23,11 @@ bool api_hook_known(const char *s)
 	return api_hook_bit(s) >= 0;
 }
 
+bool api_kvm_feature_known(const char *name)
+{
+	return pvm_kvm_feature_bit(name) >= 0;
+}
+
 int api_check_labels(json_object *obj, const char *ptr, struct pvm_err *err)
 {
 	char p[PVM_ERR_FIELD_MAX];

@@ -41,9 +41,10 @@ extern const struct pvmd_role pvmd_role_all;
 
 /*
  * The controller as a part another role can embed (all-in-one): opens the
- * store under state_dir, writes the bootstrap token, serves the API. Reads
- * the keys listen, state_dir, tls_cert, tls_key, metrics_open, heartbeat_s,
- * body_limit, grace_s, store_pool, sched_policy.
+ * store (`store`, else under state_dir), writes the bootstrap token, starts
+ * the controller (it leads when it holds the lease) and serves the API.
+ * Reads the keys listen, state_dir, store, tls_cert, tls_key, metrics_open,
+ * heartbeat_s, body_limit, grace_s, store_pool, sched_policy, replica.
  */
 struct pvmd_controller;
 int pvmd_controller_start(const struct pvm_config *cfg, struct pvmd_controller **out,

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pvmd --role controller: the store under the state directory, the
- * bootstrap admin token, the REST API; SIGTERM finishes requests in flight.
- * pvmd_controller_start/stop let another role (all-in-one) embed it.
+ * pvmd --role controller: the store (under the state directory, or the one
+ * --store names, PostgreSQL for several controllers), the bootstrap admin
+ * token, the controller and the REST API; SIGTERM finishes requests in
+ * flight and hands the lease on. pvmd_controller_start/stop let another
+ * role (all-in-one) embed it.
  */
 #include <errno.h>
 #include <signal.h>
@@ -14,11 +16,13 @@
 #include <systemd/sd-daemon.h>
 
 #include "api/api.h"
+#include "controller/controller.h"
 #include "daemon/role.h"
 #include "store/store.h"
 
 struct pvmd_controller {
 	struct store *st;
+	struct controller *ctl;
 	struct api_server *srv;
 	char url[128];
 	char token_path[4096];
@@ -28,8 +32,10 @@ int pvmd_controller_start(const struct pvm_config *cfg, struct pvmd_controller *
 			  struct pvm_err *err)
 {
 	const char *dir = pvm_config_get(cfg, "state_dir");
+	const char *location = pvm_config_get(cfg, "store");
 	struct pvmd_controller *c;
 	struct store_options so = {0};
+	struct controller_config cc = {0};
 	struct api_config ac = {0};
 	int64_t hb, limit, grace, pool;
 	bool created, open_metrics = false;
@@ -49,10 +55,12 @@ int pvmd_controller_start(const struct pvm_config *cfg, struct pvmd_controller *
 	if (!c)
 		return pvm_err_set(err, -ENOMEM, "out of memory");
 	snprintf(path, sizeof(path), "%s/pvm.db", dir);
+	if (!location || !*location)
+		location = path;
 	so.pool_size = (int)pool;
-	ret = store_open(path, &so, &c->st, err);
+	ret = store_open(location, &so, &c->st, err);
 	if (ret < 0) {
-		pvm_err_prefix(err, "store %s", path);
+		pvm_err_prefix(err, "store");
 		goto fail;
 	}
 	snprintf(c->token_path, sizeof(c->token_path), "%s/admin.token", dir);
@@ -63,6 +71,15 @@ int pvmd_controller_start(const struct pvm_config *cfg, struct pvmd_controller *
 	}
 	if (created)
 		pvm_log_info("bootstrap admin token written to %s", c->token_path);
+	cc.store = c->st;
+	cc.heartbeat_s = (unsigned)hb;
+	cc.sched_policy = pvm_config_get(cfg, "sched_policy");
+	cc.replica = pvm_config_get(cfg, "replica");
+	ret = controller_open(&cc, &c->ctl, err);
+	if (ret < 0) {
+		pvm_err_prefix(err, "controller");
+		goto fail;
+	}
 	ac.listen = pvm_config_get(cfg, "listen");
 	ac.tls_cert = pvm_config_get(cfg, "tls_cert");
 	ac.tls_key = pvm_config_get(cfg, "tls_key");
@@ -70,19 +87,25 @@ int pvmd_controller_start(const struct pvm_config *cfg, struct pvmd_controller *
 	ac.metrics_open = open_metrics;
 	ac.heartbeat_s = (unsigned)hb;
 	ac.grace_s = (unsigned)grace;
-	ac.sched_policy = pvm_config_get(cfg, "sched_policy");
 	ac.store = c->st;
+	ac.controller = c->ctl;
 	ret = api_server_start(&ac, &c->srv, err);
 	if (ret < 0) {
 		pvm_err_prefix(err, "api");
 		goto fail;
 	}
+	controller_on_event(c->ctl, api_server_event, c->srv);
+	ret = controller_start(c->ctl, err);
+	if (ret < 0)
+		goto fail;
 	snprintf(c->url, sizeof(c->url), "%s://%.*s:%u", ac.tls_cert ? "https" : "http",
 		 (int)(strrchr(ac.listen, ':') - ac.listen), ac.listen, api_server_port(c->srv));
 	pvm_log_info("controller listening on %s, state in %s", c->url, dir);
 	*out = c;
 	return 0;
 fail:
+	api_server_stop(c->srv);
+	controller_close(c->ctl);
 	store_close(c->st);
 	free(c);
 	return ret;
@@ -103,6 +126,7 @@ void pvmd_controller_stop(struct pvmd_controller *c)
 	if (!c)
 		return;
 	api_server_stop(c->srv);
+	controller_close(c->ctl);
 	store_close(c->st);
 	free(c);
 }

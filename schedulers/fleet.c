@@ -524,6 +524,21 @@ int sched_fleet_guest_update(struct sched_fleet *f, const struct sched_guest *g,
 	return rc;
 }
 
+int sched_fleet_guest_stats(struct sched_fleet *f, const char *guest_id,
+			    const struct sched_hook_stats *stats)
+{
+	int64_t gi = sched_fleet_find_guest(f, guest_id);
+	int32_t hi;
+
+	if (gi < 0)
+		return -ENOENT;
+	hi = f->guests[gi].host;
+	host_unlink(f, (int32_t)gi);
+	f->guests[gi].stats = *stats;
+	host_link(f, (int32_t)gi, hi);
+	return 0;
+}
+
 const char *sched_fleet_guest_host(const struct sched_fleet *f, const char *guest_id)
 {
 	int64_t gi = sched_fleet_find_guest(f, guest_id);

@@ -318,6 +318,10 @@ int sched_fleet_unbind(struct sched_fleet *f, const char *guest_id);
  * statistics, keeping its host; the host's sums follow. */
 int sched_fleet_guest_update(struct sched_fleet *f, const struct sched_guest *g,
 			     struct pvm_err *err);
+/* Replaces only a bound guest's statistics (the host's sums follow);
+ * -ENOENT when it is not bound. */
+int sched_fleet_guest_stats(struct sched_fleet *f, const char *guest_id,
+			    const struct sched_hook_stats *stats);
 /* The host a guest is bound to, or NULL. Valid until the next change. */
 const char *sched_fleet_guest_host(const struct sched_fleet *f, const char *guest_id);
 unsigned int sched_fleet_nguests(const struct sched_fleet *f);

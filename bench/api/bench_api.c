@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "controller/controller.h"
 #include "store/store.h"
 
 #define REPEATS	    5
@@ -226,6 +227,8 @@ int main(void)
 {
 	char dir[] = "/tmp/pvm-bench-api-XXXXXX", path[512], token[128], url[256], gid[64];
 	struct api_config ac = {.listen = "127.0.0.1:0"};
+	struct controller_config cc = {0};
+	struct controller *ctl = NULL;
 	struct store_options sopts = {.pool_size = 8};
 	struct api_server *srv = NULL;
 	struct MHD_Daemon *raw;
@@ -262,8 +265,12 @@ int main(void)
 	fprintf(stderr, "bench_api: populating %d guests on %d hosts\n", GUESTS, HOSTS);
 	if (populate(st, &err) < 0)
 		goto fail;
+	cc.store = st;
+	if (controller_open(&cc, &ctl, &err) < 0)
+		goto fail;
 	ac.store = st;
-	if (api_server_start(&ac, &srv, &err) < 0)
+	ac.controller = ctl;
+	if (api_server_start(&ac, &srv, &err) < 0 || controller_start(ctl, &err) < 0)
 		goto fail;
 	api_port = api_server_port(srv);
 
@@ -361,6 +368,7 @@ fail:
 	if (ret)
 		fprintf(stderr, "bench_api: failed: %s\n", err.msg[0] ? err.msg : "see above");
 	api_server_stop(srv);
+	controller_close(ctl);
 	store_close(st);
 	pvm_buf_free(&b);
 	snprintf(path, sizeof(path), "rm -rf '%s'", dir);

@@ -12,6 +12,7 @@
 void th_start(struct th *t, const struct api_config *over)
 {
 	struct api_config ac = {0};
+	struct controller_config cc = {0};
 	struct pvm_err err = {0};
 	char path[512];
 	bool created;
@@ -34,7 +35,13 @@ void th_start(struct th *t, const struct api_config *over)
 		ac = *over;
 	ac.listen = "127.0.0.1:0";
 	ac.store = t->st;
+	cc.store = t->st;
+	cc.heartbeat_s = ac.heartbeat_s;
+	ck_assert_msg(controller_open(&cc, &t->ctl, &err) == 0, "controller: %s", err.msg);
+	ac.controller = t->ctl;
 	ck_assert_msg(api_server_start(&ac, &t->srv, &err) == 0, "start: %s", err.msg);
+	controller_on_event(t->ctl, api_server_event, t->srv);
+	ck_assert_msg(controller_start(t->ctl, &err) == 0, "controller: %s", err.msg);
 	snprintf(t->base, sizeof(t->base), "%s://127.0.0.1:%u", ac.tls_cert ? "https" : "http",
 		 api_server_port(t->srv));
 }
@@ -43,6 +50,8 @@ void th_stop(struct th *t)
 {
 	api_server_stop(t->srv);
 	t->srv = NULL;
+	controller_close(t->ctl);
+	t->ctl = NULL;
 	store_close(t->st);
 	t->st = NULL;
 }

@@ -12,11 +12,13 @@
 #include <json-c/json.h>
 
 #include "api/api.h"
+#include "controller/controller.h"
 #include "store/store.h"
 
 struct th {
 	char dir[256];
 	struct store *st;
+	struct controller *ctl;
 	struct api_server *srv;
 	char base[64];
 	char admin[128];
@@ -33,7 +35,8 @@ struct th_resp {
 	json_object *json; /* parsed body when it is JSON */
 };
 
-/* Starts a server; over (may be NULL) overrides config fields except store/listen. */
+/* Starts a controller (heartbeat from over, else 10 s) and a server on it;
+ * over (may be NULL) overrides config fields except store/listen/controller. */
 void th_start(struct th *t, const struct api_config *over);
 /* Stops the server, closes the store, keeps the directory (th_cleanup removes it). */
 void th_stop(struct th *t);

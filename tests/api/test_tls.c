@@ -89,6 +89,7 @@ START_TEST(bad_tls_files_are_refused)
 			       .tls_cert = "/nonexistent/cert.pem",
 			       .tls_key = "/nonexistent/key.pem"};
 	struct api_server *srv = NULL;
+	struct controller *ctl = NULL;
 	struct pvm_err err = {0};
 	struct store *st;
 	char dir[] = "/tmp/pvm-api-tls-XXXXXX", path[128];
@@ -96,13 +97,16 @@ START_TEST(bad_tls_files_are_refused)
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/pvm.db", dir);
 	ck_assert_int_eq(store_open(path, NULL, &st, NULL), 0);
+	ck_assert_int_eq(controller_open(&(struct controller_config){.store = st}, &ctl, &err), 0);
 	c.store = st;
+	c.controller = ctl;
 	ck_assert_int_lt(api_server_start(&c, &srv, &err), 0);
 	ck_assert_ptr_null(srv);
 	ck_assert_ptr_nonnull(strstr(err.msg, "/nonexistent/cert.pem"));
 	c.tls_key = NULL;
 	ck_assert_int_lt(api_server_start(&c, &srv, &err), 0);
 	ck_assert_str_eq(err.field, "tls-key");
+	controller_close(ctl);
 	store_close(st);
 	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
 	ck_assert_int_eq(system(path), 0);
