@@ -321,6 +321,14 @@ static int guest_metrics(struct api_server *srv, struct pvm_buf *out, struct pvm
 
 	family(out, "pvm_guests_bound", "gauge", "Guests bound to a host.");
 	pvm_buf_printf(out, "pvm_guests_bound %u\n", controller_nguests(srv->cfg.controller));
+	family(out, "pvm_controller_leader", "gauge",
+	       "1 while this controller holds the leader lease (it places, reaps, evacuates).");
+	pvm_buf_printf(out, "pvm_controller_leader %d\n",
+		       controller_role(srv->cfg.controller) == CONTROLLER_LEADER);
+	family(out, "pvm_controller_fleet_seq", "gauge",
+	       "The last store event this controller's fleet took in.");
+	pvm_buf_printf(out, "pvm_controller_fleet_seq %lld\n",
+		       (long long)controller_seq(srv->cfg.controller));
 	for (int f = 0; f < S_N; f++) {
 		pvm_buf_init(&w.fam[f]);
 		family(&w.fam[f], stat_fam[f].name, "counter", stat_fam[f].help);
