@@ -223,22 +223,138 @@ static const char post_lua[] =
     "'{\"name\":\"w%d-%%d-%%d\",\"image\":\"x.elf\",\"vcpus\":1,\"memory_mib\":16}', tid, n))\n"
     "end\n";
 
+/* A controller and the API over one store, populated. */
+struct server {
+	struct store *st;
+	struct controller *ctl;
+	struct api_server *srv;
+	unsigned port;
+};
+
+static int server_start(const char *location, struct server *sv, struct pvm_err *err)
+{
+	struct store_options sopts = {.pool_size = 8};
+	struct api_config ac = {.listen = "127.0.0.1:0"};
+	struct controller_config cc = {0};
+	int ret;
+
+	memset(sv, 0, sizeof(*sv));
+	ret = store_open(location, &sopts, &sv->st, err);
+	if (ret == 0) {
+		fprintf(stderr, "bench_api: populating %d guests on %d hosts in %s\n", GUESTS,
+			HOSTS, strncmp(location, "postgres", 8) ? "SQLite" : "PostgreSQL");
+		ret = populate(sv->st, err);
+	}
+	cc.store = sv->st;
+	if (ret == 0)
+		ret = controller_open(&cc, &sv->ctl, err);
+	ac.store = sv->st;
+	ac.controller = sv->ctl;
+	if (ret == 0)
+		ret = api_server_start(&ac, &sv->srv, err);
+	if (ret == 0)
+		ret = controller_start(sv->ctl, err);
+	if (ret == 0)
+		sv->port = api_server_port(sv->srv);
+	return ret;
+}
+
+static void server_stop(struct server *sv)
+{
+	api_server_stop(sv->srv);
+	controller_close(sv->ctl);
+	store_close(sv->st);
+}
+
+/* Every guest id, for the random-mix script; 0 or -EIO. */
+static int write_get_script(unsigned port, const char *token, const char *path)
+{
+	char url[256], next[64] = "";
+	struct pvm_buf b;
+	FILE *f = fopen(path, "w");
+	int n = 0, ret = 0;
+
+	if (!f)
+		return -errno;
+	pvm_buf_init(&b);
+	fprintf(f, "local ids = {\n");
+	do {
+		json_object *o, *items, *tok;
+
+		snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/guests?limit=1000%s%s", port,
+			 next[0] ? "&page_token=" : "", next);
+		pvm_buf_reset(&b);
+		if (http(url, token, NULL, &b) != 200) {
+			ret = -EIO;
+			break;
+		}
+		o = json_tokener_parse(b.data);
+		items = json_object_object_get(o, "items");
+		for (size_t i = 0; i < json_object_array_length(items); i++, n++)
+			fprintf(f, "\"%s\",\n",
+				json_object_get_string(json_object_object_get(
+				    json_object_array_get_idx(items, i), "id")));
+		tok = json_object_object_get(o, "next_page_token");
+		snprintf(next, sizeof(next), "%s", tok ? json_object_get_string(tok) : "");
+		json_object_put(o);
+	} while (next[0]);
+	/* Each wrk thread draws its own sequence from its own seed. */
+	fprintf(f, "}\n"
+		   "local seed = 1\n"
+		   "function setup(thread) thread:set('seed', seed); seed = seed + 1 end\n"
+		   "function init(args) math.randomseed(seed * 7919) end\n"
+		   "function request()\n"
+		   "  return wrk.format('GET', '/v1/guests/' .. ids[math.random(#ids)])\n"
+		   "end\n");
+	fclose(f);
+	pvm_buf_free(&b);
+	if (ret == 0 && n != GUESTS)
+		ret = -EIO;
+	return ret;
+}
+
+/* REPEATS rounds of creates; any answer but 2xx fails the benchmark. */
+static int post_rounds(unsigned port, const char *token, const char *dir, const char *what,
+		       double *out)
+{
+	char path[512], purl[128];
+
+	snprintf(purl, sizeof(purl), "http://127.0.0.1:%u/v1/guests", port);
+	for (int i = 0; i < REPEATS; i++) {
+		struct wrk_result p;
+		FILE *f;
+
+		fprintf(stderr, "bench_api: POST (%s) round %d/%d\n", what, i + 1, REPEATS);
+		snprintf(path, sizeof(path), "%s/post-%s-%d.lua", dir, what, i);
+		f = fopen(path, "w");
+		if (!f)
+			return -errno;
+		fprintf(f, post_lua, i);
+		fclose(f);
+		if (run_wrk(purl, token, path, &p) < 0)
+			return -EIO;
+		if (p.non2xx) {
+			fprintf(stderr, "bench_api: %ld creates were not 2xx\n", p.non2xx);
+			return -EIO;
+		}
+		out[i] = p.rps;
+	}
+	return 0;
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/pvm-bench-api-XXXXXX", path[512], token[128], url[256], gid[64];
-	struct api_config ac = {.listen = "127.0.0.1:0"};
-	struct controller_config cc = {0};
-	struct controller *ctl = NULL;
-	struct store_options sopts = {.pool_size = 8};
-	struct api_server *srv = NULL;
-	struct MHD_Daemon *raw;
-	struct store *st = NULL;
+	char script[512];
+	const char *pg = getenv("PVM_BENCH_PG");
+	struct server sv = {0}, pgsv = {0};
+	struct MHD_Daemon *raw = NULL;
 	struct pvm_err err = {0};
 	struct pvm_buf b;
 	double api_rps[REPEATS], raw_rps[REPEATS], api_p99[REPEATS], raw_p99[REPEATS];
 	double ratio[REPEATS];
-	double post_rps[REPEATS], scrape[SCRAPES];
-	unsigned raw_port, api_port;
+	double post_rps[REPEATS], pg_post_rps[REPEATS], scrape[SCRAPES];
+	unsigned raw_port;
 	bool created;
 	int devnull, ret = 1;
 	FILE *f;
@@ -252,30 +368,19 @@ int main(void)
 	if (!mkdtemp(dir))
 		return 1;
 	snprintf(path, sizeof(path), "%s/pvm.db", dir);
-	if (store_open(path, &sopts, &st, &err) < 0)
+	if (server_start(path, &sv, &err) < 0)
 		goto fail;
 	snprintf(path, sizeof(path), "%s/admin.token", dir);
-	if (api_bootstrap_admin(st, path, &created, &err) < 0)
+	if (api_bootstrap_admin(sv.st, path, &created, &err) < 0)
 		goto fail;
 	f = fopen(path, "r");
 	if (!f || !fgets(token, sizeof(token), f))
 		goto fail;
 	fclose(f);
 	token[strcspn(token, "\n")] = '\0';
-	fprintf(stderr, "bench_api: populating %d guests on %d hosts\n", GUESTS, HOSTS);
-	if (populate(st, &err) < 0)
-		goto fail;
-	cc.store = st;
-	if (controller_open(&cc, &ctl, &err) < 0)
-		goto fail;
-	ac.store = st;
-	ac.controller = ctl;
-	if (api_server_start(&ac, &srv, &err) < 0 || controller_start(ctl, &err) < 0)
-		goto fail;
-	api_port = api_server_port(srv);
 
-	/* One guest to read; its answer is also the raw server's body. */
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/guests?limit=1", api_port);
+	/* The raw server answers every path with one guest's answer. */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/guests?limit=1", sv.port);
 	if (http(url, token, NULL, &b) != 200)
 		goto fail;
 	{
@@ -287,7 +392,7 @@ int main(void)
 		json_object_put(o);
 	}
 	pvm_buf_reset(&b);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/guests/%s", api_port, gid);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/guests/%s", sv.port, gid);
 	if (http(url, token, NULL, &b) != 200 || b.len >= sizeof(fixed_body))
 		goto fail;
 	memcpy(fixed_body, b.data, b.len);
@@ -298,17 +403,26 @@ int main(void)
 	if (!raw)
 		goto fail;
 	raw_port = MHD_get_daemon_info(raw, MHD_DAEMON_INFO_BIND_PORT)->port;
+	snprintf(script, sizeof(script), "%s/get.lua", dir);
+	if (write_get_script(sv.port, token, script) < 0) {
+		fprintf(stderr, "bench_api: cannot list the %d guests\n", GUESTS);
+		goto fail;
+	}
 
 	for (int i = 0; i < REPEATS; i++) {
 		struct wrk_result a, r;
-		char rurl[128];
+		char rurl[128], aurl[128];
 
-		fprintf(stderr, "bench_api: GET round %d/%d\n", i + 1, REPEATS);
-		snprintf(rurl, sizeof(rurl), "http://127.0.0.1:%u/v1/guests/%s", raw_port, gid);
-		if (run_wrk(rurl, token, NULL, &r) < 0 || run_wrk(url, token, NULL, &a) < 0)
-			goto fail_raw;
-		if (a.non2xx)
+		fprintf(stderr, "bench_api: GET round %d/%d (random guest of %d)\n", i + 1, REPEATS,
+			GUESTS);
+		snprintf(rurl, sizeof(rurl), "http://127.0.0.1:%u/", raw_port);
+		snprintf(aurl, sizeof(aurl), "http://127.0.0.1:%u/", sv.port);
+		if (run_wrk(rurl, token, script, &r) < 0 || run_wrk(aurl, token, script, &a) < 0)
+			goto fail;
+		if (a.non2xx) {
 			fprintf(stderr, "bench_api: %ld API answers were not 2xx\n", a.non2xx);
+			goto fail;
+		}
 		fprintf(stderr,
 			"bench_api: raw %.0f req/s p99 %.2f ms, api %.0f req/s p99 %.2f ms\n",
 			r.rps, r.p99_ms, a.rps, a.p99_ms);
@@ -318,34 +432,33 @@ int main(void)
 		api_rps[i] = a.rps;
 		api_p99[i] = a.p99_ms;
 	}
-	for (int i = 0; i < REPEATS; i++) {
-		struct wrk_result p;
-		char purl[128];
-
-		fprintf(stderr, "bench_api: POST round %d/%d\n", i + 1, REPEATS);
-		snprintf(path, sizeof(path), "%s/post%d.lua", dir, i);
-		f = fopen(path, "w");
-		if (!f)
-			goto fail_raw;
-		fprintf(f, post_lua, i);
-		fclose(f);
-		snprintf(purl, sizeof(purl), "http://127.0.0.1:%u/v1/guests", api_port);
-		if (run_wrk(purl, token, path, &p) < 0)
-			goto fail_raw;
-		if (p.non2xx)
-			fprintf(stderr, "bench_api: %ld creates were not 2xx\n", p.non2xx);
-		post_rps[i] = p.rps;
-	}
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/metrics", api_port);
+	if (post_rounds(sv.port, token, dir, "sqlite", post_rps) < 0)
+		goto fail;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/metrics", sv.port);
 	for (int i = 0; i < SCRAPES; i++) {
 		uint64_t t0 = pvm_now_ns();
 
 		pvm_buf_reset(&b);
 		if (http(url, token, NULL, &b) != 200)
-			goto fail_raw;
+			goto fail;
 		scrape[i] = (double)(pvm_now_ns() - t0) / 1e6;
 	}
 	fprintf(stderr, "bench_api: /metrics is %zu bytes\n", b.len);
+	if (pg && *pg) {
+		snprintf(path, sizeof(path), "%s/admin-pg.token", dir);
+		if (server_start(pg, &pgsv, &err) < 0 ||
+		    api_bootstrap_admin(pgsv.st, path, &created, &err) < 0)
+			goto fail;
+		f = fopen(path, "r");
+		if (!f || !fgets(token, sizeof(token), f))
+			goto fail;
+		fclose(f);
+		token[strcspn(token, "\n")] = '\0';
+		if (post_rounds(pgsv.port, token, dir, "postgres", pg_post_rps) < 0)
+			goto fail;
+	} else {
+		fprintf(stderr, "bench_api: PVM_BENCH_PG unset: no PostgreSQL figure\n");
+	}
 	printf("METRIC raw_get_rps %.0f req/s\n", median(raw_rps, REPEATS));
 	printf("METRIC raw_get_p99_ms %.3f ms\n", median(raw_p99, REPEATS));
 	printf("METRIC api_get_rps %.0f req/s\n", median(api_rps, REPEATS));
@@ -360,16 +473,17 @@ int main(void)
 	printf("METRIC api_get_ratio_vs_raw %.3f ratio\n", median(ratio, REPEATS));
 	printf("METRIC api_get_p99_ms %.3f ms\n", median(api_p99, REPEATS));
 	printf("METRIC api_post_rps %.0f req/s\n", median(post_rps, REPEATS));
+	if (pg && *pg)
+		printf("METRIC api_post_rps_postgres %.0f req/s\n", median(pg_post_rps, REPEATS));
 	printf("METRIC metrics_scrape_ms %.2f ms\n", median(scrape, SCRAPES));
 	ret = 0;
-fail_raw:
-	MHD_stop_daemon(raw);
 fail:
 	if (ret)
 		fprintf(stderr, "bench_api: failed: %s\n", err.msg[0] ? err.msg : "see above");
-	api_server_stop(srv);
-	controller_close(ctl);
-	store_close(st);
+	if (raw)
+		MHD_stop_daemon(raw);
+	server_stop(&pgsv);
+	server_stop(&sv);
 	pvm_buf_free(&b);
 	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
 	if (system(path) != 0)
