@@ -9,24 +9,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "api/api.h"
+#include "bench/common/bench.h"
 #include "controller/controller.h"
 #include "store/store.h"
 
 #define REPEATS	    5
-#define WRK_SECONDS "3"
+#define WRK_SECONDS 3
 #define SCRAPES	    15
 #define GUESTS	    10000
 #define HOSTS	    50
-
-extern char **environ;
 
 static char fixed_body[4096];
 static size_t fixed_len;
@@ -51,94 +48,13 @@ static enum MHD_Result raw_answer(void *cls, struct MHD_Connection *c, const cha
 	return ret;
 }
 
-struct wrk_result {
-	double rps;
-	double p99_ms;
-	long non2xx;
-};
-
-static double to_ms(const char *v)
+static int run_wrk(const char *url, const char *token, const char *script,
+		   struct bench_wrk_result *out)
 {
-	double x = atof(v);
+	struct bench_wrk w;
+	int ret = bench_wrk_start(url, token, script, 2, 16, WRK_SECONDS, &w);
 
-	if (strstr(v, "us"))
-		return x / 1000.0;
-	if (strstr(v, "ms"))
-		return x;
-	if (strstr(v, "s"))
-		return x * 1000.0;
-	return x;
-}
-
-static int run_wrk(const char *url, const char *token, const char *script, struct wrk_result *out)
-{
-	char auth[160], buf[8192], *p;
-	const char *argv[16];
-	int pipefd[2], argc = 0, status;
-	posix_spawn_file_actions_t fa;
-	size_t len = 0;
-	ssize_t n;
-	pid_t pid;
-
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-	argv[argc++] = "wrk";
-	argv[argc++] = "-t2";
-	argv[argc++] = "-c16";
-	argv[argc++] = "-d" WRK_SECONDS;
-	argv[argc++] = "--latency";
-	argv[argc++] = "-H";
-	argv[argc++] = auth;
-	argv[argc++] = "-H";
-	argv[argc++] = "Content-Type: application/json";
-	if (script) {
-		argv[argc++] = "-s";
-		argv[argc++] = script;
-	}
-	argv[argc++] = url;
-	argv[argc] = NULL;
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return -errno;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-	if (posix_spawnp(&pid, "wrk", &fa, NULL, (char *const *)argv, environ) != 0) {
-		posix_spawn_file_actions_destroy(&fa);
-		fprintf(stderr, "bench_api: cannot run wrk (packaging/install-deps installs it)\n");
-		return -ENOENT;
-	}
-	posix_spawn_file_actions_destroy(&fa);
-	close(pipefd[1]);
-	while (len < sizeof(buf) - 1 && (n = read(pipefd[0], buf + len, sizeof(buf) - 1 - len)) > 0)
-		len += (size_t)n;
-	buf[len] = '\0';
-	close(pipefd[0]);
-	waitpid(pid, &status, 0);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return -EIO;
-	memset(out, 0, sizeof(*out));
-	p = strstr(buf, "Requests/sec:");
-	if (!p)
-		return -EIO;
-	out->rps = atof(p + 13);
-	p = strstr(buf, " 99%");
-	if (p)
-		out->p99_ms = to_ms(p + 4 + strspn(p + 4, " "));
-	p = strstr(buf, "Non-2xx or 3xx responses:");
-	if (p)
-		out->non2xx = atol(p + 25);
-	return 0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	return ret < 0 ? ret : bench_wrk_finish(&w, out);
 }
 
 static size_t sink(char *p, size_t s, size_t n, void *arg)
@@ -321,7 +237,7 @@ static int post_rounds(unsigned port, const char *token, const char *dir, const 
 
 	snprintf(purl, sizeof(purl), "http://127.0.0.1:%u/v1/guests", port);
 	for (int i = 0; i < REPEATS; i++) {
-		struct wrk_result p;
+		struct bench_wrk_result p;
 		FILE *f;
 
 		fprintf(stderr, "bench_api: POST (%s) round %d/%d\n", what, i + 1, REPEATS);
@@ -410,7 +326,7 @@ int main(void)
 	}
 
 	for (int i = 0; i < REPEATS; i++) {
-		struct wrk_result a, r;
+		struct bench_wrk_result a, r;
 		char rurl[128], aurl[128];
 
 		fprintf(stderr, "bench_api: GET round %d/%d (random guest of %d)\n", i + 1, REPEATS,
@@ -459,9 +375,9 @@ int main(void)
 	} else {
 		fprintf(stderr, "bench_api: PVM_BENCH_PG unset: no PostgreSQL figure\n");
 	}
-	printf("METRIC raw_get_rps %.0f req/s\n", median(raw_rps, REPEATS));
-	printf("METRIC raw_get_p99_ms %.3f ms\n", median(raw_p99, REPEATS));
-	printf("METRIC api_get_rps %.0f req/s\n", median(api_rps, REPEATS));
+	printf("METRIC raw_get_rps %.0f req/s\n", bench_median(raw_rps, REPEATS));
+	printf("METRIC raw_get_p99_ms %.3f ms\n", bench_median(raw_p99, REPEATS));
+	printf("METRIC api_get_rps %.0f req/s\n", bench_median(api_rps, REPEATS));
 	/*
 	 * Each round runs the two servers back to back, so a round's ratio is
 	 * a paired measurement: the median of those resists the load other
@@ -469,13 +385,14 @@ int main(void)
 	 * (printed on stderr for comparison).
 	 */
 	fprintf(stderr, "bench_api: ratio of median rps %.3f\n",
-		median(api_rps, REPEATS) / median(raw_rps, REPEATS));
-	printf("METRIC api_get_ratio_vs_raw %.3f ratio\n", median(ratio, REPEATS));
-	printf("METRIC api_get_p99_ms %.3f ms\n", median(api_p99, REPEATS));
-	printf("METRIC api_post_rps %.0f req/s\n", median(post_rps, REPEATS));
+		bench_median(api_rps, REPEATS) / bench_median(raw_rps, REPEATS));
+	printf("METRIC api_get_ratio_vs_raw %.3f ratio\n", bench_median(ratio, REPEATS));
+	printf("METRIC api_get_p99_ms %.3f ms\n", bench_median(api_p99, REPEATS));
+	printf("METRIC api_post_rps %.0f req/s\n", bench_median(post_rps, REPEATS));
 	if (pg && *pg)
-		printf("METRIC api_post_rps_postgres %.0f req/s\n", median(pg_post_rps, REPEATS));
-	printf("METRIC metrics_scrape_ms %.2f ms\n", median(scrape, SCRAPES));
+		printf("METRIC api_post_rps_postgres %.0f req/s\n",
+		       bench_median(pg_post_rps, REPEATS));
+	printf("METRIC metrics_scrape_ms %.2f ms\n", bench_median(scrape, SCRAPES));
 	ret = 0;
 fail:
 	if (ret)
