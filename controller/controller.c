@@ -113,7 +113,7 @@ static int step_locked(struct controller *c, struct pvm_err *err)
 
 	ret = follow(c, err);
 	if (ret < 0) {
-		c->role = CONTROLLER_UNREADY;
+		controller_cut_off(c, err && err->msg[0] ? err->msg : "reading events failed");
 		return ret;
 	}
 	if (tick) {

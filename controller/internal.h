@@ -85,6 +85,9 @@ int controller_follow(struct controller *c);
 
 /* leader.c: takes or renews the lease; true while this replica may act. */
 bool controller_lead(struct controller *c);
+/* The store failed (why): acts no more, whatever the lease says; logged once
+ * per outage. */
+void controller_cut_off(struct controller *c, const char *why);
 void controller_lease_release(struct controller *c);
 bool controller_leading(struct controller *c);
 

@@ -111,6 +111,14 @@ fail:
 	return ret;
 }
 
+void controller_cut_off(struct controller *c, const char *why)
+{
+	if (c->role != CONTROLLER_UNREADY)
+		pvm_log_warn("controller: the store does not answer: %s", why);
+	c->role = CONTROLLER_UNREADY;
+	c->lease_until_ns = 0;
+}
+
 bool controller_lead(struct controller *c)
 {
 	uint64_t start = pvm_now_ns();
@@ -120,11 +128,7 @@ bool controller_lead(struct controller *c)
 	int ret = lease_try(c, &seen, &err);
 
 	if (ret < 0) {
-		/* Cut off from the store: whatever the lease says, act no more. */
-		if (was != CONTROLLER_UNREADY)
-			pvm_log_warn("controller: the store does not answer: %s", err.msg);
-		c->role = CONTROLLER_UNREADY;
-		c->lease_until_ns = 0;
+		controller_cut_off(c, err.msg);
 		return false;
 	}
 	snprintf(c->leader, sizeof(c->leader), "%s", seen.holder);

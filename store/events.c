@@ -158,6 +158,9 @@ int store_events_wait(struct store *s, int64_t since, int64_t timeout_ms, struct
 	int64_t last = 0;
 	int ret = 0;
 
+	ret = store_events_watch(s, err);
+	if (ret < 0)
+		return ret;
 	ret = store_events_last_seq(s, &last, err);
 	if (ret < 0)
 		return ret;

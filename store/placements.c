@@ -14,7 +14,8 @@ static struct store_query q_insert =
 /* The cursor is an id; order is insertion order (seq). */
 static struct store_query q_list = STORE_QUERY(
     "SELECT " PLACEMENT_COLS " FROM placements WHERE seq > COALESCE((SELECT seq FROM placements "
-    "WHERE id = ?), 0) AND (? IS NULL OR guest_id = ?) AND (? IS NULL OR host_id = ?) "
+    "WHERE id = ?), 0) AND (CAST(? AS TEXT) IS NULL OR guest_id = ?) "
+    "AND (CAST(? AS TEXT) IS NULL OR host_id = ?) "
     "ORDER BY seq LIMIT ?");
 
 /* A store_row_fn: placements are read only by the list. */

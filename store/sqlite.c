@@ -13,14 +13,23 @@
  * - foreign_keys=ON, and a busy timeout for locks held by other processes.
  * - Multi-thread mode (SQLITE_OPEN_NOMUTEX): the pool hands a connection to
  *   one thread at a time, so SQLite's per-connection mutex is not needed.
+ *
+ * Other processes' commits are seen through inotify on the database's
+ * folder: every commit writes the -wal file (or the database itself, in a
+ * checkpoint), and the watcher then reads the newest event number.
  */
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
-#include "store/sqlite-int.h"
+#include "store/store-int.h"
 
 static int map_error(sqlite3 *db, int rc, struct pvm_err *err)
 {
@@ -142,7 +151,7 @@ static int lite_migrate(void *conn, struct pvm_err *err)
 	if (ret < 0)
 		return ret;
 	if (version > STORE_SCHEMA_VERSION)
-		goto too_new;
+		return store_schema_too_new(version, err);
 	if (version == STORE_SCHEMA_VERSION)
 		return 0;
 	/* Another process may be migrating too: decide under the write lock. */
@@ -154,10 +163,10 @@ static int lite_migrate(void *conn, struct pvm_err *err)
 		goto rollback;
 	if (version > STORE_SCHEMA_VERSION) {
 		lite_exec(conn, "ROLLBACK", NULL);
-		goto too_new;
+		return store_schema_too_new(version, err);
 	}
 	for (; version < STORE_SCHEMA_VERSION; version++) {
-		ret = lite_exec(conn, store_sqlite_migrations[version], err);
+		ret = lite_exec(conn, store_migrations[version], err);
 		if (ret < 0) {
 			pvm_err_prefix(err, "migration to schema version %d", version + 1);
 			goto rollback;
@@ -172,11 +181,6 @@ static int lite_migrate(void *conn, struct pvm_err *err)
 rollback:
 	lite_exec(conn, "ROLLBACK", NULL);
 	return ret;
-too_new:
-	return pvm_err_set(err, -EPROTO,
-			   "database schema version %d is newer than this pvm understands (%d); "
-			   "use a newer pvm or restore a backup",
-			   version, STORE_SCHEMA_VERSION);
 }
 
 static int lite_integrity_check(void *conn, struct pvm_err *err)
@@ -263,6 +267,94 @@ static int64_t lite_changes(void *conn)
 	return sqlite3_changes64(conn);
 }
 
+struct lite_watch {
+	int fd;
+	char base[NAME_MAX + 1];
+};
+
+static int lite_watch_open(struct store *s, void **w, struct pvm_err *err)
+{
+	char dir[PATH_MAX], base[PATH_MAX];
+	struct lite_watch *lw;
+	int ret;
+
+	if (snprintf(dir, sizeof(dir), "%s", s->path) >= (int)sizeof(dir) ||
+	    snprintf(base, sizeof(base), "%s", s->path) >= (int)sizeof(base))
+		return pvm_err_set(err, -ENAMETOOLONG, "store path too long");
+	lw = calloc(1, sizeof(*lw));
+	if (!lw)
+		return pvm_err_set(err, -ENOMEM, "out of memory");
+	snprintf(lw->base, sizeof(lw->base), "%s", basename(base));
+	lw->fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (lw->fd < 0) {
+		ret = pvm_err_set(err, -errno, "inotify: %s", strerror(errno));
+		free(lw);
+		return ret;
+	}
+	if (inotify_add_watch(lw->fd, dirname(dir), IN_MODIFY | IN_MOVED_TO | IN_CREATE) < 0) {
+		ret = pvm_err_set(err, -errno, "inotify watch of %s: %s", dir, strerror(errno));
+		close(lw->fd);
+		free(lw);
+		return ret;
+	}
+	*w = lw;
+	return 0;
+}
+
+/* True when the event is about the database or its -wal file. */
+static bool lite_watch_match(const struct lite_watch *lw, const struct inotify_event *ev)
+{
+	size_t n = strlen(lw->base);
+
+	if (!ev->len || strncmp(ev->name, lw->base, n) != 0)
+		return false;
+	return ev->name[n] == '\0' || !strcmp(ev->name + n, "-wal");
+}
+
+static int lite_watch_wait(void *w, int stop_fd, int64_t *seq)
+{
+	struct lite_watch *lw = w;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	struct pollfd p[2] = {
+	    {.fd = lw->fd, .events = POLLIN},
+	    {.fd = stop_fd, .events = POLLIN},
+	};
+	bool hit = false;
+
+	*seq = 0;
+	while (!hit) {
+		ssize_t len;
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (p[1].revents)
+			return 0;
+		/* Drain everything queued: one wake-up per burst of commits. */
+		while ((len = read(lw->fd, buf, sizeof(buf))) > 0) {
+			for (char *q = buf; q < buf + len;) {
+				const struct inotify_event *ev = (const void *)q;
+
+				hit = hit || lite_watch_match(lw, ev);
+				q += sizeof(*ev) + ev->len;
+			}
+		}
+		if (len < 0 && errno != EAGAIN && errno != EINTR)
+			return -errno;
+	}
+	return 1;
+}
+
+static void lite_watch_close(void *w)
+{
+	struct lite_watch *lw = w;
+
+	close(lw->fd);
+	free(lw);
+}
+
 const struct store_backend_ops store_sqlite_ops = {
     .name = "sqlite",
     .conn_open = lite_conn_open,
@@ -281,4 +373,7 @@ const struct store_backend_ops store_sqlite_ops = {
     .col_int = lite_col_int,
     .col_text = lite_col_text,
     .changes = lite_changes,
+    .watch_open = lite_watch_open,
+    .watch_wait = lite_watch_wait,
+    .watch_close = lite_watch_close,
 };

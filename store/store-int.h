@@ -4,9 +4,9 @@
  *
  * Layering: the table files (hosts.c, guests.c, ...) speak portable SQL with
  * `?` placeholders through the small statement layer below (store_db_*). The
- * statement layer dispatches to a backend ops table (sqlite.c today); a
- * PostgreSQL backend implements the same ops (translating `?` to `$n`) and
- * its own migrations, and nothing above it changes.
+ * statement layer dispatches to a backend ops table: sqlite.c, or
+ * postgres.c (which numbers the placeholders `$n` and widens the schema's
+ * types). Both run the one migration list in schema.c.
  */
 #ifndef PVM_STORE_INT_H
 #define PVM_STORE_INT_H
@@ -44,9 +44,30 @@ struct store_backend_ops {
 	int64_t (*col_int)(void *stmt, int col);
 	const char *(*col_text)(void *stmt, int col); /* NULL for SQL NULL */
 	int64_t (*changes)(void *conn);		      /* rows changed by the last statement */
+	/* Inside a write transaction that appended events up to seq, just
+	 * before its COMMIT: tells other processes once it commits. May be NULL. */
+	int (*notify)(void *conn, int64_t seq, struct pvm_err *err);
+	/*
+	 * A watcher of other processes' commits. watch_wait blocks until one
+	 * may have appended events (1, with *seq the newest sequence number when
+	 * the backend knows it, else 0), stop_fd is readable (0), or the watcher
+	 * broke (<0: it is closed and opened again).
+	 */
+	int (*watch_open)(struct store *s, void **w, struct pvm_err *err);
+	int (*watch_wait)(void *w, int stop_fd, int64_t *seq);
+	void (*watch_close)(void *w);
 };
 
 extern const struct store_backend_ops store_sqlite_ops;
+extern const struct store_backend_ops store_postgres_ops;
+
+/* store_migrations[i] takes the schema from version i to i + 1 (schema.c). */
+extern const char *const store_migrations[STORE_SCHEMA_VERSION];
+/* A migration's text as PostgreSQL runs it (postgres.c); malloc'ed, NULL
+ * when out of memory. */
+char *store_pg_ddl(const char *sql);
+/* The -EPROTO error for a database newer than this pvm. */
+int store_schema_too_new(int version, struct pvm_err *err);
 
 /* ---- the store and its connection pool ---------------------------------- */
 
@@ -66,6 +87,7 @@ struct store_conn {
 struct store {
 	const struct store_backend_ops *ops;
 	char *path;
+	char *display; /* path for messages, without a password */
 	struct store_options opts;
 
 	pthread_mutex_t pool_lock;
@@ -76,10 +98,14 @@ struct store {
 	/* Serializes writers inside this process. */
 	pthread_mutex_t write_lock;
 
-	/* Event watchers (store_events_wait). */
+	/* Event watchers (store_events_wait), woken by this process's commits
+	 * and, through the watcher thread, by other processes'. */
 	pthread_mutex_t ev_lock;
 	pthread_cond_t ev_cond;
 	int64_t ev_seq;
+	bool watching; /* watcher thread started (under ev_lock) */
+	pthread_t watcher;
+	int watch_stop[2]; /* a pipe: writable end closed to stop it */
 
 	int64_t last_prune_minute; /* hook rollups, guarded by write_lock */
 };
@@ -97,6 +123,13 @@ struct store_ctx {
 	void *used[STORE_CTX_STMTS]; /* statements to reset at the end */
 	int nused;
 };
+
+/* Raises the published event sequence number to seq and wakes waiters. */
+void store_events_publish(struct store *s, int64_t seq);
+/* Starts the watcher thread once, at the first store_events_wait (watch.c). */
+int store_events_watch(struct store *s, struct pvm_err *err);
+/* Stops it, if it runs (store_close). */
+void store_events_unwatch(struct store *s);
 
 /* Borrows a connection for reading (or joins this thread's transaction). */
 int store_ctx_read(struct store *s, struct store_ctx *x, struct pvm_err *err);

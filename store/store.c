@@ -110,19 +110,22 @@ static void conn_put(struct store *s, struct store_conn *c)
 	pthread_mutex_unlock(&s->pool_lock);
 }
 
-static void publish_events(struct store_conn *c)
+void store_events_publish(struct store *s, int64_t seq)
 {
-	struct store *s = c->s;
-
-	if (!c->tx_max_seq)
-		return;
 	pthread_mutex_lock(&s->ev_lock);
-	if (c->tx_max_seq > s->ev_seq) {
-		s->ev_seq = c->tx_max_seq;
+	if (seq > s->ev_seq) {
+		s->ev_seq = seq;
 		pthread_cond_broadcast(&s->ev_cond);
 	}
 	pthread_mutex_unlock(&s->ev_lock);
-	c->tx_max_seq = 0;
+}
+
+/* The transaction's events reach other processes with its commit. */
+static int announce_events(struct store_conn *c, struct pvm_err *err)
+{
+	if (!c->tx_max_seq || !c->s->ops->notify)
+		return 0;
+	return c->s->ops->notify(c->impl, c->tx_max_seq, err);
 }
 
 /* Opens one transaction level on c: the transaction itself or a savepoint. */
@@ -157,9 +160,13 @@ static int level_leave(struct store_conn *c, int rc, struct pvm_err *err)
 	c->tx_depth--;
 	if (c->tx_depth == 0) {
 		if (rc == 0) {
-			ret = ops->exec(c->impl, "COMMIT", &cerr);
+			ret = announce_events(c, &cerr);
+			if (ret == 0)
+				ret = ops->exec(c->impl, "COMMIT", &cerr);
 			if (ret == 0) {
-				publish_events(c);
+				if (c->tx_max_seq)
+					store_events_publish(c->s, c->tx_max_seq);
+				c->tx_max_seq = 0;
 				return 0;
 			}
 			if (err)
@@ -304,15 +311,33 @@ void store_tx_rollback(struct store *s)
 
 /* ---- public: open and close ---------------------------------------------- */
 
+/* The location for messages: a URI's password replaced by "***". */
+static char *location_display(const char *location)
+{
+	const char *scheme = strstr(location, "://"), *at, *colon;
+	struct pvm_buf b = {0};
+
+	if (!scheme)
+		return strdup(location);
+	at = strchr(scheme + 3, '@');
+	colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+	if (!colon)
+		return strdup(location);
+	pvm_buf_append(&b, location, (size_t)(colon + 1 - location));
+	pvm_buf_printf(&b, "***%s", at);
+	return pvm_buf_steal(&b);
+}
+
 static int parse_location(const char *location, const struct store_backend_ops **ops,
 			  const char **path, struct pvm_err *err)
 {
 	if (!location || !*location)
 		return pvm_err_set(err, -EINVAL, "store location is empty");
-	if (!strncmp(location, "postgres://", 11) || !strncmp(location, "postgresql://", 13))
-		return pvm_err_set(err, -EPROTONOSUPPORT,
-				   "store %s: the PostgreSQL backend is not built in this version",
-				   location);
+	if (!strncmp(location, "postgres://", 11) || !strncmp(location, "postgresql://", 13)) {
+		*ops = &store_postgres_ops;
+		*path = location;
+		return 0;
+	}
 	if (!strncmp(location, "sqlite:", 7))
 		location += 7;
 	if (!*location)
@@ -325,7 +350,7 @@ static int parse_location(const char *location, const struct store_backend_ops *
 int store_open(const char *location, const struct store_options *opts, struct store **out,
 	       struct pvm_err *err)
 {
-	const struct store_backend_ops *ops;
+	const struct store_backend_ops *ops = NULL;
 	struct store_conn *c = NULL;
 	pthread_condattr_t cattr;
 	const char *path = NULL;
@@ -349,7 +374,11 @@ int store_open(const char *location, const struct store_options *opts, struct st
 	if (s->opts.rollup_window_min <= 0)
 		s->opts.rollup_window_min = 1440;
 	s->path = strdup(path);
-	if (!s->path) {
+	s->display = location_display(path);
+	s->watch_stop[0] = s->watch_stop[1] = -1;
+	if (!s->path || !s->display) {
+		free(s->path);
+		free(s->display);
 		free(s);
 		return pvm_err_set(err, -ENOMEM, "out of memory");
 	}
@@ -377,7 +406,7 @@ fail:
 	if (c)
 		conn_free(c);
 	s->nconns = 0;
-	pvm_err_prefix(err, "open store %s", s->path);
+	pvm_err_prefix(err, "open store %s", s->display);
 	store_close(s);
 	return ret;
 }
@@ -388,6 +417,7 @@ void store_close(struct store *s)
 
 	if (!s)
 		return;
+	store_events_unwatch(s);
 	while ((c = s->free_conns)) {
 		s->free_conns = c->next;
 		conn_free(c);
@@ -398,6 +428,7 @@ void store_close(struct store *s)
 	pthread_mutex_destroy(&s->ev_lock);
 	pthread_cond_destroy(&s->ev_cond);
 	free(s->path);
+	free(s->display);
 	free(s);
 }
 

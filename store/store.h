@@ -84,14 +84,16 @@ struct store;
 struct store_options {
 	int busy_timeout_ms;   /* waiting for other processes' locks; 0: 5000 */
 	int pool_size;	       /* connections; 0: 4 */
-	bool durable;	       /* synchronous=FULL (survives power loss); default
+	bool durable;	       /* SQLite: synchronous=FULL (survives power loss); default
 				* NORMAL (survives any process crash) */
 	int rollup_window_min; /* per-minute hook stat rollups kept; 0: 1440 */
 };
 
 /*
- * Opens (creating if needed) the store at `location`: a file path, or
- * "sqlite:PATH". Runs pending migrations. A database whose schema version is
+ * Opens (creating if needed) the store at `location`: a file path or
+ * "sqlite:PATH" (SQLite), or a libpq URI "postgres://..." /
+ * "postgresql://..." naming an existing database (PostgreSQL; the tables
+ * are created in it). Runs pending migrations. A database whose schema version is
  * newer than STORE_SCHEMA_VERSION is refused with -EPROTO. opts may be NULL.
  */
 int store_open(const char *location, const struct store_options *opts, struct store **out,
@@ -99,8 +101,9 @@ int store_open(const char *location, const struct store_options *opts, struct st
 void store_close(struct store *s);
 /* The schema version found in the database (after migration). */
 int store_schema_version(struct store *s, int *version, struct pvm_err *err);
-/* Runs the backend's consistency check (PRAGMA integrity_check); -EIO with
- * its first complaint when not ok. */
+/* Runs the backend's consistency check (SQLite: PRAGMA integrity_check;
+ * PostgreSQL: the core tables are there); -EIO with its first complaint
+ * when not ok. */
 int store_check_integrity(struct store *s, struct pvm_err *err);
 
 /* ---- transactions ------------------------------------------------------- */

@@ -15,6 +15,22 @@
 
 #include "tests/cluster/cluster.h"
 
+/* src with every "{i}" replaced by i. */
+static void subst_index(const char *src, int i, char *out, size_t len)
+{
+	size_t n = 0;
+
+	while (*src && n + 1 < len) {
+		if (!strncmp(src, "{i}", 3)) {
+			n += (size_t)snprintf(out + n, len - n, "%d", i);
+			src += 3;
+		} else {
+			out[n++] = *src++;
+		}
+	}
+	out[n < len ? n : len - 1] = '\0';
+}
+
 static int free_port(void)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -33,12 +49,13 @@ static int free_port(void)
 int cluster_start_replica(struct cluster *c, int i)
 {
 	struct cluster_replica *r = &c->rep[i];
-	char listen[32], name[16], hb[16], log[340], base[sizeof(c->dir)];
+	char listen[32], name[16], hb[16], log[340], base[sizeof(c->dir)], store[sizeof(c->store)];
 	int port = free_port();
 	pid_t pid;
 
 	if (port < 0)
 		return port;
+	subst_index(c->store, i, store, sizeof(store));
 	memcpy(base, c->dir, sizeof(base));
 	snprintf(r->dir, sizeof(r->dir), "%s/r%d", base, i);
 	snprintf(r->url, sizeof(r->url), "http://127.0.0.1:%d", port);
@@ -50,10 +67,10 @@ int cluster_start_replica(struct cluster *c, int i)
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
-		const char *argv[] = {"pvmd",	"--role",      "controller", "--listen",
-				      listen,	"--state-dir", r->dir,	     "--store",
-				      c->store, "--replica",   name,	     "--heartbeat-s",
-				      hb,	NULL};
+		const char *argv[] = {"pvmd", "--role",	     "controller", "--listen",
+				      listen, "--state-dir", r->dir,	   "--store",
+				      store,  "--replica",   name,	   "--heartbeat-s",
+				      hb,     NULL};
 		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 
 		if (fd >= 0)

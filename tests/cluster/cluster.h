@@ -40,8 +40,9 @@ struct cluster {
 
 /*
  * Starts n replicas on store (NULL: one SQLite file in the cluster's
- * directory) and waits until each answers /readyz; the first creates the
- * schema and the admin token.
+ * directory; "{i}" in it stands for the replica's index, so that each can
+ * reach the store its own way) and waits until each answers /readyz; the
+ * first creates the schema and the admin token.
  */
 int cluster_start(struct cluster *c, const char *pvmd, const char *store, int n,
 		  unsigned heartbeat_s);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Three `pvmd --role controller` processes on one store (PVM_TEST_STORE, a
- * postgres:// URL, when set; else one SQLite file), real HTTP on loopback.
+ * Three `pvmd --role controller` processes on one store (a fresh database
+ * on the PostgreSQL test server for controller_replicas.postgres, one SQLite
+ * file for .sqlite), real HTTP on loopback.
  * Several clients create 500 guests spread over the replicas, each create
  * with its own Idempotency-Key and retried on another replica when one
  * cannot answer (as pvmctl does); the leader is SIGKILLed in the middle of
@@ -22,6 +23,7 @@
 
 #include "common/common.h"
 #include "tests/cluster/cluster.h"
+#include "tests/pgtest/pgtest.h"
 
 #define REPLICAS 3
 #define HOSTS	 4
@@ -79,9 +81,14 @@ static void *client(void *arg)
 	return NULL;
 }
 
+static const char *pg_admin;
+static char pg_uri[PGTEST_URI_MAX];
+
 static void setup(void)
 {
-	ck_assert_int_eq(cluster_start(&cl, PVMD_PATH, getenv("PVM_TEST_STORE"), REPLICAS, HB_S),
+	if (pg_admin)
+		ck_assert_int_eq(pgtest_db_create(pg_admin, pg_uri, sizeof(pg_uri)), 0);
+	ck_assert_int_eq(cluster_start(&cl, PVMD_PATH, pg_admin ? pg_uri : NULL, REPLICAS, HB_S),
 			 0);
 	ck_assert_int_eq(cluster_hosts(&cl, HOSTS, 256, 32768), 0);
 }
@@ -89,6 +96,8 @@ static void setup(void)
 static void teardown(void)
 {
 	cluster_stop(&cl);
+	if (pg_admin)
+		pgtest_db_drop(pg_admin, pg_uri);
 }
 
 /* Every page of a list from replica i, items appended to out. */
@@ -232,6 +241,8 @@ int main(void)
 	SRunner *sr;
 	int failed;
 
+	if (pgtest_init(&pg_admin) == 77)
+		return 77;
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, leader_killed_mid_burst);
 	suite_add_tcase(s, tc);

@@ -1,23 +1,47 @@
 /* SPDX-License-Identifier: MIT */
-/* Shared by the store tests: a fresh temporary directory per test. */
+/*
+ * Shared by the store tests: a fresh temporary directory and a fresh store
+ * location per test, on the backend the run is for (NAME.sqlite: a file in
+ * the directory; NAME.postgres: a new database on the test server).
+ */
 #ifndef PVM_TESTS_STORE_HELPERS_H
 #define PVM_TESTS_STORE_HELPERS_H
 
 #include <limits.h>
+#include <stdbool.h>
 
 #include "store/store.h"
 
 struct tdir {
 	char dir[PATH_MAX];
-	char db[PATH_MAX + 16]; /* dir/pvm.db */
+	char db[PATH_MAX + 16]; /* dir/pvm.db, or a postgresql:// URI */
+	bool pg;
 };
 
-/* mkdtemp under $TMPDIR (or /tmp); aborts the test on failure. */
+/* Picks the backend from the environment; call first in main, and return
+ * 77 (after its SKIP line) when it does. */
+int tdir_backend(void);
+/* True when this run is on PostgreSQL. */
+bool tdir_on_postgres(void);
+/* mkdtemp under $TMPDIR (or /tmp) and a new store location; aborts the test
+ * on failure. */
 void tdir_make(struct tdir *t);
-/* Removes the directory and everything in it. */
+/* Removes the directory and everything in it, and drops the database. */
 void tdir_remove(struct tdir *t);
-/* Opens dir/pvm.db with default options; fails the test on error. */
+/* Opens the location with default options; fails the test on error. */
 struct store *tdir_open(struct tdir *t);
+
+/* Raw access below the store, for setting up old schemas and checking what
+ * is on disk: SQL run on the location directly (fails the test on error),
+ * and one integer read (-1: no row). */
+void tdir_exec(struct tdir *t, const char *sql);
+long long tdir_int(struct tdir *t, const char *sql);
+/* Runs migration i (version i to i + 1) as the backend would. */
+void tdir_migration(struct tdir *t, int i);
+/* Sets the schema version the backend records (user_version / pvm_schema). */
+void tdir_set_version(struct tdir *t, int version);
+/* The schema version the backend records. */
+long long tdir_version(struct tdir *t);
 
 /* Creates a host / guest with the given name and capacity; returns the id
  * in the struct. Fails the test on error. */

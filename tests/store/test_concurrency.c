@@ -2,13 +2,14 @@
 /*
  * Concurrent writers: 32 threads sharing one struct store lose nothing;
  * concurrent binds never overcommit a host; read-modify-write with
- * generations loses no update; two processes writing the same file both
- * land.
+ * generations loses no update; two processes writing the same store both
+ * land; a process waiting for events wakes for another process's commit
+ * (LISTEN/NOTIFY on PostgreSQL, inotify on SQLite), and an unrelated write
+ * does not end its wait.
  */
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,6 +276,51 @@ START_TEST(test_two_processes)
 }
 END_TEST
 
+/*
+ * Another process's events wake a waiter long before its timeout: the child
+ * appends one event while the parent waits with a 20 s bound. A write
+ * without an event (a kv row) does not end a wait.
+ */
+START_TEST(test_events_wake_other_process)
+{
+	struct pvm_err err = {0};
+	struct store_host h;
+	int64_t last = 0;
+	int status;
+	pid_t pid;
+
+	ck_assert_int_eq(store_events_last_seq(s, &last, &err), 0);
+	/* The watcher runs once a wait began: start it before the child writes. */
+	ck_assert_int_eq(store_events_wait(s, last, 10, &err), -ETIMEDOUT);
+	ck_assert_int_eq(store_kv_put(s, "test", "k", "{}", &err), 0);
+	ck_assert_int_eq(store_events_wait(s, last, 300, &err), -ETIMEDOUT);
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct store *cs = NULL;
+
+		usleep(200 * 1000);
+		if (store_open(td.db, NULL, &cs, &err) < 0)
+			_exit(2);
+		memset(&h, 0, sizeof(h));
+		snprintf(h.name, sizeof(h.name), "other");
+		snprintf(h.address, sizeof(h.address), "10.0.0.9:7070");
+		h.cpus = 1;
+		if (store_host_create(cs, &h, &err) < 0)
+			_exit(3);
+		store_close(cs);
+		_exit(0);
+	}
+	/* 0, not -ETIMEDOUT: only a wake-up from the child's commit ends it so. */
+	ck_assert_msg(store_events_wait(s, last, 20000, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: %d", status);
+	ck_assert_int_eq(store_host_get_by_name(s, "other", &h, &err), 0);
+	store_host_free(&h);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("store_concurrency");
@@ -282,12 +328,16 @@ int main(void)
 	SRunner *sr;
 	int failed;
 
+	if (tdir_backend() == 77)
+		return 77;
+
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_32_threads_create);
 	tcase_add_test(tc, test_concurrent_binds_never_overcommit);
 	tcase_add_test(tc, test_optimistic_updates_lose_nothing);
 	tcase_add_test(tc, test_two_processes);
+	tcase_add_test(tc, test_events_wake_other_process);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The SQLite schema as numbered migrations: migration i brings the schema
- * from version i to i + 1 (PRAGMA user_version). Append, never edit a
- * released step. Column types stay within what PostgreSQL also accepts
- * (TEXT, INTEGER/BIGINT); booleans are 0/1 integers.
+ * The schema as numbered migrations, one list for both backends: migration
+ * i brings the schema from version i to i + 1. Append, never edit a
+ * released step. Written for SQLite; the PostgreSQL backend widens the types
+ * (postgres.c), so only TEXT, INTEGER and INTEGER PRIMARY KEY AUTOINCREMENT
+ * are used; booleans are 0/1 integers.
  */
-#include "store/sqlite-int.h"
+#include <errno.h>
+
+#include "store/store-int.h"
 
 static const char *const v1 =
     "CREATE TABLE hosts ("
@@ -165,7 +168,15 @@ static const char *const v3 = "ALTER TABLE tokens ADD COLUMN expires_ms INTEGER;
  * (every older guest) until reported, and again when the guest is bound anew. */
 static const char *const v4 = "ALTER TABLE guests ADD COLUMN platform TEXT;";
 
-const char *const store_sqlite_migrations[] = {v1, v2, v3, v4};
+const char *const store_migrations[] = {v1, v2, v3, v4};
 
-_Static_assert(PVM_ARRAY_SIZE(store_sqlite_migrations) == STORE_SCHEMA_VERSION,
+_Static_assert(PVM_ARRAY_SIZE(store_migrations) == STORE_SCHEMA_VERSION,
 	       "one migration per schema version");
+
+int store_schema_too_new(int version, struct pvm_err *err)
+{
+	return pvm_err_set(err, -EPROTO,
+			   "database schema version %d is newer than this pvm understands (%d); "
+			   "use a newer pvm or restore a backup",
+			   version, STORE_SCHEMA_VERSION);
+}
