@@ -256,6 +256,12 @@ static int pg_schema_version(void *conn, int *version, struct pvm_err *err)
 	return ret;
 }
 
+static bool is_word_char(char c)
+{
+	return c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9');
+}
+
 char *store_pg_ddl(const char *sql)
 {
 	static const struct {
@@ -271,23 +277,19 @@ char *store_pg_ddl(const char *sql)
 	bool quoted = false;
 
 	while (*p) {
-		size_t i;
+		size_t i = PVM_ARRAY_SIZE(words);
 
 		if (*p == '\'')
 			quoted = !quoted;
-		for (i = 0; !quoted && i < PVM_ARRAY_SIZE(words); i++) {
-			size_t n = strlen(words[i].from);
-			bool word_start =
-			    p == sql || !(p[-1] == '_' || (p[-1] >= 'A' && p[-1] <= 'Z') ||
-					  (p[-1] >= 'a' && p[-1] <= 'z'));
-			char next = p[n];
+		if (!quoted && (p == sql || !is_word_char(p[-1])))
+			for (i = 0; i < PVM_ARRAY_SIZE(words); i++) {
+				size_t n = strlen(words[i].from);
 
-			if (word_start && !strncmp(p, words[i].from, n) &&
-			    !(next == '_' || (next >= 'A' && next <= 'Z') ||
-			      (next >= 'a' && next <= 'z')))
-				break;
-		}
-		if (!quoted && i < PVM_ARRAY_SIZE(words)) {
+				/* p[n] is read only once p holds n characters. */
+				if (!strncmp(p, words[i].from, n) && !is_word_char(p[n]))
+					break;
+			}
+		if (i < PVM_ARRAY_SIZE(words)) {
 			pvm_buf_append(&b, words[i].to, strlen(words[i].to));
 			p += strlen(words[i].from);
 		} else {
