@@ -157,7 +157,8 @@ void cli_host_names(struct cli_ctx *ctx, json_object *obj, const char *id_key,
 
 /* A field by dotted path ("spec.image"); NULL when absent or null. */
 json_object *cli_field(json_object *obj, const char *path);
-/* The field as text for a table cell ("-" when absent), into buf. */
+/* The field as text for a table cell ("-" when absent), into buf; returns
+ * buf. */
 const char *cli_field_text(json_object *obj, const char *path, char *buf, size_t len);
 
 /* One column of a table: header, dotted field path, wide only. */

@@ -30,8 +30,11 @@ const char *cli_field_text(json_object *obj, const char *path, char *buf, size_t
 {
 	json_object *v = cli_field(obj, path);
 
-	if (!v)
-		return "-";
+	/* Into buf as well: callers print buf as often as the result. */
+	if (!v) {
+		snprintf(buf, len, "-");
+		return buf;
+	}
 	switch (json_object_get_type(v)) {
 	case json_type_string:
 		snprintf(buf, len, "%s", json_object_get_string(v));
@@ -87,8 +90,10 @@ const char *cli_fmt_time_ms(json_object *obj, const char *path, char *buf, size_
 	if (!get_ms(obj, path, &ms))
 		return cli_field_text(obj, path, buf, len);
 	t = (time_t)(ms / 1000);
-	if (!gmtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
-		return "-";
+	if (!gmtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm)) {
+		snprintf(buf, len, "-");
+		return buf;
+	}
 	return buf;
 }
 
