@@ -18,6 +18,7 @@
 #include "bench/common/bench.h"
 #include "controller/controller.h"
 #include "store/store.h"
+#include "tests/pgtest/pgtest.h"
 
 #define REPEATS	    5
 #define WRK_SECONDS 3
@@ -263,6 +264,7 @@ int main(void)
 	char dir[] = "/tmp/pvm-bench-api-XXXXXX", path[512], token[128], url[256], gid[64];
 	char script[512];
 	const char *pg = getenv("PVM_BENCH_PG");
+	char pg_uri[PGTEST_URI_MAX] = "";
 	struct server sv = {0}, pgsv = {0};
 	struct MHD_Daemon *raw = NULL;
 	struct pvm_err err = {0};
@@ -362,7 +364,9 @@ int main(void)
 	fprintf(stderr, "bench_api: /metrics is %zu bytes\n", b.len);
 	if (pg && *pg) {
 		snprintf(path, sizeof(path), "%s/admin-pg.token", dir);
-		if (server_start(pg, &pgsv, &err) < 0 ||
+		if (pgtest_db_create(pg, pg_uri, sizeof(pg_uri)) < 0)
+			goto fail;
+		if (server_start(pg_uri, &pgsv, &err) < 0 ||
 		    api_bootstrap_admin(pgsv.st, path, &created, &err) < 0)
 			goto fail;
 		f = fopen(path, "r");
@@ -400,6 +404,8 @@ fail:
 	if (raw)
 		MHD_stop_daemon(raw);
 	server_stop(&pgsv);
+	if (pg_uri[0])
+		pgtest_db_drop(pg, pg_uri);
 	server_stop(&sv);
 	pvm_buf_free(&b);
 	snprintf(path, sizeof(path), "rm -rf '%s'", dir);

@@ -16,11 +16,11 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
-#include <libpq-fe.h>
 
 #include "bench/common/bench.h"
 #include "common/common.h"
 #include "tests/cluster/cluster.h"
+#include "tests/pgtest/pgtest.h"
 
 #define ROUNDS	3
 #define CLIENTS 3
@@ -35,50 +35,6 @@ static const char post_lua[] =
     "  return wrk.format('POST', '/v1/guests', nil, string.format("
     "'{\"name\":\"%s-%%d\",\"image\":\"x.elf\",\"vcpus\":1,\"memory_mib\":16}', n))\n"
     "end\n";
-
-/* A fresh database on the server PVM_BENCH_PG names, as a store URI. */
-static int fresh_db(const char *admin_uri, const char *name, char *uri, size_t len)
-{
-	PQconninfoOption *opts = PQconninfoParse(admin_uri, NULL);
-	const char *host = "", *port = "", *user = "";
-	char sql[160];
-	PGconn *conn;
-	PGresult *res;
-	int ret = 0;
-
-	if (!opts)
-		return -EINVAL;
-	for (PQconninfoOption *o = opts; o->keyword; o++) {
-		if (!o->val)
-			continue;
-		if (!strcmp(o->keyword, "host"))
-			host = o->val;
-		else if (!strcmp(o->keyword, "port"))
-			port = o->val;
-		else if (!strcmp(o->keyword, "user"))
-			user = o->val;
-	}
-	snprintf(uri, len, "postgresql:///%s?host=%s%s%s%s%s", name, host, *port ? "&port=" : "",
-		 port, *user ? "&user=" : "", user);
-	PQconninfoFree(opts);
-	conn = PQconnectdb(admin_uri);
-	if (PQstatus(conn) != CONNECTION_OK) {
-		fprintf(stderr, "bench_scaleout: %s", PQerrorMessage(conn));
-		PQfinish(conn);
-		return -EIO;
-	}
-	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", name);
-	PQclear(PQexec(conn, sql));
-	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
-	res = PQexec(conn, sql);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		fprintf(stderr, "bench_scaleout: %s", PQerrorMessage(conn));
-		ret = -EIO;
-	}
-	PQclear(res);
-	PQfinish(conn);
-	return ret;
-}
 
 /* CLIENTS wrk processes at once, client k on replica k % replicas. */
 static int creates_per_s(struct cluster *c, int replicas, int round, double *rps)
@@ -169,12 +125,11 @@ static int failover(struct cluster *c, int round, double *secs)
 static int one_setup(const char *admin_uri, const char *pvmd, int replicas, int round, double *rps,
 		     double *fail_s)
 {
-	char name[32], uri[700];
+	char uri[PGTEST_URI_MAX];
 	struct cluster c;
 	int ret;
 
-	snprintf(name, sizeof(name), "pvm_scaleout_%d_%d", replicas, round);
-	ret = fresh_db(admin_uri, name, uri, sizeof(uri));
+	ret = pgtest_db_create(admin_uri, uri, sizeof(uri));
 	if (ret < 0)
 		return ret;
 	ret = cluster_start(&c, pvmd, uri, replicas, HB_S);
@@ -185,6 +140,7 @@ static int one_setup(const char *admin_uri, const char *pvmd, int replicas, int 
 	if (ret == 0 && fail_s)
 		ret = failover(&c, round, fail_s);
 	cluster_stop(&c);
+	pgtest_db_drop(admin_uri, uri);
 	return ret;
 }
 
