@@ -3,6 +3,12 @@
  * The control socket: one JSON object per line each way (protocol in hv.h).
  * Requests are parsed strictly (pvm_json_parse + pvm_json_check); a bad line
  * gets an error answer and the connection stays open.
+ *
+ * One thread serves every client and never blocks on one: sockets are
+ * non-blocking, answers wait in a per-client queue, a client whose queue is
+ * full is not read from until it drains (so it cannot make the VMM buffer
+ * without bound), and one that takes nothing for CTL_SEND_TIMEOUT_MS is
+ * dropped.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,7 +17,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -19,16 +24,23 @@
 #include "hv/vm.h"
 
 #define CTL_MAX_CLIENTS	    8
+#define CTL_BACKLOG	    64
 #define CTL_LINE_MAX	    65536
+#define CTL_OUT_MAX	    (256 * 1024) /* queued answer bytes before reading stops */
 #define CTL_DEFAULT_STOP_MS 5000
-/* how long one answer may wait for a client that does not read */
+/* how long queued answers may wait for a client that does not read */
 #define CTL_SEND_TIMEOUT_MS 2000
 
 struct ctl_client {
 	int fd;
-	char *buf;
+	char *buf; /* request bytes, up to CTL_LINE_MAX */
 	size_t len;
-	uint64_t active_ns; /* connected or last sent bytes */
+	struct pvm_buf out; /* answers not yet sent, from out_off */
+	size_t out_off;
+	uint64_t connected_ns;
+	uint64_t active_ns; /* connected, last read or last sent bytes */
+	uint64_t served;    /* requests answered */
+	bool closing;	    /* drop once the queue is sent */
 };
 
 struct hv_ctl {
@@ -167,82 +179,127 @@ out:
 	return ans;
 }
 
-static int send_answer(int fd, json_object *ans)
+static size_t pending(const struct ctl_client *c)
+{
+	return c->out.len - c->out_off;
+}
+
+static void queue_answer(struct ctl_client *c, json_object *ans)
 {
 	const char *s = json_object_to_json_string_ext(ans, JSON_C_TO_STRING_PLAIN);
-	size_t len = strlen(s);
-	char *line = malloc(len + 1);
-	size_t off = 0;
-	int ret = 0;
 
-	if (!line)
-		return -ENOMEM;
-	memcpy(line, s, len);
-	line[len++] = '\n';
-	while (off < len) {
-		ssize_t w = send(fd, line + off, len - off, MSG_NOSIGNAL);
+	pvm_buf_append(&c->out, s, strlen(s));
+	pvm_buf_append(&c->out, "\n", 1);
+}
+
+/* Sends what the socket takes now; false when the client is gone. */
+static bool flush(struct ctl_client *c)
+{
+	while (pending(c)) {
+		ssize_t w =
+		    send(c->fd, c->out.data + c->out_off, pending(c), MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w <= 0) {
-			ret = -EPIPE;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
-		}
-		off += (size_t)w;
+		if (w <= 0)
+			return false;
+		c->out_off += (size_t)w;
+		c->active_ns = pvm_now_ns();
 	}
-	free(line);
-	return ret;
+	if (!pending(c)) {
+		pvm_buf_reset(&c->out);
+		c->out_off = 0;
+	}
+	return !c->out.failed;
 }
 
 static void drop(struct ctl_client *c)
 {
 	close(c->fd);
 	free(c->buf);
+	pvm_buf_free(&c->out);
 	*c = (struct ctl_client){.fd = -1};
 }
 
-/* Reads what is there and answers every complete line; false to drop. */
-static bool client_read(struct hv_ctl *ctl, struct ctl_client *c)
+/* Answers the complete lines buffered while the queue has room. */
+static void serve_lines(struct hv_ctl *ctl, struct ctl_client *c)
+{
+	char *nl;
+
+	if (!c->buf) /* nothing read yet */
+		return;
+	while (pending(c) < CTL_OUT_MAX && (nl = memchr(c->buf, '\n', c->len))) {
+		size_t llen = (size_t)(nl - c->buf);
+		json_object *ans = handle(ctl, c->buf, llen);
+
+		queue_answer(c, ans);
+		json_object_put(ans);
+		c->served++;
+		memmove(c->buf, nl + 1, c->len - llen - 1);
+		c->len -= llen + 1;
+	}
+	if (c->len == CTL_LINE_MAX && !memchr(c->buf, '\n', c->len)) {
+		json_object *ans = answer_error("request line too long");
+
+		queue_answer(c, ans);
+		json_object_put(ans);
+		c->closing = true;
+	}
+}
+
+/* Takes what the client sent; false when it is gone. */
+static bool client_read(struct ctl_client *c)
 {
 	ssize_t n;
-	char *nl;
 
 	if (!c->buf) {
 		c->buf = malloc(CTL_LINE_MAX + 1);
 		if (!c->buf)
 			return false;
 	}
-	n = recv(c->fd, c->buf + c->len, CTL_LINE_MAX - c->len, 0);
-	if (n < 0 && errno == EINTR)
+	n = recv(c->fd, c->buf + c->len, CTL_LINE_MAX - c->len, MSG_DONTWAIT);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
 		return true;
 	if (n <= 0)
 		return false;
 	c->len += (size_t)n;
 	c->active_ns = pvm_now_ns();
-	while ((nl = memchr(c->buf, '\n', c->len))) {
-		size_t llen = (size_t)(nl - c->buf);
-		json_object *ans = handle(ctl, c->buf, llen);
-		int ret = send_answer(c->fd, ans);
-
-		json_object_put(ans);
-		memmove(c->buf, nl + 1, c->len - llen - 1);
-		c->len -= llen + 1;
-		if (ret)
-			return false;
-	}
-	if (c->len == CTL_LINE_MAX) {
-		json_object *ans = answer_error("request line too long");
-
-		send_answer(c->fd, ans);
-		json_object_put(ans);
-		return false;
-	}
 	return true;
 }
 
-/* A slot for a new client. When all are taken the client quiet the longest
- * makes room, so clients that connect and go silent cannot lock out pvmd
- * (which connects for each request). */
+/* One client's turn after poll; false to drop it. */
+static bool client_turn(struct hv_ctl *ctl, struct ctl_client *c, short revents)
+{
+	if (revents & POLLIN && !c->closing && !client_read(c))
+		return false;
+	if (revents & (POLLERR | POLLNVAL))
+		return false;
+	serve_lines(ctl, c);
+	if (!flush(c))
+		return false;
+	if (pending(c))
+		return pvm_now_ns() - c->active_ns < CTL_SEND_TIMEOUT_MS * 1000000ull;
+	/* hung up with nothing left to answer, or asked to go */
+	return !c->closing && !(revents & POLLHUP && !(revents & POLLIN));
+}
+
+/* Whether a makes a better victim than b: a client that never completed a
+ * request (stalled, dribbling, one endless line) before one that did, the
+ * longest connected of those first, else the one quiet the longest. So a
+ * client that reconnects in a loop evicts other idlers, not the client that
+ * just connected to ask something. */
+static bool better_victim(const struct ctl_client *a, const struct ctl_client *b)
+{
+	if (!a->served != !b->served)
+		return !a->served;
+	return a->served ? a->active_ns < b->active_ns : a->connected_ns < b->connected_ns;
+}
+
+/* A slot for a new client; when all are taken, better_victim makes room, so
+ * that clients that connect and go silent cannot lock out pvmd (which
+ * connects for each request). */
 static int take_slot(struct hv_ctl *ctl)
 {
 	int victim = 0;
@@ -250,11 +307,28 @@ static int take_slot(struct hv_ctl *ctl)
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
 		if (ctl->c[i].fd < 0)
 			return i;
-		if (ctl->c[i].active_ns < ctl->c[victim].active_ns)
+		if (better_victim(&ctl->c[i], &ctl->c[victim]))
 			victim = i;
 	}
 	drop(&ctl->c[victim]);
 	return victim;
+}
+
+/* Until the oldest queued answer times out; -1 when none waits. */
+static int poll_timeout_ms(const struct hv_ctl *ctl)
+{
+	uint64_t now = pvm_now_ns(), soonest = UINT64_MAX;
+
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
+		const struct ctl_client *c = &ctl->c[i];
+		uint64_t due = c->active_ns + CTL_SEND_TIMEOUT_MS * 1000000ull;
+
+		if (c->fd >= 0 && pending(c) && due < soonest)
+			soonest = due;
+	}
+	if (soonest == UINT64_MAX)
+		return -1;
+	return soonest <= now ? 0 : (int)((soonest - now) / 1000000 + 1);
 }
 
 static void *ctl_thread(void *arg)
@@ -268,41 +342,48 @@ static void *ctl_thread(void *arg)
 		return NULL;
 	}
 	for (;;) {
-		int n = 0, fresh = -1;
+		unsigned fresh = 0; /* slots given to new clients in this round */
+		int n = 0;
 
 		pfd[n++] = (struct pollfd){.fd = ctl->pipe[0], .events = POLLIN};
 		pfd[n++] = (struct pollfd){.fd = ctl->lfd, .events = POLLIN};
-		for (int i = 0; i < CTL_MAX_CLIENTS; i++)
-			pfd[n++] = (struct pollfd){.fd = ctl->c[i].fd, .events = POLLIN};
-		if (poll(pfd, (nfds_t)n, -1) < 0) {
+		for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
+			const struct ctl_client *c = &ctl->c[i];
+			short ev = 0;
+
+			/* a full queue stops reading: back-pressure, not memory */
+			if (!c->closing && pending(c) < CTL_OUT_MAX)
+				ev |= POLLIN;
+			if (pending(c))
+				ev |= POLLOUT;
+			pfd[n++] = (struct pollfd){.fd = c->fd, .events = ev};
+		}
+		if (poll(pfd, (nfds_t)n, poll_timeout_ms(ctl)) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
 		if (pfd[0].revents)
 			break;
-		if (pfd[1].revents & POLLIN) {
-			int fd = accept4(ctl->lfd, NULL, NULL, SOCK_CLOEXEC);
-			struct timeval tv = {.tv_sec = CTL_SEND_TIMEOUT_MS / 1000,
-					     .tv_usec = CTL_SEND_TIMEOUT_MS % 1000 * 1000};
+		/* Every waiting connection, so a client reconnecting in a loop
+		 * cannot keep the backlog full for others. */
+		for (int k = 0; pfd[1].revents & POLLIN && k < CTL_MAX_CLIENTS; k++) {
+			int fd = accept4(ctl->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+			int slot;
 
-			/* the thread serves every client: one that never reads its
-			 * answers is dropped, not waited for */
-			if (fd >= 0 &&
-			    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
-				close(fd);
-				fd = -1;
-			}
-			if (fd >= 0) {
-				fresh = take_slot(ctl);
-				ctl->c[fresh].fd = fd;
-				ctl->c[fresh].active_ns = pvm_now_ns();
-			}
+			if (fd < 0)
+				break;
+			slot = take_slot(ctl);
+			ctl->c[slot].fd = fd;
+			ctl->c[slot].connected_ns = pvm_now_ns();
+			ctl->c[slot].active_ns = ctl->c[slot].connected_ns;
+			fresh |= 1u << slot;
 		}
-		/* a reused slot's poll result was its old client's */
+		/* a new client's slot holds its predecessor's poll result; every
+		 * other client gets a turn, so that timeouts are noticed */
 		for (int i = 0; i < CTL_MAX_CLIENTS; i++)
-			if (i != fresh && ctl->c[i].fd >= 0 && pfd[i + 2].revents &&
-			    !client_read(ctl, &ctl->c[i]))
+			if (!(fresh & 1u << i) && ctl->c[i].fd >= 0 &&
+			    !client_turn(ctl, &ctl->c[i], pfd[i + 2].revents))
 				drop(&ctl->c[i]);
 	}
 	return NULL;
@@ -368,9 +449,9 @@ int hv_ctl_open(struct hv_vm *vm, const char *path, struct hv_ctl **out, struct 
 		}
 		unlink(path);
 	}
-	ctl->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ctl->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (ctl->lfd < 0 || bind(ctl->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(ctl->lfd, 8) < 0 || lstat(path, &st) < 0) {
+	    listen(ctl->lfd, CTL_BACKLOG) < 0 || lstat(path, &st) < 0) {
 		ret = pvm_err_set(err, -errno, "--api-sock %s: %s", path, strerror(errno));
 		goto fail;
 	}

@@ -5,8 +5,11 @@
  * agent, stop, malformed requests), SIGTERM, and a forced stop.
  */
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,6 +272,137 @@ START_TEST(idle_clients_do_not_lock_others_out)
 }
 END_TEST
 
+/* ---- seven hostile clients beside a well-behaved one ---------------------- */
+
+enum hostile_kind { STALL, BYTE_A_SECOND, FLOOD_UNREAD, FLOOD_JUNK };
+
+struct hostile {
+	pthread_t th;
+	enum hostile_kind kind;
+	atomic_bool *stop;
+	long reconnects;
+};
+
+static int connect_nb(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	memcpy(sa.sun_path, sock_path, strlen(sock_path) + 1);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* Each kind misbehaves in a loop until told to stop, reconnecting whenever
+ * the VMM drops it. */
+static void *hostile_main(void *arg)
+{
+	static const char req[] = "{\"cmd\":\"stats\"}\n";
+	struct hostile *h = arg;
+	char junk[65536];
+	bool fresh = false;
+	int fd = -1;
+
+	memset(junk, 'j', sizeof(junk));
+	while (!atomic_load(h->stop)) {
+		ssize_t w = 0;
+
+		if (fd < 0) {
+			fd = connect_nb();
+			h->reconnects++;
+			if (fd < 0) {
+				usleep(10000);
+				continue;
+			}
+			fresh = true;
+		}
+		switch (h->kind) {
+		case STALL: /* half a line, then nothing */
+			w = fresh ? send(fd, "{\"cmd\"", 6, MSG_NOSIGNAL) : 0;
+			fresh = false;
+			usleep(50000);
+			break;
+		case BYTE_A_SECOND:
+			w = send(fd, "{", 1, MSG_NOSIGNAL);
+			usleep(1000000);
+			break;
+		case FLOOD_UNREAD: /* requests as fast as they go, answers never read */
+			w = send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL);
+			if (w < 0 && errno == EAGAIN) {
+				w = 0;
+				usleep(1000);
+			}
+			break;
+		case FLOOD_JUNK: /* gigabytes of one endless line */
+			w = send(fd, junk, sizeof(junk), MSG_NOSIGNAL);
+			if (w < 0 && errno == EAGAIN) {
+				w = 0;
+				usleep(1000);
+			}
+			break;
+		}
+		if (w < 0) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+/*
+ * Two clients that connect and stall, two that send a byte a second, two
+ * that flood requests and never read, one that sends one endless line: a
+ * well-behaved client asking 50 times is answered every time, each within a
+ * bound far below the 2 s a blocked send would cost it (the bound is
+ * generous: this is about never waiting on another client, not speed), and
+ * the VMM is alive and stops cleanly.
+ */
+START_TEST(hostile_clients_do_not_delay_others)
+{
+	static const enum hostile_kind kinds[7] = {
+	    STALL, STALL, BYTE_A_SECOND, BYTE_A_SECOND, FLOOD_UNREAD, FLOOD_UNREAD, FLOOD_JUNK};
+	struct hostile h[7];
+	atomic_bool stop = false;
+	pid_t pid = start("idle", "mode=pv");
+	uint64_t worst = 0;
+	json_object *a;
+
+	ck_assert(console_has("idle: up"));
+	for (int i = 0; i < 7; i++) {
+		h[i] = (struct hostile){.kind = kinds[i], .stop = &stop};
+		ck_assert_int_eq(pthread_create(&h[i].th, NULL, hostile_main, &h[i]), 0);
+	}
+	usleep(300000);
+	for (int i = 0; i < 50; i++) {
+		int fd = ctl_connect();
+		uint64_t t0 = pvm_now_ns(), dt;
+
+		a = ask(fd, "{\"cmd\":\"status\"}");
+		dt = pvm_now_ns() - t0;
+		ck_assert_msg(ok(a), "%s", json_object_to_json_string(a));
+		json_object_put(a);
+		close(fd);
+		worst = dt > worst ? dt : worst;
+		usleep(50000);
+	}
+	atomic_store(&stop, true);
+	for (int i = 0; i < 7; i++)
+		pthread_join(h[i].th, NULL);
+	printf("hostile_clients: worst answer %.1f ms; reconnects: flood %ld %ld, junk %ld\n",
+	       (double)worst / 1e6, h[4].reconnects, h[5].reconnects, h[6].reconnects);
+	ck_assert_msg(worst < 1000000000ull, "an answer took %.1f ms", (double)worst / 1e6);
+	a = ask(ctl_connect(), "{\"cmd\":\"stop\"}");
+	ck_assert(ok(a));
+	json_object_put(a);
+	ck_assert_int_eq(vmm_wait(pid), 0);
+}
+END_TEST
+
 START_TEST(sigterm_is_graceful)
 {
 	pid_t pid = start("idle", "mode=pv");
@@ -380,6 +514,7 @@ int main(void)
 	tcase_add_test(tc, overlong_request_line);
 	tcase_add_test(tc, slow_client_does_not_block_others);
 	tcase_add_test(tc, idle_clients_do_not_lock_others_out);
+	tcase_add_test(tc, hostile_clients_do_not_delay_others);
 	tcase_add_test(tc, sigterm_is_graceful);
 	tcase_add_test(tc, live_socket_is_not_taken);
 	if (vmm_platform() == HV_PLATFORM_PROCESS)
