@@ -212,20 +212,24 @@ int pvmd_client_call(struct pvmd_client *c, const char *method, const char *path
 	 * Each controller once, from the one that answered last; each attempt
 	 * has the whole timeout, so one that accepts and never answers costs
 	 * one timeout, not the call. What does not answer, or answers 503 (cut
-	 * off from its store, stopping), hands the call to the next, which
-	 * later calls keep using.
+	 * off from its store, stopping) or 421 (not the one to ask), hands the
+	 * call to the next, which later calls keep using.
 	 */
 	for (size_t n = 1;; n++) {
 		rc = perform(c, method, path, hdrs, text, timeout_s, status);
-		failed = unreachable(rc) || (rc == CURLE_OK && *status == 503);
+		failed = unreachable(rc) || (rc == CURLE_OK && (*status == 503 || *status == 421));
 		at = c->cur;
 		/* This call's next attempt, or the next call, goes to the next one. */
 		if (failed)
 			c->cur = (c->cur + 1) % c->nbase;
 		if (!failed || n >= c->nbase || (c->stop && *c->stop))
 			break;
-		pvm_log_warn("controller %s: %s %s: %s; trying %s", c->base[at], method, path,
-			     rc == CURLE_OK ? "HTTP 503" : curl_easy_strerror(rc), c->base[c->cur]);
+		if (rc == CURLE_OK)
+			pvm_log_warn("controller %s: %s %s: HTTP %ld; trying %s", c->base[at],
+				     method, path, *status, c->base[c->cur]);
+		else
+			pvm_log_warn("controller %s: %s %s: %s; trying %s", c->base[at], method,
+				     path, curl_easy_strerror(rc), c->base[c->cur]);
 	}
 	curl_slist_free_all(hdrs);
 	if (rc == CURLE_ABORTED_BY_CALLBACK)
