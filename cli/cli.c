@@ -89,6 +89,7 @@ static int setup(struct cli_ctx *ctx, const struct cli_args *a)
 	ctx->timeout_s = (long)t;
 	ctx->color = cli_want_color(STDOUT_FILENO, ctx->envp, cli_flag(a, "no-color"));
 	ctx->tty_err = isatty(STDERR_FILENO);
+	ctx->verbose = cli_flag(a, "verbose");
 	if (cli_settings_resolve(&ctx->set, &flags, ctx->envp, &err) < 0)
 		return cli_fail(ctx, CLI_EXIT_USAGE, "%s", err.msg);
 	if (ctx->set.warning[0])

@@ -26,10 +26,15 @@ enum cli_exit {
 };
 
 #define CLI_DEFAULT_ADDR "http://127.0.0.1:7070"
+/* Controllers one addr may list; more is a typo, not a fleet. */
+#define CLI_MAX_ADDRS 8
 
 /* Where the endpoint, token and CA come from: flags > PVM_* > config file. */
 struct cli_settings {
-	char *addr;   /* base URL, scheme included, no trailing slash */
+	char *addr; /* the controllers' base URLs as given, normalised, comma-separated */
+	/* each of them, scheme included, no trailing slash; tried in this order */
+	char *addrs[CLI_MAX_ADDRS];
+	size_t naddrs;
 	char *token;  /* NULL: none */
 	char *cacert; /* NULL: the system's CAs */
 	enum pvm_config_source addr_src, token_src, cacert_src;

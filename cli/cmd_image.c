@@ -38,7 +38,6 @@ static const struct cli_opt create_opts[] = {
 
 static int image_create(struct cli_ctx *ctx, struct cli_args *a)
 {
-	struct cli_req opt = {.idempotency_key = true};
 	json_object *body = json_object_new_object();
 	const char *keys[] = {"format", "source", "sha256"};
 	struct cli_resp resp = {0};
@@ -55,7 +54,7 @@ static int image_create(struct cli_ctx *ctx, struct cli_args *a)
 		goto out;
 	if (ret == 0)
 		json_object_object_add(body, "size_bytes", json_object_new_int64(size));
-	ret = cli_request(ctx, "POST", "/v1/images", body, &opt, &resp);
+	ret = cli_request(ctx, "POST", "/v1/images", body, NULL, &resp);
 	if (ret != CLI_EXIT_OK)
 		goto out;
 	if (ctx->output == CLI_OUT_JSON) {

@@ -20,7 +20,6 @@ static const struct cli_opt opts[] = {
 
 static int rebalance(struct cli_ctx *ctx, struct cli_args *a)
 {
-	struct cli_req opt = {.idempotency_key = true};
 	json_object *body = json_object_new_object(), *moves;
 	bool apply = cli_flag(a, "apply");
 	struct cli_resp resp = {0};
@@ -33,7 +32,7 @@ static int rebalance(struct cli_ctx *ctx, struct cli_args *a)
 		goto out;
 	if (ret == 0)
 		json_object_object_add(body, "max_moves", json_object_new_int64(max));
-	ret = cli_request(ctx, "POST", "/v1/rebalance", body, &opt, &resp);
+	ret = cli_request(ctx, "POST", "/v1/rebalance", body, NULL, &resp);
 	if (ret != CLI_EXIT_OK)
 		goto out;
 	if (ctx->output == CLI_OUT_JSON) {

@@ -85,7 +85,6 @@ static int parse_ttl(const char *s, int64_t *out)
 
 static int token_create(struct cli_ctx *ctx, struct cli_args *a)
 {
-	struct cli_req opt = {.idempotency_key = true};
 	json_object *body;
 	struct cli_resp resp = {0};
 	char buf[256];
@@ -109,7 +108,7 @@ static int token_create(struct cli_ctx *ctx, struct cli_args *a)
 	json_object_object_add(body, "role", json_object_new_string(cli_arg(a, "role")));
 	if (ttl)
 		json_object_object_add(body, "ttl_s", json_object_new_int64(ttl));
-	ret = cli_request(ctx, "POST", "/v1/tokens", body, &opt, &resp);
+	ret = cli_request(ctx, "POST", "/v1/tokens", body, NULL, &resp);
 	if (ret == CLI_EXIT_OK) {
 		if (ctx->output == CLI_OUT_JSON) {
 			cli_print_json(resp.json);

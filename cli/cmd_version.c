@@ -28,7 +28,7 @@ static int version(struct cli_ctx *ctx, struct cli_args *a)
 		       cli_field(resp.json, "name")
 			   ? json_object_get_string(cli_field(resp.json, "name"))
 			   : "pvmd",
-		       cli_field_text(resp.json, "version", buf, sizeof(buf)), ctx->set.addr);
+		       cli_field_text(resp.json, "version", buf, sizeof(buf)), cli_addr(ctx));
 	}
 	cli_resp_free(&resp);
 	return ret;

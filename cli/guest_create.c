@@ -101,7 +101,6 @@ static void print_created(struct cli_ctx *ctx, json_object *g, const char *name,
 
 int cli_guest_create(struct cli_ctx *ctx, struct cli_args *a)
 {
-	struct cli_req opt = {.idempotency_key = true};
 	json_object *spec = NULL, *last = NULL;
 	struct cli_resp resp = {0};
 	char id[64], name[128], state[64];
@@ -120,7 +119,7 @@ int cli_guest_create(struct cli_ctx *ctx, struct cli_args *a)
 		ret = cli_usage_error(ctx, "a guest needs a NAME");
 		goto out;
 	}
-	ret = cli_request(ctx, "POST", "/v1/guests", spec, &opt, &resp);
+	ret = cli_request(ctx, "POST", "/v1/guests", spec, NULL, &resp);
 	if (ret != CLI_EXIT_OK)
 		goto out;
 	cli_field_text(resp.json, "id", id, sizeof(id));

@@ -25,7 +25,11 @@ struct cli_ctx {
 	CURL *curl;
 	char *const *envp;
 	bool quiet;	    /* cli_request prints nothing (best-effort lookups) */
+	bool verbose;	    /* each request's URL, answer and failover on stderr */
 	json_object *hosts; /* id -> name, cached by cli_host_names */
+	size_t addr_cur;    /* set.addrs[]: where requests go, the last to answer */
+	char idem_base[33]; /* this command's Idempotency-Key stem; "" until needed */
+	unsigned idem_seq;  /* mutating requests sent so far */
 };
 
 /* ---- options ------------------------------------------------------------ */
@@ -105,19 +109,23 @@ struct cli_resp {
 /* Request options; all may be zero. */
 struct cli_req {
 	const char *if_match; /* ETag to send as If-Match */
-	bool idempotency_key; /* creates: a fresh random Idempotency-Key */
 	long timeout_s;	      /* 0: ctx->timeout_s; <0: none */
 	long quiet_status;    /* a non-2xx status the caller handles itself */
 };
 
 /*
  * Sends method path (path starts with "/", query included) with an optional
- * JSON body. Returns CLI_EXIT_OK with resp filled on 2xx; otherwise prints
- * one line on stderr (unless the status is quiet) and returns the exit code.
- * resp is always initialised; release it with cli_resp_free.
+ * JSON body to the controllers of ctx->set in turn: the next is tried when
+ * one cannot be reached or answers 503, all within the request's timeout.
+ * Anything but GET carries an Idempotency-Key, the same on every attempt.
+ * Returns CLI_EXIT_OK with resp filled on 2xx; otherwise prints one line on
+ * stderr (unless the status is quiet) and returns the exit code. resp is
+ * always initialised; release it with cli_resp_free.
  */
 int cli_request(struct cli_ctx *ctx, const char *method, const char *path, json_object *body,
 		const struct cli_req *opt, struct cli_resp *resp);
+/* The controller URL requests go to now: the one that answered last. */
+const char *cli_addr(const struct cli_ctx *ctx);
 void cli_resp_free(struct cli_resp *resp);
 /* Escapes one path segment or query value. Caller frees. */
 char *cli_escape(struct cli_ctx *ctx, const char *s);

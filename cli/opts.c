@@ -14,14 +14,16 @@
 
 /* clang-format off */
 const struct cli_opt cli_global_opts[] = {
-	{ "addr", 0, "URL", "controller URL (env PVM_ADDR; default " CLI_DEFAULT_ADDR ")" },
+	{ "addr", 0, "URL[,URL...]",
+	  "controller URL, or several tried in order (env PVM_ADDR; default " CLI_DEFAULT_ADDR ")" },
 	{ "token", 0, "TOKEN", "bearer token (env PVM_TOKEN)" },
 	{ "cacert", 0, "FILE", "CA bundle to verify the controller's TLS certificate (env PVM_CACERT)" },
 	{ "config", 0, "FILE",
      "config file (default $XDG_CONFIG_HOME/pvm/config or ~/.config/pvm/config)" },
 	{ "output", 'o', "FORMAT", "table (default), wide or json" },
-	{ "timeout", 0, "SECONDS", "request timeout (default 30)" },
+	{ "timeout", 0, "SECONDS", "time for each request, failovers included (default 30)" },
 	{ "no-color", 0, NULL, "never colour the output (also NO_COLOR=1)" },
+	{ "verbose", 'v', NULL, "say on stderr which controller each request went to" },
 	{ "help", 'h', NULL, "show this help" },
 };
 /* clang-format on */

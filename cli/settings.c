@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Endpoint, token and CA: flags > PVM_ADDR/PVM_TOKEN/PVM_CACERT > the INI
- * file ~/.config/pvm/config, layered by common/'s pvm_config.
+ * file ~/.config/pvm/config, layered by common/'s pvm_config. The endpoint
+ * may list several controllers ("http://a:7070,http://b:7070"), tried in
+ * order (http.c).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -12,7 +14,7 @@
 #include "cli/internal.h"
 
 static const struct pvm_config_key keys[] = {
-    {"addr", CLI_DEFAULT_ADDR, "controller URL", false},
+    {"addr", CLI_DEFAULT_ADDR, "controller URL, or several comma-separated", false},
     {"token", NULL, "bearer token", false},
     {"cacert", NULL, "CA bundle (PEM) to verify the controller", false},
 };
@@ -44,29 +46,86 @@ char *cli_config_path(char *const *envp)
 	return path;
 }
 
-/* "host:port" means http://host:port; a trailing slash is dropped. */
-static int normalise_addr(const char *in, char **out, struct pvm_err *err)
+/*
+ * One URL of the list, in[0..len): "host:port" means http://host:port; a
+ * trailing slash is dropped. pos (from 1) names it in errors when the list
+ * has several.
+ */
+static int normalise_addr(const char *in, size_t len, size_t pos, bool list, char **out,
+			  struct pvm_err *err)
 {
-	size_t n;
+	const char *sep = memmem(in, len, "://", 3);
+	char which[32] = "";
+	size_t n, host;
 	char *s;
 
-	if (!in[0])
+	if (list)
+		snprintf(which, sizeof(which), "URL %zu of the list: ", pos);
+	if (!len && list)
+		return pvm_err_field(err, -EINVAL, "addr",
+				     "URL %zu of the list is empty (a comma too many?)", pos);
+	if (!len)
 		return pvm_err_field(err, -EINVAL, "addr", "the controller address is empty");
-	if (strstr(in, "://")) {
-		if (strncmp(in, "http://", 7) != 0 && strncmp(in, "https://", 8) != 0)
-			return pvm_err_field(err, -EINVAL, "addr",
-					     "%s: only http:// and https:// are supported", in);
-		s = strdup(in);
-	} else if (asprintf(&s, "http://%s", in) < 0) {
-		s = NULL;
-	}
-	if (!s)
+	if (memchr(in, ' ', len) || memchr(in, '\t', len))
+		return pvm_err_field(err, -EINVAL, "addr",
+				     "%s'%.*s' has a space; separate URLs with a comma alone",
+				     which, (int)len, in);
+	if (sep && !(sep - in == 4 && strncmp(in, "http", 4) == 0) &&
+	    !(sep - in == 5 && strncmp(in, "https", 5) == 0))
+		return pvm_err_field(err, -EINVAL, "addr",
+				     "%s%.*s: only http:// and https:// are supported", which,
+				     (int)len, in);
+	if (asprintf(&s, "%s%.*s", sep ? "" : "http://", (int)len, in) < 0)
 		return pvm_err_set(err, -ENOMEM, "out of memory");
+	host = (size_t)(strstr(s, "://") - s) + 3;
 	n = strlen(s);
-	while (n > 0 && s[n - 1] == '/')
+	while (n > host && s[n - 1] == '/')
 		s[--n] = '\0';
+	if (!s[host] || s[host] == '/') {
+		free(s);
+		return pvm_err_field(err, -EINVAL, "addr", "%s'%.*s' names no host", which,
+				     (int)len, in);
+	}
 	*out = s;
 	return 0;
+}
+
+/* "URL[,URL...]" into s->addrs, and s->addr the list they make again. */
+static int parse_addrs(const char *in, struct cli_settings *s, struct pvm_err *err)
+{
+	bool list = strchr(in, ',') != NULL;
+	const char *p = in;
+	struct pvm_buf all;
+	int ret;
+
+	pvm_buf_init(&all);
+	for (;;) {
+		size_t len = strcspn(p, ",");
+		char **url = &s->addrs[s->naddrs];
+
+		if (s->naddrs == CLI_MAX_ADDRS) {
+			ret = pvm_err_field(err, -EINVAL, "addr", "more than %d controller URLs",
+					    CLI_MAX_ADDRS);
+			goto out;
+		}
+		ret = normalise_addr(p, len, s->naddrs + 1, list, url, err);
+		if (ret < 0)
+			goto out;
+		for (size_t i = 0; i < s->naddrs; i++)
+			if (strcmp(s->addrs[i], *url) == 0)
+				ret =
+				    pvm_err_field(err, -EINVAL, "addr", "%s is listed twice", *url);
+		pvm_buf_printf(&all, "%s%s", s->naddrs++ ? "," : "", *url);
+		if (ret < 0 || !p[len])
+			break;
+		p += len + 1;
+	}
+	s->addr = ret < 0 ? NULL : pvm_buf_steal(&all);
+	if (ret == 0 && !s->addr)
+		ret = pvm_err_set(err, -ENOMEM, "out of memory");
+out:
+	pvm_buf_free(&all);
+	return ret;
 }
 
 static int dup_opt(const struct pvm_config *cfg, const char *key, char **out)
@@ -126,7 +185,7 @@ int cli_settings_resolve(struct cli_settings *s, const struct cli_flags *flags, 
 		ret = pvm_config_set(&cfg, "cacert", flags->cacert, PVM_CONFIG_FLAG, err);
 	if (ret < 0)
 		goto out;
-	ret = normalise_addr(pvm_config_get(&cfg, "addr"), &s->addr, err);
+	ret = parse_addrs(pvm_config_get(&cfg, "addr"), s, err);
 	if (ret < 0)
 		goto out;
 	if (dup_opt(&cfg, "token", &s->token) < 0 || dup_opt(&cfg, "cacert", &s->cacert) < 0) {
@@ -149,6 +208,8 @@ out:
 void cli_settings_free(struct cli_settings *s)
 {
 	free(s->addr);
+	for (size_t i = 0; i < s->naddrs; i++)
+		free(s->addrs[i]);
 	free(s->token);
 	free(s->cacert);
 	memset(s, 0, sizeof(*s));

@@ -19,7 +19,10 @@
 #include "hv/hv.h"
 
 const struct pvm_config_key pvmd_host_keys[] = {
-    {"controller", NULL, "host role: the controller's URL (http://ADDR:PORT)", false},
+    {"controller", NULL,
+     "host role: the controller's URL (http://ADDR:PORT), or several, comma-separated, "
+     "failed over in turn",
+     false},
     {"token_file", NULL, "host role: file holding the host's bearer token", false},
     {"host_name", NULL, "host role: name to register (default: the hostname)", false},
     {"vmm", NULL, "host role: pvm-vmm binary (default: beside pvmd)", false},
@@ -146,11 +149,12 @@ static int host_role_run(const struct pvm_config *cfg, const sigset_t *sigs)
 	struct pvmd_host_config hc;
 	struct pvmd_signals sc;
 	struct pvm_err err = {0};
+	struct pvmd_client *check;
 	char token[PVMD_TOKEN_MAX];
 	int ret;
 
 	if (!pvm_config_get(cfg, "controller")) {
-		pvm_log_error("config: the host role needs --controller URL");
+		pvm_log_error("config: the host role needs --controller URL[,URL...]");
 		return 2;
 	}
 	if (pvmd_host_config_from(cfg, &hc, &err) < 0 ||
@@ -159,6 +163,13 @@ static int host_role_run(const struct pvm_config *cfg, const sigset_t *sigs)
 		return 2;
 	}
 	hc.token = token;
+	/* A bad controller list is a configuration error: say so before anything starts. */
+	if (pvmd_client_open(hc.controller, token, NULL, &check, &err) < 0) {
+		explicit_bzero(token, sizeof(token));
+		pvm_log_error("config: %s", err.msg);
+		return 2;
+	}
+	pvmd_client_close(check);
 	if (pvmd_signals_start(&sc, sigs, cfg) < 0) {
 		pvm_log_error("cannot start the signal thread");
 		return 1;

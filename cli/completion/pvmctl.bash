@@ -20,7 +20,7 @@ _pvmctl()
 		prev=${COMP_WORDS[COMP_CWORD - 1]}
 	fi
 
-	local global="--addr --token --cacert --config --output -o --timeout --no-color --help"
+	local global="--addr --token --cacert --config --output -o --timeout --no-color --verbose -v --help"
 	local spec="--file -f --image --kind --platform --vcpus --memory -m --disk --cmdline --require
 		--prefer --emulated --label -l --selector --anti-affinity --restart"
 	local hooks="console block clock agent halt"

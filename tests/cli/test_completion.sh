@@ -40,7 +40,7 @@ errf=$(mktemp)
 trap 'rm -f "$errf"' EXIT
 
 expect "pvmctl gu" "guest"
-expect "pvmctl " "host guest image token events rebalance version --addr --token --cacert --config --output -o --timeout --no-color --help"
+expect "pvmctl " "host guest image token events rebalance version --addr --token --cacert --config --output -o --timeout --no-color --verbose -v --help"
 expect "pvmctl host " "list show cordon uncordon drain rm"
 expect "pvmctl -o json guest s" "show start stop stats"
 expect "pvmctl guest list -o " "table wide json"

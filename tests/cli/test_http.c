@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What pvmctl puts on the wire, checked against a scripted HTTP server on
- * loopback: the bearer token, a fresh Idempotency-Key per create that
+ * loopback: the bearer token, an Idempotency-Key per mutating request that
  * survives a retry after a dropped answer, If-Match with the ETag just read
- * (retried on 412), and problem+json answers turned into exit codes. A
+ * (retried on 412), problem+json answers turned into exit codes, and
+ * failover along a list of controllers (a dead port beside the script). A
  * scripted server is used because the real controller cannot be told to
  * drop a connection or answer 412 on cue; the live test covers the rest.
  */
@@ -104,38 +105,76 @@ static void script(const char *first, ...)
 }
 
 static char out[16384]; /* pvmctl's stdout in the last run */
+static char err[16384]; /* and its stderr */
 
-/* Runs pvmctl in-process against the scripted server; stdout into out. */
-static int run(const char *first, ...)
+static void slurp(FILE *fp, char *buf, size_t len)
 {
-	char addr[64], *argv[32] = {"pvmctl"},
-		       *envp[] = {addr, "PVM_TOKEN=tok_secret", "HOME=/nonexistent", NULL};
-	int argc = 1, code, so;
-	FILE *fo = tmpfile();
 	size_t n;
+
+	rewind(fp);
+	n = fread(buf, 1, len - 1, fp);
+	buf[n] = '\0';
+	fclose(fp);
+}
+
+/*
+ * Runs pvmctl in-process with PVM_ADDR=addr (a list of controllers; NULL:
+ * the scripted server); stdout into out, stderr into err.
+ */
+static int run_at(const char *addr, const char *first, ...)
+{
+	char env_addr[256], *argv[32] = {"pvmctl"},
+			    *envp[] = {env_addr, "PVM_TOKEN=tok_secret", "HOME=/nonexistent", NULL};
+	int argc = 1, code, so, se;
+	FILE *fo = tmpfile(), *fe = tmpfile();
 	va_list ap;
 
 	ck_assert_ptr_nonnull(fo);
-	snprintf(addr, sizeof(addr), "PVM_ADDR=127.0.0.1:%d", srv.port);
+	ck_assert_ptr_nonnull(fe);
+	if (addr)
+		snprintf(env_addr, sizeof(env_addr), "PVM_ADDR=%s", addr);
+	else
+		snprintf(env_addr, sizeof(env_addr), "PVM_ADDR=127.0.0.1:%d", srv.port);
 	va_start(ap, first);
 	for (const char *s = first; s; s = va_arg(ap, const char *))
 		argv[argc++] = (char *)s;
 	va_end(ap);
 	fflush(stdout);
+	fflush(stderr);
 	so = dup(1);
+	se = dup(2);
 	dup2(fileno(fo), 1);
+	dup2(fileno(fe), 2);
 	code = cli_main(argc, argv, envp);
 	fflush(stdout);
+	fflush(stderr);
 	dup2(so, 1);
+	dup2(se, 2);
 	close(so);
-	rewind(fo);
-	n = fread(out, 1, sizeof(out) - 1, fo);
-	out[n] = '\0';
-	fclose(fo);
+	close(se);
+	slurp(fo, out, sizeof(out));
+	slurp(fe, err, sizeof(err));
+	fputs(err, stderr);
 	shutdown(srv.fd, SHUT_RDWR);
 	pthread_join(srv.thread, NULL);
 	close(srv.fd);
 	return code;
+}
+
+#define run(...) run_at(NULL, __VA_ARGS__)
+
+/* A loopback port bound but never listened on: connecting is refused, and
+ * nothing else can take the port while fd stays open. */
+static int dead_port(int *fd)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof(a);
+
+	*fd = socket(AF_INET, SOCK_STREAM, 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(*fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(getsockname(*fd, (struct sockaddr *)&a, &len), 0);
+	return ntohs(a.sin_port);
 }
 
 /* The value of a header in a recorded request, copied into out. */
@@ -181,7 +220,10 @@ START_TEST(create_retries_with_the_same_key)
 	ck_assert(strncmp(srv.requests[0], "POST /v1/guests ", 16) == 0);
 	ck_assert_ptr_nonnull(header(srv.requests[0], "Idempotency-Key", k1, sizeof(k1)));
 	ck_assert_ptr_nonnull(header(srv.requests[1], "Idempotency-Key", k2, sizeof(k2)));
-	ck_assert_uint_eq(strlen(k1), 32);
+	/* 128 random bits in hex, and the command's first mutating request */
+	ck_assert_uint_eq(strlen(k1), 34);
+	ck_assert_uint_eq(strspn(k1, "0123456789abcdef"), 32);
+	ck_assert_str_eq(k1 + 32, "-1");
 	ck_assert_str_eq(k1, k2);
 	ck_assert_str_eq(header(srv.requests[1], "Authorization", auth, sizeof(auth)),
 			 "Bearer tok_secret");
@@ -216,7 +258,7 @@ END_TEST
 
 START_TEST(patch_sends_if_match_and_retries_stale)
 {
-	char v[64];
+	char v[64], k1[64], k2[64];
 
 	script(HOST_GET("7"), STALE, HOST_GET("8"), PATCHED, "");
 	ck_assert_int_eq(run("host", "cordon", "h1", NULL), 0);
@@ -226,7 +268,13 @@ START_TEST(patch_sends_if_match_and_retries_stale)
 	ck_assert_str_eq(header(srv.requests[1], "If-Match", v, sizeof(v)), "\"7\"");
 	ck_assert_str_eq(header(srv.requests[3], "If-Match", v, sizeof(v)), "\"8\"");
 	ck_assert_ptr_nonnull(strstr(srv.requests[3], "{\"cordoned\":true}"));
-	ck_assert_ptr_null(strcasestr(srv.requests[3], "Idempotency-Key"));
+	/* every PATCH has a key of its own, from the command's one stem; GETs none */
+	ck_assert_ptr_null(strcasestr(srv.requests[0], "Idempotency-Key"));
+	ck_assert_ptr_nonnull(header(srv.requests[1], "Idempotency-Key", k1, sizeof(k1)));
+	ck_assert_ptr_nonnull(header(srv.requests[3], "Idempotency-Key", k2, sizeof(k2)));
+	ck_assert_str_eq(k1 + 32, "-1");
+	ck_assert_str_eq(k2 + 32, "-2");
+	ck_assert_int_eq(strncmp(k1, k2, 32), 0);
 
 	/* stale three times: a conflict */
 	script(HOST_GET("1"), STALE, HOST_GET("2"), STALE, HOST_GET("3"), STALE, "");
@@ -304,6 +352,77 @@ START_TEST(rebalance_shows_and_applies_moves)
 }
 END_TEST
 
+/* The first controller refuses: the second answers, and --verbose says who. */
+START_TEST(refused_fails_over_to_the_next)
+{
+	char addr[128];
+	int dead_fd, dead = dead_port(&dead_fd);
+
+	script(LIST_PAGE("", "null"), "");
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d,127.0.0.1:%d", dead, srv.port);
+	ck_assert_int_eq(run_at(addr, "host", "list", NULL), 0);
+	ck_assert_uint_eq(srv.nrequests, 1);
+	ck_assert_str_eq(err, "");
+
+	script(LIST_PAGE("", "null"), "");
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d,127.0.0.1:%d", dead, srv.port);
+	ck_assert_int_eq(run_at(addr, "host", "list", "-v", NULL), 0);
+	snprintf(addr, sizeof(addr), "GET http://127.0.0.1:%d/v1/hosts", dead);
+	ck_assert_msg(strstr(err, addr) && strstr(err, "Couldn't connect"), "%s", err);
+	ck_assert_msg(strstr(err, "GET http://127.0.0.1:") && strstr(err, ": HTTP 200"), "%s", err);
+	close(dead_fd);
+}
+END_TEST
+
+/* A create whose answer was lost goes to the next controller, and round
+ * the list again, with the same key. */
+START_TEST(lost_create_goes_round_with_its_key)
+{
+	const char *created = answer("201 Created", "",
+				     "{\"id\":\"gst_1\",\"name\":\"g\",\"observed_state\":"
+				     "\"scheduled\",\"desired_state\":\"running\"}");
+	char addr[128], k1[64], k2[64];
+	int dead_fd, dead = dead_port(&dead_fd);
+
+	script(NULL, created, "");
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d,127.0.0.1:%d", srv.port, dead);
+	ck_assert_int_eq(run_at(addr, "guest", "create", "g", "--image", "i", NULL), 0);
+	ck_assert_uint_eq(srv.nrequests, 2);
+	ck_assert_ptr_nonnull(header(srv.requests[0], "Idempotency-Key", k1, sizeof(k1)));
+	ck_assert_ptr_nonnull(header(srv.requests[1], "Idempotency-Key", k2, sizeof(k2)));
+	ck_assert_str_eq(k1, k2);
+	close(dead_fd);
+}
+END_TEST
+
+/* 503 sends the request on; every controller failing is one line naming each. */
+START_TEST(unavailable_tries_the_next_and_4xx_does_not)
+{
+	const char *busy = answer("503 Service Unavailable", "",
+				  "{\"title\":\"Unavailable\",\"detail\":\"the store failed\"}");
+	char addr[128];
+	int dead_fd, dead = dead_port(&dead_fd);
+
+	script(busy, "");
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d,127.0.0.1:%d", srv.port, dead);
+	/* one controller answered, if only 503: a server error, not unreachable */
+	ck_assert_int_eq(run_at(addr, "host", "list", NULL), 1);
+	ck_assert_uint_eq(srv.nrequests, 1);
+	ck_assert_msg(strstr(err, "cannot reach http://127.0.0.1:") &&
+			  strstr(err, "the store failed [HTTP 503]; http://127.0.0.1:") &&
+			  strstr(err, "Couldn't connect"),
+		      "%s", err);
+	ck_assert_ptr_eq(strchr(err, '\n'), err + strlen(err) - 1);
+
+	/* a 404 is the answer: the next controller is not asked (-v would say so) */
+	script(answer("404 Not Found", "", "{\"title\":\"Not found\"}"), "");
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d,127.0.0.1:%d", srv.port, dead);
+	ck_assert_int_eq(run_at(addr, "-v", "version", NULL), 3);
+	ck_assert_ptr_null(strstr(err, "Couldn't connect"));
+	close(dead_fd);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("cli_http");
@@ -318,6 +437,9 @@ int main(void)
 	tcase_add_test(tc, non_json_success_is_a_server_error);
 	tcase_add_test(tc, lists_follow_every_page);
 	tcase_add_test(tc, rebalance_shows_and_applies_moves);
+	tcase_add_test(tc, refused_fails_over_to_the_next);
+	tcase_add_test(tc, lost_create_goes_round_with_its_key);
+	tcase_add_test(tc, unavailable_tries_the_next_and_4xx_does_not);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1074,6 +1074,37 @@ START_TEST(tls_needs_the_ca)
 }
 END_TEST
 
+/* --addr with a dead controller first: reads and creates go to the live one. */
+START_TEST(dead_controller_first_in_addr)
+{
+	char addrs[160], path[128];
+	json_object *o, *items;
+
+	/* port 1: nothing listens there, connecting is refused */
+	snprintf(addrs, sizeof(addrs), "http://127.0.0.1:1,%s", base);
+	CK_EXIT(0, admin, "--addr", addrs, "host", "list");
+	CK_OUT("h1");
+	ck_assert_str_eq(err, "");
+	CK_EXIT(0, admin, "--addr", addrs, "-v", "guest", "create", "fo-live", "--image", "img");
+	CK_OUT("guest fo-live created (gst_");
+	CK_ERR("POST http://127.0.0.1:1/v1/guests: ");
+	CK_ERR("/v1/guests: HTTP 201");
+	/* created once */
+	ck_assert_int_eq(api(admin, "GET", "/v1/guests?name=fo-live", NULL, &o), 200);
+	ck_assert(json_object_object_get_ex(o, "items", &items));
+	ck_assert_int_eq(json_object_array_length(items), 1);
+	snprintf(path, sizeof(path), "/v1/guests/%s",
+		 jstr(json_object_array_get_idx(items, 0), "id"));
+	json_object_put(o);
+	ck_assert_int_eq(api(admin, "DELETE", path, NULL, NULL) / 100, 2);
+	/* every controller dead: one line naming each, unreachable */
+	CK_EXIT(6, admin, "--addr", "http://127.0.0.1:1,http://127.0.0.1:2", "host", "list");
+	CK_ERR("cannot reach http://127.0.0.1:1: ");
+	CK_ERR("; http://127.0.0.1:2: ");
+	one_line_err();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s;
@@ -1103,6 +1134,7 @@ int main(void)
 	tcase_add_test(tc, version_and_precedence);
 	tcase_add_test(tc, tls_needs_the_ca);
 	tcase_add_test(tc, terminal_gets_colour_and_a_spinner);
+	tcase_add_test(tc, dead_controller_first_in_addr);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

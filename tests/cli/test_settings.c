@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Endpoint, token and CA precedence: flags > PVM_* > config file > default. */
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,6 +206,61 @@ START_TEST(addresses_normalised_or_refused)
 }
 END_TEST
 
+/* Several controllers, comma-separated: each normalised, order kept; every
+ * mistake refused with a message that says which URL and what is wrong. */
+START_TEST(address_lists_parsed_or_refused)
+{
+	static const struct {
+		const char *addr, *msg;
+	} bad[] = {
+	    {"http://a:1,,http://b:1", "URL 2 of the list is empty"},
+	    {"http://a:1,", "URL 2 of the list is empty"},
+	    {",http://a:1", "URL 1 of the list is empty"},
+	    {"http://a:1,ftp://b:1", "URL 2 of the list: ftp://b:1: only http:// and https://"},
+	    {"http://a:1, http://b:1", "URL 2 of the list: ' http://b:1' has a space"},
+	    {"http://a :1", "'http://a :1' has a space"},
+	    {"a:1,b:1,c:1,d:1,e:1,f:1,g:1,h:1,i:1", "more than 8 controller URLs"},
+	    {"a:1,http://a:1/", "http://a:1 is listed twice"},
+	    {"http://a:1,https://", "'https://' names no host"},
+	};
+	char *envp[] = {NULL, NULL};
+	struct cli_flags f = {0};
+	struct cli_settings s;
+	struct pvm_err err = {0};
+
+	f.addr = "https://a.example:7070/,b:7070,http://c:7070";
+	ck_assert_int_eq(cli_settings_resolve(&s, &f, envp, &err), 0);
+	ck_assert_uint_eq(s.naddrs, 3);
+	ck_assert_str_eq(s.addrs[0], "https://a.example:7070");
+	ck_assert_str_eq(s.addrs[1], "http://b:7070");
+	ck_assert_str_eq(s.addrs[2], "http://c:7070");
+	ck_assert_str_eq(s.addr, "https://a.example:7070,http://b:7070,http://c:7070");
+	cli_settings_free(&s);
+	f.addr = "a:1,b:1,c:1,d:1,e:1,f:1,g:1,h:1";
+	ck_assert_int_eq(cli_settings_resolve(&s, &f, envp, &err), 0);
+	ck_assert_uint_eq(s.naddrs, CLI_MAX_ADDRS);
+	cli_settings_free(&s);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		f.addr = bad[i].addr;
+		pvm_err_clear(&err);
+		ck_assert_int_eq(cli_settings_resolve(&s, &f, envp, &err), -EINVAL);
+		ck_assert_msg(strstr(err.msg, bad[i].msg), "%s: '%s', wanted '%s'", bad[i].addr,
+			      err.msg, bad[i].msg);
+		ck_assert_str_eq(err.field, "addr");
+		ck_assert_ptr_null(s.addr);
+		ck_assert_uint_eq(s.naddrs, 0);
+	}
+	/* the file's addr key takes a list too */
+	write_file("xdg/pvm/config", "addr = http://a:1,http://b:1\n");
+	f.addr = NULL;
+	envp[0] = xdg_env;
+	ck_assert_int_eq(cli_settings_resolve(&s, &f, envp, &err), 0);
+	ck_assert_uint_eq(s.naddrs, 2);
+	ck_assert_str_eq(s.addrs[1], "http://b:1");
+	cli_settings_free(&s);
+}
+END_TEST
+
 START_TEST(other_pvm_variables_ignored)
 {
 	char *envp[] = {"PVM_LOG_LEVEL=debug", "PVM_ADDR=h:1", NULL};
@@ -234,6 +290,7 @@ int main(void)
 	tcase_add_test(tc, explicit_config_must_exist);
 	tcase_add_test(tc, bad_file_is_an_error_naming_it);
 	tcase_add_test(tc, addresses_normalised_or_refused);
+	tcase_add_test(tc, address_lists_parsed_or_refused);
 	tcase_add_test(tc, other_pvm_variables_ignored);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
