@@ -90,8 +90,6 @@ void hv_config_init(struct hv_config *cfg);
 
 /* "console,block" or "none" or "all" -> mask. Unknown names are an error. */
 int hv_hooks_parse(const char *s, uint64_t *mask, struct pvm_err *err);
-/* Lowercase name of a hook bit ("console"), NULL when out of range. */
-const char *hv_hook_name(unsigned int hook);
 
 /* "auto", "kvm" or "process" -> id; anything else is an error. */
 int hv_platform_parse(const char *s, enum hv_platform_id *out, struct pvm_err *err);

@@ -38,7 +38,7 @@ static json_object *hook_names_json(uint64_t mask)
 
 	for (unsigned int h = 0; h < PV_HOOK_COUNT; h++)
 		if (mask & PV_F(h))
-			json_object_array_add(a, json_object_new_string(hv_hook_name(h)));
+			json_object_array_add(a, json_object_new_string(pv_hook_name(h)));
 	return a;
 }
 
@@ -131,7 +131,7 @@ json_object *hv_stats_json(struct hv_vm *vm)
 			json_object_array_add(hist,
 					      json_object_new_uint64(HV_STAT_GET(hs->hist[b])));
 		json_object_object_add(j, "service_ns_log2", hist);
-		json_object_object_add(hooks, hv_hook_name(h), j);
+		json_object_object_add(hooks, pv_hook_name(h), j);
 	}
 	add_u64(json_object_object_get(hooks, "clock"), "guest_reads", clock_reads);
 	json_object_object_add(o, "hooks", hooks);
