@@ -85,7 +85,7 @@ static const struct bad bad[] = {
     {"neg refused hook 32", AGENT_T_NEGOTIATION, SET8, P(38), 32, false, AGENT_R_BAD_VALUE, OWN},
     {"neg refusal reason 0", AGENT_T_NEGOTIATION, SET8, P(39), 0, false, AGENT_R_BAD_VALUE, OWN},
     {"neg refusal reason 6", AGENT_T_NEGOTIATION, SET8, P(41), 6, false, AGENT_R_BAD_VALUE, OWN},
-    {"neg refused twice", AGENT_T_NEGOTIATION, SET8, P(40), AGENT_HOOK_BLOCK, false,
+    {"neg refused twice", AGENT_T_NEGOTIATION, SET8, P(40), PV_HOOK_BLOCK, false,
      AGENT_R_DUPLICATE, OWN},
     /* report */
     {"report 17 hooks", AGENT_T_REPORT, SET8, P(16), 17, false, AGENT_R_BAD_COUNT, OWN},
@@ -96,7 +96,7 @@ static const struct bad bad[] = {
     {"report interval 0", AGENT_T_REPORT, SET32, P(8), 0, false, AGENT_R_BAD_VALUE, OWN},
     {"report interval > 1 h", AGENT_T_REPORT, SET32, P(8), 3600001, false, AGENT_R_BAD_VALUE, OWN},
     {"report hook id 40", AGENT_T_REPORT, SET8, P(60), 40, false, AGENT_R_BAD_VALUE, OWN},
-    {"report hook twice", AGENT_T_REPORT, SET8, P(60), AGENT_HOOK_CONSOLE, false, AGENT_R_DUPLICATE,
+    {"report hook twice", AGENT_T_REPORT, SET8, P(60), PV_HOOK_CONSOLE, false, AGENT_R_DUPLICATE,
      OWN},
     {"report counter twice", AGENT_T_REPORT, SET8, P(135), 's', false, AGENT_R_DUPLICATE, OWN},
     {"report counter uppercase", AGENT_T_REPORT, SET8, P(101), 'C', false, AGENT_R_BAD_STRING, OWN},
