@@ -70,6 +70,15 @@ static bool put_i64(json_object *o, const char *k, int64_t v)
 	return put(o, k, json_object_new_int64(v));
 }
 
+/* o when every member went in, else NULL (o dropped). */
+static json_object *built(json_object *o, bool ok)
+{
+	if (ok)
+		return o;
+	json_object_put(o);
+	return NULL;
+}
+
 json_object *pvm_report_histogram_json(const struct pvm_report_hook *h)
 {
 	json_object *o, *a;
@@ -84,11 +93,7 @@ json_object *pvm_report_histogram_json(const struct pvm_report_hook *h)
 	ok = put_i64(o, "service_ns_total", h->service_ns_total) && put(o, "service_ns_log2", a);
 	for (size_t b = 0; ok && b < h->nbuckets; b++)
 		ok = put_i64(a, NULL, h->service_ns_log2[b]);
-	if (!ok) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
+	return built(o, ok);
 }
 
 static json_object *hook_json(const struct pvm_report_hook *h)
@@ -100,11 +105,7 @@ static json_object *hook_json(const struct pvm_report_hook *h)
 		  put_i64(o, "exits_avoided", h->exits_avoided) &&
 		  (!h->has_histogram || put(o, "histogram", pvm_report_histogram_json(h)));
 
-	if (!ok) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
+	return built(o, ok);
 }
 
 static json_object *cap_json(const struct pvm_report_cap *c)
@@ -115,11 +116,7 @@ static json_object *cap_json(const struct pvm_report_cap *c)
 		  put_i64(o, "abi_version", c->abi_version) &&
 		  (!c->reason[0] || put(o, "reason", json_object_new_string(c->reason)));
 
-	if (!ok) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
+	return built(o, ok);
 }
 
 int pvm_report_encode(const struct pvm_report *r, json_object *obj)

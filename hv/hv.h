@@ -40,7 +40,10 @@
  *   The agent requests answer {"ok":false,...} while no agent has spoken.
  *   "stats" (and --stats-json) carry the agent's figures once it has
  *   reported: hooks.<name>.guest = {calls, cycles, cycles_per_call, bytes,
- *   errors} and agent = {state, report_no, age_ms, stale, counters}.
+ *   errors} and agent = {state, report_no, age_ms, stale, counters}; and
+ *   "report": the statistics report of common/common.h (struct pvm_report:
+ *   platform, hook_stats of the hooks negotiated or called, capabilities
+ *   once the guest negotiated, exits), which pvmd decodes and relays.
  * Errors: {"ok":false,"error":"message"}; unknown fields, unknown commands
  * and malformed JSON are errors and leave the connection open.
  */
