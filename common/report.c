@@ -205,7 +205,7 @@ static int histogram_decode(json_object *o, const char *path, struct pvm_report_
 			    struct pvm_err *err)
 {
 	json_object *a = NULL;
-	char p[PVM_ERR_FIELD_MAX], leaf[32];
+	char p[PVM_ERR_FIELD_MAX], leaf[48];
 	int ret;
 
 	ret = pvm_json_check(o, path, histogram_fields, PVM_ARRAY_SIZE(histogram_fields), err);

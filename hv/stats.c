@@ -234,7 +234,8 @@ json_object *hv_stats_json(struct hv_vm *vm)
 		json_object_object_add(j, "service_ns_log2", hist);
 		json_object_object_add(hooks, pv_hook_name(h), j);
 	}
-	add_u64(json_object_object_get(hooks, "clock"), "guest_reads", clock_reads);
+	add_u64(json_object_object_get(hooks, pv_hook_name(PV_HOOK_CLOCK)), "guest_reads",
+		clock_reads);
 	json_object_object_add(o, "hooks", hooks);
 	json_object_object_add(o, "capabilities", hv_caps_json(vm));
 	add_u64(errs, "negotiation_refused", HV_STAT_GET(s->neg_refused));
