@@ -33,8 +33,8 @@ int hv_hooks_parse(const char *s, uint64_t *mask, struct pvm_err *err)
 
 		if (bit < 0)
 			return pvm_err_set(err, -EINVAL,
-					   "--hooks: unknown hook '%.*s' (known: %s, or none)", (int)n,
-					   p, PV_HOOK_NAMES);
+					   "--hooks: unknown hook '%.*s' (known: %s, or none)",
+					   (int)n, p, PV_HOOK_NAMES);
 		m |= PV_F(bit);
 		p += n;
 		if (*p == ',' && !*++p)

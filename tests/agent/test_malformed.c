@@ -85,8 +85,8 @@ static const struct bad bad[] = {
     {"neg refused hook 32", AGENT_T_NEGOTIATION, SET8, P(38), 32, false, AGENT_R_BAD_VALUE, OWN},
     {"neg refusal reason 0", AGENT_T_NEGOTIATION, SET8, P(39), 0, false, AGENT_R_BAD_VALUE, OWN},
     {"neg refusal reason 6", AGENT_T_NEGOTIATION, SET8, P(41), 6, false, AGENT_R_BAD_VALUE, OWN},
-    {"neg refused twice", AGENT_T_NEGOTIATION, SET8, P(40), PV_HOOK_BLOCK, false,
-     AGENT_R_DUPLICATE, OWN},
+    {"neg refused twice", AGENT_T_NEGOTIATION, SET8, P(40), PV_HOOK_BLOCK, false, AGENT_R_DUPLICATE,
+     OWN},
     /* report */
     {"report 17 hooks", AGENT_T_REPORT, SET8, P(16), 17, false, AGENT_R_BAD_COUNT, OWN},
     {"report 255 counters", AGENT_T_REPORT, SET8, P(17), 255, false, AGENT_R_BAD_COUNT, OWN},
