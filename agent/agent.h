@@ -13,7 +13,7 @@
  *
  *    (also in the CMake cache variable PVM_AGENT_FREESTANDING_SOURCES). They
  *    include only this header and agent/wire.h, which include only
- *    <stdbool.h>, <stddef.h> and <stdint.h>. Build them with
+ *    <stdbool.h>, <stddef.h>, <stdint.h> and the freestanding hv/pv_abi.h. Build them with
  *    -ffreestanding -nostdlib; they need memcpy, memset and memcmp from the
  *    environment (as any GCC/Clang freestanding code may), and nothing else
  *    (no memmove: the guest SDK has none).
@@ -51,6 +51,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* Hook ids are the bit numbers of the pv hook offer: PV_HOOK_* (docs/pv-abi.md). */
+#include "hv/pv_abi.h"
 
 /* ---- protocol constants ------------------------------------------------ */
 
@@ -103,16 +106,6 @@ enum agent_type {
 enum agent_dir {
 	AGENT_DIR_TO_HOST = 0,
 	AGENT_DIR_TO_AGENT = 1,
-};
-
-/* Hook ids: bit numbers of the pv hook offer (docs/pv-abi.md). */
-enum agent_hook {
-	AGENT_HOOK_CONSOLE = 0,
-	AGENT_HOOK_BLOCK = 1,
-	AGENT_HOOK_CLOCK = 2,
-	AGENT_HOOK_AGENT = 3,
-	AGENT_HOOK_HALT = 4,
-	AGENT_HOOK_MEMREPORT = 5,
 };
 
 enum agent_guest_kind {
@@ -412,7 +405,7 @@ int agent_sm_poll(struct agent_sm *sm, agent_recv_fn recv, agent_send_fn send, v
  *
  *     uint64_t t0 = agent_rdtsc();
  *     ... use the console hook for n bytes ...
- *     agent_stats_hook(&st, AGENT_HOOK_CONSOLE, agent_rdtsc() - t0, n, failed);
+ *     agent_stats_hook(&st, PV_HOOK_CONSOLE, agent_rdtsc() - t0, n, failed);
  *     agent_stats_counter(&st, "console_bytes", total);
  */
 struct agent_stats {

@@ -71,9 +71,9 @@ const char *agent_type_name(uint8_t type)
 	return "unknown";
 }
 
-static const char *const hook_names[] = {
-    "console", "block", "clock", "agent", "halt", "memreport",
-};
+#define HOOK_NAME(id, name, bit) [bit] = name,
+static const char *const hook_names[] = {PV_HOOKS(HOOK_NAME) PV_HOOKS_RESERVED(HOOK_NAME)};
+#undef HOOK_NAME
 
 static const char *const hook_ids[AGENT_MAX_HOOKS] = {
     "hook0",  "hook1",	"hook2",  "hook3",  "hook4",  "hook5",	"hook6",  "hook7",
@@ -84,7 +84,7 @@ static const char *const hook_ids[AGENT_MAX_HOOKS] = {
 
 const char *agent_hook_name(uint8_t hook)
 {
-	if (hook < sizeof(hook_names) / sizeof(hook_names[0]))
+	if (hook < sizeof(hook_names) / sizeof(hook_names[0]) && hook_names[hook])
 		return hook_names[hook];
 	if (hook < AGENT_MAX_HOOKS)
 		return hook_ids[hook];

@@ -26,19 +26,6 @@ struct api_server;
  * internal. */
 #define API_PROBLEM_URI "https://pvm.dev/problems/"
 
-/* Hook feature bits of pvm's hook ABI v1, shared with hv/ and agent/. */
-enum api_hook_bit {
-	API_HOOK_CONSOLE = 0,
-	API_HOOK_BLOCK = 1,
-	API_HOOK_CLOCK = 2,
-	API_HOOK_AGENT = 3,
-	API_HOOK_HALT = 4,
-	API_HOOK_COUNT
-};
-
-/* The bit for a lowercase name, or -ENOENT. */
-int api_hook_bit(const char *name);
-
 struct api_config {
 	const char *listen;   /* "ADDR:PORT"; port 0 picks an ephemeral one */
 	const char *tls_cert; /* PEM file, or NULL for plain HTTP */

@@ -13,6 +13,7 @@
 
 #include "api/handlers.h"
 #include "controller/controller.h"
+#include "hv/pv_abi.h"
 #include "store/store.h"
 
 static json_object *caps_json(const struct store_cap *c, size_t n)
@@ -454,139 +455,91 @@ int api_h_guest_delete(struct api_req *rq, struct api_resp *rs)
 	return 0;
 }
 
+/* The report body: the host's view (observed state, the agent) beside the
+ * VMM's statistics report, one definition in common/. */
 const struct pvm_json_field api_report_fields[] = {
     {.name = "observed_state", .type = PVM_JSON_STRING, .min_len = 1, .max_len = 32},
-    {.name = "platform", .type = PVM_JSON_STRING, .min_len = 1, .max_len = 32},
-    {.name = "capabilities", .type = PVM_JSON_ARRAY, .max_len = 64},
-    {.name = "hook_stats", .type = PVM_JSON_ARRAY, .max_len = 64},
-    {.name = "exits", .type = PVM_JSON_OBJECT},
     {.name = "agent", .type = PVM_JSON_OBJECT},
+    PVM_REPORT_FIELDS,
 };
 const size_t api_nreport_fields = PVM_ARRAY_SIZE(api_report_fields);
 
-static const struct pvm_json_field cap_fields[] = {
-    {.name = "name",
-     .type = PVM_JSON_STRING,
-     .required = true,
-     .min_len = 1,
-     .max_len = STORE_HOOK_MAX - 1},
-    {.name = "state", .type = PVM_JSON_STRING, .required = true, .min_len = 1, .max_len = 32},
-    {.name = "abi_version", .type = PVM_JSON_INT, .max = 65535},
-    {.name = "reason", .type = PVM_JSON_STRING, .max_len = STORE_REASON_MAX - 1},
-};
-
-static const struct pvm_json_field stat_fields[] = {
-    {.name = "hook",
-     .type = PVM_JSON_STRING,
-     .required = true,
-     .min_len = 1,
-     .max_len = STORE_HOOK_MAX - 1},
-    {.name = "calls", .type = PVM_JSON_INT, .max = INT64_MAX},
-    {.name = "doorbells", .type = PVM_JSON_INT, .max = INT64_MAX},
-    {.name = "bytes", .type = PVM_JSON_INT, .max = INT64_MAX},
-    {.name = "errors", .type = PVM_JSON_INT, .max = INT64_MAX},
-    {.name = "exits_avoided", .type = PVM_JSON_INT, .max = INT64_MAX},
-    {.name = "histogram", .type = PVM_JSON_OBJECT},
-};
+_Static_assert(PVM_REPORT_NAME_MAX <= STORE_HOOK_MAX, "report names fit the store");
+_Static_assert(PVM_REPORT_REASON_MAX <= STORE_REASON_MAX, "refusal reasons fit the store");
+_Static_assert(PVM_REPORT_MAP_MAX <= STORE_EXIT_REASONS_MAX, "exit reasons fit the store");
 
 struct report {
-	bool has_state, has_caps, has_stats, has_exits;
+	bool has_state;
 	enum store_observed_state state;
-	const char *platform; /* the VMM's, in the request body; NULL when not reported */
-	struct store_cap caps[64];
-	size_t ncaps;
-	struct store_hook_stat stats[64];
-	size_t nstats;
-	struct store_exit_count exits[STORE_EXIT_REASONS_MAX];
-	size_t nexits;
+	struct pvm_report rep;
+	struct store_cap caps[PVM_REPORT_CAPS_MAX];
+	struct store_hook_stat stats[PVM_REPORT_HOOKS_MAX];
+	struct store_exit_count exits[PVM_REPORT_MAP_MAX];
 	char *agent; /* JSON text; NULL when the report has none */
 	bool agent_stale;
 };
 
+/* The decoded statistics report in the store's rows. */
+static int report_rows(struct report *r, struct pvm_err *err)
+{
+	const struct pvm_report *rep = &r->rep;
+
+	for (size_t i = 0; i < rep->ncaps; i++) {
+		struct store_cap *c = &r->caps[i];
+
+		snprintf(c->name, sizeof(c->name), "%s", rep->caps[i].name);
+		c->state = rep->caps[i].accepted ? STORE_CAP_ACCEPTED : STORE_CAP_REFUSED;
+		c->abi_version = rep->caps[i].abi_version;
+		snprintf(c->reason, sizeof(c->reason), "%s", rep->caps[i].reason);
+	}
+	for (size_t i = 0; i < rep->nhooks; i++) {
+		const struct pvm_report_hook *h = &rep->hooks[i];
+		struct store_hook_stat *hs = &r->stats[i];
+		json_object *hist = pvm_report_histogram_json(h);
+
+		snprintf(hs->hook, sizeof(hs->hook), "%s", pv_hook_name(h->hook));
+		hs->calls = h->calls;
+		hs->doorbells = h->doorbells;
+		hs->bytes = h->bytes;
+		hs->errors = h->errors;
+		hs->exits_avoided = h->exits_avoided;
+		hs->histogram = hist ? api_json_dup(hist) : NULL;
+		json_object_put(hist);
+		if (h->has_histogram && !hs->histogram)
+			return pvm_err_set(err, -ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < rep->nexits; i++) {
+		snprintf(r->exits[i].reason, sizeof(r->exits[i].reason), "%s",
+			 rep->exits[i].reason);
+		r->exits[i].count = rep->exits[i].count;
+	}
+	return 0;
+}
+
 static int parse_report(json_object *body, struct report *r, struct pvm_err *err)
 {
-	json_object *arr;
+	json_object *agent;
 	const char *s;
-	char p[64];
 	int ret;
 
+	ret = pvm_report_decode(body, "", api_report_fields, api_nreport_fields, &r->rep, err);
+	if (ret < 0)
+		return ret;
 	if (pvm_json_get_str(body, "observed_state", &s) == 0) {
 		if (store_observed_state_parse(s, &r->state) < 0)
 			return pvm_err_field(err, -EINVAL, "/observed_state",
 					     "unknown observed state \"%s\"", s);
 		r->has_state = true;
 	}
-	if (pvm_json_get_str(body, "platform", &s) == 0) {
-		if (pvm_platform_id(s) < 0)
-			return pvm_err_field(err, -EINVAL, "/platform",
-					     "unknown platform \"%.32s\"", s);
-		r->platform = s;
-	}
-	if (json_object_object_get_ex(body, "capabilities", &arr) && arr) {
-		r->has_caps = true;
-		for (size_t i = 0; i < json_object_array_length(arr); i++) {
-			json_object *e = json_object_array_get_idx(arr, i);
-			struct store_cap *c = &r->caps[r->ncaps];
-			int64_t abi = 0;
-
-			snprintf(p, sizeof(p), "/capabilities/%zu", i);
-			ret = pvm_json_check(e, p, cap_fields, PVM_ARRAY_SIZE(cap_fields), err);
-			if (ret < 0)
-				return ret;
-			pvm_json_get_str(e, "name", &s);
-			if (!api_hook_known(s) && strncmp(s, "kvm:", 4) != 0)
-				return pvm_err_field(
-				    err, -EINVAL, p,
-				    "unknown capability \"%s\" (a hook or kvm:NAME)", s);
-			snprintf(c->name, sizeof(c->name), "%s", s);
-			pvm_json_get_str(e, "state", &s);
-			if (store_cap_state_parse(s, &c->state) < 0 ||
-			    c->state == STORE_CAP_OFFERED)
-				return pvm_err_field(err, -EINVAL, p,
-						     "a guest capability is accepted or refused");
-			pvm_json_get_int(e, "abi_version", &abi);
-			c->abi_version = abi;
-			if (pvm_json_get_str(e, "reason", &s) == 0)
-				snprintf(c->reason, sizeof(c->reason), "%s", s);
-			r->ncaps++;
-		}
-	}
-	if (json_object_object_get_ex(body, "hook_stats", &arr) && arr) {
-		r->has_stats = true;
-		for (size_t i = 0; i < json_object_array_length(arr); i++) {
-			json_object *e = json_object_array_get_idx(arr, i), *h = NULL;
-			struct store_hook_stat *hs = &r->stats[r->nstats];
-
-			snprintf(p, sizeof(p), "/hook_stats/%zu", i);
-			ret = pvm_json_check(e, p, stat_fields, PVM_ARRAY_SIZE(stat_fields), err);
-			if (ret < 0)
-				return ret;
-			pvm_json_get_str(e, "hook", &s);
-			if (!api_hook_known(s))
-				return pvm_err_field(err, -EINVAL, p, "unknown hook \"%s\"", s);
-			snprintf(hs->hook, sizeof(hs->hook), "%s", s);
-			pvm_json_get_int(e, "calls", &hs->calls);
-			pvm_json_get_int(e, "doorbells", &hs->doorbells);
-			pvm_json_get_int(e, "bytes", &hs->bytes);
-			pvm_json_get_int(e, "errors", &hs->errors);
-			pvm_json_get_int(e, "exits_avoided", &hs->exits_avoided);
-			if (json_object_object_get_ex(e, "histogram", &h) && h)
-				hs->histogram = api_json_dup(h);
-			r->nstats++;
-		}
-	}
-	if (json_object_object_get_ex(body, "exits", &arr) && arr) {
-		r->has_exits = true;
-		ret = api_report_exits_parse(arr, "/exits", r->exits, &r->nexits, err);
+	ret = report_rows(r, err);
+	if (ret < 0)
+		return ret;
+	if (json_object_object_get_ex(body, "agent", &agent) && agent) {
+		ret = api_report_agent_check(agent, "/agent", err);
 		if (ret < 0)
 			return ret;
-	}
-	if (json_object_object_get_ex(body, "agent", &arr) && arr) {
-		ret = api_report_agent_check(arr, "/agent", err);
-		if (ret < 0)
-			return ret;
-		pvm_json_get_bool(arr, "stale", &r->agent_stale);
-		r->agent = api_json_dup(arr);
+		pvm_json_get_bool(agent, "stale", &r->agent_stale);
+		r->agent = api_json_dup(agent);
 		if (!r->agent)
 			return pvm_err_set(err, -ENOMEM, "out of memory");
 	}
@@ -618,14 +571,14 @@ int api_h_guest_report(struct api_req *rq, struct api_resp *rs)
 	ret = store_tx_begin(st, &err);
 	if (ret == 0 && r->has_state)
 		ret = store_guest_set_observed(st, g.id, r->state, NULL, &err);
-	if (ret == 0 && r->platform)
-		ret = store_guest_set_platform(st, g.id, r->platform, &err);
-	if (ret == 0 && r->has_caps)
-		ret = store_guest_caps_set(st, g.id, r->caps, r->ncaps, &err);
-	if (ret == 0 && r->has_stats)
-		ret = store_hook_stats_put(st, g.id, r->stats, r->nstats, 0, &err);
-	if (ret == 0 && r->has_exits)
-		ret = store_guest_exits_put(st, g.id, r->exits, r->nexits, 0, &err);
+	if (ret == 0 && r->rep.has_platform)
+		ret = store_guest_set_platform(st, g.id, pvm_platform_name(r->rep.platform), &err);
+	if (ret == 0 && r->rep.has_caps)
+		ret = store_guest_caps_set(st, g.id, r->caps, r->rep.ncaps, &err);
+	if (ret == 0 && r->rep.has_hooks)
+		ret = store_hook_stats_put(st, g.id, r->stats, r->rep.nhooks, 0, &err);
+	if (ret == 0 && r->rep.has_exits)
+		ret = store_guest_exits_put(st, g.id, r->exits, r->rep.nexits, 0, &err);
 	if (ret == 0 && r->agent) {
 		ret = store_guest_agent_put(st, g.id, r->agent, r->agent_stale, 0, &err);
 		if (ret > 0)
@@ -648,7 +601,7 @@ out_guest:
 	store_guest_free(&g);
 out:
 	if (r) {
-		for (size_t i = 0; i < r->nstats; i++)
+		for (size_t i = 0; i < r->rep.nhooks; i++)
 			free(r->stats[i].histogram);
 		free(r->agent);
 	}

@@ -239,9 +239,6 @@ bool api_kvm_feature_known(const char *name);
 int api_spec_check(json_object *spec, struct pvm_err *err);
 /* ---- relayed exits and agent state (relay.c) ---------------------------- */
 
-/* exits {reason: count}: at most STORE_EXIT_REASONS_MAX into out[]. */
-int api_report_exits_parse(json_object *o, const char *path, struct store_exit_count *out,
-			   size_t *n, struct pvm_err *err);
 /* The agent's state as a host relays it (hello required). */
 int api_report_agent_check(json_object *agent, const char *path, struct pvm_err *err);
 json_object *api_exits_json(const struct store_exit_count *e, size_t n);

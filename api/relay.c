@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What a host relays beside hook statistics in POST /v1/guests/{id}/reports:
- * vCPU exits by reason (the VMM's counters) and the guest agent's state
- * (hello, negotiation, last report, stale flag). Both are checked strictly
- * here and answered back in GET /v1/guests/{id}.
+ * What a host relays beside the statistics report (common.h) in
+ * POST /v1/guests/{id}/reports: the guest agent's state (hello, negotiation,
+ * last report, stale flag), checked strictly here, and both answered back in
+ * GET /v1/guests/{id}.
  */
 #include <errno.h>
 #include <string.h>
@@ -11,8 +11,8 @@
 #include "api/handlers.h"
 #include "store/store.h"
 
-#define NAME_MAX_LEN (STORE_HOOK_MAX - 1)
-#define MAP_MAX	     STORE_EXIT_REASONS_MAX
+#define NAME_MAX_LEN (PVM_REPORT_NAME_MAX - 1)
+#define MAP_MAX	     PVM_REPORT_MAP_MAX
 
 /* base + "/" + leaf as a JSON pointer; our pointers are short, a cut one
  * only shortens an error's field. */
@@ -20,68 +20,6 @@ static void join(char *out, size_t len, const char *base, const char *leaf)
 {
 	if ((size_t)snprintf(out, len, "%s/%s", base, leaf) >= len)
 		out[len - 1] = '\0';
-}
-
-static bool name_ok(const char *s)
-{
-	size_t len = strlen(s);
-
-	if (len == 0 || len > NAME_MAX_LEN)
-		return false;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
-			return false;
-	return true;
-}
-
-/* An object of at most MAP_MAX names ([a-z0-9_], 1..63) to what check() accepts. */
-static int map_check(json_object *o, const char *path,
-		     int (*check)(json_object *v, const char *path, struct pvm_err *err),
-		     struct pvm_err *err)
-{
-	char p[160];
-	int ret;
-
-	if (json_object_object_length(o) > MAP_MAX)
-		return pvm_err_field(err, -EINVAL, path, "at most %d entries", MAP_MAX);
-	json_object_object_foreach(o, key, v)
-	{
-		join(p, sizeof(p), path, key);
-		if (!name_ok(key))
-			return pvm_err_field(err, -EINVAL, path,
-					     "\"%.64s\": a name is 1..%d of [a-z0-9_]", key,
-					     NAME_MAX_LEN);
-		ret = check(v, p, err);
-		if (ret < 0)
-			return ret;
-	}
-	return 0;
-}
-
-static int count_check(json_object *v, const char *path, struct pvm_err *err)
-{
-	if (!json_object_is_type(v, json_type_int))
-		return pvm_err_field(err, -EINVAL, path, "must be an integer");
-	if (json_object_get_int64(v) < 0)
-		return pvm_err_field(err, -EINVAL, path, "must not be negative");
-	return 0;
-}
-
-int api_report_exits_parse(json_object *o, const char *path, struct store_exit_count *out,
-			   size_t *n, struct pvm_err *err)
-{
-	int ret = map_check(o, path, count_check, err);
-
-	*n = 0;
-	if (ret < 0)
-		return ret;
-	json_object_object_foreach(o, key, v)
-	{
-		snprintf(out[*n].reason, sizeof(out[*n].reason), "%s", key);
-		out[*n].count = json_object_get_int64(v);
-		(*n)++;
-	}
-	return 0;
 }
 
 /* ---- the agent's state --------------------------------------------------- */
@@ -190,14 +128,14 @@ static int neg_check(json_object *neg, const char *path, struct pvm_err *err)
 	for (size_t i = 0; ret == 0 && i < PVM_ARRAY_SIZE(lists); i++) {
 		join(p, sizeof(p), path, lists[i]);
 		if (json_object_object_get_ex(neg, lists[i], &arr) && arr)
-			ret = api_check_str_array(arr, p, NAME_MAX_LEN, name_ok, err);
+			ret = api_check_str_array(arr, p, NAME_MAX_LEN, pvm_report_name_ok, err);
 	}
 	if (ret == 0 && json_object_object_get_ex(neg, "kvm", &arr) && arr) {
 		join(p, sizeof(p), path, "kvm");
 		ret = pvm_json_check(arr, p, kvm_fields, PVM_ARRAY_SIZE(kvm_fields), err);
 		if (ret == 0 && json_object_object_get_ex(arr, "feature_names", &arr) && arr) {
 			join(p, sizeof(p), path, "kvm/feature_names");
-			ret = api_check_str_array(arr, p, NAME_MAX_LEN, name_ok, err);
+			ret = api_check_str_array(arr, p, NAME_MAX_LEN, pvm_report_name_ok, err);
 		}
 	}
 	if (ret == 0 && json_object_object_get_ex(neg, "refused", &arr) && arr) {
@@ -222,11 +160,11 @@ static int report_check(json_object *rep, const char *path, struct pvm_err *err)
 	ret = pvm_json_check(rep, path, report_fields, PVM_ARRAY_SIZE(report_fields), err);
 	if (ret == 0 && json_object_object_get_ex(rep, "hooks", &o) && o) {
 		join(p, sizeof(p), path, "hooks");
-		ret = map_check(o, p, guest_hook_check, err);
+		ret = pvm_report_map_check(o, p, guest_hook_check, err);
 	}
 	if (ret == 0 && json_object_object_get_ex(rep, "counters", &o) && o) {
 		join(p, sizeof(p), path, "counters");
-		ret = map_check(o, p, count_check, err);
+		ret = pvm_report_map_check(o, p, NULL, err);
 	}
 	return ret;
 }

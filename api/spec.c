@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api/internal.h"
+#include "hv/pv_abi.h"
 #include "schedulers/sched.h"
 #include "store/store.h"
 
@@ -30,8 +31,8 @@ const struct pvm_json_field api_spec_fields[] = {
 const size_t api_nspec_fields = PVM_ARRAY_SIZE(api_spec_fields);
 
 static const struct pvm_json_field pv_fields[] = {
-    {.name = "hooks_required", .type = PVM_JSON_ARRAY, .max_len = API_HOOK_COUNT},
-    {.name = "hooks_preferred", .type = PVM_JSON_ARRAY, .max_len = API_HOOK_COUNT},
+    {.name = "hooks_required", .type = PVM_JSON_ARRAY, .max_len = PV_HOOK_COUNT},
+    {.name = "hooks_preferred", .type = PVM_JSON_ARRAY, .max_len = PV_HOOK_COUNT},
     {.name = "abi_version", .type = PVM_JSON_INT, .min = 1, .max = 31},
     {.name = "needs_emulation", .type = PVM_JSON_BOOL},
     {.name = "kvm_features", .type = PVM_JSON_ARRAY, .max_len = 32},

@@ -4,23 +4,11 @@
 #include <string.h>
 
 #include "api/internal.h"
-
-static const char *const hook_names[API_HOOK_COUNT] = {
-    [API_HOOK_CONSOLE] = "console", [API_HOOK_BLOCK] = "block", [API_HOOK_CLOCK] = "clock",
-    [API_HOOK_AGENT] = "agent",	    [API_HOOK_HALT] = "halt",
-};
-
-int api_hook_bit(const char *name)
-{
-	for (unsigned i = 0; i < API_HOOK_COUNT; i++)
-		if (strcmp(hook_names[i], name) == 0)
-			return (int)i;
-	return -ENOENT;
-}
+#include "hv/pv_abi.h"
 
 bool api_hook_known(const char *s)
 {
-	return api_hook_bit(s) >= 0;
+	return pv_hook_bit(s, strlen(s)) >= 0;
 }
 
 bool api_kvm_feature_known(const char *name)

@@ -246,6 +246,102 @@ int pvm_platform_id(const char *name);
  * empty set); returns the length it needed, as snprintf. */
 int pvm_platform_format(uint32_t bits, char *buf, size_t len);
 
+/* ---- the statistics report ---------------------------------------------- */
+
+/*
+ * What a VMM measured about its guest, on its way to the controller: per-hook
+ * counters, the capabilities the guest negotiated, vCPU exits by reason and
+ * the platform (docs/api.md, "Heartbeat and report"). hv/ fills it from its
+ * counters and encodes it as its statistics' "report"; pvmd decodes that and
+ * encodes it into POST /v1/guests/{id}/reports; the API decodes the body with
+ * the same decoder. One struct and one encoder/decoder pair, so a field
+ * renamed on one side is a build error, never a silent zero on the other.
+ * About 30 KiB: allocate it.
+ */
+#define PVM_REPORT_NAME_MAX    64  /* a hook, capability or exit reason, with NUL */
+#define PVM_REPORT_REASON_MAX  256 /* a refused capability's reason, with NUL */
+#define PVM_REPORT_HOOKS_MAX   16  /* hook_stats entries: each hook once */
+#define PVM_REPORT_CAPS_MAX    64
+#define PVM_REPORT_MAP_MAX     32 /* entries of a named map: exits, the agent's maps */
+#define PVM_REPORT_BUCKETS_MAX 64 /* service-time histogram buckets */
+
+struct pvm_report_hook {
+	unsigned int hook; /* PV_HOOK_* bit (hv/pv_abi.h) */
+	int64_t calls;
+	int64_t doorbells;
+	int64_t bytes;
+	int64_t errors;
+	int64_t exits_avoided; /* exits the emulated twin would have taken */
+	bool has_histogram;
+	int64_t service_ns_total;
+	size_t nbuckets;
+	int64_t service_ns_log2[PVM_REPORT_BUCKETS_MAX]; /* bucket b: [2^b, 2^(b+1)) ns */
+};
+
+struct pvm_report_cap {
+	char name[PVM_REPORT_NAME_MAX]; /* a hook's name, or "kvm:NAME" */
+	bool accepted;			/* else refused */
+	int64_t abi_version;
+	char reason[PVM_REPORT_REASON_MAX]; /* "" when none was given */
+};
+
+struct pvm_report_exit {
+	char reason[PVM_REPORT_NAME_MAX]; /* pvm_report_name_ok; "total" is the VMM's sum */
+	int64_t count;
+};
+
+/* A member is carried when its has_ flag is set (an empty list is carried). */
+struct pvm_report {
+	bool has_platform, has_hooks, has_caps, has_exits;
+	enum pvm_platform platform;
+	size_t nhooks, ncaps, nexits;
+	struct pvm_report_hook hooks[PVM_REPORT_HOOKS_MAX];
+	struct pvm_report_cap caps[PVM_REPORT_CAPS_MAX];
+	struct pvm_report_exit exits[PVM_REPORT_MAP_MAX];
+};
+
+/* The report's members as pvm_json_field initializers: pvm_report_fields, and
+ * the schema of a document that carries the report beside members of its own. */
+#define PVM_REPORT_FIELDS                                                                          \
+	PVM_REPORT_FIELD_("platform", PVM_JSON_STRING, 1, 32),                                     \
+	    PVM_REPORT_FIELD_("capabilities", PVM_JSON_ARRAY, 0, PVM_REPORT_CAPS_MAX),             \
+	    PVM_REPORT_FIELD_("hook_stats", PVM_JSON_ARRAY, 0, PVM_REPORT_HOOKS_MAX),              \
+	    PVM_REPORT_FIELD_("exits", PVM_JSON_OBJECT, 0, 0)
+#define PVM_REPORT_FIELD_(n, t, min, max)                                                          \
+	{                                                                                          \
+		.name = (n), .type = (t), .min_len = (min), .max_len = (max)                       \
+	}
+
+extern const struct pvm_json_field pvm_report_fields[];
+extern const size_t pvm_nreport_fields;
+
+/* Adds the members r carries to obj (an object). 0, or -ENOMEM. */
+int pvm_report_encode(const struct pvm_report *r, json_object *obj);
+/* A hook's histogram as a new object, NULL when it has none. */
+json_object *pvm_report_histogram_json(const struct pvm_report_hook *h);
+/*
+ * Decodes the report members of obj into *out (zeroed first). obj must match
+ * fields: pvm_report_fields when NULL, else the caller's schema, which embeds
+ * PVM_REPORT_FIELDS and whose other members the caller reads itself. Every
+ * unknown field, wrong type, negative count, unknown hook or platform, hook
+ * named twice or name out of shape is -EINVAL (-ERANGE for a number out of
+ * range) naming the field in err as a JSON pointer under path ("" for a
+ * document). Duplicate keys are pvm_json_parse's to refuse.
+ */
+int pvm_report_decode(json_object *obj, const char *path, const struct pvm_json_field *fields,
+		      size_t nfields, struct pvm_report *out, struct pvm_err *err);
+
+/* A name in a report's maps: 1..PVM_REPORT_NAME_MAX-1 bytes of [a-z0-9_]. */
+bool pvm_report_name_ok(const char *s);
+/*
+ * Checks a named map: an object of at most PVM_REPORT_MAP_MAX entries whose
+ * names pass pvm_report_name_ok and whose values check accepts (NULL:
+ * non-negative integers). path is the map's JSON pointer.
+ */
+int pvm_report_map_check(json_object *o, const char *path,
+			 int (*check)(json_object *v, const char *path, struct pvm_err *err),
+			 struct pvm_err *err);
+
 /* ---- time -------------------------------------------------------------- */
 
 uint64_t pvm_now_ns(void);	/* CLOCK_MONOTONIC */

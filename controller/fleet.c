@@ -14,14 +14,6 @@
 
 #include "controller/internal.h"
 
-static int hook_bit(const char *name)
-{
-	for (unsigned b = 0; b < SCHED_HOOK_COUNT; b++)
-		if (strcmp(sched_hook_name(b), name) == 0)
-			return (int)b;
-	return -ENOENT;
-}
-
 static uint32_t kvm_bits(json_object *arr)
 {
 	uint32_t bits = 0;
@@ -53,7 +45,7 @@ static uint32_t hook_bits(json_object *arr, const char *field)
 		if (field && !json_object_object_get_ex(e, field, &v))
 			continue;
 		s = json_object_get_string(v);
-		b = hook_bit(s ? s : "");
+		b = s ? pv_hook_bit(s, strlen(s)) : -1;
 		if (b >= 0)
 			bits |= 1u << b;
 	}

@@ -17,10 +17,10 @@
 
 struct reading {
 	char id[STORE_ID_MAX];
-	int64_t hook_ms[SCHED_HOOK_COUNT]; /* 0: no row for that hook */
-	int64_t calls[SCHED_HOOK_COUNT];
-	int64_t avoided[SCHED_HOOK_COUNT];
-	int64_t bells[SCHED_HOOK_COUNT];
+	int64_t hook_ms[PV_HOOK_COUNT]; /* 0: no row for that hook */
+	int64_t calls[PV_HOOK_COUNT];
+	int64_t avoided[PV_HOOK_COUNT];
+	int64_t bells[PV_HOOK_COUNT];
 	int64_t exits, exits_ms; /* exits_ms 0: none reported */
 	bool exits_total;	 /* exits is the report's "total" row */
 	struct sched_hook_stats stats;
@@ -79,18 +79,10 @@ static struct reading *take(struct controller_rates *r, const char *id)
 	return &r->v[r->n++];
 }
 
-static int hook_index(const char *name)
-{
-	for (unsigned b = 0; b < SCHED_HOOK_COUNT; b++)
-		if (strcmp(sched_hook_name(b), name) == 0)
-			return (int)b;
-	return -1;
-}
-
 static int on_hook_stat(const struct store_hook_stat *st, void *arg)
 {
 	struct controller_rates *r = arg;
-	int b = hook_index(st->hook);
+	int b = pv_hook_bit(st->hook, strlen(st->hook));
 	struct reading *e;
 
 	if (b < 0)
@@ -148,7 +140,7 @@ static void derive(struct reading *cur, const struct reading *prev)
 	cur->stats = prev ? prev->stats : (struct sched_hook_stats){0};
 	if (!prev)
 		return;
-	for (unsigned b = 0; b < SCHED_HOOK_COUNT; b++) {
+	for (unsigned b = 0; b < PV_HOOK_COUNT; b++) {
 		double dt = (double)(cur->hook_ms[b] - prev->hook_ms[b]) / 1000.0;
 
 		if (!prev->hook_ms[b] || dt <= 0)

@@ -62,28 +62,17 @@ static void guest_path(const struct hv_priv *p, const char *id, const char *ext,
 		out[0] = '\0';
 }
 
-/* pvm-vmm's --hooks: checked here so a bad list fails at open, not at every start. */
-static int hooks_check(const char *val)
+/* pvm-vmm's --hooks, checked with hv's own parser so a bad list fails at open,
+ * not at every start. */
+static int hooks_check(const char *val, struct pvm_err *err)
 {
-	static const char *const names[] = {"console", "block", "clock", "agent", "halt"};
-	const char *s = val;
+	uint64_t mask;
 
-	if (strcmp(val, "all") == 0 || strcmp(val, "none") == 0)
-		return 0;
-	if (strlen(val) >= 128)
-		return -EINVAL;
-	for (;;) {
-		size_t len = strcspn(s, ",");
-		bool known = false;
-
-		for (size_t i = 0; i < PVM_ARRAY_SIZE(names); i++)
-			known |= strlen(names[i]) == len && strncmp(names[i], s, len) == 0;
-		if (!known)
-			return -EINVAL;
-		if (!s[len])
-			return 0;
-		s += len + 1;
-	}
+	if (strlen(val) >= sizeof(((struct hv_priv *)0)->hooks) ||
+	    hv_hooks_parse(val, &mask, err) < 0)
+		return pvm_err_set(err, -EINVAL, "hv: hooks=%.128s: want all, none or a list of %s",
+				   val, PV_HOOK_NAMES);
+	return 0;
 }
 
 /* pvm-vmm's --platform, checked with hv's own parser. */
@@ -109,12 +98,8 @@ static int hv_option(struct hv_priv *p, char *kv, struct pvm_err *err)
 	if (strcmp(kv, "vmm") == 0) {
 		snprintf(p->vmm, sizeof(p->vmm), "%s", val);
 	} else if (strcmp(kv, "hooks") == 0) {
-		if (hooks_check(val) < 0)
-			return pvm_err_set(
-			    err, -EINVAL,
-			    "hv: hooks=%s: want all, none or a list of console, block, "
-			    "clock, agent, halt",
-			    val);
+		if (hooks_check(val, err) < 0)
+			return -EINVAL;
 		snprintf(p->hooks, sizeof(p->hooks), "%s", val);
 	} else if (strcmp(kv, "platform") == 0) {
 		if (platform_check(val, err) < 0)

@@ -95,19 +95,13 @@ int pvmd_host_platforms(const char *platform, json_object **out, struct pvm_err 
 
 /* ---- host_report.c ------------------------------------------------------ */
 
-/* A VMM's "stats" object into the report's hook_stats and capabilities
- * arrays (both new; capabilities is empty until the guest negotiated). */
-int pvmd_report_from_stats(json_object *stats, json_object **hook_stats, json_object **caps,
-			   struct pvm_err *err);
-/* The stats' vCPU exits by reason as the report's "exits" (a new object of
- * non-negative integers); NULL when the stats carry none. */
-json_object *pvmd_report_exits(json_object *stats);
+/* The statistics report (common.h) a VMM's "stats" carry, decoded with the
+ * controller's own rules: -ENOENT when they carry none (a libvirt domain), else
+ * what pvm_report_decode says of it, its fields named under "/report". */
+int pvmd_report_from_stats(json_object *stats, struct pvm_report *out, struct pvm_err *err);
 /* The VMM's "agent" document as the report's "agent" (a new object); NULL
  * until the agent's hello arrived. */
 json_object *pvmd_report_agent(json_object *agent);
-/* The platform the stats say the VMM runs on ("kvm" or "process") as the
- * report's "platform" (a new string); NULL when they name none. */
-json_object *pvmd_report_platform(json_object *stats);
 
 /* ---- host_client.c: the controller's REST API over libcurl --------------- */
 

@@ -364,6 +364,30 @@ static json_object *agent_relay(struct pvmd_hg *g)
 	return relay;
 }
 
+/* The statistics report of g's VMM into body; a VMM whose report breaks the
+ * controller's rules is logged here, and its figures left out, rather than
+ * getting the whole report refused. */
+static void add_stats(struct pvmd_hg *g, json_object *body)
+{
+	struct pvm_report *rep = calloc(1, sizeof(*rep));
+	struct pvm_err err = {0};
+	json_object *stats = NULL;
+	int ret;
+
+	if (!rep || g->drv->ops->stats(g->drv->priv, g->id, &stats, NULL) < 0)
+		goto out;
+	ret = pvmd_report_from_stats(stats, rep, &err);
+	if (ret == 0)
+		ret = pvm_report_encode(rep, body);
+	if (ret < 0 && ret != -ENOENT)
+		pvm_log_warn("report guest %s: VMM statistics%s%s: %s", g->id,
+			     err.field[0] ? " " : "", err.field,
+			     ret == -ENOMEM ? "out of memory" : err.msg);
+out:
+	json_object_put(stats);
+	free(rep);
+}
+
 void pvmd_host_report(struct pvmd_host *h)
 {
 	uint64_t now = pvm_now_ns();
@@ -375,7 +399,7 @@ void pvmd_host_report(struct pvmd_host *h)
 		/* A guest that ended reports its final statistics with the change. */
 		bool stats_due =
 		    g->drv && ((g->running && now >= g->next_stats) || (changed && !g->running));
-		json_object *body, *stats = NULL, *hs = NULL, *caps = NULL, *agent = NULL;
+		json_object *body, *agent = NULL;
 		long status;
 
 		if (!stats_due && hello_pending(g, now))
@@ -386,19 +410,7 @@ void pvmd_host_report(struct pvmd_host *h)
 		json_object_object_add(body, "observed_state", json_object_new_string(g->observed));
 		if (stats_due) {
 			g->next_stats = now + h->report_ns;
-			if (g->drv->ops->stats(g->drv->priv, g->id, &stats, NULL) == 0 &&
-			    pvmd_report_from_stats(stats, &hs, &caps, NULL) == 0) {
-				json_object *exits = pvmd_report_exits(stats);
-				json_object *platform = pvmd_report_platform(stats);
-
-				json_object_object_add(body, "hook_stats", hs);
-				json_object_object_add(body, "capabilities", caps);
-				if (exits)
-					json_object_object_add(body, "exits", exits);
-				if (platform)
-					json_object_object_add(body, "platform", platform);
-			}
-			json_object_put(stats);
+			add_stats(g, body);
 			if (g->running)
 				agent = agent_relay(g);
 		}

@@ -110,24 +110,22 @@ static json_object *str_array(const char *const *v, size_t n)
 
 static json_object *heartbeat_body(struct pvmd_host *h)
 {
-	static const char *const all_hooks[] = {"console", "block", "clock", "agent", "halt"};
 	const char *drivers[2] = {"hv", "libvirt"};
 	json_object *b = json_object_new_object(), *hooks = json_object_new_array();
 	json_object *fr = json_object_new_object(), *labels = labels_json(h), *v;
-	const char *offer = h->cfg->hooks ? h->cfg->hooks : "all";
+	uint64_t offer = PV_F_ALL_V1;
 	int64_t cpus = 0, mem = 0;
 	int64_t used_cpus = __atomic_load_n(&h->used_cpus, __ATOMIC_RELAXED);
 	int64_t used_mem = __atomic_load_n(&h->used_mem_mib, __ATOMIC_RELAXED);
 
-	for (size_t i = 0; i < PVM_ARRAY_SIZE(all_hooks); i++) {
-		size_t len = strlen(all_hooks[i]);
-		const char *p = strstr(offer, all_hooks[i]);
-		bool listed = p && (p == offer || p[-1] == ',') && (p[len] == ',' || !p[len]);
-
-		if (strcmp(offer, "all") != 0 && !listed)
+	/* The driver refused a bad list at open; "all" stands in for none given. */
+	if (h->cfg->hooks)
+		hv_hooks_parse(h->cfg->hooks, &offer, NULL);
+	for (unsigned int b = 0; b < PV_HOOK_COUNT; b++) {
+		if (!(offer & PV_F(b)))
 			continue;
 		v = json_object_new_object();
-		json_object_object_add(v, "name", json_object_new_string(all_hooks[i]));
+		json_object_object_add(v, "name", json_object_new_string(pv_hook_name(b)));
 		json_object_object_add(v, "abi_version", json_object_new_int(PVMD_PV_ABI_VERSION));
 		json_object_array_add(hooks, v);
 	}

@@ -26,7 +26,8 @@ const struct pvm_config_key pvmd_host_keys[] = {
     {"token_file", NULL, "host role: file holding the host's bearer token", false},
     {"host_name", NULL, "host role: name to register (default: the hostname)", false},
     {"vmm", NULL, "host role: pvm-vmm binary (default: beside pvmd)", false},
-    {"hooks", "all", "host role: pv hooks the VMMs offer (console,block,clock,agent,halt)", false},
+    {"hooks", "all",
+     "host role: pv hooks the VMMs offer: all, none or a list such as console,block", false},
     {"platform", "auto",
      "host role: what runs the VMMs: auto (kvm where /dev/kvm works, else process), kvm, "
      "process",

@@ -40,7 +40,10 @@
  *   The agent requests answer {"ok":false,...} while no agent has spoken.
  *   "stats" (and --stats-json) carry the agent's figures once it has
  *   reported: hooks.<name>.guest = {calls, cycles, cycles_per_call, bytes,
- *   errors} and agent = {state, report_no, age_ms, stale, counters}.
+ *   errors} and agent = {state, report_no, age_ms, stale, counters}; and
+ *   "report": the statistics report of common/common.h (struct pvm_report:
+ *   platform, hook_stats of the hooks negotiated or called, capabilities
+ *   once the guest negotiated, exits), which pvmd decodes and relays.
  * Errors: {"ok":false,"error":"message"}; unknown fields, unknown commands
  * and malformed JSON are errors and leave the connection open.
  */
@@ -90,8 +93,6 @@ void hv_config_init(struct hv_config *cfg);
 
 /* "console,block" or "none" or "all" -> mask. Unknown names are an error. */
 int hv_hooks_parse(const char *s, uint64_t *mask, struct pvm_err *err);
-/* Lowercase name of a hook bit ("console"), NULL when out of range. */
-const char *hv_hook_name(unsigned int hook);
 
 /* "auto", "kvm" or "process" -> id; anything else is an error. */
 int hv_platform_parse(const char *s, enum hv_platform_id *out, struct pvm_err *err);

@@ -2,12 +2,15 @@
 /*
  * pv hook ABI v1: what a pvm guest and pvm-vmm share, byte for byte.
  * Freestanding: includable by guest code built with -ffreestanding -nostdlib
- * (it needs only <stdint.h>). docs/pv-abi.md is the prose version; the two
- * must agree. Every multi-byte field is little-endian. Names carry pv_/PV_.
+ * (it needs only <stddef.h> and <stdint.h>), and by every module that names
+ * hooks: it is the ABI's own header, with no code behind it in pvm_hv.
+ * docs/pv-abi.md is the prose version; the two must agree. Every multi-byte
+ * field is little-endian. Names carry pv_/PV_.
  */
 #ifndef PVM_PV_ABI_H
 #define PVM_PV_ABI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define PV_ABI_VERSION	   1u /* highest version this host or guest speaks */
@@ -15,15 +18,69 @@
 
 /* ---- hook feature bits (offered, accepted, negotiated) ---------------- */
 
-#define PV_HOOK_CONSOLE 0u
-#define PV_HOOK_BLOCK	1u
-#define PV_HOOK_CLOCK	2u
-#define PV_HOOK_AGENT	3u
-#define PV_HOOK_HALT	4u
-#define PV_HOOK_COUNT	5u /* bits >= 5 are reserved (5: memory report, future) */
+/*
+ * The hooks of ABI v1 as X(ID, name, bit), in bit order: the one list that
+ * every hook enum, name table and bit mask in pvm comes from (hv/, agent/,
+ * schedulers/, controller/, api/, common/'s report and, generated at build
+ * time, pvmctl's shell completions). A new hook is a line here at the next
+ * bit, and a row in docs/pv-abi.md section 4. Names are the wire's: lowercase
+ * words, never renamed.
+ */
+#define PV_HOOKS(X)                                                                                \
+	X(CONSOLE, "console", 0)                                                                   \
+	X(BLOCK, "block", 1)                                                                       \
+	X(CLOCK, "clock", 2)                                                                       \
+	X(AGENT, "agent", 3)                                                                       \
+	X(HALT, "halt", 4)
+
+/* Bits that have a name but no hook in v1: never offered, named in reports. */
+#define PV_HOOKS_RESERVED(X) X(MEMREPORT, "memreport", 5)
+
+#define PV_HOOK_ENUM_(id, name, bit) PV_HOOK_##id = (bit),
+#define PV_HOOK_ONE_(id, name, bit)  +1
+#define PV_HOOK_MASK_(id, name, bit) | PV_F(bit)
+#define PV_HOOK_CASE_(id, name, bit)                                                               \
+	case (bit):                                                                                \
+		return name;
+#define PV_HOOK_LISTED_(id, name, bit) ", " name
+
+enum pv_hook { PV_HOOKS(PV_HOOK_ENUM_) PV_HOOKS_RESERVED(PV_HOOK_ENUM_) };
+enum { PV_HOOK_COUNT = 0 PV_HOOKS(PV_HOOK_ONE_) }; /* bits >= PV_HOOK_COUNT are reserved */
 
 #define PV_F(hook)  (1ull << (hook))
-#define PV_F_ALL_V1 ((1ull << PV_HOOK_COUNT) - 1)
+#define PV_F_ALL_V1 (0 PV_HOOKS(PV_HOOK_MASK_))
+
+/* "console, block, clock, agent, halt", for messages. */
+#define PV_HOOK_NAMES (&(PV_HOOKS(PV_HOOK_LISTED_))[2])
+
+/* Tables indexed by bit need the bits dense: 0..PV_HOOK_COUNT-1, each once. */
+_Static_assert(PV_F_ALL_V1 == (1ull << PV_HOOK_COUNT) - 1, "PV_HOOKS: bits must be 0..N-1");
+
+/* The name of a v1 hook bit ("console"); NULL for any other bit. */
+static inline const char *pv_hook_name(unsigned int bit)
+{
+	switch (bit) {
+		PV_HOOKS(PV_HOOK_CASE_)
+	}
+	return NULL;
+}
+
+/* The bit of the v1 hook named by the len bytes at name (no NUL needed), or -1. */
+static inline int pv_hook_bit(const char *name, size_t len)
+{
+	for (unsigned int b = 0; b < PV_HOOK_COUNT; b++) {
+		const char *n = pv_hook_name(b);
+		size_t nlen = 0, i = 0;
+
+		while (n[nlen])
+			nlen++;
+		while (i < len && i < nlen && n[i] == name[i])
+			i++;
+		if (i == len && i == nlen)
+			return (int)b;
+	}
+	return -1;
+}
 
 /* ---- guest memory layout set by the VMM ------------------------------- */
 

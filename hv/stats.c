@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: MIT
-/* Statistics as one JSON document: exits by reason, per-hook counters, exits avoided. */
+/*
+ * Statistics as one JSON document: exits by reason, per-hook counters, exits
+ * avoided, and the statistics report (common.h) pvmd relays to the controller.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -38,7 +42,7 @@ static json_object *hook_names_json(uint64_t mask)
 
 	for (unsigned int h = 0; h < PV_HOOK_COUNT; h++)
 		if (mask & PV_F(h))
-			json_object_array_add(a, json_object_new_string(hv_hook_name(h)));
+			json_object_array_add(a, json_object_new_string(pv_hook_name(h)));
 	return a;
 }
 
@@ -60,6 +64,98 @@ static void guest_figures(struct hv_vm *vm, uint64_t *clock_reads, uint64_t *wor
 static uint64_t sub0(uint64_t a, uint64_t b)
 {
 	return a > b ? a - b : 0;
+}
+
+/* The hooks with an emulated twin, whose exits the pv hook saves. */
+static const unsigned int twins[] = {PV_HOOK_CONSOLE, PV_HOOK_BLOCK, PV_HOOK_CLOCK};
+
+/* What the emulated twins would have cost: 1 exit a byte, 3 a sector, 3 a read. */
+static void exits_avoided(struct hv_vm *vm, uint64_t clock_reads, uint64_t out[PV_HOOK_COUNT])
+{
+	struct hv_hook_stats *h = vm->stats.hooks;
+
+	memset(out, 0, PV_HOOK_COUNT * sizeof(*out));
+	out[PV_HOOK_CONSOLE] =
+	    sub0(HV_STAT_GET(h[PV_HOOK_CONSOLE].bytes), HV_STAT_GET(h[PV_HOOK_CONSOLE].doorbells));
+	out[PV_HOOK_BLOCK] = sub0(HV_STAT_GET(h[PV_HOOK_BLOCK].bytes) / PV_SECTOR_SIZE * 3,
+				  HV_STAT_GET(h[PV_HOOK_BLOCK].doorbells));
+	out[PV_HOOK_CLOCK] = clock_reads * 3;
+}
+
+static int64_t i64(uint64_t v)
+{
+	return v > INT64_MAX ? INT64_MAX : (int64_t)v;
+}
+
+_Static_assert(HV_HIST_BUCKETS <= PVM_REPORT_BUCKETS_MAX, "the histogram fits a report");
+
+static void report_hook(struct hv_hook_stats *hs, unsigned int hook, uint64_t avoided,
+			struct pvm_report_hook *e)
+{
+	e->hook = hook;
+	e->calls = i64(HV_STAT_GET(hs->calls));
+	e->doorbells = i64(HV_STAT_GET(hs->doorbells));
+	e->bytes = i64(HV_STAT_GET(hs->bytes));
+	e->errors = i64(HV_STAT_GET(hs->errors));
+	e->exits_avoided = i64(avoided);
+	e->has_histogram = true;
+	e->service_ns_total = i64(HV_STAT_GET(hs->service_ns));
+	/* bucket b counts service times in [2^b, 2^(b+1)) ns; the empty tail is left out */
+	for (size_t b = 0; b < HV_HIST_BUCKETS; b++) {
+		e->service_ns_log2[b] = i64(HV_STAT_GET(hs->hist[b]));
+		if (e->service_ns_log2[b])
+			e->nbuckets = b + 1;
+	}
+}
+
+/* The statistics report (common.h) that pvmd relays to the controller as is. */
+static void report_fill(struct hv_vm *vm, const uint64_t avoided[PV_HOOK_COUNT],
+			struct pvm_report *r)
+{
+	struct hv_stats *s = &vm->stats;
+	int platform = pvm_platform_id(vm->plat->name);
+	uint64_t offered, negotiated, total = 0;
+	uint32_t guest_version;
+
+	pthread_mutex_lock(&vm->pv.lock);
+	offered = vm->cfg.offered;
+	negotiated = vm->pv.negotiated;
+	guest_version = vm->pv.guest_version;
+	pthread_mutex_unlock(&vm->pv.lock);
+
+	r->has_platform = platform >= 0;
+	r->platform = platform >= 0 ? (enum pvm_platform)platform : PVM_PLATFORM_KVM;
+	r->has_hooks = r->has_caps = r->has_exits = true;
+	for (unsigned int h = 0; h < PV_HOOK_COUNT; h++) {
+		/* A hook the guest never negotiated nor called has nothing to say. */
+		if ((negotiated & PV_F(h)) || HV_STAT_GET(s->hooks[h].calls))
+			report_hook(&s->hooks[h], h, avoided[h], &r->hooks[r->nhooks++]);
+	}
+	/* Capabilities exist once the guest negotiated: emulated guests have none. */
+	for (unsigned int h = 0; guest_version > 0 && h < PV_HOOK_COUNT; h++) {
+		struct pvm_report_cap *c = &r->caps[r->ncaps];
+
+		if (!(offered & PV_F(h)))
+			continue;
+		snprintf(c->name, sizeof(c->name), "%s", pv_hook_name(h));
+		c->accepted = negotiated & PV_F(h);
+		c->abi_version = guest_version;
+		if (!c->accepted)
+			snprintf(c->reason, sizeof(c->reason), "not accepted by the guest");
+		r->ncaps++;
+	}
+	for (unsigned int i = 0; i < HV_EXITK_NR; i++) {
+		uint64_t v = HV_STAT_GET(s->exits[i]);
+
+		snprintf(r->exits[i].reason, sizeof(r->exits[i].reason), "%s", exit_names[i]);
+		r->exits[i].count = i64(v);
+		/* kicks (intr) are the host's doing, not the guest's exits */
+		if (i != HV_EXITK_INTR)
+			total += v;
+	}
+	snprintf(r->exits[HV_EXITK_NR].reason, sizeof(r->exits[0].reason), "total");
+	r->exits[HV_EXITK_NR].count = i64(total);
+	r->nexits = HV_EXITK_NR + 1;
 }
 
 json_object *hv_caps_json(struct hv_vm *vm)
@@ -89,24 +185,29 @@ json_object *hv_stats_json(struct hv_vm *vm)
 	json_object *io = json_object_new_object(), *hooks = json_object_new_object();
 	json_object *errs = json_object_new_object(), *emu = json_object_new_object();
 	json_object *av = json_object_new_object();
-	json_object *guest = json_object_new_object();
-	uint64_t total = 0, clock_reads, work_ns;
+	json_object *guest = json_object_new_object(), *rep = json_object_new_object();
+	struct pvm_report *r = calloc(1, sizeof(*r));
+	uint64_t clock_reads, work_ns, avoided[PV_HOOK_COUNT], avoided_total = 0;
 
 	guest_figures(vm, &clock_reads, &work_ns);
+	exits_avoided(vm, clock_reads, avoided);
 
 	json_object_object_add(o, "platform", json_object_new_string(vm->plat->name));
 	add_u64(o, "uptime_ms", (pvm_now_ns() - s->start_ns) / 1000000);
 	add_u64(o, "mem_mib", vm->cfg.mem_mib);
 	add_u64(o, "vcpus", vm->nvcpus);
-	for (unsigned int i = 0; i < HV_EXITK_NR; i++) {
-		uint64_t v = HV_STAT_GET(s->exits[i]);
-
-		add_u64(ex, exit_names[i], v);
-		/* kicks (intr) are the host's doing, not the guest's exits */
-		if (i != HV_EXITK_INTR)
-			total += v;
+	/* The document's exits are the report's: counted once. */
+	if (r) {
+		report_fill(vm, avoided, r);
+		if (rep && pvm_report_encode(r, rep) == 0) {
+			json_object_object_add(o, "report", rep);
+			rep = NULL;
+		}
+		for (size_t i = 0; i < r->nexits; i++)
+			add_u64(ex, r->exits[i].reason, (uint64_t)r->exits[i].count);
 	}
-	add_u64(ex, "total", total);
+	json_object_put(rep);
+	free(r);
 	json_object_object_add(o, "exits", ex);
 	for (unsigned int i = 0; i < HV_IODEV_NR; i++)
 		add_u64(io, iodev_names[i], HV_STAT_GET(s->io_exits[i]));
@@ -131,9 +232,10 @@ json_object *hv_stats_json(struct hv_vm *vm)
 			json_object_array_add(hist,
 					      json_object_new_uint64(HV_STAT_GET(hs->hist[b])));
 		json_object_object_add(j, "service_ns_log2", hist);
-		json_object_object_add(hooks, hv_hook_name(h), j);
+		json_object_object_add(hooks, pv_hook_name(h), j);
 	}
-	add_u64(json_object_object_get(hooks, "clock"), "guest_reads", clock_reads);
+	add_u64(json_object_object_get(hooks, pv_hook_name(PV_HOOK_CLOCK)), "guest_reads",
+		clock_reads);
 	json_object_object_add(o, "hooks", hooks);
 	json_object_object_add(o, "capabilities", hv_caps_json(vm));
 	add_u64(errs, "negotiation_refused", HV_STAT_GET(s->neg_refused));
@@ -149,19 +251,11 @@ json_object *hv_stats_json(struct hv_vm *vm)
 	add_u64(emu, "block_sectors", HV_STAT_GET(s->emu_block_sectors));
 	add_u64(emu, "clock_reads", HV_STAT_GET(s->emu_clock_reads));
 	json_object_object_add(o, "emulated", emu);
-	/* what the emulated twins would have cost: 1 exit a byte, 3 a sector, 3 a read */
-	{
-		uint64_t c = sub0(HV_STAT_GET(s->hooks[PV_HOOK_CONSOLE].bytes),
-				  HV_STAT_GET(s->hooks[PV_HOOK_CONSOLE].doorbells));
-		uint64_t b = sub0(HV_STAT_GET(s->hooks[PV_HOOK_BLOCK].bytes) / PV_SECTOR_SIZE * 3,
-				  HV_STAT_GET(s->hooks[PV_HOOK_BLOCK].doorbells));
-		uint64_t k = clock_reads * 3;
-
-		add_u64(av, "console", c);
-		add_u64(av, "block", b);
-		add_u64(av, "clock", k);
-		add_u64(av, "total", c + b + k);
+	for (size_t i = 0; i < PVM_ARRAY_SIZE(twins); i++) {
+		add_u64(av, pv_hook_name(twins[i]), avoided[twins[i]]);
+		avoided_total += avoided[twins[i]];
 	}
+	add_u64(av, "total", avoided_total);
 	json_object_object_add(o, "exits_avoided", av);
 	add_u64(guest, "work_ns", work_ns);
 	add_u64(guest, "clock_reads", clock_reads);

@@ -12,13 +12,6 @@
 
 #include "hv/vm.h"
 
-static const char *const hook_names[PV_HOOK_COUNT] = {"console", "block", "clock", "agent", "halt"};
-
-const char *hv_hook_name(unsigned int hook)
-{
-	return hook < PV_HOOK_COUNT ? hook_names[hook] : NULL;
-}
-
 int hv_hooks_parse(const char *s, uint64_t *mask, struct pvm_err *err)
 {
 	uint64_t m = 0;
@@ -36,17 +29,13 @@ int hv_hooks_parse(const char *s, uint64_t *mask, struct pvm_err *err)
 	}
 	while (*p) {
 		size_t n = strcspn(p, ",");
-		unsigned int i;
+		int bit = pv_hook_bit(p, n);
 
-		for (i = 0; i < PV_HOOK_COUNT; i++)
-			if (strlen(hook_names[i]) == n && strncmp(p, hook_names[i], n) == 0)
-				break;
-		if (i == PV_HOOK_COUNT)
+		if (bit < 0)
 			return pvm_err_set(err, -EINVAL,
-					   "--hooks: unknown hook '%.*s' (known: console, block, "
-					   "clock, agent, halt, or none)",
-					   (int)n, p);
-		m |= PV_F(i);
+					   "--hooks: unknown hook '%.*s' (known: %s, or none)",
+					   (int)n, p, PV_HOOK_NAMES);
+		m |= PV_F(bit);
 		p += n;
 		if (*p == ',' && !*++p)
 			return pvm_err_set(err, -EINVAL, "--hooks: trailing comma");

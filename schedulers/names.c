@@ -1,14 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Names of hooks, host states, guest kinds and plugins, and their parsers. */
+/* Hook lists (hv/pv_abi.h names the hooks), host states, guest kinds and plugins by name. */
 #include <stdio.h>
 #include <string.h>
 
 #include "schedulers/internal.h"
-
-static const char *const hook_names[SCHED_HOOK_COUNT] = {
-    [SCHED_HOOK_CONSOLE] = "console", [SCHED_HOOK_BLOCK] = "block", [SCHED_HOOK_CLOCK] = "clock",
-    [SCHED_HOOK_AGENT] = "agent",     [SCHED_HOOK_HALT] = "halt",
-};
 
 static const char *const state_names[] = {
     [SCHED_HOST_READY] = "ready",
@@ -22,11 +17,6 @@ static const char *const kind_names[SCHED_KIND_COUNT] = {
     [SCHED_KIND_LIBVIRT] = "libvirt",
 };
 
-const char *sched_hook_name(unsigned int hook)
-{
-	return hook < SCHED_HOOK_COUNT ? hook_names[hook] : NULL;
-}
-
 int sched_hook_parse(const char *list, uint32_t *bits, struct pvm_err *err)
 {
 	uint32_t out = 0;
@@ -37,18 +27,14 @@ int sched_hook_parse(const char *list, uint32_t *bits, struct pvm_err *err)
 	while (*p) {
 		const char *end = strchr(p, ',');
 		size_t len = end ? (size_t)(end - p) : strlen(p);
-		unsigned int h;
+		int h = pv_hook_bit(p, len);
 
-		for (h = 0; h < SCHED_HOOK_COUNT; h++)
-			if (strlen(hook_names[h]) == len && !memcmp(hook_names[h], p, len))
-				break;
-		if (h == SCHED_HOOK_COUNT)
-			return pvm_err_set(err, -EINVAL,
-					   "unknown hook \"%.*s\" (known: console, block, clock, "
-					   "agent, halt)",
-					   (int)(len > 32 ? 32 : len), p);
+		if (h < 0)
+			return pvm_err_set(err, -EINVAL, "unknown hook \"%.*s\" (known: %s)",
+					   (int)(len > 32 ? 32 : len), p, PV_HOOK_NAMES);
 		if (out & SCHED_HOOK_BIT(h))
-			return pvm_err_set(err, -EINVAL, "hook \"%s\" named twice", hook_names[h]);
+			return pvm_err_set(err, -EINVAL, "hook \"%s\" named twice",
+					   pv_hook_name(h));
 		out |= SCHED_HOOK_BIT(h);
 		if (!end)
 			break;
@@ -73,7 +59,7 @@ int sched_hook_format(uint32_t bits, char *buf, size_t len)
 
 		if (!(bits & (1u << b)))
 			continue;
-		name = sched_hook_name(b);
+		name = pv_hook_name(b);
 		if (!name) {
 			snprintf(tmp, sizeof(tmp), "bit%u", b);
 			name = tmp;

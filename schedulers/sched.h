@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "common/common.h"
+#include "hv/pv_abi.h"
 
 #define SCHED_ID_MAX	   64 /* ids, label keys and values, anti-affinity groups (with NUL) */
 #define SCHED_LABELS_MAX   16 /* labels per host */
@@ -43,22 +44,12 @@
 /* "No host can take the guest": returned by place, never by anything else. */
 #define SCHED_ENOHOST (-ENOSPC)
 
-/* ---- pv hooks (bit numbers shared with the VMM's hook ABI v1: keep exact) */
+/* ---- pv hooks: the hook ABI's bits (hv/pv_abi.h: PV_HOOK_*, pv_hook_name) */
 
-enum sched_hook {
-	SCHED_HOOK_CONSOLE = 0,
-	SCHED_HOOK_BLOCK = 1,
-	SCHED_HOOK_CLOCK = 2,
-	SCHED_HOOK_AGENT = 3,
-	SCHED_HOOK_HALT = 4,
-	SCHED_HOOK_COUNT
-};
+/* Hook bitmaps here are 32 bits of the ABI's feature bits. */
+#define SCHED_HOOK_BIT(h) ((uint32_t)PV_F(h))
+#define SCHED_HOOKS_ALL	  ((uint32_t)PV_F_ALL_V1)
 
-#define SCHED_HOOK_BIT(h) (1u << (h))
-#define SCHED_HOOKS_ALL	  ((1u << SCHED_HOOK_COUNT) - 1)
-
-/* "console", "block", ...; NULL for a number out of range. */
-const char *sched_hook_name(unsigned int hook);
 /* Parses a comma-separated list of hook names ("console,block"; "" is the
  * empty set) into a bitmap. Unknown or repeated names are -EINVAL. */
 int sched_hook_parse(const char *list, uint32_t *bits, struct pvm_err *err);
@@ -150,8 +141,8 @@ int sched_selector_parse(const char *s, struct sched_selector_term *terms, unsig
  */
 struct sched_hook_stats {
 	bool known;
-	double calls_per_s[SCHED_HOOK_COUNT];
-	double exits_avoided_per_s[SCHED_HOOK_COUNT];
+	double calls_per_s[PV_HOOK_COUNT];
+	double exits_avoided_per_s[PV_HOOK_COUNT];
 	double exits_per_s;
 };
 

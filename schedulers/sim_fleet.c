@@ -51,9 +51,9 @@
 #define KVM_PVM (KVM_ALL & ~(KVM_PV_UNHALT | KVM_PV_TLB_FLUSH))
 
 /* Exits one call costs on the emulated twin, per hook (see above). */
-static const double exits_per_call[SCHED_HOOK_COUNT] = {48, 6, 2, 24, 1};
-static const double calls_lo[SCHED_HOOK_COUNT] = {5, 100, 1000, 1, 10};
-static const double calls_hi[SCHED_HOOK_COUNT] = {100, 3000, 20000, 50, 500};
+static const double exits_per_call[PV_HOOK_COUNT] = {48, 6, 2, 24, 1};
+static const double calls_lo[PV_HOOK_COUNT] = {5, 100, 1000, 1, 10};
+static const double calls_hi[PV_HOOK_COUNT] = {100, 3000, 20000, 50, 500};
 
 uint64_t sched_sim_next(struct sched_sim_rng *r)
 {
@@ -109,8 +109,8 @@ static void gen_host(struct sched_sim_rng *r, uint32_t i, struct sched_host *h)
 		h->kvm_features = KVM_PVM;
 		h->emulated_devices = t < 0.35;
 	} else if (t < 0.65) {
-		h->hooks = SCHED_HOOK_BIT(SCHED_HOOK_CONSOLE) | SCHED_HOOK_BIT(SCHED_HOOK_CLOCK) |
-			   SCHED_HOOK_BIT(SCHED_HOOK_HALT);
+		h->hooks = SCHED_HOOK_BIT(PV_HOOK_CONSOLE) | SCHED_HOOK_BIT(PV_HOOK_CLOCK) |
+			   SCHED_HOOK_BIT(PV_HOOK_HALT);
 		h->kinds =
 		    SCHED_KIND_BIT(SCHED_KIND_MICROGUEST) | SCHED_KIND_BIT(SCHED_KIND_LIBVIRT);
 		h->kvm_features = KVM_PVM;
@@ -137,7 +137,7 @@ static void report(struct sched_sim_rng *r, struct sched_sim_guest *g)
 	}
 	*st = g->truth;
 	st->exits_per_s *= exp(0.25 * sched_sim_normal(r));
-	for (unsigned int h = 0; h < SCHED_HOOK_COUNT; h++) {
+	for (unsigned int h = 0; h < PV_HOOK_COUNT; h++) {
 		double noise = exp(0.25 * sched_sim_normal(r));
 
 		st->calls_per_s[h] *= noise;
@@ -162,14 +162,14 @@ static void gen_guest(struct sched_sim_rng *r, uint32_t i, struct sched_sim_gues
 		g->vcpus = v < 0.4 ? 1 : v < 0.8 ? 2 : 4;
 		g->memory_mib = (uint64_t)g->vcpus * 1024 * (1u << (sched_sim_next(r) % 3));
 		g->abi_version = 1;
-		g->hooks_required = SCHED_HOOK_BIT(SCHED_HOOK_CONSOLE);
+		g->hooks_required = SCHED_HOOK_BIT(PV_HOOK_CONSOLE);
 		if (chance(r, 0.5))
-			g->hooks_required |= SCHED_HOOK_BIT(SCHED_HOOK_BLOCK);
-		for (unsigned int h = 1; h < SCHED_HOOK_COUNT; h++)
+			g->hooks_required |= SCHED_HOOK_BIT(PV_HOOK_BLOCK);
+		for (unsigned int h = 1; h < PV_HOOK_COUNT; h++)
 			if (!(g->hooks_required & SCHED_HOOK_BIT(h)) && chance(r, 0.7))
 				g->hooks_preferred |= SCHED_HOOK_BIT(h);
 		wanted = g->hooks_required | g->hooks_preferred;
-		for (unsigned int h = 0; h < SCHED_HOOK_COUNT; h++) {
+		for (unsigned int h = 0; h < PV_HOOK_COUNT; h++) {
 			if (!(wanted & SCHED_HOOK_BIT(h)))
 				continue;
 			sg->truth.calls_per_s[h] = range(r, calls_lo[h], calls_hi[h]);

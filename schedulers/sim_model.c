@@ -31,7 +31,7 @@ double sched_sim_true_exits(const struct sched_sim_guest *g, const struct sched_
 
 	if (g->spec.abi_version && (h->abi_versions >> g->spec.abi_version) & 1u)
 		usable = h->hooks;
-	for (unsigned int k = 0; k < SCHED_HOOK_COUNT; k++)
+	for (unsigned int k = 0; k < PV_HOOK_COUNT; k++)
 		if ((wanted & ~usable) & (1u << k))
 			exits += g->truth.exits_avoided_per_s[k];
 	return exits;

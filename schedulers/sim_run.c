@@ -84,7 +84,7 @@ int sched_sim_run(const struct sched_sim *s, const struct sched_policy *p,
 			continue;
 		if (!sched_sim_compatible(&s->hosts[r->placement[i]], &g->spec))
 			r->incompatible++;
-		for (unsigned int k = 0; k < SCHED_HOOK_COUNT; k++) {
+		for (unsigned int k = 0; k < PV_HOOK_COUNT; k++) {
 			const struct sched_host *h = &s->hosts[r->placement[i]];
 
 			if (!(g->spec.hooks_preferred & (1u << k)))

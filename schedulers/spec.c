@@ -178,14 +178,14 @@ int sched_guest_validate(const struct sched_guest *g, struct pvm_err *err)
 		return rc;
 	/* Validation runs on every placement: field names are built only for
 	 * the error. */
-	for (unsigned int h = 0; h < SCHED_HOOK_COUNT; h++) {
+	for (unsigned int h = 0; h < PV_HOOK_COUNT; h++) {
 		if (!rate_ok(g->stats.calls_per_s[h])) {
-			snprintf(field, sizeof(field), "/stats/calls_per_s/%s", sched_hook_name(h));
+			snprintf(field, sizeof(field), "/stats/calls_per_s/%s", pv_hook_name(h));
 			return rate_error(field, err);
 		}
 		if (!rate_ok(g->stats.exits_avoided_per_s[h])) {
 			snprintf(field, sizeof(field), "/stats/exits_avoided_per_s/%s",
-				 sched_hook_name(h));
+				 pv_hook_name(h));
 			return rate_error(field, err);
 		}
 	}
@@ -202,7 +202,7 @@ int64_t sched_exits_milli(uint32_t wanted, const struct sched_hook_stats *st, ui
 	if (!st->known)
 		return 0;
 	exits = st->exits_per_s;
-	for (unsigned int h = 0; h < SCHED_HOOK_COUNT; h++) {
+	for (unsigned int h = 0; h < PV_HOOK_COUNT; h++) {
 		double avoided;
 
 		if (!(missing & SCHED_HOOK_BIT(h)))
@@ -230,10 +230,10 @@ double sched_affinity(uint32_t preferred, const struct sched_hook_stats *st, uin
 	if (!preferred)
 		return 1;
 	if (st->known)
-		for (unsigned int h = 0; h < SCHED_HOOK_COUNT; h++)
+		for (unsigned int h = 0; h < PV_HOOK_COUNT; h++)
 			if (preferred & SCHED_HOOK_BIT(h) && st->calls_per_s[h] > 0)
 				by_rate = true;
-	for (unsigned int h = 0; h < SCHED_HOOK_COUNT; h++) {
+	for (unsigned int h = 0; h < PV_HOOK_COUNT; h++) {
 		double w;
 
 		if (!(preferred & SCHED_HOOK_BIT(h)))

@@ -82,7 +82,7 @@ int fs_main(void)
 
 	if (agent_crc32c(0, "123456789", 9) != 0xe3069283u)
 		return 1;
-	if (agent_stats_hook(&stats, AGENT_HOOK_CONSOLE, agent_rdtsc() & 0xff, 4096, false))
+	if (agent_stats_hook(&stats, PV_HOOK_CONSOLE, agent_rdtsc() & 0xff, 4096, false))
 		return 7;
 	if (agent_sm_init(&sm, &cfg, 0) != 0 || agent_sm_set_negotiation(&sm, &neg) != 0)
 		return 2;

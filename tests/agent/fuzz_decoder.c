@@ -51,7 +51,7 @@ static void fill(void *ctx, struct agent_report *r)
 {
 	(void)ctx;
 	r->nhooks = 1;
-	r->hooks[0].hook = AGENT_HOOK_AGENT;
+	r->hooks[0].hook = PV_HOOK_AGENT;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -36,9 +36,9 @@ void sample_msg(uint8_t type, struct agent_msg *m)
 		m->u.neg.steal_ticks = 12345678901ull;
 		strcpy(m->u.neg.clocksource, "kvm-clock");
 		m->u.neg.nrefused = 2;
-		m->u.neg.refused[0].hook = AGENT_HOOK_BLOCK;
+		m->u.neg.refused[0].hook = PV_HOOK_BLOCK;
 		m->u.neg.refused[0].reason = AGENT_REFUSE_NOT_NEEDED;
-		m->u.neg.refused[1].hook = AGENT_HOOK_HALT;
+		m->u.neg.refused[1].hook = PV_HOOK_HALT;
 		m->u.neg.refused[1].reason = AGENT_REFUSE_DISABLED;
 		break;
 	case AGENT_T_REPORT:
@@ -47,9 +47,9 @@ void sample_msg(uint8_t type, struct agent_msg *m)
 		m->u.report.report_no = 77;
 		m->u.report.nhooks = 2;
 		m->u.report.hooks[0] =
-		    (struct agent_hook_stats){AGENT_HOOK_CONSOLE, 10, 20000, 4096, 1};
+		    (struct agent_hook_stats){PV_HOOK_CONSOLE, 10, 20000, 4096, 1};
 		m->u.report.hooks[1] =
-		    (struct agent_hook_stats){AGENT_HOOK_CLOCK, UINT64_MAX, 1ull << 40, 0, 0};
+		    (struct agent_hook_stats){PV_HOOK_CLOCK, UINT64_MAX, 1ull << 40, 0, 0};
 		m->u.report.ncounters = 2;
 		strcpy(m->u.report.counters[0].name, "console_bytes");
 		m->u.report.counters[0].value = 4096;

@@ -163,7 +163,10 @@ START_TEST(names_are_stable)
 	ck_assert_str_eq(agent_reason_name(AGENT_R_COUNT), "unknown");
 	ck_assert_str_eq(agent_type_name(AGENT_T_REPORT), "report");
 	ck_assert_str_eq(agent_type_name(0x3f), "unknown");
-	ck_assert_str_eq(agent_hook_name(AGENT_HOOK_CONSOLE), "console");
+	ck_assert_str_eq(agent_hook_name(PV_HOOK_CONSOLE), "console");
+	ck_assert_str_eq(agent_hook_name(PV_HOOK_HALT), "halt");
+	ck_assert_str_eq(agent_hook_name(PV_HOOK_MEMREPORT), "memreport");
+	ck_assert_str_eq(agent_hook_name(6), "hook6");
 	ck_assert_str_eq(agent_hook_name(20), "hook20");
 	ck_assert_str_eq(agent_hook_name(32), "invalid");
 	for (unsigned r = 1; r < AGENT_R_COUNT; r++)

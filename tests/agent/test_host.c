@@ -22,7 +22,7 @@ static void fill(void *ctx, struct agent_report *r)
 {
 	(void)ctx;
 	r->nhooks = 1;
-	r->hooks[0].hook = AGENT_HOOK_CONSOLE;
+	r->hooks[0].hook = PV_HOOK_CONSOLE;
 	r->hooks[0].calls = console_bytes / 512;
 	r->hooks[0].cycles = 1234567;
 	r->hooks[0].bytes = console_bytes;

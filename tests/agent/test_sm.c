@@ -48,7 +48,7 @@ static void fill(void *ctx, struct agent_report *r)
 
 	fills++;
 	r->nhooks = 1;
-	r->hooks[0].hook = AGENT_HOOK_CONSOLE;
+	r->hooks[0].hook = PV_HOOK_CONSOLE;
 	r->hooks[0].calls = 3;
 	r->hooks[0].cycles = 3000;
 	r->hooks[0].bytes = *console_bytes;
@@ -348,9 +348,9 @@ START_TEST(stats_accumulate_and_fill_reports)
 	struct got *g;
 
 	ck_assert_uint_ge(agent_rdtsc(), t0);
-	ck_assert_int_eq(agent_stats_hook(&st, AGENT_HOOK_CONSOLE, 100, 10, false), 0);
-	ck_assert_int_eq(agent_stats_hook(&st, AGENT_HOOK_CONSOLE, 50, 5, true), 0);
-	ck_assert_int_eq(agent_stats_hook(&st, AGENT_HOOK_CLOCK, 7, 0, false), 0);
+	ck_assert_int_eq(agent_stats_hook(&st, PV_HOOK_CONSOLE, 100, 10, false), 0);
+	ck_assert_int_eq(agent_stats_hook(&st, PV_HOOK_CONSOLE, 50, 5, true), 0);
+	ck_assert_int_eq(agent_stats_hook(&st, PV_HOOK_CLOCK, 7, 0, false), 0);
 	ck_assert_int_eq(agent_stats_hook(&st, 32, 1, 1, false), AGENT_EINVAL);
 	ck_assert_int_eq(agent_stats_counter(&st, "console_bytes", 15), 0);
 	ck_assert_int_eq(agent_stats_counter(&st, "console_bytes", 16), 0);

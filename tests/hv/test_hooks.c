@@ -9,13 +9,23 @@
 
 START_TEST(names_are_abi_v1)
 {
-	ck_assert_str_eq(hv_hook_name(0), "console");
-	ck_assert_str_eq(hv_hook_name(1), "block");
-	ck_assert_str_eq(hv_hook_name(2), "clock");
-	ck_assert_str_eq(hv_hook_name(3), "agent");
-	ck_assert_str_eq(hv_hook_name(4), "halt");
-	ck_assert_ptr_null(hv_hook_name(5));
+	ck_assert_str_eq(pv_hook_name(0), "console");
+	ck_assert_str_eq(pv_hook_name(1), "block");
+	ck_assert_str_eq(pv_hook_name(2), "clock");
+	ck_assert_str_eq(pv_hook_name(3), "agent");
+	ck_assert_str_eq(pv_hook_name(4), "halt");
+	ck_assert_ptr_null(pv_hook_name(5));
 	ck_assert_uint_eq(PV_F_ALL_V1, 0x1f);
+	ck_assert_int_eq(PV_HOOK_COUNT, 5);
+	ck_assert_int_eq(PV_HOOK_MEMREPORT, 5);
+	ck_assert_str_eq(PV_HOOK_NAMES, "console, block, clock, agent, halt");
+	/* and back, by length: a prefix or a longer word is no name */
+	ck_assert_int_eq(pv_hook_bit("halt", 4), PV_HOOK_HALT);
+	ck_assert_int_eq(pv_hook_bit("console,block", 7), PV_HOOK_CONSOLE);
+	ck_assert_int_eq(pv_hook_bit("con", 3), -1);
+	ck_assert_int_eq(pv_hook_bit("consoles", 8), -1);
+	ck_assert_int_eq(pv_hook_bit("memreport", 9), -1);
+	ck_assert_int_eq(pv_hook_bit("", 0), -1);
 }
 END_TEST
 

@@ -32,11 +32,34 @@ static json_object *run_stats(struct vmm_result *r, const char *image, const cha
 	return vmm_read_json(path);
 }
 
+/* The statistics report in a stats document, decoded as pvmd decodes it. */
+static struct pvm_report *report_of(json_object *stats)
+{
+	struct pvm_report *r = calloc(1, sizeof(*r));
+	struct pvm_err err = {0};
+
+	ck_assert_ptr_nonnull(r);
+	ck_assert_msg(pvm_report_decode(json_object_object_get(stats, "report"), "/report", NULL, 0,
+					r, &err) == 0,
+		      "%s: %s", err.field, err.msg);
+	ck_assert(r->has_platform && r->has_hooks && r->has_caps && r->has_exits);
+	return r;
+}
+
+static int64_t report_exits(const struct pvm_report *r, const char *reason)
+{
+	for (size_t i = 0; i < r->nexits; i++)
+		if (strcmp(r->exits[i].reason, reason) == 0)
+			return r->exits[i].count;
+	return -1;
+}
+
 START_TEST(console_identical_between_modes)
 {
 	struct vmm_result e, p;
 	json_object *se = run_stats(&e, "console", "mode=emulated bytes=3000", NULL, NULL);
 	json_object *sp = run_stats(&p, "console", "mode=pv bytes=3000", NULL, NULL);
+	struct pvm_report *re, *rp;
 
 	ck_assert_int_eq(e.code, 0);
 	ck_assert_int_eq(p.code, 0);
@@ -50,6 +73,23 @@ START_TEST(console_identical_between_modes)
 	ck_assert_int_le(vmm_json_int(sp, "hooks.console.doorbells"), 1);
 	ck_assert_int_eq(vmm_json_int(sp, "errors.total"), 0);
 	ck_assert_int_ge(vmm_json_int(sp, "exits_avoided.console"), 2999);
+	/* the report says the same: the emulated guest negotiated nothing, the pv one console */
+	re = report_of(se);
+	rp = report_of(sp);
+	ck_assert_uint_eq(re->nhooks, 0);
+	ck_assert_uint_eq(re->ncaps, 0);
+	ck_assert_int_ge(report_exits(re, "total"), 3000);
+	ck_assert_int_eq(report_exits(re, "total"), vmm_json_int(se, "exits.total"));
+	ck_assert_uint_ge(rp->nhooks, 1);
+	ck_assert_uint_eq(rp->hooks[0].hook, PV_HOOK_CONSOLE);
+	ck_assert_int_eq(rp->hooks[0].bytes, 3000);
+	ck_assert_int_eq(rp->hooks[0].doorbells, vmm_json_int(sp, "hooks.console.doorbells"));
+	ck_assert_int_eq(rp->hooks[0].exits_avoided, vmm_json_int(sp, "exits_avoided.console"));
+	ck_assert(rp->hooks[0].has_histogram);
+	ck_assert_int_eq(rp->platform, pvm_platform_id(json_object_get_string(
+					   json_object_object_get(sp, "platform"))));
+	free(re);
+	free(rp);
 	json_object_put(se);
 	json_object_put(sp);
 	vmm_result_free(&e);
@@ -300,6 +340,7 @@ START_TEST(hooks_restricted_by_host)
 {
 	struct vmm_result r;
 	json_object *s = run_stats(&r, "console", "mode=pv bytes=10", "--hooks", "none");
+	struct pvm_report *rep;
 
 	/* the host offers nothing: the guest accepts the empty subset and its
 	 * console falls back to the emulated UART, byte for byte the same */
@@ -318,6 +359,18 @@ START_TEST(hooks_restricted_by_host)
 	ck_assert_int_eq(vmm_json_int(s, "capabilities.offered_mask"), 0x11);
 	ck_assert_int_eq(vmm_json_int(s, "capabilities.negotiated_mask"), 1);
 	ck_assert_int_eq(vmm_json_int(s, "hooks.console.bytes"), 10);
+	/* the report: console accepted, halt offered and refused; clock was never offered */
+	rep = report_of(s);
+	ck_assert_uint_eq(rep->ncaps, 2);
+	ck_assert_str_eq(rep->caps[0].name, "console");
+	ck_assert(rep->caps[0].accepted);
+	ck_assert_str_eq(rep->caps[1].name, "halt");
+	ck_assert(!rep->caps[1].accepted);
+	ck_assert_str_eq(rep->caps[1].reason, "not accepted by the guest");
+	ck_assert_int_eq(rep->caps[1].abi_version, PV_ABI_VERSION);
+	ck_assert_uint_eq(rep->nhooks, 1);
+	ck_assert_uint_eq(rep->hooks[0].hook, PV_HOOK_CONSOLE);
+	free(rep);
 	json_object_put(s);
 	vmm_result_free(&r);
 }

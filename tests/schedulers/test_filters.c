@@ -80,29 +80,29 @@ static void draining(struct sched_host *h, struct sched_guest *g)
 static void needs_block_offered(struct sched_host *h, struct sched_guest *g)
 {
 	(void)h;
-	g->hooks_required = SCHED_HOOK_BIT(SCHED_HOOK_BLOCK) | SCHED_HOOK_BIT(SCHED_HOOK_CONSOLE);
+	g->hooks_required = SCHED_HOOK_BIT(PV_HOOK_BLOCK) | SCHED_HOOK_BIT(PV_HOOK_CONSOLE);
 }
 static void needs_block_missing(struct sched_host *h, struct sched_guest *g)
 {
-	h->hooks = SCHED_HOOK_BIT(SCHED_HOOK_CONSOLE) | SCHED_HOOK_BIT(SCHED_HOOK_CLOCK);
-	g->hooks_required = SCHED_HOOK_BIT(SCHED_HOOK_BLOCK) | SCHED_HOOK_BIT(SCHED_HOOK_CONSOLE);
+	h->hooks = SCHED_HOOK_BIT(PV_HOOK_CONSOLE) | SCHED_HOOK_BIT(PV_HOOK_CLOCK);
+	g->hooks_required = SCHED_HOOK_BIT(PV_HOOK_BLOCK) | SCHED_HOOK_BIT(PV_HOOK_CONSOLE);
 }
 static void abi_mismatch(struct sched_host *h, struct sched_guest *g)
 {
 	h->abi_versions = 1u << 2;
-	g->hooks_required = SCHED_HOOK_BIT(SCHED_HOOK_CONSOLE);
+	g->hooks_required = SCHED_HOOK_BIT(PV_HOOK_CONSOLE);
 }
 static void abi_one_of_many(struct sched_host *h, struct sched_guest *g)
 {
 	h->abi_versions = (1u << 1) | (1u << 2) | (1u << 3);
 	g->abi_version = 2;
-	g->hooks_required = SCHED_HOOK_BIT(SCHED_HOOK_CONSOLE);
+	g->hooks_required = SCHED_HOOK_BIT(PV_HOOK_CONSOLE);
 }
 static void preferred_missing_is_fine(struct sched_host *h, struct sched_guest *g)
 {
 	h->hooks = 0;
 	h->abi_versions = 0;
-	g->hooks_preferred = SCHED_HOOK_BIT(SCHED_HOOK_CLOCK);
+	g->hooks_preferred = SCHED_HOOK_BIT(PV_HOOK_CLOCK);
 }
 static void emulated_needed_absent(struct sched_host *h, struct sched_guest *g)
 {
@@ -365,7 +365,7 @@ START_TEST(test_rejection_counts)
 	h.hooks = 0;
 	add_host(f, &h);
 	base_guest(&g, "web-1");
-	g.hooks_required = SCHED_HOOK_BIT(SCHED_HOOK_BLOCK);
+	g.hooks_required = SCHED_HOOK_BIT(PV_HOOK_BLOCK);
 	ck_assert_int_eq(sched_fleet_place(f, &g, NULL, &pl, &err), SCHED_ENOHOST);
 	ck_assert_uint_eq(pl.hosts_total, 4);
 	ck_assert_uint_eq(pl.hosts_feasible, 0);

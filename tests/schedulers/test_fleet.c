@@ -80,11 +80,11 @@ START_TEST(test_host_update)
 	base_host(&h, "a");
 	add_host(f, &h);
 	base_guest(&g, "g1");
-	g.hooks_preferred = SCHED_HOOK_BIT(SCHED_HOOK_BLOCK);
+	g.hooks_preferred = SCHED_HOOK_BIT(PV_HOOK_BLOCK);
 	g.stats.known = true;
 	g.stats.exits_per_s = 100;
-	g.stats.calls_per_s[SCHED_HOOK_BLOCK] = 500;
-	g.stats.exits_avoided_per_s[SCHED_HOOK_BLOCK] = 4000;
+	g.stats.calls_per_s[PV_HOOK_BLOCK] = 500;
+	g.stats.exits_avoided_per_s[PV_HOOK_BLOCK] = 4000;
 	bind(f, &g, "a");
 	usage(f, "a", &u);
 	ck_assert_double_eq_tol(u.exits_per_s, 100, 1e-9);
@@ -92,7 +92,7 @@ START_TEST(test_host_update)
 
 	/* The host loses the block hook and shrinks below its use: the guest
 	 * stays, now costing the exits the hook saved. */
-	h.hooks = SCHED_HOOK_BIT(SCHED_HOOK_CONSOLE);
+	h.hooks = SCHED_HOOK_BIT(PV_HOOK_CONSOLE);
 	h.memory_mib = 512;
 	h.cordoned = true;
 	ck_assert_int_eq(sched_fleet_host_update(f, &h, &err), 0);
@@ -219,7 +219,7 @@ START_TEST(test_explain_json)
 	h.hooks = 0;
 	add_host(f, &h);
 	base_guest(&g, "g1");
-	g.hooks_required = SCHED_HOOK_BIT(SCHED_HOOK_CONSOLE);
+	g.hooks_required = SCHED_HOOK_BIT(PV_HOOK_CONSOLE);
 	ck_assert_int_eq(sched_fleet_explain(f, &g, NULL, &e, &err), 0);
 	ck_assert_int_eq(sched_explain_json(e, &j), 0);
 	ck_assert_str_eq(json_object_get_string(json_object_object_get(j, "chosen")), "a");
@@ -328,8 +328,8 @@ START_TEST(test_sums_match_recount)
 		specs[i].hooks_preferred = (uint32_t)i & SCHED_HOOKS_ALL;
 		specs[i].stats.known = i % 5 != 0;
 		specs[i].stats.exits_per_s = i * 10.125;
-		specs[i].stats.calls_per_s[SCHED_HOOK_CLOCK] = i * 3.5;
-		specs[i].stats.exits_avoided_per_s[SCHED_HOOK_BLOCK] = i * 7.25;
+		specs[i].stats.calls_per_s[PV_HOOK_CLOCK] = i * 3.5;
+		specs[i].stats.exits_avoided_per_s[PV_HOOK_BLOCK] = i * 7.25;
 		if (i % 3 == 0)
 			snprintf(specs[i].anti_affinity, SCHED_ID_MAX, "grp%d", i % 9);
 	}

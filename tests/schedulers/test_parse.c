@@ -12,14 +12,14 @@
 START_TEST(test_hook_bits_are_the_abi)
 {
 	/* Shared with the VMM's hook ABI v1: these numbers must not move. */
-	ck_assert_uint_eq(SCHED_HOOK_CONSOLE, 0);
-	ck_assert_uint_eq(SCHED_HOOK_BLOCK, 1);
-	ck_assert_uint_eq(SCHED_HOOK_CLOCK, 2);
-	ck_assert_uint_eq(SCHED_HOOK_AGENT, 3);
-	ck_assert_uint_eq(SCHED_HOOK_HALT, 4);
-	ck_assert_str_eq(sched_hook_name(0), "console");
-	ck_assert_str_eq(sched_hook_name(4), "halt");
-	ck_assert_ptr_null(sched_hook_name(5));
+	ck_assert_uint_eq(PV_HOOK_CONSOLE, 0);
+	ck_assert_uint_eq(PV_HOOK_BLOCK, 1);
+	ck_assert_uint_eq(PV_HOOK_CLOCK, 2);
+	ck_assert_uint_eq(PV_HOOK_AGENT, 3);
+	ck_assert_uint_eq(PV_HOOK_HALT, 4);
+	ck_assert_str_eq(pv_hook_name(0), "console");
+	ck_assert_str_eq(pv_hook_name(4), "halt");
+	ck_assert_ptr_null(pv_hook_name(5));
 }
 END_TEST
 

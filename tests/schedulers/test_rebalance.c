@@ -64,10 +64,10 @@ START_TEST(test_cluster_score_by_hand)
 	ck_assert_double_eq_tol(sched_fleet_cluster_score(f, NULL), 0.3125 + 4 * 0.25, 1e-12);
 
 	/* Mismatch: prefers block (no stats for it: weight 1), host lacks it. */
-	g.hooks_preferred = SCHED_HOOK_BIT(SCHED_HOOK_BLOCK) | SCHED_HOOK_BIT(SCHED_HOOK_CLOCK);
+	g.hooks_preferred = SCHED_HOOK_BIT(PV_HOOK_BLOCK) | SCHED_HOOK_BIT(PV_HOOK_CLOCK);
 	ck_assert_int_eq(sched_fleet_guest_update(f, &g, NULL), 0);
 	h = *sched_fleet_host(f, "a");
-	h.hooks = SCHED_HOOK_BIT(SCHED_HOOK_CLOCK);
+	h.hooks = SCHED_HOOK_BIT(PV_HOOK_CLOCK);
 	ck_assert_int_eq(sched_fleet_host_update(f, &h, NULL), 0);
 	ck_assert_double_eq_tol(sched_fleet_cluster_score(f, NULL), 0.3125 + 4 * 0.25 + 0.5, 1e-12);
 
@@ -142,12 +142,12 @@ START_TEST(test_preferred_hook_is_found)
 	struct sched_move mv[4];
 
 	base_host(&h, "plain");
-	h.hooks = SCHED_HOOK_BIT(SCHED_HOOK_CONSOLE);
+	h.hooks = SCHED_HOOK_BIT(PV_HOOK_CONSOLE);
 	add_host(f, &h);
 	base_host(&h, "full");
 	add_host(f, &h);
 	base_guest(&g, "g");
-	g.hooks_preferred = SCHED_HOOK_BIT(SCHED_HOOK_BLOCK);
+	g.hooks_preferred = SCHED_HOOK_BIT(PV_HOOK_BLOCK);
 	bind(f, &g, "plain");
 	ck_assert_uint_eq(rebalance(f, "rebalance=imbalance:0,overload:0,mismatch:1", 4, mv), 1);
 	ck_assert_str_eq(mv[0].to, "full");
@@ -265,14 +265,14 @@ START_TEST(test_never_breaks_a_filter)
 	/* Only e1 is better off elsewhere: it prefers the block hook, which
 	 * "busy" lacks and "better" offers. */
 	base_host(&busy, "busy");
-	busy.hooks = SCHED_HOOK_BIT(SCHED_HOOK_CONSOLE);
+	busy.hooks = SCHED_HOOK_BIT(PV_HOOK_CONSOLE);
 	add_host(f, &busy);
 	base_host(&better, "better");
 	add_host(f, &better);
 	base_guest(&g, "e1");
 	g.memory_mib = 2048;
 	g.needs_emulated = true;
-	g.hooks_preferred = SCHED_HOOK_BIT(SCHED_HOOK_BLOCK);
+	g.hooks_preferred = SCHED_HOOK_BIT(PV_HOOK_BLOCK);
 	base_guest(&g2, "e2");
 	bind(f, &g2, "busy");
 	fc->forbid(&better, &g, f);

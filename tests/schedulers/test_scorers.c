@@ -45,8 +45,8 @@ static void prefers_two_one_offered(struct sched_host *h, struct sched_guest *g,
 				    struct sched_guest *pre)
 {
 	(void)pre;
-	h->hooks = SCHED_HOOK_BIT(SCHED_HOOK_CONSOLE);
-	g->hooks_preferred = SCHED_HOOK_BIT(SCHED_HOOK_CONSOLE) | SCHED_HOOK_BIT(SCHED_HOOK_BLOCK);
+	h->hooks = SCHED_HOOK_BIT(PV_HOOK_CONSOLE);
+	g->hooks_preferred = SCHED_HOOK_BIT(PV_HOOK_CONSOLE) | SCHED_HOOK_BIT(PV_HOOK_BLOCK);
 }
 
 static void prefers_two_by_rate(struct sched_host *h, struct sched_guest *g,
@@ -54,8 +54,8 @@ static void prefers_two_by_rate(struct sched_host *h, struct sched_guest *g,
 {
 	prefers_two_one_offered(h, g, pre);
 	g->stats.known = true;
-	g->stats.calls_per_s[SCHED_HOOK_CONSOLE] = 10;
-	g->stats.calls_per_s[SCHED_HOOK_BLOCK] = 30;
+	g->stats.calls_per_s[PV_HOOK_CONSOLE] = 10;
+	g->stats.calls_per_s[PV_HOOK_BLOCK] = 30;
 }
 
 static void prefers_none(struct sched_host *h, struct sched_guest *g, struct sched_guest *pre)
@@ -71,7 +71,7 @@ static void prefers_abi_mismatch(struct sched_host *h, struct sched_guest *g,
 {
 	(void)pre;
 	h->abi_versions = 1u << 2;
-	g->hooks_preferred = SCHED_HOOK_BIT(SCHED_HOOK_CONSOLE);
+	g->hooks_preferred = SCHED_HOOK_BIT(PV_HOOK_CONSOLE);
 }
 
 static void exits_half(struct sched_host *h, struct sched_guest *g, struct sched_guest *pre)
@@ -93,10 +93,10 @@ static void exits_headroom(struct sched_host *h, struct sched_guest *g, struct s
 static void exits_missing_hook(struct sched_host *h, struct sched_guest *g, struct sched_guest *pre)
 {
 	exits_half(h, g, pre);
-	h->hooks = SCHED_HOOK_BIT(SCHED_HOOK_CONSOLE);
-	g->hooks_preferred = SCHED_HOOK_BIT(SCHED_HOOK_BLOCK);
-	g->stats.calls_per_s[SCHED_HOOK_BLOCK] = 1000;
-	g->stats.exits_avoided_per_s[SCHED_HOOK_BLOCK] = 40000; /* load 1 */
+	h->hooks = SCHED_HOOK_BIT(PV_HOOK_CONSOLE);
+	g->hooks_preferred = SCHED_HOOK_BIT(PV_HOOK_BLOCK);
+	g->stats.calls_per_s[PV_HOOK_BLOCK] = 1000;
+	g->stats.exits_avoided_per_s[PV_HOOK_BLOCK] = 40000; /* load 1 */
 }
 
 static void exits_missing_hook_calls(struct sched_host *h, struct sched_guest *g,
@@ -104,10 +104,10 @@ static void exits_missing_hook_calls(struct sched_host *h, struct sched_guest *g
 {
 	/* No exits-avoided figure: each call counts as one exit. */
 	exits_half(h, g, pre);
-	h->hooks = SCHED_HOOK_BIT(SCHED_HOOK_CONSOLE);
+	h->hooks = SCHED_HOOK_BIT(PV_HOOK_CONSOLE);
 	g->hooks_required = 0;
-	g->hooks_preferred = SCHED_HOOK_BIT(SCHED_HOOK_CLOCK);
-	g->stats.calls_per_s[SCHED_HOOK_CLOCK] = 120000; /* load 2 */
+	g->hooks_preferred = SCHED_HOOK_BIT(PV_HOOK_CLOCK);
+	g->stats.calls_per_s[PV_HOOK_CLOCK] = 120000; /* load 2 */
 }
 
 static void exits_on_loaded_host(struct sched_host *h, struct sched_guest *g,
@@ -214,12 +214,12 @@ static void fill_a(struct sched_fleet *f, struct sched_host *a, struct sched_hos
 static void hooks_differ(struct sched_fleet *f, struct sched_host *a, struct sched_host *b,
 			 struct sched_guest *g)
 {
-	a->hooks = SCHED_HOOK_BIT(SCHED_HOOK_CONSOLE);
-	b->hooks = SCHED_HOOK_BIT(SCHED_HOOK_BLOCK);
-	g->hooks_preferred = SCHED_HOOK_BIT(SCHED_HOOK_CONSOLE) | SCHED_HOOK_BIT(SCHED_HOOK_BLOCK);
+	a->hooks = SCHED_HOOK_BIT(PV_HOOK_CONSOLE);
+	b->hooks = SCHED_HOOK_BIT(PV_HOOK_BLOCK);
+	g->hooks_preferred = SCHED_HOOK_BIT(PV_HOOK_CONSOLE) | SCHED_HOOK_BIT(PV_HOOK_BLOCK);
 	g->stats.known = true;
-	g->stats.calls_per_s[SCHED_HOOK_CONSOLE] = 5;
-	g->stats.calls_per_s[SCHED_HOOK_BLOCK] = 500;
+	g->stats.calls_per_s[PV_HOOK_CONSOLE] = 5;
+	g->stats.calls_per_s[PV_HOOK_BLOCK] = 500;
 	add_host(f, a);
 	add_host(f, b);
 }
@@ -255,12 +255,12 @@ static void exits_on_a_but_b_fuller(struct sched_fleet *f, struct sched_host *a,
 static void hook_saves_exits_on_b(struct sched_fleet *f, struct sched_host *a, struct sched_host *b,
 				  struct sched_guest *g)
 {
-	a->hooks = SCHED_HOOK_BIT(SCHED_HOOK_CONSOLE);
-	g->hooks_preferred = SCHED_HOOK_BIT(SCHED_HOOK_BLOCK);
+	a->hooks = SCHED_HOOK_BIT(PV_HOOK_CONSOLE);
+	g->hooks_preferred = SCHED_HOOK_BIT(PV_HOOK_BLOCK);
 	g->stats.known = true;
 	g->stats.exits_per_s = 100;
-	g->stats.calls_per_s[SCHED_HOOK_BLOCK] = 2000;
-	g->stats.exits_avoided_per_s[SCHED_HOOK_BLOCK] = 50000;
+	g->stats.calls_per_s[PV_HOOK_BLOCK] = 2000;
+	g->stats.exits_avoided_per_s[PV_HOOK_BLOCK] = 50000;
 	add_host(f, a);
 	add_host(f, b);
 }

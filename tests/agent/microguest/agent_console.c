@@ -94,8 +94,7 @@ int guest_main(void)
 		}
 		t0 = agent_rdtsc();
 		guest_console_write(line, (size_t)len);
-		agent_stats_hook(&stats, AGENT_HOOK_CONSOLE, agent_rdtsc() - t0, (uint64_t)len,
-				 false);
+		agent_stats_hook(&stats, PV_HOOK_CONSOLE, agent_rdtsc() - t0, (uint64_t)len, false);
 		n += (uint64_t)len;
 		agent_stats_counter(&stats, "console_bytes", n);
 		if (i % POLL_EVERY == 0 && poll_agent())
