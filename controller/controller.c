@@ -131,9 +131,18 @@ static int step_locked(struct controller *c, struct pvm_err *err)
 		c->nfresh = 0;
 		return c->role == CONTROLLER_UNREADY ? -EIO : 0;
 	}
-	if (full)
-		controller_reap(c);
+	/*
+	 * New guests first: a create waits for this decision. Reaping walks
+	 * every guest of every unreachable or draining host, so it runs on
+	 * ticks and after host events only, not after every event (each guest
+	 * it marks unknown is an event: a pass per event would never end on a
+	 * large dead host).
+	 */
 	controller_place_fresh(c);
+	if (tick || c->hosts_dirty) {
+		c->hosts_dirty = false;
+		controller_reap(c);
+	}
 	if (full)
 		controller_place_pending(c);
 	return 1;

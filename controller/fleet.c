@@ -341,6 +341,7 @@ int controller_fleet_apply(struct controller *c, const struct store_event *ev)
 	if (strncmp(t, "host.", 5) == 0) {
 		/* Readiness, capacity, draining: any of them may start a pass. */
 		c->dirty = true;
+		c->hosts_dirty = true;
 		return apply_host(c, ev->subject);
 	}
 	if (strcmp(t, STORE_EV_GUEST_CREATED) == 0)

@@ -27,7 +27,8 @@ struct controller {
 	 * (an "unschedulable" placement and event) so a waiting create hears it. */
 	char (*fresh)[STORE_ID_MAX];
 	size_t nfresh, capfresh;
-	bool dirty; /* an event may have freed capacity: a full pass before the tick */
+	bool dirty;	  /* an event may have freed capacity: a full pass before the tick */
+	bool hosts_dirty; /* a host event since the last reaping pass */
 	struct controller_rates *rates;
 	uint64_t next_tick_ns, next_rates_ns, last_prune_ns;
 

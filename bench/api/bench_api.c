@@ -97,7 +97,12 @@ static int populate(struct store *st, struct pvm_err *err)
 	int ret = store_tx_begin(st, err);
 
 	for (int i = 0; ret == 0 && i < HOSTS; i++) {
-		struct store_host h = {.cpus = 1024, .memory_mib = 1 << 20, .disk_gib = 1 << 12};
+		/* Heartbeating as a live fleet's hosts do (the controller's
+		 * heartbeat is long enough that none is reaped in the run). */
+		struct store_host h = {.cpus = 1024,
+				       .memory_mib = 1 << 20,
+				       .disk_gib = 1 << 12,
+				       .last_heartbeat_ms = (int64_t)(pvm_wall_ns() / 1000000)};
 
 		snprintf(h.name, sizeof(h.name), "host-%d", i);
 		ret = store_host_create(st, &h, err);
@@ -152,7 +157,7 @@ static int server_start(const char *location, struct server *sv, struct pvm_err 
 {
 	struct store_options sopts = {.pool_size = 8};
 	struct api_config ac = {.listen = "127.0.0.1:0"};
-	struct controller_config cc = {0};
+	struct controller_config cc = {.heartbeat_s = 3600};
 	int ret;
 
 	memset(sv, 0, sizeof(*sv));
