@@ -181,21 +181,23 @@ void cluster_kill(struct cluster *c, int i)
 	c->rep[i].pid = 0;
 }
 
+/* The token once the file holds a whole line: pvmd creates the file before
+ * the token exists (so that nobody else can), and writes it after. */
 static int read_token(const char *path, char *out, size_t len)
 {
-	FILE *f = NULL;
+	for (int k = 0; k < 400; k++) {
+		FILE *f = fopen(path, "r");
+		bool whole = f && fgets(out, (int)len, f) && strchr(out, '\n');
 
-	for (int k = 0; k < 400 && !(f = fopen(path, "r")); k++)
+		if (f)
+			fclose(f);
+		if (whole) {
+			out[strcspn(out, "\n")] = '\0';
+			return 0;
+		}
 		usleep(25000);
-	if (!f)
-		return -ETIMEDOUT;
-	if (!fgets(out, (int)len, f)) {
-		fclose(f);
-		return -EIO;
 	}
-	fclose(f);
-	out[strcspn(out, "\n")] = '\0';
-	return 0;
+	return -ETIMEDOUT;
 }
 
 int cluster_start(struct cluster *c, const char *pvmd, const char *store, int n,
