@@ -94,7 +94,7 @@ int api_body_parse(struct api_req *rq, struct api_resp *rs, const struct pvm_jso
 		if (ret == -E2BIG)
 			api_problem(rs, 413, API_P_TOO_LARGE, "", "%s", err.msg);
 		else
-			api_problem(rs, 400, API_P_BAD_JSON, "", "%s", err.msg);
+			api_problem(rs, 400, API_P_BAD_JSON, err.field, "%s", err.msg);
 		return ret;
 	}
 	ret = pvm_json_check(obj, "", fields, nfields, &err);

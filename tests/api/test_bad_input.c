@@ -257,10 +257,10 @@ static const struct bad cases[] = {
     {"report hook stat string bytes", "POST", G "/%G/reports", T_HOST,
      "{\"hook_stats\":[{\"hook\":\"block\",\"bytes\":\"4096\"}]}", NULL, 400, "invalid-field",
      "/hook_stats/0/bytes"},
-    /* the parser refuses it; its message names /hook_stats/0/calls */
+    /* the parser refuses it, naming the field */
     {"report hook stat duplicate key", "POST", G "/%G/reports", T_HOST,
      "{\"hook_stats\":[{\"hook\":\"block\",\"calls\":1,\"calls\":0}]}", NULL, 400, "malformed-json",
-     ""},
+     "/hook_stats/0/calls"},
     {"report histogram unknown field", "POST", G "/%G/reports", T_HOST,
      "{\"hook_stats\":[{\"hook\":\"clock\",\"histogram\":{\"buckets\":[1]}}]}", NULL, 400,
      "invalid-field", "/hook_stats/0/histogram/buckets"},
