@@ -19,12 +19,14 @@
  * checkpoint), and the watcher then reads the newest event number.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -91,6 +93,30 @@ out:
 	return ret;
 }
 
+/*
+ * The database holds token hashes: owner only. SQLite gives its -wal and
+ * -shm files the database file's mode, so creating that 0600 (and
+ * tightening one an older pvm left readable) covers all three.
+ */
+static int private_file(const char *path, struct pvm_err *err)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	struct stat st;
+	int ret = 0;
+
+	if (fd < 0)
+		return pvm_err_set(err, errno == ENOENT ? -ENOENT : -errno, "sqlite open %s: %s",
+				   path, strerror(errno));
+	if (fstat(fd, &st) == 0 && (st.st_mode & 077)) {
+		pvm_log_warn("store: %s was readable by others (mode %03o): now 0600", path,
+			     (unsigned)(st.st_mode & 0777));
+		if (fchmod(fd, st.st_mode & 0700) < 0)
+			ret = pvm_err_set(err, -errno, "chmod %s: %s", path, strerror(errno));
+	}
+	close(fd);
+	return ret;
+}
+
 static int lite_conn_open(struct store *s, void **conn, struct pvm_err *err)
 {
 	const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
@@ -98,6 +124,9 @@ static int lite_conn_open(struct store *s, void **conn, struct pvm_err *err)
 	char mode[16];
 	int rc, ret;
 
+	ret = private_file(s->path, err);
+	if (ret < 0)
+		return ret;
 	rc = sqlite3_open_v2(s->path, &db, flags, NULL);
 	if (rc != SQLITE_OK) {
 		ret = pvm_err_set(err, rc == SQLITE_CANTOPEN ? -ENOENT : -EIO, "sqlite open: %s",

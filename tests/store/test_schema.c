@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store/store-int.h"
@@ -338,6 +339,32 @@ START_TEST(test_bad_locations)
 }
 END_TEST
 
+/* The files hold token hashes: owner only, the -wal too; a database an
+ * older pvm left readable is tightened when opened. */
+START_TEST(test_private_files)
+{
+	char wal[PATH_MAX + 32];
+	struct store_host h;
+	struct stat st;
+	struct store *s;
+
+	s = tdir_open(&td);
+	make_host(s, "h", 1, 1, 1, &h);
+	store_host_free(&h);
+	snprintf(wal, sizeof(wal), "%s-wal", td.db);
+	ck_assert_int_eq(stat(td.db, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0600);
+	ck_assert_int_eq(stat(wal, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0600);
+	store_close(s);
+	ck_assert_int_eq(chmod(td.db, 0644), 0);
+	s = tdir_open(&td);
+	ck_assert_int_eq(stat(td.db, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0600);
+	store_close(s);
+}
+END_TEST
+
 /* A server that is not there: a clear error naming the location, without
  * its password. */
 START_TEST(test_pg_unreachable)
@@ -374,6 +401,7 @@ int main(void)
 		tcase_add_test(tc, test_pg_unreachable);
 	} else {
 		tcase_add_test(tc, test_not_a_database);
+		tcase_add_test(tc, test_private_files);
 		tcase_add_test(tc, test_bad_locations);
 	}
 	suite_add_tcase(su, tc);
