@@ -203,7 +203,7 @@ struct pv_hook_page {
 	struct pv_ring_reg rings[PV_RING_COUNT]; /* 0x030 guest */
 	uint32_t served[8];	/* 0x070 host: bumped after each doorbell of hook i is served */
 	uint32_t hook_error[8]; /* 0x090 host: last PV_ST_* error of hook i (0: none) */
-	uint64_t clock_reads;	/* 0x0b0 guest: informational, reported in stats */
+	uint64_t clock_reads;	/* 0x0b0 guest: informational, the guest's own word */
 	uint64_t work_ns;	/* 0x0b8 guest: informational, a workload's own duration */
 };
 
@@ -264,5 +264,18 @@ struct pv_clock_page {
 	uint64_t ns_base;  /* 0x18 */
 	uint64_t tsc_khz;  /* 0x20 */
 };
+
+/* ---- host side: what the emulated twins cost (not guest ABI) --------- */
+
+/*
+ * The vCPU exits the VMM takes for one unit of work on a hook's emulated
+ * twin: the UART one per byte written, the port-I/O block device three per
+ * 512-byte sector, the PIT three per read (latch, low byte, high byte).
+ * hv/ counts exits avoided with them, the scheduler's simulator charges
+ * them, and tests/hv (twin_costs_measured) measures them on real guests.
+ */
+#define PV_TWIN_EXITS_PER_CONSOLE_BYTE 1
+#define PV_TWIN_EXITS_PER_BLOCK_SECTOR 3
+#define PV_TWIN_EXITS_PER_CLOCK_READ   3
 
 #endif /* PVM_PV_ABI_H */

@@ -15,11 +15,12 @@
  * Guests, in three classes:
  *   55 % pv microguests: 1-4 vCPUs, 1-4 GiB per vCPU; require console (and
  *        block for half of them), prefer the other hooks (70 % each). Their
- *        hook traffic is real work: console 5-100 calls/s (48 bytes each, an
- *        exit per byte on the UART twin), block 100-3000 (6 exits per request
- *        on the port-I/O twin), clock 1k-20k reads/s (2 exits per PIT/CMOS
- *        read), agent 1-50 (24), halt 10-500 (1). With their hooks they
- *        exit 50-500 times a second per vCPU.
+ *        hook traffic is real work: console 5-100 calls/s (48 bytes each),
+ *        block 100-3000 (1 KiB requests), clock 1k-20k reads/s, charged on
+ *        the emulated twins at the VMM's measured costs (PV_TWIN_EXITS_*:
+ *        1 exit a byte, 3 a sector, 3 a read), agent 1-50 (24 exits),
+ *        halt 10-500 (1). With their hooks they exit 50-500 times a second
+ *        per vCPU.
  *   25 % emulated microguests: 1-4 vCPUs, need the emulated twins, 2k-12k
  *        exits per second per vCPU, little compute.
  *   20 % Linux guests: 2-8 vCPUs, 2 GiB per vCPU, require kvm-clock, steal
@@ -51,7 +52,13 @@
 #define KVM_PVM (KVM_ALL & ~(KVM_PV_UNHALT | KVM_PV_TLB_FLUSH))
 
 /* Exits one call costs on the emulated twin, per hook (see above). */
-static const double exits_per_call[PV_HOOK_COUNT] = {48, 6, 2, 24, 1};
+static const double exits_per_call[PV_HOOK_COUNT] = {
+    [PV_HOOK_CONSOLE] = 48 * PV_TWIN_EXITS_PER_CONSOLE_BYTE,
+    [PV_HOOK_BLOCK] = 2 * PV_TWIN_EXITS_PER_BLOCK_SECTOR,
+    [PV_HOOK_CLOCK] = PV_TWIN_EXITS_PER_CLOCK_READ,
+    [PV_HOOK_AGENT] = 24,
+    [PV_HOOK_HALT] = 1,
+};
 static const double calls_lo[PV_HOOK_COUNT] = {5, 100, 1000, 1, 10};
 static const double calls_hi[PV_HOOK_COUNT] = {100, 3000, 20000, 50, 500};
 

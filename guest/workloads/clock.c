@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: MIT
-/* clock: reads=N time reads, each no earlier than the one before. */
+/*
+ * clock: reads=N time reads, each no earlier than the one before. lie=M
+ * then claims M reads in the hook page's informational counter: a guest
+ * making itself look clock-heavy (the host must not take its word).
+ */
 #include "guest/guest.h"
 
 GUEST_AGENT("clock");
@@ -23,6 +27,8 @@ int guest_main(void)
 		prev = now;
 	}
 	guest_work_report(guest_stopwatch_ns() - t0);
+	if (guest_arg_u64("lie", 0) && guest_hp)
+		guest_hp->clock_reads = guest_arg_u64("lie", 0);
 	guest_agent_counter("clock_reads", reads);
 	/* fixed width: the same console bytes (and exits) whatever the figures */
 	guest_printf("clock: %lu reads monotonic over %012lu ns\n", reads, prev - first);
