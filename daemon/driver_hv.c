@@ -163,6 +163,31 @@ static void hv_close(void *priv)
 	free(p);
 }
 
+/*
+ * The state folders hold guests' sockets, disks and host.db, and pvmd
+ * re-adopts whatever VMM answers there: a folder someone else owns or may
+ * write to (left over, pre-created by another user) is refused, not used.
+ */
+static int own_dir(const char *path, struct pvm_err *err)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return pvm_err_set(err, -errno, "hv: %s: %s", path, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return pvm_err_set(err, -ENOTDIR, "hv: %s is not a directory", path);
+	if (st.st_uid != geteuid())
+		return pvm_err_set(
+		    err, -EPERM, "hv: %s belongs to uid %u, not to this pvmd (uid %u): refusing it",
+		    path, (unsigned)st.st_uid, (unsigned)geteuid());
+	if (st.st_mode & 022)
+		return pvm_err_set(err, -EPERM,
+				   "hv: %s is writable by others (mode %03o): refusing it; "
+				   "chmod go-w it",
+				   path, (unsigned)(st.st_mode & 0777));
+	return 0;
+}
+
 static int hv_open(const char *uri, void **out, struct pvm_err *err)
 {
 	struct hv_priv *p;
@@ -211,6 +236,11 @@ static int hv_open(const char *uri, void **out, struct pvm_err *err)
 		ret = pvm_err_set(err, -errno, "hv: %s: %s", path, strerror(errno));
 		goto fail;
 	}
+	ret = own_dir(p->dir, err);
+	if (ret == 0)
+		ret = own_dir(path, err);
+	if (ret < 0)
+		goto fail;
 	snprintf(path, sizeof(path), "%s/host.db", p->dir);
 	ret = pvmd_hstate_open(path, &p->hs, err);
 	if (ret < 0)

@@ -184,6 +184,34 @@ START_TEST(test_open_errors)
 }
 END_TEST
 
+/* A state folder someone else may write to, or owns, is refused; fixed, it
+ * opens. */
+START_TEST(test_state_dir_ownership)
+{
+	struct pvmd_driver d;
+	char guests[PATH_MAX + 16];
+
+	snprintf(guests, sizeof(guests), "%s/guests", dir);
+	ck_assert_int_eq(mkdir(guests, 0700), 0);
+	ck_assert_int_eq(chmod(dir, 0777), 0);
+	ck_assert_int_eq(pvmd_driver_open("hv", uri, &d, &err), -EPERM);
+	ck_assert_msg(strstr(err.msg, "writable by others") != NULL, "%s", err.msg);
+	ck_assert_int_eq(chmod(dir, 0700), 0);
+	ck_assert_int_eq(chmod(guests, 0777), 0);
+	ck_assert_int_eq(pvmd_driver_open("hv", uri, &d, &err), -EPERM);
+	ck_assert_int_eq(chmod(guests, 0700), 0);
+	if (geteuid() == 0) {
+		/* root can make it someone else's: nobody's */
+		ck_assert_int_eq(chown(guests, 65534, 65534), 0);
+		ck_assert_int_eq(pvmd_driver_open("hv", uri, &d, &err), -EPERM);
+		ck_assert_msg(strstr(err.msg, "belongs to uid 65534") != NULL, "%s", err.msg);
+		ck_assert_int_eq(chown(guests, 0, 0), 0);
+	}
+	ck_assert_msg(pvmd_driver_open("hv", uri, &d, &err) == 0, "%s", err.msg);
+	pvmd_driver_close(&d);
+}
+END_TEST
+
 static struct pvmd_driver drv;
 
 static void open_hv(void)
@@ -711,6 +739,7 @@ int main(void)
 	add(s, "spawn_confined", test_spawn_confined);
 	add(s, "spawn_errors", test_spawn_errors);
 	add(s, "open_errors", test_open_errors);
+	add(s, "state_dir_ownership", test_state_dir_ownership);
 	add(s, "lifecycle", test_lifecycle);
 	add(s, "console_limit", test_console_limit);
 	add(s, "bad_input", test_bad_input);
