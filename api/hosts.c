@@ -51,6 +51,34 @@ const struct pvm_json_field api_host_register_fields[] = {
 };
 const size_t api_nhost_register_fields = PVM_ARRAY_SIZE(api_host_register_fields);
 
+/*
+ * A host token registers once; a restarted host daemon gets its row back
+ * (200). -ENOENT when the token's host is gone (an operator deleted it): the
+ * token registers anew. Anything else is answered here.
+ */
+static int answer_token_host(struct api_resp *rs, struct store *st, const char *host_id,
+			     const char *name)
+{
+	struct pvm_err err = {0};
+	struct store_host cur;
+	int ret;
+
+	ret = store_host_get(st, host_id, &cur, &err);
+	if (ret == -ENOENT)
+		return ret;
+	if (ret < 0)
+		return api_store_problem(rs, ret, &err), 0;
+	if (strcmp(cur.name, name) != 0)
+		api_problem(rs, 403, API_P_FORBIDDEN, "/name", "this host token belongs to host %s",
+			    cur.id);
+	else {
+		api_set_etag(rs, cur.generation);
+		api_json(rs, 200, api_host_json(&cur));
+	}
+	store_host_free(&cur);
+	return 0;
+}
+
 int api_h_host_register(struct api_req *rq, struct api_resp *rs)
 {
 	struct store *st = rq->srv->cfg.store;
@@ -78,32 +106,9 @@ int api_h_host_register(struct api_req *rq, struct api_resp *rs)
 	pvm_json_get_int(body, "memory_mib", &h.memory_mib);
 	pvm_json_get_int(body, "disk_gib", &h.disk_gib);
 
-	/*
-	 * A host token registers once; a restarted host daemon gets its row
-	 * back. If an operator deleted that host, the token registers anew.
-	 */
-	if (rq->role == API_ROLE_HOST && rq->token_host[0]) {
-		struct store_host cur;
-
-		ret = store_host_get(st, rq->token_host, &cur, &err);
-		if (ret == -ENOENT)
-			goto create;
-		if (ret < 0) {
-			api_store_problem(rs, ret, &err);
-			goto out;
-		}
-		if (strcmp(cur.name, h.name) != 0) {
-			store_host_free(&cur);
-			api_problem(rs, 403, API_P_FORBIDDEN, "/name",
-				    "this host token belongs to host %s", cur.id);
-			goto out;
-		}
-		api_set_etag(rs, cur.generation);
-		api_json(rs, 200, api_host_json(&cur));
-		store_host_free(&cur);
+	if (rq->role == API_ROLE_HOST && rq->token_host[0] &&
+	    answer_token_host(rs, st, rq->token_host, h.name) != -ENOENT)
 		goto out;
-	}
-create:
 	h.state = STORE_HOST_NOT_READY;
 	h.labels = labels ? api_json_dup(labels) : NULL;
 	/* The platforms it offers open the capability document its heartbeats
@@ -126,6 +131,15 @@ create:
 			ret = store_tx_commit(st, &err);
 		else
 			store_tx_rollback(st);
+	}
+	/* A retry through a controller whose token cache predates the first
+	 * registration: the store knows the token's host. */
+	if (ret == -EEXIST && rq->role == API_ROLE_HOST) {
+		struct store_token tok;
+
+		if (store_token_get(st, rq->token_id, &tok, NULL) == 0 && tok.host_id[0] &&
+		    answer_token_host(rs, st, tok.host_id, h.name) != -ENOENT)
+			goto out_host;
 	}
 	if (ret < 0) {
 		api_store_problem(rs, ret, &err);
