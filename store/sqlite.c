@@ -19,7 +19,6 @@
  * checkpoint), and the watcher then reads the newest event number.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <poll.h>
@@ -94,27 +93,34 @@ out:
 }
 
 /*
- * The database holds token hashes: owner only. SQLite gives its -wal and
- * -shm files the database file's mode, so creating that 0600 (and
- * tightening one an older pvm left readable) covers all three.
+ * The database holds token hashes: owner only. SQLite gives a new -wal or
+ * -shm file the database file's mode, so tightening the database right
+ * after it is opened (before the schema or a token is written) covers all
+ * three; files an older pvm left readable are tightened too.
+ *
+ * By path only, never through a descriptor of our own: closing any
+ * descriptor of the database file drops every POSIX lock this process
+ * holds on it, the locks other pooled connections rely on (SQLite's
+ * "how to corrupt" page, section 2.2).
  */
-static int private_file(const char *path, struct pvm_err *err)
+static int private_files(const char *path, bool created, struct pvm_err *err)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	static const char *const suffix[] = {"", "-wal", "-shm"};
+	char name[PATH_MAX];
 	struct stat st;
-	int ret = 0;
 
-	if (fd < 0)
-		return pvm_err_set(err, errno == ENOENT ? -ENOENT : -errno, "sqlite open %s: %s",
-				   path, strerror(errno));
-	if (fstat(fd, &st) == 0 && (st.st_mode & 077)) {
-		pvm_log_warn("store: %s was readable by others (mode %03o): now 0600", path,
-			     (unsigned)(st.st_mode & 0777));
-		if (fchmod(fd, st.st_mode & 0700) < 0)
-			ret = pvm_err_set(err, -errno, "chmod %s: %s", path, strerror(errno));
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		if (snprintf(name, sizeof(name), "%s%s", path, suffix[i]) >= (int)sizeof(name))
+			return pvm_err_set(err, -ENAMETOOLONG, "sqlite path too long: %s", path);
+		if (lstat(name, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & 077))
+			continue;
+		if (!created)
+			pvm_log_warn("store: %s was readable by others (mode %03o): now 0600", name,
+				     (unsigned)(st.st_mode & 0777));
+		if (chmod(name, st.st_mode & 0700) < 0)
+			return pvm_err_set(err, -errno, "chmod %s: %s", name, strerror(errno));
 	}
-	close(fd);
-	return ret;
+	return 0;
 }
 
 static int lite_conn_open(struct store *s, void **conn, struct pvm_err *err)
@@ -124,15 +130,16 @@ static int lite_conn_open(struct store *s, void **conn, struct pvm_err *err)
 	char mode[16];
 	int rc, ret;
 
-	ret = private_file(s->path, err);
-	if (ret < 0)
-		return ret;
+	bool created = access(s->path, F_OK) < 0 && errno == ENOENT;
 	rc = sqlite3_open_v2(s->path, &db, flags, NULL);
 	if (rc != SQLITE_OK) {
 		ret = pvm_err_set(err, rc == SQLITE_CANTOPEN ? -ENOENT : -EIO, "sqlite open: %s",
 				  db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 		goto fail;
 	}
+	ret = private_files(s->path, created, err);
+	if (ret < 0)
+		goto fail;
 	sqlite3_extended_result_codes(db, 1);
 	sqlite3_busy_timeout(db, s->opts.busy_timeout_ms);
 	ret = query_one(db, "PRAGMA journal_mode=WAL", mode, sizeof(mode), NULL, err);

@@ -4,9 +4,11 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "store/store-int.h"
@@ -365,6 +367,43 @@ START_TEST(test_private_files)
 }
 END_TEST
 
+/* Whether another process sees a lock on the database file. */
+static bool db_locked_elsewhere(const char *db)
+{
+	int status = 0;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+		int fd = open(db, O_RDONLY | O_CLOEXEC);
+
+		_exit(fd >= 0 && fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK ? 0 : 1);
+	}
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* Opening the database again in this process (another pooled connection,
+ * another store) must not drop the POSIX locks the open ones hold: a
+ * descriptor of the file opened and closed beside SQLite's does, and the
+ * next writer then finds a "disk I/O error". */
+START_TEST(test_open_keeps_locks)
+{
+	struct pvm_err err = {0};
+	struct store *a, *b;
+
+	a = tdir_open(&td);
+	ck_assert_int_eq(store_tx_begin(a, &err), 0);
+	ck_assert(db_locked_elsewhere(td.db));
+	b = tdir_open(&td);
+	ck_assert_msg(db_locked_elsewhere(td.db), "a second open dropped the first one's locks");
+	store_tx_rollback(a);
+	store_close(b);
+	store_close(a);
+}
+END_TEST
+
 /* A server that is not there: a clear error naming the location, without
  * its password. */
 START_TEST(test_pg_unreachable)
@@ -402,6 +441,7 @@ int main(void)
 	} else {
 		tcase_add_test(tc, test_not_a_database);
 		tcase_add_test(tc, test_private_files);
+		tcase_add_test(tc, test_open_keeps_locks);
 		tcase_add_test(tc, test_bad_locations);
 	}
 	suite_add_tcase(su, tc);
