@@ -146,16 +146,17 @@ json_object *api_guest_json(const struct store_guest *g)
 	return o;
 }
 
-static void request_hash(struct api_req *rq, char out[STORE_HASH_HEX])
+/* The request as parsed, so a body that differs only in whitespace is the same request. */
+static void request_hash(struct api_req *rq, json_object *body, char out[STORE_HASH_HEX])
 {
+	const char *text = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN);
 	gnutls_hash_hd_t h;
 	unsigned char d[32];
 
 	gnutls_hash_init(&h, GNUTLS_DIG_SHA256);
 	gnutls_hash(h, rq->method, strlen(rq->method) + 1);
 	gnutls_hash(h, rq->path, strlen(rq->path) + 1);
-	if (rq->body.len)
-		gnutls_hash(h, rq->body.data, rq->body.len);
+	gnutls_hash(h, text, strlen(text));
 	gnutls_hash_deinit(h, d);
 	for (int i = 0; i < 32; i++)
 		snprintf(out + 2 * i, 3, "%02x", d[i]);
@@ -183,8 +184,9 @@ static int idem_replay(struct api_req *rq, struct api_resp *rs, const char *key,
 		goto out;
 	}
 	first = json_tokener_parse(r.body);
-	if (r.status == 201 && pvm_json_get_str(first, "id", &id) == 0 &&
-	    store_guest_get(st, id, &g, NULL) == 0) {
+	if (r.status == 201 && pvm_json_get_str(first, "id", &id) == 0)
+		snprintf(rs->location, sizeof(rs->location), "/v1/guests/%s", id);
+	if (r.status == 201 && id && store_guest_get(st, id, &g, NULL) == 0) {
 		api_set_etag(rs, g.generation);
 		api_json(rs, 201, api_guest_json(&g));
 		store_guest_free(&g);
@@ -281,7 +283,7 @@ int api_h_guest_create(struct api_req *rq, struct api_resp *rs)
 	}
 	if (ikey) {
 		snprintf(key, sizeof(key), "%s:%s", rq->token_id, ikey);
-		request_hash(rq, hash);
+		request_hash(rq, spec, hash);
 	}
 	ret = store_events_last_seq(st, &since, &err);
 	if (ret == 0)

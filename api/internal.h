@@ -83,6 +83,7 @@ struct api_resp {
 	char etag[40];
 	char location[160];
 	const char *www_authenticate; /* a 401's challenge when not the plain one */
+	char allow[48];		      /* a 405's methods */
 	/* a streaming answer (SSE) */
 	MHD_ContentReaderCallback stream;
 	void *stream_cls;
@@ -107,10 +108,11 @@ struct api_route {
 extern const struct api_route api_routes[];
 extern const size_t api_nroutes;
 
-/* Finds a route for method + path; fills rq->params. Returns the route, or
- * NULL with *path_known telling 404 from 405. */
+/* Finds a route for method + path (HEAD finds GET's); fills rq->params.
+ * Returns the route, or NULL with allow naming the path's methods (a 405),
+ * or empty when no route has the path (a 404). */
 const struct api_route *api_route_match(const char *method, const char *path, struct api_req *rq,
-					bool *path_known);
+					char *allow, size_t allow_len);
 
 /* Fills rs with an application/problem+json answer; returns 0. */
 int api_problem(struct api_resp *rs, unsigned status, enum api_problem kind, const char *field,

@@ -275,18 +275,32 @@ static bool match(const char *pat, const char *path, struct api_req *rq)
 	return *pat == '\0' && *path == '\0';
 }
 
-const struct api_route *api_route_match(const char *method, const char *path, struct api_req *rq,
-					bool *path_known)
+/* HEAD is served wherever GET is (RFC 9110 9.3.2): the same answer, no body. */
+static bool method_is(const char *route_method, const char *method)
 {
-	*path_known = false;
+	return strcmp(route_method, method) == 0 ||
+	       (strcmp(method, "HEAD") == 0 && strcmp(route_method, "GET") == 0);
+}
+
+const struct api_route *api_route_match(const char *method, const char *path, struct api_req *rq,
+					char *allow, size_t allow_len)
+{
+	size_t n = 0;
+
+	allow[0] = '\0';
 	for (size_t i = 0; i < api_nroutes; i++) {
+		const char *m = api_routes[i].method;
+
 		if (!match(api_routes[i].pattern, path, NULL))
 			continue;
-		*path_known = true;
-		if (strcmp(api_routes[i].method, method) == 0) {
+		if (method_is(m, method)) {
 			match(api_routes[i].pattern, path, rq);
 			return &api_routes[i];
 		}
+		n += (size_t)snprintf(allow + n, n < allow_len ? allow_len - n : 0, "%s%s%s",
+				      n ? ", " : "", m, strcmp(m, "GET") == 0 ? ", HEAD" : "");
 	}
+	if (n >= allow_len)
+		allow[allow_len - 1] = '\0';
 	return NULL;
 }

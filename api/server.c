@@ -141,6 +141,8 @@ static enum MHD_Result queue(struct api_req *rq, struct api_resp *rs)
 	}
 	if (rs->location[0])
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, rs->location);
+	if (rs->allow[0])
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rs->allow);
 	if (rs->status == 401)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 					rs->www_authenticate ? rs->www_authenticate
@@ -174,15 +176,49 @@ static enum MHD_Result answer_problem(struct api_req *rq, unsigned status, enum 
 	return r;
 }
 
+/*
+ * If-None-Match (RFC 9110 13.1.2): weak comparison against the answer's
+ * ETag, "*" matching any; a list is comma-separated.
+ */
+static bool none_match(const char *h, const char *etag)
+{
+	size_t elen = strlen(etag);
+
+	while (h && *h) {
+		h += strspn(h, " \t,");
+		if (*h == '*')
+			return true;
+		if (strncmp(h, "W/", 2) == 0)
+			h += 2;
+		if (h[0] == '"' && strncmp(h + 1, etag, elen) == 0 && h[elen + 1] == '"')
+			return true;
+		h = strchr(h, ',');
+	}
+	return false;
+}
+
+/* A GET whose answer the client holds (its ETag named) becomes a bodiless 304. */
+static void not_modified(struct api_req *rq, struct api_resp *rs)
+{
+	if (rs->status != 200 || !rs->etag[0] || rs->stream ||
+	    !none_match(api_header(rq, MHD_HTTP_HEADER_IF_NONE_MATCH), rs->etag))
+		return;
+	rs->status = 304;
+	json_object_put(rs->body);
+	rs->body = NULL;
+	free(rs->raw);
+	rs->raw = NULL;
+	rs->raw_len = 0;
+}
+
 static enum MHD_Result dispatch(struct api_req *rq)
 {
 	struct api_resp rs = {0};
-	bool path_known = false;
 	enum MHD_Result r;
 
-	rq->route = api_route_match(rq->method, rq->path, rq, &path_known);
+	rq->route = api_route_match(rq->method, rq->path, rq, rs.allow, sizeof(rs.allow));
 	if (!rq->route) {
-		if (path_known)
+		if (rs.allow[0])
 			api_problem(&rs, 405, API_P_METHOD, NULL, "%s is not allowed on %s",
 				    rq->method, rq->path);
 		else
@@ -212,6 +248,8 @@ static enum MHD_Result dispatch(struct api_req *rq)
 		api_problem(&rs, 500, API_P_INTERNAL, NULL, "internal error");
 	if (!rs.status)
 		api_problem(&rs, 500, API_P_INTERNAL, NULL, "handler gave no answer");
+	if (strcmp(rq->route->method, "GET") == 0)
+		not_modified(rq, &rs);
 send:
 	r = queue(rq, &rs);
 	resp_free(&rs);

@@ -41,6 +41,12 @@ int api_if_match(struct api_req *rq, struct api_resp *rs, int64_t *gen)
 	*gen = 0;
 	if (!h || strcmp(h, "*") == 0)
 		return 0;
+	/* If-Match compares strongly (RFC 9110 13.1.1): a weak tag never matches. */
+	if (strncmp(h, "W/", 2) == 0) {
+		api_problem(rs, 412, API_P_PRECONDITION, NULL,
+			    "If-Match %s is a weak entity tag: it never matches", h);
+		return -EINVAL;
+	}
 	len = strlen(h);
 	if (len < 3 || len - 2 >= sizeof(num) || h[0] != '"' || h[len - 1] != '"')
 		goto bad;

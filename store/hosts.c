@@ -19,20 +19,28 @@ static struct store_query q_get = STORE_QUERY("SELECT " HOST_COLS " FROM hosts W
 static struct store_query q_get_name =
     STORE_QUERY("SELECT " HOST_COLS " FROM hosts WHERE name = ?");
 static struct store_query q_gen = STORE_QUERY("SELECT generation FROM hosts WHERE id = ?");
-static struct store_query q_update = STORE_QUERY(
-    "UPDATE hosts SET name = ?, address = ?, state = ?, cordoned = ?, draining = ?, labels = ?, "
-    "capabilities = ?, free_cpus = free_cpus + (? - cpus), "
-    "free_memory_mib = free_memory_mib + (? - memory_mib), "
-    "free_disk_gib = free_disk_gib + (? - disk_gib), cpus = ?, memory_mib = ?, disk_gib = ?, "
-    "last_heartbeat_ms = ?, generation = generation + 1, updated_ms = ? "
-    "WHERE id = ? AND (? = 0 OR generation = ?) RETURNING generation");
+/*
+ * The generation (the ETag operators' conditional updates name) moves with
+ * what operators and placements change, not with what the host reports
+ * about itself: a heartbeat's capabilities, sizes and liveness are written
+ * (with their events) under the same generation.
+ */
+#define HOST_UPDATE(bump)                                                                          \
+	"UPDATE hosts SET name = ?, address = ?, state = ?, cordoned = ?, draining = ?, "          \
+	"labels = ?, capabilities = ?, free_cpus = free_cpus + (? - cpus), "                       \
+	"free_memory_mib = free_memory_mib + (? - memory_mib), "                                   \
+	"free_disk_gib = free_disk_gib + (? - disk_gib), cpus = ?, memory_mib = ?, "               \
+	"disk_gib = ?, last_heartbeat_ms = ?, " bump "updated_ms = ? "                             \
+	"WHERE id = ? AND (? = 0 OR generation = ?) RETURNING generation"
+static struct store_query q_update = STORE_QUERY(HOST_UPDATE("generation = generation + 1, "));
+static struct store_query q_report = STORE_QUERY(HOST_UPDATE(""));
 static struct store_query q_beat =
     STORE_QUERY("UPDATE hosts SET last_heartbeat_ms = ? WHERE id = ?");
 static struct store_query q_stale =
     STORE_QUERY("SELECT id FROM hosts WHERE state = 'ready' AND last_heartbeat_ms < ? ORDER BY id");
 static struct store_query q_set_unreachable =
-    STORE_QUERY("UPDATE hosts SET state = 'unreachable', generation = generation + 1, "
-		"updated_ms = ? WHERE id = ? RETURNING generation");
+    STORE_QUERY("UPDATE hosts SET state = 'unreachable', updated_ms = ? WHERE id = ? "
+		"RETURNING generation");
 static struct store_query q_guests_unknown = STORE_QUERY(
     "UPDATE guests SET observed_state = 'unknown', generation = generation + 1, updated_ms = ? "
     "WHERE host_id = ? AND observed_state <> 'unknown' RETURNING id, generation");
@@ -191,14 +199,14 @@ static const char *state_event(enum store_host_state old, enum store_host_state 
 	return STORE_EV_HOST_UPDATED;
 }
 
-/* The UPDATE of every mutable field, generation-checked; x is writing. */
-static int host_write(struct store_ctx *x, const struct store_host *h, int64_t expected,
-		      int64_t now, int64_t *gen)
+/* The UPDATE of every mutable field (q: q_update or q_report), generation-checked; x is writing. */
+static int host_write(struct store_ctx *x, struct store_query *q, const struct store_host *h,
+		      int64_t expected, int64_t now, int64_t *gen)
 {
 	void *st;
 	int ret;
 
-	ret = store_db_stmt(x, &q_update, &st);
+	ret = store_db_stmt(x, q, &st);
 	if (ret < 0)
 		return ret;
 	store_db_bind_text(x, st, 1, h->name);
@@ -249,7 +257,7 @@ int store_host_update(struct store *s, struct store_host *h, struct pvm_err *err
 	ret = host_get_x(&x, &q_get, h->id, &old);
 	if (ret < 0)
 		goto out;
-	ret = host_write(&x, h, h->generation, store_now_ms(), &gen);
+	ret = host_write(&x, &q_update, h, h->generation, store_now_ms(), &gen);
 	if (ret < 0)
 		goto out;
 	ret = store_event_gen(&x, state_event(old.state, h->state), h->id, gen, "state",
@@ -325,7 +333,7 @@ int store_host_heartbeat(struct store *s, const char *id, const struct store_hea
 	h.state = STORE_HOST_READY;
 	h.last_heartbeat_ms = now;
 	if (changed) {
-		ret = host_write(&x, &h, 0, store_now_ms(), &gen);
+		ret = host_write(&x, &q_report, &h, 0, store_now_ms(), &gen);
 		if (ret == 0)
 			ret = store_event_gen(&x, state_event(old_state, h.state), id, gen, "state",
 					      "ready");

@@ -101,6 +101,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 	header_value(p, size * n, "Content-Type:", r->ctype, sizeof(r->ctype));
 	header_value(p, size * n, "Location:", r->location, sizeof(r->location));
 	header_value(p, size * n, "WWW-Authenticate:", r->www_auth, sizeof(r->www_auth));
+	header_value(p, size * n, "Allow:", r->allow, sizeof(r->allow));
 	return size * n;
 }
 

@@ -32,6 +32,7 @@ struct th_resp {
 	char ctype[128];
 	char location[256];
 	char www_auth[128];
+	char allow[128];
 	json_object *json; /* parsed body when it is JSON */
 };
 
