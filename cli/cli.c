@@ -43,7 +43,8 @@ static void root_help(FILE *fp)
 	cli_help_globals(fp);
 	fprintf(fp, "\nExit codes: 0 ok, 1 server error, 2 usage, 3 not found, 4 conflict,\n"
 		    "5 unauthorised or forbidden, 6 unreachable, 7 no host can take the guest.\n"
-		    "Run 'pvmctl COMMAND --help' for a command's options; see pvmctl(1).\n");
+		    "Run 'pvmctl help COMMAND' (or 'pvmctl COMMAND --help') for a command's\n"
+		    "options; see pvmctl(1).\n");
 }
 
 /* Does a global option take the next word as its value? */
@@ -119,6 +120,11 @@ int cli_main(int argc, char **argv, char *const *envp)
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i];
 
+		/* "pvmctl help [COMMAND...]" is "pvmctl [COMMAND...] --help" (as git's). */
+		if (i == 1 && strcmp(arg, "help") == 0) {
+			help = true;
+			continue;
+		}
 		if (is_group(cmd) && arg[0] == '-' && arg[1]) {
 			if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
 				help = true;
@@ -143,6 +149,11 @@ int cli_main(int argc, char **argv, char *const *envp)
 		rest[nrest++] = argv[i];
 	}
 	ctx.prog = prog.data;
+	if (help && !is_group(cmd)) {
+		cli_help(stdout, cmd, ctx.prog);
+		ret = CLI_EXIT_OK;
+		goto out;
+	}
 	if (is_group(cmd)) {
 		if (cmd)
 			cli_help(help ? stdout : stderr, cmd, ctx.prog);

@@ -86,17 +86,18 @@ static int wait_running(struct cli_ctx *ctx, const char *id, const char *name, i
 	return ret;
 }
 
-/* "guest NAME created (ID)", and where it was placed when it already is. */
+/* "guest NAME created (ID)", and where it was placed, or that it is pending. */
 static void print_created(struct cli_ctx *ctx, json_object *g, const char *name, const char *id)
 {
-	char host[128];
+	char host[128], state[64];
 
 	cli_host_names(ctx, g, "host_id", "host_name");
 	cli_field_text(g, "host_name", host, sizeof(host));
-	if (strcmp(host, "-") != 0)
+	state_of(g, state, sizeof(state));
+	if (strcmp(state, "pending") != 0 && strcmp(host, "-") != 0)
 		printf("guest %s created (%s), scheduled on %s\n", name, id, host);
 	else
-		printf("guest %s created (%s)\n", name, id);
+		printf("guest %s created (%s), %s\n", name, id, state);
 }
 
 int cli_guest_create(struct cli_ctx *ctx, struct cli_args *a)

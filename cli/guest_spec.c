@@ -60,10 +60,10 @@ static int read_file(struct cli_ctx *ctx, const char *path, json_object **out)
 }
 
 static int set_int(struct cli_ctx *ctx, const struct cli_args *a, json_object *spec,
-		   const char *opt, const char *key, int64_t max)
+		   const char *opt, const char *key, int64_t min, int64_t max)
 {
 	int64_t v;
-	int ret = cli_arg_int(ctx, a, opt, 1, max, &v);
+	int ret = cli_arg_int(ctx, a, opt, min, max, &v);
 
 	if (ret == CLI_EXIT_USAGE)
 		return ret;
@@ -124,11 +124,11 @@ int cli_guest_spec(struct cli_ctx *ctx, const struct cli_args *a, json_object **
 	set_str(spec, a, "anti-affinity", "anti_affinity");
 	set_str(spec, a, "restart", "restart_policy");
 	set_str(spec, a, "cmdline", "cmdline");
-	ret = set_int(ctx, a, spec, "vcpus", "vcpus", 1024);
+	ret = set_int(ctx, a, spec, "vcpus", "vcpus", 1, PVM_GUEST_VCPUS_MAX);
 	if (ret == CLI_EXIT_OK)
-		ret = set_int(ctx, a, spec, "memory", "memory_mib", INT32_MAX);
+		ret = set_int(ctx, a, spec, "memory", "memory_mib", 1, PVM_GUEST_MEMORY_MIB_MAX);
 	if (ret == CLI_EXIT_OK)
-		ret = set_int(ctx, a, spec, "disk", "disk_gib", INT32_MAX);
+		ret = set_int(ctx, a, spec, "disk", "disk_gib", 0, PVM_GUEST_DISK_GIB_MAX);
 	if (ret != CLI_EXIT_OK)
 		goto fail;
 	if ((n = cli_arg_all(a, "require", &vals)) > 0)

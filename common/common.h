@@ -206,6 +206,14 @@ void pvm_config_usage(const struct pvm_config *cfg, FILE *fp);
 /* Strict decimal parse of a whole string into [min, max]. */
 int pvm_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
 
+/* ---- guest sizes --------------------------------------------------------- */
+
+/* The bounds of a guest spec's sizes: the API enforces them, pvmctl checks
+ * its flags against them, the OpenAPI document states them. */
+#define PVM_GUEST_VCPUS_MAX	 256
+#define PVM_GUEST_MEMORY_MIB_MAX (1LL << 22) /* 4 TiB */
+#define PVM_GUEST_DISK_GIB_MAX	 (1LL << 16)
+
 /* ---- secret files ------------------------------------------------------ */
 
 /* Opens path for a bearer token: created or truncated, mode 0600 even when it

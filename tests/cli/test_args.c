@@ -110,6 +110,27 @@ START_TEST(help_everywhere)
 }
 END_TEST
 
+/* "pvmctl help [COMMAND...]" prints what "--help" does, on stdout, exit 0. */
+START_TEST(help_command)
+{
+	static const char *const cmds[][3] = {
+	    {"help"}, {"help", "guest"}, {"help", "guest", "create"}, {"help", "events"}};
+	static const char *const same[][3] = {
+	    {"--help"}, {"guest", "--help"}, {"guest", "create", "--help"}, {"events", "--help"}};
+	static char want[sizeof(out)];
+
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		ck_assert_int_eq(run(noenv, same[i][0], same[i][1], same[i][2], NULL), 0);
+		memcpy(want, out, sizeof(want));
+		ck_assert_int_eq(run(noenv, cmds[i][0], cmds[i][1], cmds[i][2], NULL), 0);
+		ck_assert_str_eq(out, want);
+		ck_assert_str_eq(err, "");
+	}
+	ck_assert_int_eq(run(noenv, "help", "frobnicate", NULL), 2);
+	ck_assert_ptr_nonnull(strstr(err, "unknown command 'frobnicate'"));
+}
+END_TEST
+
 START_TEST(usage_errors_exit_2)
 {
 	static const struct {
@@ -133,6 +154,10 @@ START_TEST(usage_errors_exit_2)
 	    {{"host", "list", "--config", "/nonexistent/c"}, "/nonexistent/c"},
 	    {{"guest", "create", "--image", "x"}, "a guest needs a NAME"},
 	    {{"guest", "create", "g", "--vcpus", "-1"}, "--vcpus"},
+	    /* the server's bounds (common.h), checked before any request */
+	    {{"guest", "create", "g", "--vcpus", "257"}, "between 1 and 256"},
+	    {{"guest", "create", "g", "--memory", "4194305"}, "between 1 and 4194304"},
+	    {{"guest", "create", "g", "--disk", "65537"}, "between 0 and 65536"},
 	    {{"guest", "create", "g", "--memory", "lots"}, "--memory"},
 	    {{"guest", "create", "g", "--label", "novalue"}, "expected KEY=VALUE"},
 	    {{"guest", "create", "g", "--wait-timeout", "0"}, "--wait-timeout"},
@@ -226,6 +251,7 @@ int main(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, help_everywhere);
+	tcase_add_test(tc, help_command);
 	tcase_add_test(tc, usage_errors_exit_2);
 	tcase_add_test(tc, bad_spec_file);
 	tcase_add_test(tc, unreachable_exit_6);
