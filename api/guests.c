@@ -383,8 +383,16 @@ int api_h_guest_get(struct api_req *rq, struct api_resp *rs)
 }
 
 const struct pvm_json_field api_guest_patch_fields[] = {
-    {.name = "desired_state", .type = PVM_JSON_STRING, .min_len = 1, .max_len = 32},
-    {.name = "restart_policy", .type = PVM_JSON_STRING, .min_len = 1, .max_len = 32},
+    {.name = "desired_state",
+     .type = PVM_JSON_STRING,
+     .min_len = 1,
+     .max_len = 32,
+     .name_of = store_desired_state_nth},
+    {.name = "restart_policy",
+     .type = PVM_JSON_STRING,
+     .min_len = 1,
+     .max_len = 32,
+     .name_of = store_restart_policy_nth},
 };
 const size_t api_nguest_patch_fields = PVM_ARRAY_SIZE(api_guest_patch_fields);
 
@@ -460,7 +468,11 @@ int api_h_guest_delete(struct api_req *rq, struct api_resp *rs)
 /* The report body: the host's view (observed state, the agent) beside the
  * VMM's statistics report, one definition in common/. */
 const struct pvm_json_field api_report_fields[] = {
-    {.name = "observed_state", .type = PVM_JSON_STRING, .min_len = 1, .max_len = 32},
+    {.name = "observed_state",
+     .type = PVM_JSON_STRING,
+     .min_len = 1,
+     .max_len = 32,
+     .name_of = store_observed_state_nth},
     {.name = "agent", .type = PVM_JSON_OBJECT},
     PVM_REPORT_FIELDS,
 };

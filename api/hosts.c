@@ -36,6 +36,26 @@ json_object *api_host_json(const struct store_host *h)
 	return o;
 }
 
+static const struct pvm_json_field hook_fields[] = {
+    {.name = "name",
+     .type = PVM_JSON_STRING,
+     .required = true,
+     .min_len = 1,
+     .max_len = STORE_HOOK_MAX - 1},
+    {.name = "abi_version", .type = PVM_JSON_INT, .required = true, .min = 1, .max = 65535},
+};
+
+static const struct pvm_json_field free_fields[] = {
+    {.name = "cpus", .type = PVM_JSON_INT, .max = 4096},
+    {.name = "memory_mib", .type = PVM_JSON_INT, .max = 1LL << 32},
+    {.name = "disk_gib", .type = PVM_JSON_INT, .max = 1LL << 24},
+};
+
+static const struct pvm_json_field hook_item = {
+    .type = PVM_JSON_OBJECT, .fields = hook_fields, .nfields = PVM_ARRAY_SIZE(hook_fields)};
+static const struct pvm_json_field platform_item = {
+    .type = PVM_JSON_STRING, .min_len = 1, .max_len = 32, .name_of = pvm_platform_name};
+
 const struct pvm_json_field api_host_register_fields[] = {
     {.name = "name",
      .type = PVM_JSON_STRING,
@@ -47,7 +67,11 @@ const struct pvm_json_field api_host_register_fields[] = {
     {.name = "memory_mib", .type = PVM_JSON_INT, .max = 1LL << 32},
     {.name = "disk_gib", .type = PVM_JSON_INT, .max = 1LL << 24},
     {.name = "labels", .type = PVM_JSON_OBJECT},
-    {.name = "platforms", .type = PVM_JSON_ARRAY, .max_len = 16},
+    {.name = "platforms",
+     .type = PVM_JSON_ARRAY,
+     .max_len = 16,
+     .item = &platform_item,
+     .unique = true},
 };
 const size_t api_nhost_register_fields = PVM_ARRAY_SIZE(api_host_register_fields);
 
@@ -193,23 +217,8 @@ int api_h_host_get(struct api_req *rq, struct api_resp *rs)
 	return 0;
 }
 
-static const struct pvm_json_field hook_fields[] = {
-    {.name = "name",
-     .type = PVM_JSON_STRING,
-     .required = true,
-     .min_len = 1,
-     .max_len = STORE_HOOK_MAX - 1},
-    {.name = "abi_version", .type = PVM_JSON_INT, .required = true, .min = 1, .max = 65535},
-};
-
-static const struct pvm_json_field free_fields[] = {
-    {.name = "cpus", .type = PVM_JSON_INT, .max = 4096},
-    {.name = "memory_mib", .type = PVM_JSON_INT, .max = 1LL << 32},
-    {.name = "disk_gib", .type = PVM_JSON_INT, .max = 1LL << 24},
-};
-
 const struct pvm_json_field api_heartbeat_fields[] = {
-    {.name = "hooks", .type = PVM_JSON_ARRAY, .max_len = 64},
+    {.name = "hooks", .type = PVM_JSON_ARRAY, .max_len = 64, .item = &hook_item},
     {.name = "abi_versions", .type = PVM_JSON_ARRAY, .max_len = 16},
     {.name = "kvm_pv_features", .type = PVM_JSON_ARRAY, .max_len = 64},
     {.name = "drivers", .type = PVM_JSON_ARRAY, .max_len = 16},
@@ -217,9 +226,16 @@ const struct pvm_json_field api_heartbeat_fields[] = {
     {.name = "cpus", .type = PVM_JSON_INT, .max = 4096},
     {.name = "memory_mib", .type = PVM_JSON_INT, .max = 1LL << 32},
     {.name = "disk_gib", .type = PVM_JSON_INT, .max = 1LL << 24},
-    {.name = "free", .type = PVM_JSON_OBJECT},
+    {.name = "free",
+     .type = PVM_JSON_OBJECT,
+     .fields = free_fields,
+     .nfields = PVM_ARRAY_SIZE(free_fields)},
     {.name = "labels", .type = PVM_JSON_OBJECT},
-    {.name = "platforms", .type = PVM_JSON_ARRAY, .max_len = 16},
+    {.name = "platforms",
+     .type = PVM_JSON_ARRAY,
+     .max_len = 16,
+     .item = &platform_item,
+     .unique = true},
 };
 const size_t api_nheartbeat_fields = PVM_ARRAY_SIZE(api_heartbeat_fields);
 

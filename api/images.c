@@ -23,6 +23,13 @@ static json_object *image_json(const struct store_image *im)
 	return o;
 }
 
+static const char *const formats[] = {"elf", "raw", "qcow2", "kernel", "initrd"};
+
+static const char *format_nth(unsigned i)
+{
+	return i < PVM_ARRAY_SIZE(formats) ? formats[i] : NULL;
+}
+
 const struct pvm_json_field api_image_fields[] = {
     {.name = "name",
      .type = PVM_JSON_STRING,
@@ -33,14 +40,13 @@ const struct pvm_json_field api_image_fields[] = {
      .type = PVM_JSON_STRING,
      .required = true,
      .min_len = 1,
-     .max_len = STORE_TYPE_MAX - 1},
+     .max_len = STORE_TYPE_MAX - 1,
+     .name_of = format_nth},
     {.name = "source", .type = PVM_JSON_STRING, .required = true, .min_len = 1, .max_len = 4095},
     {.name = "size_bytes", .type = PVM_JSON_INT, .max = INT64_MAX},
     {.name = "sha256", .type = PVM_JSON_STRING, .min_len = 64, .max_len = 64},
 };
 const size_t api_nimage_fields = PVM_ARRAY_SIZE(api_image_fields);
-
-static const char *const formats[] = {"elf", "raw", "qcow2", "kernel", "initrd"};
 
 int api_h_image_create(struct api_req *rq, struct api_resp *rs)
 {
@@ -48,19 +54,11 @@ int api_h_image_create(struct api_req *rq, struct api_resp *rs)
 	struct pvm_err err = {0};
 	json_object *body;
 	const char *s;
-	bool ok = false;
 	int ret;
 
 	if (api_body_parse(rq, rs, api_image_fields, PVM_ARRAY_SIZE(api_image_fields), &body) < 0)
 		return 0;
 	pvm_json_get_str(body, "format", &s);
-	for (size_t i = 0; i < PVM_ARRAY_SIZE(formats); i++)
-		ok |= strcmp(formats[i], s) == 0;
-	if (!ok) {
-		api_problem(rs, 400, API_P_INVALID, "/format",
-			    "field /format must be one of elf, raw, qcow2, kernel, initrd");
-		goto out;
-	}
 	snprintf(im.format, sizeof(im.format), "%s", s);
 	if (pvm_json_get_str(body, "sha256", &s) == 0) {
 		if (strspn(s, "0123456789abcdef") != 64) {

@@ -40,7 +40,12 @@ const struct pvm_json_field api_token_fields[] = {
      .required = true,
      .min_len = 1,
      .max_len = STORE_NAME_MAX - 1},
-    {.name = "role", .type = PVM_JSON_STRING, .required = true, .min_len = 1, .max_len = 16},
+    {.name = "role",
+     .type = PVM_JSON_STRING,
+     .required = true,
+     .min_len = 1,
+     .max_len = 16,
+     .name_of = store_token_role_nth},
     {.name = "ttl_s", .type = PVM_JSON_INT, .min = TOKEN_TTL_MIN_S, .max = TOKEN_TTL_MAX_S},
 };
 const size_t api_ntoken_fields = PVM_ARRAY_SIZE(api_token_fields);

@@ -113,7 +113,8 @@ enum pvm_json_type {
  * One field of an object schema. Limits apply by type: min/max for INT,
  * min_len/max_len (bytes) for STRING, max_len (elements) for ARRAY.
  * A max of 0 means "no bound" for max_len; INT bounds are always applied,
- * so use INT64_MIN/INT64_MAX for "any".
+ * so use INT64_MIN/INT64_MAX for "any". The same table checks a request
+ * and writes the API's OpenAPI schema, so every rule here is in both.
  */
 struct pvm_json_field {
 	const char *name;
@@ -124,7 +125,22 @@ struct pvm_json_field {
 	int64_t max;
 	size_t min_len;
 	size_t max_len;
+	/* STRING: the only values allowed, name_of(0), name_of(1)... until NULL. */
+	const char *(*name_of)(unsigned i);
+	/* STRING: a name, of PVM_JSON_NAME_CHARS only (PVM_JSON_NAME_PATTERN). */
+	bool name_chars;
+	/* OBJECT: its members, checked as an object when set. */
+	const struct pvm_json_field *fields;
+	size_t nfields;
+	/* ARRAY: what each element is (its name unused), checked when set. */
+	const struct pvm_json_field *item;
+	bool unique;	 /* ARRAY of strings: no value twice */
+	const char *doc; /* what it means, for the OpenAPI document */
 };
+
+/* A name's bytes: letters, digits, '.', '_' and '-'; and as a pattern. */
+#define PVM_JSON_NAME_CHARS   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
+#define PVM_JSON_NAME_PATTERN "^[A-Za-z0-9._-]*$"
 
 /*
  * Checks obj against fields: obj must be an object; every key must be known

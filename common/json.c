@@ -398,6 +398,84 @@ static const struct pvm_json_field *find_field(const struct pvm_json_field *fiel
 	return NULL;
 }
 
+/* "a, b, c": the values name_of allows, for an error message. */
+static void allowed_list(const struct pvm_json_field *f, char *buf, size_t len)
+{
+	const char *n;
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; (n = f->name_of(i)) && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "", n);
+}
+
+static bool allowed(const struct pvm_json_field *f, const char *s)
+{
+	const char *n;
+
+	for (unsigned i = 0; (n = f->name_of(i)); i++)
+		if (strcmp(n, s) == 0)
+			return true;
+	return false;
+}
+
+static int check_value(json_object *v, const struct pvm_json_field *f, const char *ptr,
+		       struct pvm_err *err);
+
+static int check_string(json_object *v, const struct pvm_json_field *f, const char *ptr,
+			struct pvm_err *err)
+{
+	const char *s = json_object_get_string(v);
+	size_t len = (size_t)json_object_get_string_len(v);
+	char list[256];
+
+	if (len < f->min_len)
+		return pvm_err_field(err, -EINVAL, ptr, "field %s must be at least %zu bytes long",
+				     ptr, f->min_len);
+	if (f->max_len && len > f->max_len)
+		return pvm_err_field(err, -EINVAL, ptr, "field %s must be at most %zu bytes long",
+				     ptr, f->max_len);
+	if (memchr(s, '\0', len))
+		return pvm_err_field(err, -EINVAL, ptr, "field %s contains a NUL byte", ptr);
+	if (f->name_chars && strspn(s, PVM_JSON_NAME_CHARS) != len)
+		return pvm_err_field(err, -EINVAL, ptr,
+				     "field %s: names are letters, digits, '.', '_' and '-'", ptr);
+	if (f->name_of && !allowed(f, s)) {
+		allowed_list(f, list, sizeof(list));
+		return pvm_err_field(err, -EINVAL, ptr, "field %s must be one of %s", ptr, list);
+	}
+	return 0;
+}
+
+static int check_array(json_object *v, const struct pvm_json_field *f, const char *ptr,
+		       struct pvm_err *err)
+{
+	size_t n = json_object_array_length(v);
+	char p[PVM_ERR_FIELD_MAX];
+	int ret;
+
+	if (f->max_len && n > f->max_len)
+		return pvm_err_field(err, -EINVAL, ptr, "field %s must have at most %zu elements",
+				     ptr, f->max_len);
+	for (size_t i = 0; f->item && i < n; i++) {
+		json_object *e = json_object_array_get_idx(v, i);
+
+		snprintf(p, sizeof(p), "%s/%zu", ptr, i);
+		ret = check_value(e, f->item, p, err);
+		if (ret < 0)
+			return ret;
+		if (!f->unique || !json_object_is_type(e, json_type_string))
+			continue;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(json_object_get_string(json_object_array_get_idx(v, j)),
+				   json_object_get_string(e)) == 0)
+				return pvm_err_field(err, -EINVAL, p,
+						     "field %s: \"%s\" named twice", p,
+						     json_object_get_string(e));
+	}
+	return 0;
+}
+
 static int check_value(json_object *v, const struct pvm_json_field *f, const char *ptr,
 		       struct pvm_err *err)
 {
@@ -423,27 +501,13 @@ static int check_value(json_object *v, const struct pvm_json_field *f, const cha
 					     (long long)f->min, (long long)f->max);
 		break;
 	}
-	case PVM_JSON_STRING: {
-		size_t len = (size_t)json_object_get_string_len(v);
-
-		if (len < f->min_len)
-			return pvm_err_field(err, -EINVAL, ptr,
-					     "field %s must be at least %zu bytes long", ptr,
-					     f->min_len);
-		if (f->max_len && len > f->max_len)
-			return pvm_err_field(err, -EINVAL, ptr,
-					     "field %s must be at most %zu bytes long", ptr,
-					     f->max_len);
-		if (memchr(json_object_get_string(v), '\0', len))
-			return pvm_err_field(err, -EINVAL, ptr, "field %s contains a NUL byte",
-					     ptr);
-		break;
-	}
+	case PVM_JSON_STRING:
+		return check_string(v, f, ptr, err);
 	case PVM_JSON_ARRAY:
-		if (f->max_len && json_object_array_length(v) > f->max_len)
-			return pvm_err_field(err, -EINVAL, ptr,
-					     "field %s must have at most %zu elements", ptr,
-					     f->max_len);
+		return check_array(v, f, ptr, err);
+	case PVM_JSON_OBJECT:
+		if (f->fields)
+			return pvm_json_check(v, ptr, f->fields, f->nfields, err);
 		break;
 	default:
 		break;

@@ -28,6 +28,10 @@ static int parse_name(const char *const *names, size_t n, const char *s, int *ou
 			return "invalid";                                                          \
 		return fn##_names[v];                                                              \
 	}                                                                                          \
+	const char *store_##fn##_nth(unsigned i)                                                   \
+	{                                                                                          \
+		return i < PVM_ARRAY_SIZE(fn##_names) ? fn##_names[i] : NULL;                      \
+	}                                                                                          \
 	int store_##fn##_parse(const char *s, enum type *out)                                      \
 	{                                                                                          \
 		int v, ret;                                                                        \

@@ -645,19 +645,29 @@ int store_kv_foreach(struct store *s, const char *ns,
 
 /* ---- enum names (the API's and the database's spelling) ----------------- */
 
+/* store_X_name(v) spells v ("invalid" out of range); store_X_nth(i) is the
+ * i-th spelling, NULL past the last (a pvm_json_field's name_of). */
+
 const char *store_host_state_name(enum store_host_state v);
 int store_host_state_parse(const char *s, enum store_host_state *out);
+const char *store_host_state_nth(unsigned i);
 const char *store_guest_kind_name(enum store_guest_kind v);
 int store_guest_kind_parse(const char *s, enum store_guest_kind *out);
+const char *store_guest_kind_nth(unsigned i);
 const char *store_desired_state_name(enum store_desired_state v);
 int store_desired_state_parse(const char *s, enum store_desired_state *out);
+const char *store_desired_state_nth(unsigned i);
 const char *store_observed_state_name(enum store_observed_state v);
 int store_observed_state_parse(const char *s, enum store_observed_state *out);
+const char *store_observed_state_nth(unsigned i);
 const char *store_restart_policy_name(enum store_restart_policy v);
 int store_restart_policy_parse(const char *s, enum store_restart_policy *out);
+const char *store_restart_policy_nth(unsigned i);
 const char *store_cap_state_name(enum store_cap_state v);
 int store_cap_state_parse(const char *s, enum store_cap_state *out);
+const char *store_cap_state_nth(unsigned i);
 const char *store_token_role_name(enum store_token_role v);
 int store_token_role_parse(const char *s, enum store_token_role *out);
+const char *store_token_role_nth(unsigned i);
 
 #endif /* PVM_STORE_H */

@@ -228,6 +228,63 @@ START_TEST(test_nested_path)
 }
 END_TEST
 
+/* The rules a table states beyond types and bounds: enums, names, nested
+ * objects, array elements and uniqueness; each refusal names its field. */
+static const char *colour_nth(unsigned i)
+{
+	static const char *const c[] = {"red", "green"};
+
+	return i < 2 ? c[i] : NULL;
+}
+
+START_TEST(test_table_rules)
+{
+	static const struct pvm_json_field colour = {.type = PVM_JSON_STRING,
+						     .name_of = colour_nth};
+	static const struct pvm_json_field size[] = {
+	    {.name = "cpus", .type = PVM_JSON_INT, .required = true, .min = 1, .max = 8},
+	};
+	static const struct pvm_json_field sized = {
+	    .type = PVM_JSON_OBJECT, .fields = size, .nfields = 1};
+	static const struct pvm_json_field f[] = {
+	    {.name = "name", .type = PVM_JSON_STRING, .name_chars = true},
+	    {.name = "colour", .type = PVM_JSON_STRING, .name_of = colour_nth},
+	    {.name = "colours", .type = PVM_JSON_ARRAY, .item = &colour, .unique = true},
+	    {.name = "free", .type = PVM_JSON_OBJECT, .fields = size, .nfields = 1},
+	    {.name = "slots", .type = PVM_JSON_ARRAY, .item = &sized},
+	};
+	static const struct {
+		const char *doc, *field, *msg;
+	} cases[] = {
+	    {"{\"name\":\"a b\"}", "/name", "names are letters"},
+	    {"{\"colour\":\"blue\"}", "/colour", "must be one of red, green"},
+	    {"{\"colours\":[\"red\",\"pink\"]}", "/colours/1", "must be one of red, green"},
+	    {"{\"colours\":[\"red\",\"red\"]}", "/colours/1", "named twice"},
+	    {"{\"colours\":[1]}", "/colours/0", "must be a string"},
+	    {"{\"free\":{\"cpus\":9}}", "/free/cpus", "between 1 and 8"},
+	    {"{\"free\":{}}", "/free/cpus", "missing required field"},
+	    {"{\"slots\":[{\"cpus\":1},{\"gpus\":1}]}", "/slots/1/gpus", "unknown field"},
+	};
+	const char *good = "{\"name\":\"web-1.a_b\",\"colour\":\"green\",\"colours\":[\"red\","
+			   "\"green\"],\"free\":{\"cpus\":8},\"slots\":[{\"cpus\":1}]}";
+	struct pvm_err err = {0};
+	json_object *obj = NULL;
+
+	ck_assert_int_eq(pvm_json_parse(good, strlen(good), NULL, &obj, &err), 0);
+	ck_assert_msg(pvm_json_check(obj, "", f, PVM_ARRAY_SIZE(f), &err) == 0, "%s", err.msg);
+	json_object_put(obj);
+	for (size_t i = 0; i < PVM_ARRAY_SIZE(cases); i++) {
+		memset(&err, 0, sizeof(err));
+		ck_assert_int_eq(
+		    pvm_json_parse(cases[i].doc, strlen(cases[i].doc), NULL, &obj, &err), 0);
+		ck_assert_int_lt(pvm_json_check(obj, "", f, PVM_ARRAY_SIZE(f), &err), 0);
+		ck_assert_str_eq(err.field, cases[i].field);
+		ck_assert_msg(strstr(err.msg, cases[i].msg), "%s: %s", cases[i].doc, err.msg);
+		json_object_put(obj);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("common_json");
@@ -242,6 +299,7 @@ int main(void)
 	tcase_add_test(tc, test_top_level_scalars);
 	tcase_add_test(tc, test_size_limit);
 	tcase_add_test(tc, test_nested_path);
+	tcase_add_test(tc, test_table_rules);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
