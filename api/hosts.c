@@ -71,7 +71,8 @@ const struct pvm_json_field api_host_register_fields[] = {
      .type = PVM_JSON_ARRAY,
      .max_len = 16,
      .item = &platform_item,
-     .unique = true},
+     .unique = true,
+     .doc = "the hv platforms the host offers; kept in its capabilities"},
 };
 const size_t api_nhost_register_fields = PVM_ARRAY_SIZE(api_host_register_fields);
 
@@ -235,7 +236,9 @@ const struct pvm_json_field api_heartbeat_fields[] = {
      .type = PVM_JSON_ARRAY,
      .max_len = 16,
      .item = &platform_item,
-     .unique = true},
+     .unique = true,
+     .doc = "the hv platforms the host offers; a host that reports none takes no guest that "
+	    "requires a platform"},
 };
 const size_t api_nheartbeat_fields = PVM_ARRAY_SIZE(api_heartbeat_fields);
 

@@ -101,12 +101,28 @@ struct api_route {
 	const char *tag;
 	const char *body_schema; /* OpenAPI components schema name, or NULL */
 	unsigned ok_status;
+	/* The success answer: an api_answers name (a page of them on a paged
+	 * route), or a media type ("text/plain") for what is not JSON; NULL: none. */
+	const char *ok_schema;
 	bool has_query_paging;
 	bool has_query_wait;
 };
 
 extern const struct api_route api_routes[];
 extern const size_t api_nroutes;
+
+/* An answer's shape for the OpenAPI document (answers.c): fields, and more
+ * fields merged in (a guest's detail), or none. */
+struct api_answer {
+	const char *name;
+	const struct pvm_json_field *fields;
+	size_t nfields;
+	const struct pvm_json_field *more;
+	size_t nmore;
+};
+
+extern const struct api_answer api_answers[];
+extern const size_t api_nanswers;
 
 /* Finds a route for method + path (HEAD finds GET's); fills rq->params.
  * Returns the route, or NULL with allow naming the path's methods (a 405),

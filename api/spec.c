@@ -49,7 +49,10 @@ const struct pvm_json_field api_spec_fields[] = {
      .type = PVM_JSON_STRING,
      .min_len = 1,
      .max_len = 32,
-     .name_of = pvm_platform_name},
+     .name_of = pvm_platform_name,
+     .doc = "the hv platform the guest must run on; absent: any. Only hosts offering it take "
+	    "the guest (filter pv); the guest's top-level platform is the one its host runs it "
+	    "on"},
     {.name = "vcpus", .type = PVM_JSON_INT, .required = true, .min = 1, .max = PVM_GUEST_VCPUS_MAX},
     {.name = "memory_mib",
      .type = PVM_JSON_INT,

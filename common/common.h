@@ -327,7 +327,12 @@ struct pvm_report {
 /* The report's members as pvm_json_field initializers: pvm_report_fields, and
  * the schema of a document that carries the report beside members of its own. */
 #define PVM_REPORT_FIELDS                                                                          \
-	PVM_REPORT_FIELD_("platform", PVM_JSON_STRING, 1, 32),                                     \
+	{.name = "platform",                                                                       \
+	 .type = PVM_JSON_STRING,                                                                  \
+	 .min_len = 1,                                                                             \
+	 .max_len = 32,                                                                            \
+	 .name_of = pvm_platform_name,                                                             \
+	 .doc = "the platform the guest's VMM runs on"},                                           \
 	    PVM_REPORT_FIELD_("capabilities", PVM_JSON_ARRAY, 0, PVM_REPORT_CAPS_MAX),             \
 	    PVM_REPORT_FIELD_("hook_stats", PVM_JSON_ARRAY, 0, PVM_REPORT_HOOKS_MAX),              \
 	    PVM_REPORT_FIELD_("exits", PVM_JSON_OBJECT, 0, 0)

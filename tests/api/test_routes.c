@@ -91,15 +91,17 @@ START_TEST(openapi_matches_router)
 	{
 		json_object_object_foreach(ops, method, o)
 		{
+			/* HEAD is served wherever GET is */
+			const char *want = strcmp(method, "head") == 0 ? "get" : method;
 			bool found = false;
 
 			(void)o;
 			for (size_t i = 0; i < api_nroutes; i++)
 				found |= strcmp(api_routes[i].pattern, path) == 0 &&
-					 strcasecmp(api_routes[i].method, method) == 0;
+					 strcasecmp(api_routes[i].method, want) == 0;
 			ck_assert_msg(found, "openapi has %s %s, the router does not", method,
 				      path);
-			nops++;
+			nops += strcmp(method, "head") != 0;
 		}
 	}
 	ck_assert_uint_eq(nops, api_nroutes);

@@ -159,7 +159,7 @@ static const struct bad_case bad_cases[] = {
      "unknown capability"},
     {"{\"capabilities\":[{\"name\":\"console\",\"state\":\"offered\"}]}", "/capabilities/0",
      "accepted or refused"},
-    {"{\"platform\":\"xen\"}", "/platform", "unknown platform"},
+    {"{\"platform\":\"xen\"}", "/platform", "must be one of kvm, process"},
     {"{\"exits\":{\"I/O\":1}}", "/exits", "a name is"},
     {"{\"hook_stats\":[{\"hook\":\"console\",\"calls\":9223372036854775808}]}",
      "/hook_stats/0/calls", "out of range"},
