@@ -121,14 +121,31 @@ static void api_metrics(struct api_server *srv, struct pvm_buf *b)
 	pvm_buf_printf(b, "pvm_api_requests_in_flight %d\n", atomic_load(&srv->in_flight));
 }
 
-enum { H_UP, H_CPUS, H_FREE_CPUS, H_MEM, H_FREE_MEM, H_DISK, H_FREE_DISK, H_HB, H_N };
+enum {
+	H_UP,
+	H_CPUS,
+	H_ALLOC_CPUS,
+	H_FREE_CPUS,
+	H_OVERCOMMIT,
+	H_MEM,
+	H_FREE_MEM,
+	H_DISK,
+	H_FREE_DISK,
+	H_HB,
+	H_N
+};
 
 static const struct {
 	const char *name, *help;
 } host_fam[H_N] = {
     [H_UP] = {"pvm_host_up", "1 when the host is ready (heartbeating)."},
     [H_CPUS] = {"pvm_host_cpus", "CPUs the host offers to guests."},
-    [H_FREE_CPUS] = {"pvm_host_free_cpus", "CPUs not requested by bound guests."},
+    [H_ALLOC_CPUS] = {"pvm_host_allocated_vcpus",
+		      "vCPUs of the guests bound to the host (may exceed its CPUs)."},
+    [H_FREE_CPUS] = {"pvm_host_free_cpus",
+		     "CPUs no bound guest's vCPU asks for (0 when overcommitted)."},
+    [H_OVERCOMMIT] = {"pvm_host_cpu_overcommit_ratio",
+		      "Allocated vCPUs per CPU the host offers (above 1: overcommitted)."},
     [H_MEM] = {"pvm_host_memory_bytes", "Memory the host offers to guests."},
     [H_FREE_MEM] = {"pvm_host_free_memory_bytes", "Memory not requested by bound guests."},
     [H_DISK] = {"pvm_host_disk_bytes", "Disk the host offers to guests."},
@@ -178,25 +195,28 @@ static int host_metrics(struct store *st, struct pvm_buf *out, struct pvm_err *e
 			goto out;
 		for (size_t i = 0; i < l.n; i++) {
 			const struct store_host *h = &l.items[i];
-			long long v[H_N] = {
+			/* vCPUs are only accounted, never refused: the store's free
+			 * CPUs go negative under overcommit, which a consumer would
+			 * read as capacity lost, so allocation is its own figure. */
+			int64_t alloc = h->cpus - h->free_cpus;
+			double v[H_N] = {
 			    [H_UP] = h->state == STORE_HOST_READY,
-			    [H_CPUS] = h->cpus,
-			    [H_FREE_CPUS] = h->free_cpus,
-			    [H_MEM] = h->memory_mib << 20,
-			    [H_FREE_MEM] = h->free_memory_mib << 20,
-			    [H_DISK] = h->disk_gib << 30,
-			    [H_FREE_DISK] = h->free_disk_gib << 30,
+			    [H_CPUS] = (double)h->cpus,
+			    [H_ALLOC_CPUS] = (double)alloc,
+			    [H_FREE_CPUS] = (double)(h->free_cpus > 0 ? h->free_cpus : 0),
+			    [H_OVERCOMMIT] = h->cpus > 0 ? (double)alloc / (double)h->cpus : 0,
+			    [H_MEM] = (double)(h->memory_mib << 20),
+			    [H_FREE_MEM] = (double)(h->free_memory_mib << 20),
+			    [H_DISK] = (double)(h->disk_gib << 30),
+			    [H_FREE_DISK] = (double)(h->free_disk_gib << 30),
+			    [H_HB] = (double)h->last_heartbeat_ms / 1000.0,
 			};
 
 			for (int f = 0; f < H_N; f++) {
 				pvm_buf_printf(&fam[f], "%s{host=\"%s\",name=\"", host_fam[f].name,
 					       h->id);
 				label(&fam[f], h->name);
-				if (f == H_HB)
-					pvm_buf_printf(&fam[f], "\"} %.3f\n",
-						       (double)h->last_heartbeat_ms / 1000.0);
-				else
-					pvm_buf_printf(&fam[f], "\"} %lld\n", v[f]);
+				pvm_buf_printf(&fam[f], "\"} %.15g\n", v[f]);
 			}
 			host_platforms(&plat, h);
 		}
@@ -329,6 +349,13 @@ static int guest_metrics(struct api_server *srv, struct pvm_buf *out, struct pvm
 	       "The last store event this controller's fleet took in.");
 	pvm_buf_printf(out, "pvm_controller_fleet_seq %lld\n",
 		       (long long)controller_seq(srv->cfg.controller));
+	family(out, "pvm_placements_total", "counter",
+	       "Placement attempts this controller made while it led, by result "
+	       "(a pending guest is tried again every pass).");
+	for (unsigned r = 0; r < CONTROLLER_PLACE_NR; r++)
+		pvm_buf_printf(out, "pvm_placements_total{result=\"%s\"} %llu\n",
+			       controller_place_result_name(r),
+			       (unsigned long long)controller_placements(srv->cfg.controller, r));
 	for (int f = 0; f < S_N; f++) {
 		pvm_buf_init(&w.fam[f]);
 		family(&w.fam[f], stat_fam[f].name, "counter", stat_fam[f].help);
@@ -344,32 +371,67 @@ static int guest_metrics(struct api_server *srv, struct pvm_buf *out, struct pvm
 	return ret;
 }
 
+/* Two families a walk over the store fills row by row, each kept whole:
+ * appended to the scrape only when the walk succeeded. */
+struct fam_pair {
+	struct pvm_buf f[2];
+};
+
+struct fam_def {
+	const char *name, *type, *help;
+};
+
+static void pair_init(struct fam_pair *p, const struct fam_def d[2])
+{
+	for (int i = 0; i < 2; i++) {
+		pvm_buf_init(&p->f[i]);
+		family(&p->f[i], d[i].name, d[i].type, d[i].help);
+	}
+}
+
+static int pair_end(struct fam_pair *p, struct pvm_buf *out, int ret)
+{
+	for (int i = 0; i < 2; i++) {
+		if (ret == 0)
+			pvm_buf_append(out, p->f[i].data, p->f[i].len);
+		pvm_buf_free(&p->f[i]);
+	}
+	return ret;
+}
+
+/*
+ * A report's "total" row is the sum of the others but host kicks: kept out
+ * of the reasons' family, where sum by guest would count every exit twice,
+ * and exported as the guest's own count.
+ */
 static int exit_row(const struct store_exit_count *e, void *arg)
 {
-	struct pvm_buf *b = arg;
+	struct fam_pair *w = arg;
+	bool total = strcmp(e->reason, "total") == 0;
+	struct pvm_buf *b = &w->f[total];
 
-	append_str(b, "pvm_guest_vcpu_exits_total{guest=\"");
+	append_str(b, total ? "pvm_guest_vcpu_guest_exits_total{guest=\""
+			    : "pvm_guest_vcpu_exits_total{guest=\"");
 	label(b, e->guest_id);
-	append_str(b, "\",reason=\"");
-	label(b, e->reason);
+	if (!total) {
+		append_str(b, "\",reason=\"");
+		label(b, e->reason);
+	}
 	append_str(b, "\"} ");
 	append_i64(b, e->count);
 	pvm_buf_append(b, "\n", 1);
 	return 0;
 }
 
-struct agent_walk {
-	struct pvm_buf calls, stale;
-};
-
 static int agent_row(const struct store_guest_agent *a, void *arg)
 {
-	struct agent_walk *w = arg;
+	struct fam_pair *w = arg;
+	struct pvm_buf *calls_b = &w->f[0], *stale_b = &w->f[1];
 	json_object *o = api_json_text(a->state), *rep = NULL, *hooks = NULL, *calls;
 
-	append_str(&w->stale, "pvm_guest_agent_stale{guest=\"");
-	label(&w->stale, a->guest_id);
-	append_str(&w->stale, a->stale ? "\"} 1\n" : "\"} 0\n");
+	append_str(stale_b, "pvm_guest_agent_stale{guest=\"");
+	label(stale_b, a->guest_id);
+	append_str(stale_b, a->stale ? "\"} 1\n" : "\"} 0\n");
 	if (json_object_object_get_ex(o, "report", &rep) &&
 	    json_object_object_get_ex(rep, "hooks", &hooks) &&
 	    json_object_is_type(hooks, json_type_object)) {
@@ -377,13 +439,13 @@ static int agent_row(const struct store_guest_agent *a, void *arg)
 		{
 			if (!json_object_object_get_ex(h, "calls", &calls))
 				continue;
-			append_str(&w->calls, "pvm_guest_agent_hook_calls_total{guest=\"");
-			label(&w->calls, a->guest_id);
-			append_str(&w->calls, "\",hook=\"");
-			label(&w->calls, hook);
-			append_str(&w->calls, "\"} ");
-			append_i64(&w->calls, json_object_get_int64(calls));
-			pvm_buf_append(&w->calls, "\n", 1);
+			append_str(calls_b, "pvm_guest_agent_hook_calls_total{guest=\"");
+			label(calls_b, a->guest_id);
+			append_str(calls_b, "\",hook=\"");
+			label(calls_b, hook);
+			append_str(calls_b, "\"} ");
+			append_i64(calls_b, json_object_get_int64(calls));
+			pvm_buf_append(calls_b, "\n", 1);
 		}
 	}
 	json_object_put(o);
@@ -393,28 +455,27 @@ static int agent_row(const struct store_guest_agent *a, void *arg)
 /* What hosts relay beside hook statistics: vCPU exits and the agent's state. */
 static int relay_metrics(struct api_server *srv, struct pvm_buf *out, struct pvm_err *err)
 {
-	struct agent_walk w;
+	static const struct fam_def exits[2] = {
+	    {"pvm_guest_vcpu_exits_total", "counter",
+	     "vCPU exits of a guest's VMM by reason (intr: the host's kicks)."},
+	    {"pvm_guest_vcpu_guest_exits_total", "counter",
+	     "vCPU exits a guest caused: every reason but the host's kicks."},
+	};
+	static const struct fam_def agent[2] = {
+	    {"pvm_guest_agent_hook_calls_total", "counter",
+	     "Hook calls the guest agent counted inside the guest."},
+	    {"pvm_guest_agent_stale", "gauge",
+	     "1 when the guest agent missed its report intervals."},
+	};
+	struct fam_pair w;
 	int ret;
 
-	family(out, "pvm_guest_vcpu_exits_total", "counter",
-	       "vCPU exits of a guest's VMM by reason (total: all but host kicks).");
-	ret = store_guest_exits_foreach(srv->cfg.store, exit_row, out, err);
+	pair_init(&w, exits);
+	ret = pair_end(&w, out, store_guest_exits_foreach(srv->cfg.store, exit_row, &w, err));
 	if (ret < 0)
 		return ret;
-	pvm_buf_init(&w.calls);
-	pvm_buf_init(&w.stale);
-	family(&w.calls, "pvm_guest_agent_hook_calls_total", "counter",
-	       "Hook calls the guest agent counted inside the guest.");
-	family(&w.stale, "pvm_guest_agent_stale", "gauge",
-	       "1 when the guest agent missed its report intervals.");
-	ret = store_guest_agent_foreach(srv->cfg.store, agent_row, &w, err);
-	if (ret == 0) {
-		pvm_buf_append(out, w.calls.data, w.calls.len);
-		pvm_buf_append(out, w.stale.data, w.stale.len);
-	}
-	pvm_buf_free(&w.calls);
-	pvm_buf_free(&w.stale);
-	return ret;
+	pair_init(&w, agent);
+	return pair_end(&w, out, store_guest_agent_foreach(srv->cfg.store, agent_row, &w, err));
 }
 
 int api_h_metrics(struct api_req *rq, struct api_resp *rs)

@@ -383,3 +383,20 @@ int64_t controller_seq(struct controller *c)
 	pthread_mutex_unlock(&c->lock);
 	return s;
 }
+
+const char *controller_place_result_name(enum controller_place_result r)
+{
+	static const char *const names[CONTROLLER_PLACE_NR] = {
+	    [CONTROLLER_PLACE_BOUND] = "bound",
+	    [CONTROLLER_PLACE_UNSCHEDULABLE] = "unschedulable",
+	    [CONTROLLER_PLACE_CONFLICT] = "conflict",
+	    [CONTROLLER_PLACE_ERROR] = "error",
+	};
+
+	return r < CONTROLLER_PLACE_NR ? names[r] : "?";
+}
+
+uint64_t controller_placements(struct controller *c, enum controller_place_result r)
+{
+	return r < CONTROLLER_PLACE_NR ? atomic_load(&c->placements[r]) : 0;
+}

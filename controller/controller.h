@@ -121,6 +121,20 @@ unsigned controller_nguests(struct controller *c);
 /* The last event sequence number the fleet took in. */
 int64_t controller_seq(struct controller *c);
 
+/* How a placement attempt of the leader ended. */
+enum controller_place_result {
+	CONTROLLER_PLACE_BOUND = 0,	/* the store bound the guest to the chosen host */
+	CONTROLLER_PLACE_UNSCHEDULABLE, /* no host fits */
+	CONTROLLER_PLACE_CONFLICT,	/* the store refused the choice (generation, capacity) */
+	CONTROLLER_PLACE_ERROR,		/* the store or the guest's spec failed */
+	CONTROLLER_PLACE_NR,
+};
+/* "bound", "unschedulable", "conflict", "error". */
+const char *controller_place_result_name(enum controller_place_result r);
+/* Placement attempts this replica made since it opened that ended as r
+ * (a guest still pending is tried again on every pass). */
+uint64_t controller_placements(struct controller *c, enum controller_place_result r);
+
 /* The event a decision of "no host fits" appends (payload: the reason). */
 #define CONTROLLER_EV_UNSCHEDULABLE "guest.unschedulable"
 

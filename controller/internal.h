@@ -30,6 +30,8 @@ struct controller {
 	bool dirty;	  /* an event may have freed capacity: a full pass before the tick */
 	bool hosts_dirty; /* a host event since the last reaping pass */
 	struct controller_rates *rates;
+	/* Written under lock, read by /metrics without it. */
+	atomic_uint_fast64_t placements[CONTROLLER_PLACE_NR];
 	uint64_t next_tick_ns, next_rates_ns, last_prune_ns;
 
 	/* Leadership (leader.c), under lock. */

@@ -76,6 +76,13 @@ static int record_unschedulable(struct controller *c, const char *guest_id, cons
 	return ret;
 }
 
+/* Counts how an attempt ended and passes its return on. */
+static int counted(struct controller *c, enum controller_place_result r, int ret)
+{
+	atomic_fetch_add(&c->placements[r], 1);
+	return ret;
+}
+
 int controller_place(struct controller *c, struct store_guest *g, bool record, struct pvm_err *err)
 {
 	struct sched_placement p = {0};
@@ -89,26 +96,29 @@ int controller_place(struct controller *c, struct store_guest *g, bool record, s
 	if (ret == 0)
 		controller_rates_get(c, g->id, &sg.stats);
 	if (ret < 0)
-		return ret;
+		return counted(c, CONTROLLER_PLACE_ERROR, ret);
 	sched_policy_format(sched_fleet_policy(c->fleet), policy, sizeof(policy));
 	ret = sched_fleet_place(c->fleet, &sg, NULL, &p, err);
 	if (ret == SCHED_ENOHOST) {
 		if (record)
 			record_unschedulable(c, g->id, err->msg);
-		return -ENOSPC;
+		return counted(c, CONTROLLER_PLACE_UNSCHEDULABLE, -ENOSPC);
 	}
 	if (ret < 0)
-		return ret;
+		return counted(c, CONTROLLER_PLACE_ERROR, ret);
 	why = decision_json(&p, policy);
 	ret = store_guest_bind(c->cfg.store, g->id, g->generation, p.host_id, why, &bound, err);
 	free(why);
 	if (ret < 0)
-		return ret;
+		return counted(c,
+			       ret == -ESTALE || ret == -ENOSPC ? CONTROLLER_PLACE_CONFLICT
+								: CONTROLLER_PLACE_ERROR,
+			       ret);
 	store_guest_free(g);
 	*g = bound;
 	if (sched_fleet_bind(c->fleet, &sg, p.host_id, err) < 0)
 		pvm_log_warn("controller: scheduler: bind %s: %s", g->id, err->msg);
-	return 0;
+	return counted(c, CONTROLLER_PLACE_BOUND, 0);
 }
 
 /* Places one guest that wants to run and has no host, as it is now. */

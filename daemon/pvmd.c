@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * pvmd: configuration (INI < PVM_* environment < flags), logging, signals,
- * then the role asked for. Each role lives in its own role_*.c file.
+ * then the role asked for. Each role lives in its own role_*.c file; the
+ * one-shot subcommands (backup, restore) in backup.c.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -39,18 +40,32 @@ static const struct pvm_config_key main_keys[] = {
 static const struct pvmd_role *const roles[] = {&pvmd_role_all, &pvmd_role_controller,
 						&pvmd_role_host};
 
-/* One key table for the configuration: main's, then every role's. */
-static struct pvm_config_key *all_keys(size_t *n)
+static const struct pvmd_command *const commands[] = {&pvmd_cmd_backup, &pvmd_cmd_restore};
+
+/* One key table for the configuration: main's, every role's, then the
+ * subcommand's (cmd may be NULL). */
+static struct pvm_config_key *all_keys(const struct pvmd_command *cmd, size_t *n)
 {
-	size_t nmain = PVM_ARRAY_SIZE(main_keys);
-	struct pvm_config_key *k = malloc((nmain + pvmd_nhost_keys) * sizeof(*k));
+	size_t nmain = PVM_ARRAY_SIZE(main_keys), ncmd = cmd ? cmd->nkeys : 0;
+	struct pvm_config_key *k = malloc((nmain + pvmd_nhost_keys + ncmd) * sizeof(*k));
 
 	if (!k)
 		return NULL;
 	memcpy(k, main_keys, sizeof(main_keys));
 	memcpy(k + nmain, pvmd_host_keys, pvmd_nhost_keys * sizeof(*k));
-	*n = nmain + pvmd_nhost_keys;
+	if (ncmd)
+		memcpy(k + nmain + pvmd_nhost_keys, cmd->keys, ncmd * sizeof(*k));
+	*n = nmain + pvmd_nhost_keys + ncmd;
 	return k;
+}
+
+/* "pvmd backup ...": the subcommand argv[1] names, or NULL (the daemon). */
+static const struct pvmd_command *find_command(int argc, char **argv)
+{
+	for (size_t i = 0; argc > 1 && i < PVM_ARRAY_SIZE(commands); i++)
+		if (strcmp(argv[1], commands[i]->name) == 0)
+			return commands[i];
+	return NULL;
 }
 
 static int setup(struct pvm_config *cfg, int argc, char **argv, struct pvm_err *err)
@@ -71,6 +86,7 @@ static int setup(struct pvm_config *cfg, int argc, char **argv, struct pvm_err *
 
 int main(int argc, char **argv)
 {
+	const struct pvmd_command *cmd = find_command(argc, argv);
 	struct pvm_config_key *keys;
 	struct pvm_config cfg;
 	struct pvm_err err = {0};
@@ -80,22 +96,35 @@ int main(int argc, char **argv)
 	bool help = false;
 	int code = 2;
 
-	keys = all_keys(&nkeys);
+	keys = all_keys(cmd, &nkeys);
 	if (!keys || pvm_config_init(&cfg, keys, nkeys) < 0) {
 		fprintf(stderr, "pvmd: out of memory\n");
 		free(keys);
 		return 1;
 	}
-	if (setup(&cfg, argc, argv, &err) < 0) {
+	/* A subcommand's own flags follow its name, as the daemon's follow argv[0]. */
+	if (setup(&cfg, cmd ? argc - 1 : argc, cmd ? argv + 1 : argv, &err) < 0) {
 		fprintf(stderr, "pvmd: %s\n", err.msg);
-		fprintf(stderr, "usage: pvmd [--role ROLE] [options]; pvmd --help lists them\n");
+		if (cmd)
+			fprintf(stderr, "usage: pvmd %s %s\n", cmd->name, cmd->usage);
+		else
+			fprintf(stderr, "usage: pvmd [--role ROLE] [options] | pvmd backup|restore "
+					"...; pvmd --help lists them\n");
 		goto out;
 	}
 	pvm_config_get_bool(&cfg, "help", &help, NULL);
 	if (help) {
-		printf("usage: pvmd [options]\n");
+		if (cmd)
+			printf("usage: pvmd %s %s\n", cmd->name, cmd->usage);
+		else
+			printf("usage: pvmd [options]\n       pvmd backup --to FILE [options]\n"
+			       "       pvmd restore --from FILE [--force] [options]\n");
 		pvm_config_usage(&cfg, stdout);
 		code = 0;
+		goto out;
+	}
+	if (cmd) {
+		code = cmd->run(&cfg);
 		goto out;
 	}
 	/* Block the stop signals before any thread starts, so every thread

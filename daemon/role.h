@@ -35,6 +35,25 @@ void pvmd_config_remember(int argc, char **argv);
  */
 void pvmd_reload(const struct pvm_config *running);
 
+/*
+ * A one-shot subcommand (pvmd backup, pvmd restore): its keys join pvmd's,
+ * so it reads the same INI file, environment and flags as the daemon and
+ * finds the same store.
+ */
+struct pvmd_command {
+	const char *name;
+	const char *usage; /* after "pvmd NAME " */
+	const struct pvm_config_key *keys;
+	size_t nkeys;
+	int (*run)(const struct pvm_config *cfg); /* returns the exit code */
+};
+
+extern const struct pvmd_command pvmd_cmd_backup, pvmd_cmd_restore;
+
+/* The store the controller role opens: `store`, else state_dir/pvm.db
+ * (written into buf). */
+const char *pvmd_store_location(const struct pvm_config *cfg, char *buf, size_t size);
+
 extern const struct pvmd_role pvmd_role_controller;
 /* No --role: controller and host in one process (role_all.c). */
 extern const struct pvmd_role pvmd_role_all;

@@ -28,11 +28,21 @@ struct pvmd_controller {
 	char token_path[4096];
 };
 
+const char *pvmd_store_location(const struct pvm_config *cfg, char *buf, size_t size)
+{
+	const char *location = pvm_config_get(cfg, "store");
+
+	if (location && *location)
+		return location;
+	snprintf(buf, size, "%s/pvm.db", pvm_config_get(cfg, "state_dir"));
+	return buf;
+}
+
 int pvmd_controller_start(const struct pvm_config *cfg, struct pvmd_controller **out,
 			  struct pvm_err *err)
 {
 	const char *dir = pvm_config_get(cfg, "state_dir");
-	const char *location = pvm_config_get(cfg, "store");
+	const char *location;
 	struct pvmd_controller *c;
 	struct store_options so = {0};
 	struct controller_config cc = {0};
@@ -54,9 +64,7 @@ int pvmd_controller_start(const struct pvm_config *cfg, struct pvmd_controller *
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return pvm_err_set(err, -ENOMEM, "out of memory");
-	snprintf(path, sizeof(path), "%s/pvm.db", dir);
-	if (!location || !*location)
-		location = path;
+	location = pvmd_store_location(cfg, path, sizeof(path));
 	so.pool_size = (int)pool;
 	ret = store_open(location, &so, &c->st, err);
 	if (ret < 0) {

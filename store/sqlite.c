@@ -19,6 +19,7 @@
  * checkpoint), and the watcher then reads the newest event number.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <poll.h>
@@ -125,7 +126,8 @@ static int private_files(const char *path, bool created, struct pvm_err *err)
 
 static int lite_conn_open(struct store *s, void **conn, struct pvm_err *err)
 {
-	const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+	const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+			  (s->opts.no_create ? 0 : SQLITE_OPEN_CREATE);
 	sqlite3 *db = NULL;
 	char mode[16];
 	int rc, ret;
@@ -230,6 +232,149 @@ static int lite_integrity_check(void *conn, struct pvm_err *err)
 	if (strcmp(res, "ok") != 0)
 		return pvm_err_set(err, -EIO, "integrity check failed: %s", res);
 	return 0;
+}
+
+/* Pages one backup step copies: a step is short, and the copy restarts never,
+ * since one read transaction holds the snapshot across all of them. */
+#define BACKUP_STEP_PAGES 256
+
+/* The file's data on disk before it is renamed into place. */
+static int fsync_path(const char *path, struct pvm_err *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return pvm_err_set(err, -errno, "%s: %s", path, strerror(errno));
+	if (fsync(fd) < 0)
+		ret = pvm_err_set(err, -errno, "fsync %s: %s", path, strerror(errno));
+	close(fd);
+	return ret;
+}
+
+/* A new, owner-only, empty file at path, opened as a database. */
+static int open_new_db(const char *path, sqlite3 **db, struct pvm_err *err)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600), rc;
+
+	if (fd < 0)
+		return pvm_err_set(err, -errno, "%s: %s", path, strerror(errno));
+	/* Closed before SQLite opens it: no lock of ours rides on this descriptor. */
+	close(fd);
+	rc = sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK)
+		return pvm_err_set(err, -EIO, "sqlite open %s: %s", path,
+				   *db ? sqlite3_errmsg(*db) : sqlite3_errstr(rc));
+	return 0;
+}
+
+/* Copies src into dst, `pages` a step (-1: all at once). */
+static int copy_db(sqlite3 *dst, sqlite3 *src, int pages, struct pvm_err *err)
+{
+	sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
+	int rc;
+
+	if (!b)
+		return map_error(dst, sqlite3_errcode(dst), err);
+	do
+		rc = sqlite3_backup_step(b, pages);
+	while (rc == SQLITE_OK);
+	sqlite3_backup_finish(b);
+	if (rc != SQLITE_DONE)
+		return map_error(dst, rc, err);
+	return 0;
+}
+
+static int lite_backup(void *conn, const char *to, struct pvm_err *err)
+{
+	char tmp[PATH_MAX], mode[16];
+	sqlite3 *dst = NULL;
+	int ret;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.partial", to) >= (int)sizeof(tmp))
+		return pvm_err_set(err, -ENAMETOOLONG, "backup path too long: %s", to);
+	if (access(to, F_OK) == 0)
+		return pvm_err_set(err, -EEXIST, "%s exists", to);
+	ret = open_new_db(tmp, &dst, err);
+	if (ret == -EEXIST)
+		return pvm_err_prefix(err, "another backup may be writing it");
+	if (ret < 0)
+		goto out;
+	/*
+	 * One read transaction across every step: the snapshot stays the one
+	 * the backup began with. Left to itself, each step would read afresh,
+	 * and any commit of another connection in between would restart the
+	 * copy from page 1, for ever under a steady writer.
+	 */
+	ret = lite_exec(conn, "BEGIN; SELECT count(*) FROM sqlite_schema", err);
+	if (ret == 0)
+		ret = copy_db(dst, conn, BACKUP_STEP_PAGES, err);
+	/* Ends the read transaction (if BEGIN got that far): it read only. */
+	lite_exec(conn, "ROLLBACK", NULL);
+	/* The copy is one self-contained file, as a backup should be. */
+	if (ret == 0)
+		ret = query_one(dst, "PRAGMA journal_mode=DELETE", mode, sizeof(mode), NULL, err);
+	if (ret == 0)
+		ret = lite_integrity_check(dst, err);
+out:
+	if (sqlite3_close(dst) != SQLITE_OK && ret == 0)
+		ret = pvm_err_set(err, -EIO, "closing %s: %s", tmp, sqlite3_errmsg(dst));
+	if (ret == 0)
+		ret = fsync_path(tmp, err);
+	if (ret == 0 && rename(tmp, to) < 0)
+		ret = pvm_err_set(err, -errno, "rename %s: %s", tmp, strerror(errno));
+	if (ret < 0)
+		unlink(tmp);
+	return ret;
+}
+
+static int lite_restore(const char *from, const char *path, bool replace, struct pvm_err *err)
+{
+	sqlite3 *src = NULL, *dst = NULL;
+	int version = 0, rc, ret;
+
+	rc = sqlite3_open_v2(from, &src, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		ret = pvm_err_set(err, rc == SQLITE_CANTOPEN ? -ENOENT : -EIO, "sqlite open: %s",
+				  src ? sqlite3_errmsg(src) : sqlite3_errstr(rc));
+		goto out;
+	}
+	ret = lite_integrity_check(src, err);
+	if (ret == 0)
+		ret = lite_schema_version(src, &version, err);
+	if (ret < 0)
+		goto out;
+	if (version <= 0) {
+		ret = pvm_err_set(err, -EINVAL, "%s is not a pvm store", from);
+		goto out;
+	}
+	if (version > STORE_SCHEMA_VERSION) {
+		ret = store_schema_too_new(version, err);
+		goto out;
+	}
+	if (access(path, F_OK) == 0) {
+		if (!replace) {
+			ret = pvm_err_set(err, -EEXIST, "a store is at %s", path);
+			goto out;
+		}
+		rc = sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+		if (rc != SQLITE_OK) {
+			ret = pvm_err_set(err, -EIO, "sqlite open %s: %s", path,
+					  dst ? sqlite3_errmsg(dst) : sqlite3_errstr(rc));
+			goto out;
+		}
+	} else {
+		ret = open_new_db(path, &dst, err);
+		if (ret < 0)
+			goto out;
+	}
+	/* Through the destination's own pager and locks: a connection still
+	 * open on it sees the restored store, never half of it. */
+	sqlite3_busy_timeout(dst, 5000);
+	ret = copy_db(dst, src, -1, err);
+out:
+	sqlite3_close_v2(dst);
+	sqlite3_close_v2(src);
+	return ret;
 }
 
 static int lite_begin_write(void *conn, struct pvm_err *err)
@@ -398,6 +543,8 @@ const struct store_backend_ops store_sqlite_ops = {
     .migrate = lite_migrate,
     .schema_version = lite_schema_version,
     .integrity_check = lite_integrity_check,
+    .backup = lite_backup,
+    .restore = lite_restore,
     .begin_write = lite_begin_write,
     .exec = lite_exec,
     .prepare = lite_prepare,

@@ -32,6 +32,12 @@ struct store_backend_ops {
 	int (*migrate)(void *conn, struct pvm_err *err);
 	int (*schema_version)(void *conn, int *version, struct pvm_err *err);
 	int (*integrity_check)(void *conn, struct pvm_err *err);
+	/* store_backup from this connection into the file `to`; NULL: not
+	 * supported. */
+	int (*backup)(void *conn, const char *to, struct pvm_err *err);
+	/* store_restore's copy of `from` to the backend's path (before the
+	 * store opens it); NULL: not supported. */
+	int (*restore)(const char *from, const char *path, bool replace, struct pvm_err *err);
 	/* Starts a write transaction that holds the write lock from the start. */
 	int (*begin_write)(void *conn, struct pvm_err *err);
 	int (*exec)(void *conn, const char *sql, struct pvm_err *err);

@@ -455,3 +455,45 @@ int store_check_integrity(struct store *s, struct pvm_err *err)
 	ret = s->ops->integrity_check(x.c->impl, err);
 	return store_ctx_end(&x, ret);
 }
+
+int store_backup(struct store *s, const char *to, struct pvm_err *err)
+{
+	struct store_ctx x;
+	int ret;
+
+	if (!s->ops->backup)
+		return pvm_err_set(err, -EOPNOTSUPP,
+				   "backup of a %s store is not supported yet (use pg_dump)",
+				   s->ops->name);
+	ret = store_ctx_read(s, &x, err);
+	if (ret < 0)
+		return ret;
+	ret = s->ops->backup(x.c->impl, to, err);
+	if (ret < 0)
+		pvm_err_prefix(err, "backup of %s to %s", s->display, to);
+	return store_ctx_end(&x, ret);
+}
+
+int store_restore(const char *from, const char *location, bool replace, struct pvm_err *err)
+{
+	const struct store_backend_ops *ops = NULL;
+	const char *path = NULL;
+	struct store *s = NULL;
+	int ret;
+
+	ret = parse_location(location, &ops, &path, err);
+	if (ret < 0)
+		return ret;
+	if (!ops->restore)
+		return pvm_err_set(err, -EOPNOTSUPP,
+				   "restore into a %s store is not supported yet (use pg_restore)",
+				   ops->name);
+	ret = ops->restore(from, path, replace, err);
+	if (ret < 0)
+		return pvm_err_prefix(err, "restore of %s", from);
+	ret = store_open(location, NULL, &s, err);
+	if (ret == 0)
+		ret = store_check_integrity(s, err);
+	store_close(s);
+	return ret;
+}

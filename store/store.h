@@ -87,6 +87,7 @@ struct store_options {
 	bool durable;	       /* SQLite: synchronous=FULL (survives power loss); default
 				* NORMAL (survives any process crash) */
 	int rollup_window_min; /* per-minute hook stat rollups kept; 0: 1440 */
+	bool no_create;	       /* SQLite: a missing database is -ENOENT, not created */
 };
 
 /*
@@ -105,6 +106,29 @@ int store_schema_version(struct store *s, int *version, struct pvm_err *err);
  * PostgreSQL: the core tables are there); -EIO with its first complaint
  * when not ok. */
 int store_check_integrity(struct store *s, struct pvm_err *err);
+
+/* ---- backup and restore ------------------------------------------------- */
+
+/*
+ * Copies the store, while it serves, into the new file `to` (-EEXIST when
+ * it exists). SQLite: the online backup API in steps, all from one read
+ * snapshot, so writers in this and other processes go on (WAL readers never
+ * block them) and the copy is the store as it was when the backup began.
+ * The copy is written beside `to` (`to`.partial), checked for integrity and
+ * renamed into place only when complete; it is one file (no -wal), owner
+ * only (it holds token hashes). PostgreSQL: -EOPNOTSUPP (pg_dump the
+ * database).
+ */
+int store_backup(struct store *s, const char *to, struct pvm_err *err);
+/*
+ * Puts the backup `from` in place as the store at `location`, then opens it
+ * once (migrating a backup of an older schema) and checks its integrity.
+ * The backup must pass the integrity check and hold a schema this build
+ * knows. A store already at `location` is replaced only with `replace`
+ * (else -EEXIST); whoever serves it should be stopped first. PostgreSQL:
+ * -EOPNOTSUPP (pg_restore).
+ */
+int store_restore(const char *from, const char *location, bool replace, struct pvm_err *err);
 
 /* ---- transactions ------------------------------------------------------- */
 

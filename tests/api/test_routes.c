@@ -907,11 +907,61 @@ START_TEST(reports_relay_exits_and_agent)
 	snprintf(line, sizeof(line), "pvm_guest_vcpu_exits_total{guest=\"%s\",reason=\"io\"} 12\n",
 		 gid);
 	ck_assert_msg(strstr(r.body, line), "no %s in\n%s", line, r.body);
+	/* the report's total is the guest's own count, not one more reason */
+	snprintf(line, sizeof(line), "pvm_guest_vcpu_guest_exits_total{guest=\"%s\"} 13\n", gid);
+	ck_assert_msg(strstr(r.body, line), "no %s in\n%s", line, r.body);
+	ck_assert_ptr_null(strstr(r.body, "reason=\"total\""));
 	snprintf(line, sizeof(line),
 		 "pvm_guest_agent_hook_calls_total{guest=\"%s\",hook=\"console\"} 9\n", gid);
 	ck_assert_msg(strstr(r.body, line), "no %s", line);
 	snprintf(line, sizeof(line), "pvm_guest_agent_stale{guest=\"%s\"} 1\n", gid);
 	ck_assert_msg(strstr(r.body, line), "no %s", line);
+	th_resp_free(&r);
+}
+END_TEST
+
+/* A counter's value in a scrape (the line that starts with head), or -1. */
+static double scraped(const char *body, const char *head)
+{
+	const char *p = strstr(body, head);
+
+	return p ? strtod(p + strlen(head), NULL) : -1;
+}
+
+/* vCPUs overcommitted: allocation and the ratio say so, free CPUs stop at 0;
+ * every placement attempt is counted by its result. */
+START_TEST(metrics_report_overcommit)
+{
+	struct th_resp r;
+	char a[ID], atok[128], line[256];
+
+	th_host(&t, "a", 2, 2048, "[\"console\"]", a, sizeof(a), atok, sizeof(atok));
+	for (int i = 0; i < 2; i++) {
+		snprintf(line, sizeof(line),
+			 "{\"name\":\"oc%d\",\"image\":\"x\",\"vcpus\":2,\"memory_mib\":64}", i);
+		th_req(&t, "POST", "/v1/guests", t.admin, line, NULL, &r);
+		ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+		ck_assert_str_eq(th_str(&r, "host_id"), a);
+		th_resp_free(&r);
+	}
+	th_req(&t, "POST", "/v1/guests", t.admin,
+	       "{\"name\":\"huge\",\"image\":\"x\",\"vcpus\":1,\"memory_mib\":65536}", NULL, &r);
+	ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+	th_resp_free(&r);
+
+	th_req(&t, "GET", "/metrics", t.admin, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	snprintf(line, sizeof(line), "pvm_host_allocated_vcpus{host=\"%s\",name=\"a\"} 4\n", a);
+	ck_assert_msg(strstr(r.body, line), "no %s in\n%s", line, r.body);
+	snprintf(line, sizeof(line), "pvm_host_free_cpus{host=\"%s\",name=\"a\"} 0\n", a);
+	ck_assert_msg(strstr(r.body, line), "no %s in\n%s", line, r.body);
+	snprintf(line, sizeof(line), "pvm_host_cpu_overcommit_ratio{host=\"%s\",name=\"a\"} 2\n",
+		 a);
+	ck_assert_msg(strstr(r.body, line), "no %s in\n%s", line, r.body);
+	ck_assert_ptr_nonnull(strstr(r.body, "# TYPE pvm_placements_total counter"));
+	ck_assert(scraped(r.body, "pvm_placements_total{result=\"bound\"} ") >= 2);
+	ck_assert(scraped(r.body, "pvm_placements_total{result=\"unschedulable\"} ") >= 1);
+	ck_assert(scraped(r.body, "pvm_placements_total{result=\"error\"} ") == 0);
 	th_resp_free(&r);
 }
 END_TEST
@@ -1197,6 +1247,7 @@ int main(void)
 	tcase_add_test(tc, stranded_guest_is_unknown);
 	tcase_add_test(tc, rebalance_proposes_and_applies);
 	tcase_add_test(tc, metrics_escape_labels);
+	tcase_add_test(tc, metrics_report_overcommit);
 	tcase_add_test(tc, platforms_round_trip);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

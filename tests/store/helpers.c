@@ -166,3 +166,14 @@ void make_guest(struct store *s, const char *name, int64_t vcpus, int64_t mem, i
 	out->spec = NULL; /* not owned */
 	ck_assert_msg(ret == 0, "guest create %s: %d %s", name, ret, err.msg);
 }
+
+int tdir_run(Suite *su)
+{
+	SRunner *sr = srunner_create(su);
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

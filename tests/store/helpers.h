@@ -7,6 +7,7 @@
 #ifndef PVM_TESTS_STORE_HELPERS_H
 #define PVM_TESTS_STORE_HELPERS_H
 
+#include <check.h>
 #include <limits.h>
 #include <stdbool.h>
 
@@ -21,6 +22,8 @@ struct tdir {
 /* Picks the backend from the environment; call first in main, and return
  * 77 (after its SKIP line) when it does. */
 int tdir_backend(void);
+/* Runs the suite (and frees it): the exit status, 1 when a test failed. */
+int tdir_run(Suite *su);
 /* True when this run is on PostgreSQL. */
 bool tdir_on_postgres(void);
 /* mkdtemp under $TMPDIR (or /tmp) and a new store location; aborts the test
