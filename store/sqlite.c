@@ -15,8 +15,12 @@
  *   one thread at a time, so SQLite's per-connection mutex is not needed.
  *
  * Other processes' commits are seen through inotify on the database's
- * folder: every commit writes the -wal file (or the database itself, in a
- * checkpoint), and the watcher then reads the newest event number.
+ * folder. A commit's -wal writes come before the commit is visible (the
+ * wal-index in -shm, which inotify cannot see, is updated last), so a
+ * watcher woken by them may read the old snapshot and miss the commit for
+ * good. Every connection's WAL hook, which SQLite calls once the commit is
+ * visible, therefore writes a byte to DB-events: the wake-up the watcher
+ * trusts.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -124,6 +128,31 @@ static int private_files(const char *path, bool created, struct pvm_err *err)
 	return 0;
 }
 
+/* SQLite's own threshold for the automatic checkpoint this hook replaces. */
+#define LITE_AUTOCHECKPOINT_PAGES 1000
+
+/* Runs after each commit, once other processes can see it: wakes their
+ * watchers (DB-events), and checkpoints as the default hook would. */
+static int lite_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	const struct store *s = arg;
+	char path[PATH_MAX];
+	int fd;
+
+	if (pages >= LITE_AUTOCHECKPOINT_PAGES)
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	if (snprintf(path, sizeof(path), "%s-events", s->path) >= (int)sizeof(path))
+		return SQLITE_OK;
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0) {
+		/* Best effort: a watcher that misses it still wakes on -wal writes. */
+		if (pwrite(fd, "", 1, 0) < 0)
+			pvm_log_debug("store: %s: %s", path, strerror(errno));
+		close(fd);
+	}
+	return SQLITE_OK;
+}
+
 static int lite_conn_open(struct store *s, void **conn, struct pvm_err *err)
 {
 	const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
@@ -151,6 +180,7 @@ static int lite_conn_open(struct store *s, void **conn, struct pvm_err *err)
 		ret = pvm_err_set(err, -EIO, "cannot use WAL mode (journal mode is %s)", mode);
 		goto fail;
 	}
+	sqlite3_wal_hook(db, lite_wal_hook, s);
 	ret = lite_exec(db,
 			s->opts.durable ? "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON"
 					: "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON",
@@ -482,14 +512,15 @@ static int lite_watch_open(struct store *s, void **w, struct pvm_err *err)
 	return 0;
 }
 
-/* True when the event is about the database or its -wal file. */
+/* True when the event is about the database, its -wal or its -events file. */
 static bool lite_watch_match(const struct lite_watch *lw, const struct inotify_event *ev)
 {
 	size_t n = strlen(lw->base);
 
 	if (!ev->len || strncmp(ev->name, lw->base, n) != 0)
 		return false;
-	return ev->name[n] == '\0' || !strcmp(ev->name + n, "-wal");
+	return ev->name[n] == '\0' || !strcmp(ev->name + n, "-wal") ||
+	       !strcmp(ev->name + n, "-events");
 }
 
 static int lite_watch_wait(void *w, int stop_fd, int64_t *seq)

@@ -358,6 +358,10 @@ START_TEST(test_private_files)
 	ck_assert_uint_eq(st.st_mode & 0777, 0600);
 	ck_assert_int_eq(stat(wal, &st), 0);
 	ck_assert_uint_eq(st.st_mode & 0777, 0600);
+	/* the post-commit wake-up file other processes' watchers see */
+	snprintf(wal, sizeof(wal), "%s-events", td.db);
+	ck_assert_int_eq(stat(wal, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0600);
 	store_close(s);
 	ck_assert_int_eq(chmod(td.db, 0644), 0);
 	s = tdir_open(&td);
