@@ -218,6 +218,13 @@ int api_h_host_get(struct api_req *rq, struct api_resp *rs)
 	return 0;
 }
 
+/* ns one vCPU exit costs on the host, by platform, as it measured at start. */
+_Static_assert(PVM_PLATFORM_COUNT == 2, "one exit_cost_ns member per platform");
+static const struct pvm_json_field cost_fields[] = {
+    {.name = "kvm", .type = PVM_JSON_INT, .min = 1, .max = 1000000000},
+    {.name = "process", .type = PVM_JSON_INT, .min = 1, .max = 1000000000},
+};
+
 const struct pvm_json_field api_heartbeat_fields[] = {
     {.name = "hooks", .type = PVM_JSON_ARRAY, .max_len = 64, .item = &hook_item},
     {.name = "abi_versions", .type = PVM_JSON_ARRAY, .max_len = 16},
@@ -231,6 +238,12 @@ const struct pvm_json_field api_heartbeat_fields[] = {
      .type = PVM_JSON_OBJECT,
      .fields = free_fields,
      .nfields = PVM_ARRAY_SIZE(free_fields)},
+    {.name = "exit_cost_ns",
+     .type = PVM_JSON_OBJECT,
+     .fields = cost_fields,
+     .nfields = PVM_ARRAY_SIZE(cost_fields),
+     .doc = "what one vCPU exit costs on this host, by platform, as it measured at start (the "
+	    "bare microguest's port writes); the scheduler's exit pressure uses it"},
     {.name = "labels", .type = PVM_JSON_OBJECT},
     {.name = "platforms",
      .type = PVM_JSON_ARRAY,

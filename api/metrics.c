@@ -153,28 +153,37 @@ static const struct {
     [H_HB] = {"pvm_host_last_heartbeat_timestamp_seconds", "Time of the last heartbeat."},
 };
 
-/* One pvm_host_platforms row per platform the host's capabilities offer. */
-static void host_platforms(struct pvm_buf *b, const struct store_host *h)
+/* One pvm_host_platforms row per platform the host's capabilities offer, and
+ * one pvm_host_exit_cost_seconds row per platform it measured an exit on. */
+static void host_platforms(struct pvm_buf *b, struct pvm_buf *cost, const struct store_host *h)
 {
-	json_object *caps = api_json_text(h->capabilities), *v = NULL;
+	json_object *caps = api_json_text(h->capabilities), *v = NULL, *c = NULL;
 	uint32_t bits = 0;
 
 	if (json_object_object_get_ex(caps, "platforms", &v) &&
 	    json_object_is_type(v, json_type_array))
 		api_check_platforms(v, "/platforms", &bits, NULL);
+	json_object_object_get_ex(caps, "exit_cost_ns", &c);
 	for (unsigned p = 0; p < PVM_PLATFORM_COUNT; p++) {
-		if (!(bits & PVM_PLATFORM_BIT(p)))
-			continue;
-		pvm_buf_printf(b, "pvm_host_platforms{host=\"%s\",name=\"", h->id);
-		label(b, h->name);
-		pvm_buf_printf(b, "\",platform=\"%s\"} 1\n", pvm_platform_name(p));
+		if (bits & PVM_PLATFORM_BIT(p)) {
+			pvm_buf_printf(b, "pvm_host_platforms{host=\"%s\",name=\"", h->id);
+			label(b, h->name);
+			pvm_buf_printf(b, "\",platform=\"%s\"} 1\n", pvm_platform_name(p));
+		}
+		if (c && json_object_object_get_ex(c, pvm_platform_name(p), &v)) {
+			pvm_buf_printf(cost, "pvm_host_exit_cost_seconds{host=\"%s\",name=\"",
+				       h->id);
+			label(cost, h->name);
+			pvm_buf_printf(cost, "\",platform=\"%s\"} %.9g\n", pvm_platform_name(p),
+				       (double)json_object_get_int64(v) / 1e9);
+		}
 	}
 	json_object_put(caps);
 }
 
 static int host_metrics(struct store *st, struct pvm_buf *out, struct pvm_err *err)
 {
-	struct pvm_buf fam[H_N], plat;
+	struct pvm_buf fam[H_N], plat, cost;
 	char next[STORE_ID_MAX] = "";
 	int ret = 0;
 
@@ -185,6 +194,9 @@ static int host_metrics(struct store *st, struct pvm_buf *out, struct pvm_err *e
 	pvm_buf_init(&plat);
 	family(&plat, "pvm_host_platforms", "gauge",
 	       "1 for each hv platform (kvm, process) the host offers.");
+	pvm_buf_init(&cost);
+	family(&cost, "pvm_host_exit_cost_seconds", "gauge",
+	       "What one vCPU exit costs on the host, by platform, as it measured at start.");
 	do {
 		struct store_list_opts o = {.after = next[0] ? next : NULL,
 					    .limit = STORE_LIST_MAX};
@@ -218,7 +230,7 @@ static int host_metrics(struct store *st, struct pvm_buf *out, struct pvm_err *e
 				label(&fam[f], h->name);
 				pvm_buf_printf(&fam[f], "\"} %.15g\n", v[f]);
 			}
-			host_platforms(&plat, h);
+			host_platforms(&plat, &cost, h);
 		}
 		snprintf(next, sizeof(next), "%s", l.next);
 		store_host_list_free(&l);
@@ -226,10 +238,12 @@ static int host_metrics(struct store *st, struct pvm_buf *out, struct pvm_err *e
 	for (int f = 0; f < H_N; f++)
 		pvm_buf_append(out, fam[f].data, fam[f].len);
 	pvm_buf_append(out, plat.data, plat.len);
+	pvm_buf_append(out, cost.data, cost.len);
 out:
 	for (int f = 0; f < H_N; f++)
 		pvm_buf_free(&fam[f]);
 	pvm_buf_free(&plat);
+	pvm_buf_free(&cost);
 	return ret;
 }
 

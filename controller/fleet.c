@@ -91,6 +91,23 @@ static uint32_t platform_bits(json_object *arr)
 	return bits;
 }
 
+/*
+ * The cost of an exit on the platform the host runs guests on when a spec
+ * names none (its VMMs' auto choice: kvm where offered, else process), as
+ * its heartbeat measured it; 0 when it reported none.
+ */
+static double exit_cost_of(json_object *caps, uint32_t platforms)
+{
+	unsigned p = platforms & PVM_PLATFORM_BIT(PVM_PLATFORM_KVM) ? PVM_PLATFORM_KVM
+								    : PVM_PLATFORM_PROCESS;
+	json_object *costs, *v;
+
+	if (!json_object_object_get_ex(caps, "exit_cost_ns", &costs) ||
+	    !json_object_object_get_ex(costs, pvm_platform_name(p), &v))
+		return 0;
+	return (double)json_object_get_int64(v);
+}
+
 void controller_sched_host(const struct store_host *h, struct sched_host *out)
 {
 	json_object *caps = json_text(h->capabilities), *v;
@@ -126,6 +143,7 @@ void controller_sched_host(const struct store_host *h, struct sched_host *out)
 	/* The API let only known names in. */
 	if (json_object_object_get_ex(caps, "platforms", &v))
 		out->platforms = platform_bits(v);
+	out->exit_cost_ns = exit_cost_of(caps, out->platforms);
 	if (json_object_object_get_ex(caps, "drivers", &v) &&
 	    json_object_is_type(v, json_type_array)) {
 		for (size_t i = 0; i < json_object_array_length(v); i++) {

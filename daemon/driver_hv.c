@@ -837,6 +837,14 @@ static int hv_list(void *priv, struct pvmd_guest_info **out, size_t *n, struct p
 	return 0;
 }
 
+static int hv_exit_cost(void *priv, const char *image, const char *platform, unsigned exits,
+			double *ns, struct pvm_err *err)
+{
+	struct hv_priv *p = priv;
+
+	return pvmd_vmm_exit_cost(p->vmm, image, platform, exits, ns, err);
+}
+
 const struct pvmd_driver_ops pvmd_driver_hv = {
     .name = "hv",
     .open = hv_open,
@@ -849,4 +857,5 @@ const struct pvmd_driver_ops pvmd_driver_hv = {
     .stats = hv_stats,
     .agent = hv_agent,
     .list = hv_list,
+    .exit_cost = hv_exit_cost,
 };

@@ -50,6 +50,10 @@ struct pvmd_host {
 	pthread_t hb_thread;
 	bool hb_running;
 	int64_t used_cpus, used_mem_mib; /* atomic: reconcile writes, heartbeats read */
+	/* ns one exit costs here, by platform; 0: not measured (atomic) */
+	int64_t exit_cost_ns[PVM_PLATFORM_COUNT];
+	pthread_t cost_thread;
+	bool cost_running;
 };
 
 /* Makes the drivers' guests match h->assigned. */
@@ -62,5 +66,13 @@ bool pvmd_host_hello_pending(const struct pvmd_host *h, uint64_t now);
 /* Publishes the CPUs and memory the running guests hold, for heartbeats. */
 void pvmd_host_update_used(struct pvmd_host *h);
 void pvmd_host_forget_all(struct pvmd_host *h);
+/* Where an image name that is not a path is found (the image directory). */
+void pvmd_host_image_path(struct pvmd_host *h, const char *image, char *out, size_t len);
+
+/* host_cost.c: measures the cost of an exit on each offered platform once, on
+ * its own thread; the heartbeat's "exit_cost_ns" object (NULL: none yet). */
+void pvmd_host_cost_start(struct pvmd_host *h);
+void pvmd_host_cost_join(struct pvmd_host *h);
+json_object *pvmd_host_cost_json(struct pvmd_host *h);
 
 #endif /* PVMD_HOST_INT_H */

@@ -4,6 +4,7 @@ add_library(pvm_host STATIC
   ${CMAKE_CURRENT_LIST_DIR}/host_role.c
   ${CMAKE_CURRENT_LIST_DIR}/host_reconcile.c
   ${CMAKE_CURRENT_LIST_DIR}/host_report.c
+  ${CMAKE_CURRENT_LIST_DIR}/host_cost.c
   ${CMAKE_CURRENT_LIST_DIR}/host_client.c
   ${CMAKE_CURRENT_LIST_DIR}/kvm_caps.c
   ${CMAKE_CURRENT_LIST_DIR}/role_host.c

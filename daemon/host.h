@@ -35,6 +35,9 @@ struct pvmd_host_config {
 	unsigned restart_backoff_max_ms; /* 0: 60000 */
 	unsigned stop_timeout_ms;	 /* graceful stop before force; 0: 5000 */
 	bool stop_guests_on_exit;	 /* else guests keep running when pvmd stops */
+	/* Port writes timed to measure the cost of an exit at start (0: not
+	 * measured; the scheduler assumes its policy's exits_per_core). */
+	unsigned exit_cost_exits;
 	/*
 	 * Called with "READY=1" once registered and reconciled, "WATCHDOG=1" on
 	 * every loop turn, "STOPPING=1" when stopping: sd_notify's strings, so

@@ -84,7 +84,7 @@ static const char *str_of(json_object *o, const char *name, const char *def)
 }
 
 /* An image name that is not a path is looked up in the image directory. */
-static void resolve_image(struct pvmd_host *h, const char *image, char *out, size_t len)
+void pvmd_host_image_path(struct pvmd_host *h, const char *image, char *out, size_t len)
 {
 	static const char *const forms[] = {"%s/%s", "%s/guest-%s"};
 	char def[4096];
@@ -121,7 +121,7 @@ static int define_guest(struct pvmd_host *h, struct pvmd_hg *g, json_object *a, 
 	img = str_of(spec, "image", NULL);
 	if (!img)
 		return pvm_err_field(err, -EINVAL, "/spec/image", "guest %s has no image", g->id);
-	resolve_image(h, img, image, sizeof(image));
+	pvmd_host_image_path(h, img, image, sizeof(image));
 	if (json_object_object_get_ex(spec, "pv", &pv) && pv)
 		pvm_json_get_bool(pv, "needs_emulation", &emulated);
 	def.id = g->id;

@@ -148,6 +148,9 @@ static json_object *heartbeat_body(struct pvmd_host *h)
 	json_object_object_add(b, "free", fr);
 	if (labels)
 		json_object_object_add(b, "labels", labels);
+	v = pvmd_host_cost_json(h);
+	if (v)
+		json_object_object_add(b, "exit_cost_ns", v);
 	return b;
 }
 
@@ -361,6 +364,7 @@ int pvmd_host_run(const struct pvmd_host_config *cfg, volatile sig_atomic_t *sto
 			goto out;
 		}
 		h.hb_running = true;
+		pvmd_host_cost_start(&h);
 	}
 	while (!*stop) {
 		struct pvm_err e = {0};
@@ -385,6 +389,7 @@ int pvmd_host_run(const struct pvmd_host_config *cfg, volatile sig_atomic_t *sto
 		stop_all(&h);
 	ret = 0;
 out:
+	pvmd_host_cost_join(&h);
 	if (h.hb_running)
 		pthread_join(h.hb_thread, NULL);
 	pvmd_client_close(h.hb_cl);

@@ -40,6 +40,10 @@ const struct pvm_config_key pvmd_host_keys[] = {
     {"console_limit", "16777216",
      "host role: bytes a guest may write to its console log a run (0: no limit)", false},
     {"stop_guests_on_exit", "false", "host role: stop every guest when pvmd stops", true},
+    {"exit_cost_exits", "2000",
+     "host role: port writes timed at start to measure what one exit costs here, which the "
+     "scheduler uses (0: do not measure; it assumes its default)",
+     false},
 };
 const size_t pvmd_nhost_keys = PVM_ARRAY_SIZE(pvmd_host_keys);
 
@@ -93,7 +97,7 @@ int pvmd_host_config_from(const struct pvm_config *cfg, struct pvmd_host_config 
 			  struct pvm_err *err)
 {
 	enum hv_platform_id platform;
-	int64_t interval = 2000;
+	int64_t interval = 2000, exits = 0;
 	int ret;
 
 	memset(hc, 0, sizeof(*hc));
@@ -118,6 +122,9 @@ int pvmd_host_config_from(const struct pvm_config *cfg, struct pvmd_host_config 
 	hc->labels = pvm_config_get(cfg, "labels");
 	hc->console_limit = pvm_config_get(cfg, "console_limit");
 	hc->report_interval_ms = (unsigned)interval;
+	if ((ret = pvm_config_get_int(cfg, "exit_cost_exits", 0, 1000000, &exits, err)) < 0)
+		return ret;
+	hc->exit_cost_exits = (unsigned)exits;
 	hc->notify = notify;
 	return 0;
 }

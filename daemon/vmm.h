@@ -58,6 +58,14 @@ int pvmd_cgroup_prepare(const char *name, uint64_t memory_mib, unsigned vcpus, c
 /* Removes the cgroup of a guest that has no processes left. */
 void pvmd_cgroup_remove(const char *name);
 
+/*
+ * vmm_cost.c: the host's cost of one vCPU exit on platform in ns, timed
+ * with image (the bare microguest) making exits port writes nobody serves,
+ * against the same run making none; the median of three pairs.
+ */
+int pvmd_vmm_exit_cost(const char *vmm, const char *image, const char *platform, unsigned exits,
+		       double *ns, struct pvm_err *err);
+
 /* ---- vmm_ctl.c: the control socket (protocol in hv/hv.h) ----------------- */
 
 /*

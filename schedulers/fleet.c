@@ -109,6 +109,7 @@ static void host_describe(struct sched_host_hot *hot, const struct sched_host *h
 	hot->cordoned = h->cordoned;
 	hot->draining = h->draining;
 	hot->emulated_devices = h->emulated_devices;
+	hot->exit_cost_ns = h->exit_cost_ns;
 }
 
 static int64_t rec_exits(const struct sched_guest_rec *r, const struct sched_host_hot *h)
@@ -248,7 +249,7 @@ int sched_fleet_host_usage(const struct sched_fleet *f, const char *host_id,
 	out->disk_gib = h->used_disk_gib;
 	out->guests = h->nguests;
 	out->exits_per_s = (double)h->exits_milli / SCHED_MILLI;
-	out->exit_load = out->exits_per_s / ((double)h->cpus * f->policy.exits_per_core);
+	out->exit_load = out->exits_per_s / sched_exit_capacity(h, &f->policy);
 	return 0;
 }
 

@@ -62,7 +62,18 @@ struct sched_host_hot {
 	bool cordoned;
 	bool draining;
 	bool emulated_devices;
+	double exit_cost_ns; /* measured; 0: the policy's exits_per_core */
 };
+
+/* The exits a second the host's cores absorb: from its own measured cost of
+ * an exit where it measured one, else from the policy's exits_per_core. */
+static inline double sched_exit_capacity(const struct sched_host_hot *h,
+					 const struct sched_policy *p)
+{
+	double per_core = h->exit_cost_ns > 0 ? 1e9 / h->exit_cost_ns : p->exits_per_core;
+
+	return (double)h->cpus * per_core;
+}
 
 struct sched_host_cold {
 	struct sched_host h;

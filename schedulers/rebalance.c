@@ -44,8 +44,8 @@ static double cpu_use_of(const struct cluster *cl, const struct sched_host_hot *
 
 static double overload_of(const struct cluster *cl, const struct sched_host_hot *h, int64_t dexits)
 {
-	double load = (double)(h->exits_milli + dexits) /
-		      (SCHED_MILLI * (double)h->cpus * cl->p->exits_per_core);
+	double load =
+	    (double)(h->exits_milli + dexits) / (SCHED_MILLI * sched_exit_capacity(h, cl->p));
 
 	return load > 1 ? load - 1 : 0;
 }

@@ -108,6 +108,9 @@ struct sched_host {
 	uint32_t kinds;	       /* SCHED_KIND_BIT()s it can run; 0: all kinds */
 	uint32_t platforms;    /* PVM_PLATFORM_BIT()s (common.h) it offers; 0: none reported */
 	uint32_t max_guests;   /* 0: no limit */
+	/* ns one exit costs here, as the host measured (its default platform);
+	 * 0: not measured, the policy's exits_per_core stands in. */
+	double exit_cost_ns;
 };
 
 /* Defaults: ready, not cordoned, no hooks, no labels, all kinds, no limit. */

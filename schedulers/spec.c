@@ -87,6 +87,8 @@ int sched_host_validate(const struct sched_host *h, struct pvm_err *err)
 		return pvm_err_field(err, -EINVAL, "/disk_gib", "must be in [0, 2^40]");
 	if (!sched_host_state_name(h->state))
 		return pvm_err_field(err, -EINVAL, "/state", "unknown state %d", (int)h->state);
+	if (!(h->exit_cost_ns >= 0 && h->exit_cost_ns <= 1e9))
+		return pvm_err_field(err, -EINVAL, "/exit_cost_ns", "must be in [0, 1e9]");
 	if (h->nlabels > SCHED_LABELS_MAX)
 		return pvm_err_field(err, -E2BIG, "/labels", "more than %d labels",
 				     SCHED_LABELS_MAX);

@@ -180,7 +180,8 @@ static void on_term(int sig)
 	stop_flag = 1;
 }
 
-static const char *libvirt_uri; /* the next host started also runs libvirt guests */
+static const char *libvirt_uri;	 /* the next host started also runs libvirt guests */
+static unsigned exit_cost_exits; /* the next host started measures its exits with these */
 
 static pid_t start_host_as(const char *name, const char *state_dir, const char *token)
 {
@@ -198,6 +199,7 @@ static pid_t start_host_as(const char *name, const char *state_dir, const char *
 		    .report_interval_ms = 500,
 		    .restart_backoff_ms = 200,
 		    .libvirt_uri = libvirt_uri,
+		    .exit_cost_exits = exit_cost_exits,
 		};
 		struct sigaction sa = {.sa_handler = on_term};
 		char log[PATH_MAX + 32];
@@ -356,7 +358,9 @@ START_TEST(test_host_end_to_end)
 	o = call("POST", "/v1/tokens", "{\"name\":\"host-a\",\"role\":\"host\"}", 201);
 	snprintf(host_token, sizeof(host_token), "%s", field(o, "secret"));
 	json_object_put(o);
+	exit_cost_exits = 2000;
 	host = start_host();
+	exit_cost_exits = 0;
 
 	/* registered and heartbeating: ready, with its capabilities */
 	for (int i = 0; i < 400; i++) {
@@ -410,6 +414,40 @@ START_TEST(test_host_end_to_end)
 		snprintf(want, sizeof(want), "guest=\"%s\",hook=\"console\"", id);
 		line = strstr(m, want);
 		ck_assert_msg(line, "no console hook statistics of %s in /metrics", id);
+		free(m);
+	}
+
+	/* the host measured what an exit costs on each platform it offers, with
+	 * real VMM runs of the bare guest, and reports it (and /metrics shows it) */
+	for (int i = 0; i < 400; i++) {
+		json_object *caps, *plats, *costs = NULL, *v;
+		size_t have = 0, n = 0;
+
+		o = call("GET", "/v1/hosts", NULL, 200);
+		json_object_object_get_ex(o, "items", &hosts);
+		g = json_object_array_get_idx(hosts, 0);
+		if (json_object_object_get_ex(g, "capabilities", &caps) &&
+		    json_object_object_get_ex(caps, "platforms", &plats) &&
+		    json_object_object_get_ex(caps, "exit_cost_ns", &costs)) {
+			n = json_object_array_length(plats);
+			for (size_t k = 0; k < n; k++)
+				have +=
+				    json_object_object_get_ex(
+					costs,
+					json_object_get_string(json_object_array_get_idx(plats, k)),
+					&v) &&
+				    json_object_get_int64(v) > 0;
+		}
+		json_object_put(o);
+		if (n && have == n)
+			break;
+		ck_assert_msg(i < 399, "no exit cost for every platform:\n%s", host_log());
+		pvm_sleep_ns(50 * 1000 * 1000);
+	}
+	{
+		char *m = metrics();
+
+		ck_assert_msg(strstr(m, "pvm_host_exit_cost_seconds{host="), "no exit cost metric");
 		free(m);
 	}
 

@@ -82,6 +82,22 @@ static void exits_half(struct sched_host *h, struct sched_guest *g, struct sched
 	g->stats.exits_per_s = 40000; /* 4 CPUs x 20,000: load 0.5 */
 }
 
+/* The host measured its exits cheaper than the policy assumes: 40,000 a core. */
+static void exits_half_fast_host(struct sched_host *h, struct sched_guest *g,
+				 struct sched_guest *pre)
+{
+	exits_half(h, g, pre);
+	h->exit_cost_ns = 25000; /* load 40,000 / (4 x 40,000) = 0.25 */
+}
+
+/* ... and dearer: 10,000 a core. */
+static void exits_half_slow_host(struct sched_host *h, struct sched_guest *g,
+				 struct sched_guest *pre)
+{
+	exits_half(h, g, pre);
+	h->exit_cost_ns = 100000; /* load 1 */
+}
+
 static void exits_headroom(struct sched_host *h, struct sched_guest *g, struct sched_guest *pre)
 {
 	(void)h;
@@ -144,6 +160,10 @@ static const struct score_case cases[] = {
     /* 1 / (1 + ((L - 0.1) / 0.2)^2) above the 0.1 headroom */
     {"exit_pressure: load 0.5", SCHED_SCORER_EXIT_PRESSURE, exits_half, false, 1 / 5.0},
     {"exit_pressure: load within headroom", SCHED_SCORER_EXIT_PRESSURE, exits_headroom, false, 1.0},
+    {"exit_pressure: the host's own cheaper exits", SCHED_SCORER_EXIT_PRESSURE,
+     exits_half_fast_host, false, 1 / (1 + 0.75 * 0.75)},
+    {"exit_pressure: the host's own dearer exits", SCHED_SCORER_EXIT_PRESSURE, exits_half_slow_host,
+     false, 1 / (1 + 4.5 * 4.5)},
     {"exit_pressure: missing hook adds exits avoided", SCHED_SCORER_EXIT_PRESSURE,
      exits_missing_hook, false, 1 / (1 + 4.5 * 4.5)},
     {"exit_pressure: missing hook adds a call per exit", SCHED_SCORER_EXIT_PRESSURE,
