@@ -235,15 +235,67 @@ static int write_get_script(unsigned port, const char *token, const char *path)
 	return ret;
 }
 
+/* Guests in the store (bound to a host: unbound false), counted page by page. */
+static int count_guests(struct store *st, bool unbound, size_t limit, size_t *n)
+{
+	char next[STORE_ID_MAX] = "";
+	struct pvm_err err = {0};
+	int ret;
+
+	*n = 0;
+	do {
+		struct store_list_opts o = {
+		    .after = next[0] ? next : NULL, .limit = limit, .unbound = unbound};
+		struct store_guest_list l = {0};
+
+		ret = store_guest_list(st, &o, &l, &err);
+		if (ret < 0)
+			return ret;
+		for (size_t i = 0; i < l.n; i++)
+			*n += unbound || l.items[i].host_id[0];
+		snprintf(next, sizeof(next), "%s", limit == 1 ? "" : l.next);
+		store_guest_list_free(&l);
+	} while (next[0]);
+	return 0;
+}
+
+/*
+ * Guests placed a second: from a round's start until the controller has
+ * bound the last guest it created (polled every 10 ms for an unbound one),
+ * the guests bound in between over that time.
+ */
+static int placed_per_s(struct store *st, size_t before, uint64_t t0, double *rate)
+{
+	uint64_t deadline = pvm_now_ns() + 30000000000ull, t1;
+	size_t pending = 1, after = 0;
+	int ret;
+
+	while ((ret = count_guests(st, true, 1, &pending)) == 0 && pending &&
+	       pvm_now_ns() < deadline)
+		pvm_sleep_ns(10000000);
+	t1 = pvm_now_ns();
+	if (ret == 0 && pending) {
+		fprintf(stderr, "bench_api: guests still pending 30 s after a round\n");
+		return -ETIMEDOUT;
+	}
+	if (ret == 0)
+		ret = count_guests(st, false, STORE_LIST_MAX, &after);
+	if (ret == 0)
+		*rate = (double)(after - before) / ((double)(t1 - t0) / 1e9);
+	return ret;
+}
+
 /* REPEATS rounds of creates; any answer but 2xx fails the benchmark. */
-static int post_rounds(unsigned port, const char *token, const char *dir, const char *what,
-		       double *out)
+static int post_rounds(struct store *st, unsigned port, const char *token, const char *dir,
+		       const char *what, double *out, double *placed)
 {
 	char path[512], purl[128];
 
 	snprintf(purl, sizeof(purl), "http://127.0.0.1:%u/v1/guests", port);
 	for (int i = 0; i < REPEATS; i++) {
 		struct bench_wrk_result p;
+		size_t before = 0;
+		uint64_t t0;
 		FILE *f;
 
 		fprintf(stderr, "bench_api: POST (%s) round %d/%d\n", what, i + 1, REPEATS);
@@ -253,12 +305,17 @@ static int post_rounds(unsigned port, const char *token, const char *dir, const 
 			return -errno;
 		fprintf(f, post_lua, i);
 		fclose(f);
+		if (count_guests(st, false, STORE_LIST_MAX, &before) < 0)
+			return -EIO;
+		t0 = pvm_now_ns();
 		if (run_wrk(purl, token, path, &p) < 0)
 			return -EIO;
 		if (p.non2xx) {
 			fprintf(stderr, "bench_api: %ld creates were not 2xx\n", p.non2xx);
 			return -EIO;
 		}
+		if (placed && placed_per_s(st, before, t0, &placed[i]) < 0)
+			return -EIO;
 		out[i] = p.rps;
 	}
 	return 0;
@@ -276,7 +333,7 @@ int main(void)
 	struct pvm_buf b;
 	double api_rps[REPEATS], raw_rps[REPEATS], api_p99[REPEATS], raw_p99[REPEATS];
 	double ratio[REPEATS];
-	double post_rps[REPEATS], pg_post_rps[REPEATS], scrape[SCRAPES];
+	double post_rps[REPEATS], pg_post_rps[REPEATS], scrape[SCRAPES], placed[REPEATS];
 	unsigned raw_port;
 	bool created;
 	int devnull, ret = 1;
@@ -355,7 +412,7 @@ int main(void)
 		api_rps[i] = a.rps;
 		api_p99[i] = a.p99_ms;
 	}
-	if (post_rounds(sv.port, token, dir, "sqlite", post_rps) < 0)
+	if (post_rounds(sv.st, sv.port, token, dir, "sqlite", post_rps, placed) < 0)
 		goto fail;
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/metrics", sv.port);
 	for (int i = 0; i < SCRAPES; i++) {
@@ -379,7 +436,7 @@ int main(void)
 			goto fail;
 		fclose(f);
 		token[strcspn(token, "\n")] = '\0';
-		if (post_rounds(pgsv.port, token, dir, "postgres", pg_post_rps) < 0)
+		if (post_rounds(pgsv.st, pgsv.port, token, dir, "postgres", pg_post_rps, NULL) < 0)
 			goto fail;
 	} else {
 		fprintf(stderr, "bench_api: PVM_BENCH_PG unset: no PostgreSQL figure\n");
@@ -398,6 +455,7 @@ int main(void)
 	printf("METRIC api_get_ratio_vs_raw %.3f ratio\n", bench_median(ratio, REPEATS));
 	printf("METRIC api_get_p99_ms %.3f ms\n", bench_median(api_p99, REPEATS));
 	printf("METRIC api_post_rps %.0f req/s\n", bench_median(post_rps, REPEATS));
+	printf("METRIC api_placements_per_s %.0f guests/s\n", bench_median(placed, REPEATS));
 	if (pg && *pg)
 		printf("METRIC api_post_rps_postgres %.0f req/s\n",
 		       bench_median(pg_post_rps, REPEATS));
