@@ -106,6 +106,9 @@ struct api_route {
 	const char *ok_schema;
 	bool has_query_paging;
 	bool has_query_wait;
+	/* A host token may use it only for its own host (or its guests): the
+	 * handler checks (api_host_scope); the auth-matrix test holds it. */
+	bool host_own;
 };
 
 extern const struct api_route api_routes[];
