@@ -2,9 +2,10 @@
 /*
  * store: pvm's persistent state (hosts, guests, images, capabilities, hook
  * statistics, placements, events, tokens, idempotency keys) behind one narrow
- * interface. The backend is SQLite today; struct store hides a backend ops
- * table so that a PostgreSQL (libpq) backend can be added without touching
- * callers. Public names carry the prefix store_.
+ * interface. struct store hides a backend ops table: SQLite (sqlite.c) for
+ * one controller, PostgreSQL (postgres.c, libpq) for several sharing one
+ * database, chosen by the location's scheme; callers never see which.
+ * Public names carry the prefix store_.
  *
  * Conventions
  * - Every function returns 0 (or a count where documented) or a negative
