@@ -5,8 +5,10 @@
 JOBS ?= $(shell nproc)
 MAKEFLAGS += --no-print-directory
 CMAKE_FLAGS ?=
+FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build build-asan build-release demo check check-normal check-asan bench format clean
+.PHONY: all deps build build-asan build-release build-fuzz demo check check-normal check-asan \
+	check-fuzz fuzz bench format clean
 
 all: build
 
@@ -25,6 +27,12 @@ build-release: deps
 	@cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build-release -j $(JOBS)
 
+# libFuzzer targets (tests/fuzz/): clang with ASan, UBSan and coverage.
+build-fuzz: deps
+	@cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DPVM_FUZZ=ON \
+		$(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-fuzz -j $(JOBS)
+
 demo: build
 	@./scripts/demo build
 
@@ -37,7 +45,19 @@ check-asan: build-asan
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --output-on-failure -j $(JOBS) -LE valgrind
 
-check: check-normal check-asan
+# Each fuzz target for a short fixed time (FUZZ_CHECK_SECONDS in CMake, 8 s).
+check-fuzz: build-fuzz
+	@cd build-fuzz && ctest --output-on-failure -j $(JOBS) -L fuzz; rc=$$?; \
+		cat tests/fuzz/artifacts/*/last 2>/dev/null; exit $$rc
+
+# Every fuzz target for FUZZ_SECONDS from its seed corpus, one line each.
+fuzz: build-fuzz
+	@for t in build-fuzz/tests/fuzz/fuzz_*; do \
+		[ -x "$$t" ] || continue; \
+		./tests/fuzz/run "$$t" "tests/fuzz/corpus/$$(basename $$t)" $(FUZZ_SECONDS) || fail=1; \
+	done; exit $${fail:-0}
+
+check: check-normal check-asan check-fuzz
 
 bench: build-release
 	@./bench/run-all build-release
@@ -46,4 +66,4 @@ format:
 	@git ls-files '*.c' '*.h' | xargs clang-format -i
 
 clean:
-	rm -rf build build-asan build-release
+	rm -rf build build-asan build-release build-fuzz

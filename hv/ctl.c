@@ -40,7 +40,7 @@ struct ctl_client {
 	uint64_t connected_ns;
 	uint64_t active_ns; /* connected, last read or last sent bytes */
 	uint64_t served;    /* requests answered */
-	bool closing;	    /* drop once the queue is sent */
+	bool closing;	    /* read no more; drop once the queue is sent */
 };
 
 struct hv_ctl {
@@ -249,7 +249,13 @@ static void serve_lines(struct hv_ctl *ctl, struct ctl_client *c)
 	}
 }
 
-/* Takes what the client sent; false when it is gone. */
+static bool has_line(const struct ctl_client *c)
+{
+	return c->buf && memchr(c->buf, '\n', c->len);
+}
+
+/* Takes what the client sent; false when it is gone. A client that is done
+ * sending (EOF) still gets the answers to the lines it sent, then goes. */
 static bool client_read(struct ctl_client *c)
 {
 	ssize_t n;
@@ -259,11 +265,17 @@ static bool client_read(struct ctl_client *c)
 		if (!c->buf)
 			return false;
 	}
+	if (c->len == CTL_LINE_MAX) /* full of lines waiting for queue room */
+		return true;
 	n = recv(c->fd, c->buf + c->len, CTL_LINE_MAX - c->len, MSG_DONTWAIT);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
 		return true;
-	if (n <= 0)
+	if (n < 0)
 		return false;
+	if (n == 0) {
+		c->closing = true;
+		return true;
+	}
 	c->len += (size_t)n;
 	c->active_ns = pvm_now_ns();
 	return true;
@@ -276,9 +288,13 @@ static bool client_turn(struct hv_ctl *ctl, struct ctl_client *c, short revents)
 		return false;
 	if (revents & (POLLERR | POLLNVAL))
 		return false;
-	serve_lines(ctl, c);
-	if (!flush(c))
-		return false;
+	/* a queue sent at once leaves no event to wait for: serve on while
+	 * lines wait, or a client waiting for its answers would stall */
+	do {
+		serve_lines(ctl, c);
+		if (!flush(c))
+			return false;
+	} while (!pending(c) && has_line(c));
 	if (pending(c))
 		return pvm_now_ns() - c->active_ns < CTL_SEND_TIMEOUT_MS * 1000000ull;
 	/* hung up with nothing left to answer, or asked to go */
