@@ -6,7 +6,8 @@ JOBS ?= $(shell nproc)
 MAKEFLAGS += --no-print-directory
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build build-asan build-release demo check check-normal check-asan bench format clean
+.PHONY: all deps build build-asan build-release demo check check-normal check-asan bench format clean \
+	deb check-deb check-systemd
 
 all: build
 
@@ -37,7 +38,20 @@ check-asan: build-asan
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --output-on-failure -j $(JOBS) -LE valgrind
 
-check: check-normal check-asan
+# The Debian packages (docs/packaging.md): built by dpkg-buildpackage from a
+# clean copy of the tracked files into build-deb/, checked by lintian.
+deb: deps
+	@JOBS=$(JOBS) ./packaging/build-deb build-deb
+
+# The .debs installed, upgraded and purged in a fresh root (a minute).
+check-deb: deb
+	@./tests/packaging/test_deb_install.sh build-deb
+
+# By hand: the installed pvmd under a real systemd in systemd-nspawn.
+check-systemd: deb
+	@./tests/packaging/test_systemd.sh build-deb
+
+check: check-normal check-asan check-deb
 
 bench: build-release
 	@./bench/run-all build-release
