@@ -8,7 +8,7 @@ CMAKE_FLAGS ?=
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps build build-asan build-release build-fuzz demo check check-normal check-asan \
-	check-fuzz fuzz bench format clean
+	check-fuzz fuzz bench format clean deb check-deb check-systemd
 
 all: build
 
@@ -57,7 +57,20 @@ fuzz: build-fuzz
 		./tests/fuzz/run "$$t" "tests/fuzz/corpus/$$(basename $$t)" $(FUZZ_SECONDS) || fail=1; \
 	done; exit $${fail:-0}
 
-check: check-normal check-asan check-fuzz
+# The Debian packages (docs/packaging.md): built by dpkg-buildpackage from a
+# clean copy of the tracked files into build-deb/, checked by lintian.
+deb: deps
+	@JOBS=$(JOBS) ./packaging/build-deb build-deb
+
+# The .debs installed, upgraded and purged in a fresh root (a minute).
+check-deb: deb
+	@./tests/packaging/test_deb_install.sh build-deb
+
+# By hand: the installed pvmd under a real systemd in systemd-nspawn.
+check-systemd: deb
+	@./tests/packaging/test_systemd.sh build-deb
+
+check: check-normal check-asan check-fuzz check-deb
 
 bench: build-release
 	@./bench/run-all build-release

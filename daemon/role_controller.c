@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <systemd/sd-daemon.h>
 
@@ -143,6 +144,8 @@ static int controller_run(const struct pvm_config *cfg, const sigset_t *sigs)
 {
 	struct pvmd_controller *c;
 	struct pvm_err err = {0};
+	struct timespec ping = {0}, *wait = NULL;
+	uint64_t watchdog_us = 0;
 	int sig, ret;
 
 	ret = pvmd_controller_start(cfg, &c, &err);
@@ -150,10 +153,20 @@ static int controller_run(const struct pvm_config *cfg, const sigset_t *sigs)
 		pvm_log_error("%s", err.msg);
 		return err.field[0] ? 2 : 1;
 	}
+	/* Under WatchdogSec=, wake at half the interval to ping systemd. */
+	if (sd_watchdog_enabled(0, &watchdog_us) > 0) {
+		ping.tv_sec = (time_t)(watchdog_us / 2 / 1000000);
+		ping.tv_nsec = (long)(watchdog_us / 2 % 1000000 * 1000);
+		wait = &ping;
+	}
 	sd_notify(0, "READY=1");
 	for (;;) {
-		if (sigwait(sigs, &sig) != 0)
+		sig = sigtimedwait(sigs, NULL, wait);
+		if (sig < 0) {
+			if (errno == EAGAIN)
+				sd_notify(0, "WATCHDOG=1");
 			continue;
+		}
 		if (sig == SIGHUP) {
 			pvmd_reload(cfg);
 			continue;
