@@ -118,8 +118,7 @@ int api_h_host_register(struct api_req *rq, struct api_resp *rs)
 		return 0;
 	json_object_object_get_ex(body, "labels", &labels);
 	json_object_object_get_ex(body, "platforms", &platforms);
-	if (api_check_labels(labels, "/labels", &err) < 0 ||
-	    api_check_platforms(platforms, "/platforms", NULL, &err) < 0) {
+	if (api_check_labels(labels, "/labels", &err) < 0) {
 		api_problem_err(rs, &err);
 		goto out;
 	}
@@ -279,9 +278,6 @@ static int check_heartbeat(json_object *body, struct store_cap *caps, size_t *nc
 			int64_t abi;
 
 			snprintf(p, sizeof(p), "/hooks/%zu", i);
-			ret = pvm_json_check(e, p, hook_fields, PVM_ARRAY_SIZE(hook_fields), err);
-			if (ret < 0)
-				return ret;
 			pvm_json_get_str(e, "name", &name);
 			pvm_json_get_int(e, "abi_version", &abi);
 			if (!api_hook_known(name))
@@ -314,17 +310,6 @@ static int check_heartbeat(json_object *body, struct store_cap *caps, size_t *nc
 	v = NULL;
 	json_object_object_get_ex(body, "drivers", &v);
 	ret = api_check_str_array(v, "/drivers", 63, any_name, err);
-	if (ret < 0)
-		return ret;
-	v = NULL;
-	if (json_object_object_get_ex(body, "free", &v) && v) {
-		ret = pvm_json_check(v, "/free", free_fields, PVM_ARRAY_SIZE(free_fields), err);
-		if (ret < 0)
-			return ret;
-	}
-	v = NULL;
-	json_object_object_get_ex(body, "platforms", &v);
-	ret = api_check_platforms(v, "/platforms", NULL, err);
 	if (ret < 0)
 		return ret;
 	v = NULL;

@@ -160,9 +160,8 @@ static void host_platforms(struct pvm_buf *b, struct pvm_buf *cost, const struct
 	json_object *caps = api_json_text(h->capabilities), *v = NULL, *c = NULL;
 	uint32_t bits = 0;
 
-	if (json_object_object_get_ex(caps, "platforms", &v) &&
-	    json_object_is_type(v, json_type_array))
-		api_check_platforms(v, "/platforms", &bits, NULL);
+	if (json_object_object_get_ex(caps, "platforms", &v))
+		bits = api_platform_bits(v);
 	json_object_object_get_ex(caps, "exit_cost_ns", &c);
 	for (unsigned p = 0; p < PVM_PLATFORM_COUNT; p++) {
 		if (bits & PVM_PLATFORM_BIT(p)) {

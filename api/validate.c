@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Shape checks beyond pvm_json_check: labels, string lists, hook and platform names. */
+/* Shape checks beyond pvm_json_check: labels, string lists, hook names; platform sets. */
 #include <errno.h>
 #include <string.h>
 
@@ -72,38 +72,19 @@ int api_check_str_array(json_object *arr, const char *ptr, size_t max_len,
 	return 0;
 }
 
-int api_check_platforms(json_object *arr, const char *ptr, uint32_t *bits, struct pvm_err *err)
+uint32_t api_platform_bits(json_object *arr)
 {
-	char p[PVM_ERR_FIELD_MAX], known[64];
 	uint32_t set = 0;
-	size_t n;
 
-	if (!arr)
-		goto out;
-	n = json_object_array_length(arr);
-	for (size_t i = 0; i < n; i++) {
-		json_object *v = json_object_array_get_idx(arr, i);
-		int id;
+	for (size_t i = 0;
+	     arr && json_object_is_type(arr, json_type_array) && i < json_object_array_length(arr);
+	     i++) {
+		int id = pvm_platform_id(json_object_get_string(json_object_array_get_idx(arr, i)));
 
-		snprintf(p, sizeof(p), "%s/%zu", ptr, i);
-		if (!json_object_is_type(v, json_type_string))
-			return pvm_err_field(err, -EINVAL, p, "field %s must be a string", p);
-		id = pvm_platform_id(json_object_get_string(v));
-		if (id < 0) {
-			pvm_platform_format(PVM_PLATFORMS_ALL, known, sizeof(known));
-			return pvm_err_field(err, -EINVAL, p,
-					     "unknown platform \"%.32s\" (known: %s)",
-					     json_object_get_string(v), known);
-		}
-		if (set & PVM_PLATFORM_BIT(id))
-			return pvm_err_field(err, -EINVAL, p, "platform \"%s\" named twice",
-					     pvm_platform_name((unsigned)id));
-		set |= PVM_PLATFORM_BIT(id);
+		if (id >= 0)
+			set |= PVM_PLATFORM_BIT(id);
 	}
-out:
-	if (bits)
-		*bits = set;
-	return 0;
+	return set;
 }
 
 int api_host_scope(struct api_req *rq, struct api_resp *rs, const char *host_id)

@@ -114,11 +114,10 @@ static void request_for(const struct api_route *r, enum who w, char *path, size_
 		snprintf(path, plen, "/v1/tokens/%s", del ? id : token_id);
 	} else if (strcmp(p, "/v1/hosts") == 0) {
 		/* a host token registers (again) as the host it speaks for */
-		snprintf(body, blen, "{\"name\":\"%s\",\"cpus\":1,\"memory_mib\":64}",
-			 w == W_HOST_OWN     ? "host-a"
-			 : w == W_HOST_OTHER ? "host-b"
-					     : "spare");
-		if (w != W_HOST_OWN && w != W_HOST_OTHER)
+		if (w == W_HOST_OWN || w == W_HOST_OTHER)
+			snprintf(body, blen, "{\"name\":\"%s\",\"cpus\":1,\"memory_mib\":64}",
+				 w == W_HOST_OWN ? "host-a" : "host-b");
+		else
 			snprintf(body, blen, "{\"name\":\"spare-%d\",\"cpus\":1,\"memory_mib\":64}",
 				 k);
 	} else if (strcmp(p, "/v1/hosts/{id}") == 0) {
