@@ -242,9 +242,6 @@ int api_check_labels(json_object *obj, const char *ptr, struct pvm_err *err);
 int api_check_str_array(json_object *arr, const char *ptr, size_t max_len,
 			bool (*known)(const char *s), struct pvm_err *err);
 bool api_hook_known(const char *s);
-/* The set of the platforms a "platforms" array names (the request tables
- * refuse unknown and repeated names; stored capabilities are read here). */
-uint32_t api_platform_bits(json_object *arr);
 /* A host token may only speak for its own host. */
 int api_host_scope(struct api_req *rq, struct api_resp *rs, const char *host_id);
 

@@ -161,7 +161,7 @@ static void host_platforms(struct pvm_buf *b, struct pvm_buf *cost, const struct
 	uint32_t bits = 0;
 
 	if (json_object_object_get_ex(caps, "platforms", &v))
-		bits = api_platform_bits(v);
+		bits = pvm_platform_set(v);
 	json_object_object_get_ex(caps, "exit_cost_ns", &c);
 	for (unsigned p = 0; p < PVM_PLATFORM_COUNT; p++) {
 		if (bits & PVM_PLATFORM_BIT(p)) {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Shape checks beyond pvm_json_check: labels, string lists, hook names; platform sets. */
+/* Shape checks beyond pvm_json_check: labels, string lists, hook names. */
 #include <errno.h>
 #include <string.h>
 
@@ -70,21 +70,6 @@ int api_check_str_array(json_object *arr, const char *ptr, size_t max_len,
 					     json_object_get_string(v));
 	}
 	return 0;
-}
-
-uint32_t api_platform_bits(json_object *arr)
-{
-	uint32_t set = 0;
-
-	for (size_t i = 0;
-	     arr && json_object_is_type(arr, json_type_array) && i < json_object_array_length(arr);
-	     i++) {
-		int id = pvm_platform_id(json_object_get_string(json_object_array_get_idx(arr, i)));
-
-		if (id >= 0)
-			set |= PVM_PLATFORM_BIT(id);
-	}
-	return set;
 }
 
 int api_host_scope(struct api_req *rq, struct api_resp *rs, const char *host_id)

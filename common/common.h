@@ -269,6 +269,9 @@ int pvm_platform_id(const char *name);
 /* A platform set as "kvm,process" into buf (always NUL-terminated; "" for the
  * empty set); returns the length it needed, as snprintf. */
 int pvm_platform_format(uint32_t bits, char *buf, size_t len);
+/* The set a JSON array of platform names makes (unknown names and anything
+ * but an array count for nothing): stored capabilities, read back. */
+uint32_t pvm_platform_set(json_object *arr);
 
 /* ---- the statistics report ---------------------------------------------- */
 

@@ -44,3 +44,18 @@ int pvm_platform_format(uint32_t bits, char *buf, size_t len)
 	}
 	return (int)need;
 }
+
+uint32_t pvm_platform_set(json_object *arr)
+{
+	uint32_t bits = 0;
+	size_t n =
+	    arr && json_object_is_type(arr, json_type_array) ? json_object_array_length(arr) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int id = pvm_platform_id(json_object_get_string(json_object_array_get_idx(arr, i)));
+
+		if (id >= 0)
+			bits |= PVM_PLATFORM_BIT(id);
+	}
+	return bits;
+}

@@ -76,21 +76,6 @@ static void labels_into(const char *text, struct sched_label *labels, unsigned *
 	json_object_put(o);
 }
 
-static uint32_t platform_bits(json_object *arr)
-{
-	uint32_t bits = 0;
-	size_t n =
-	    arr && json_object_is_type(arr, json_type_array) ? json_object_array_length(arr) : 0;
-
-	for (size_t i = 0; i < n; i++) {
-		int id = pvm_platform_id(json_object_get_string(json_object_array_get_idx(arr, i)));
-
-		if (id >= 0)
-			bits |= PVM_PLATFORM_BIT(id);
-	}
-	return bits;
-}
-
 /*
  * The cost of an exit on the platform the host runs guests on when a spec
  * names none (its VMMs' auto choice: kvm where offered, else process), as
@@ -142,7 +127,7 @@ void controller_sched_host(const struct store_host *h, struct sched_host *out)
 		out->kvm_features = kvm_bits(v);
 	/* The API let only known names in. */
 	if (json_object_object_get_ex(caps, "platforms", &v))
-		out->platforms = platform_bits(v);
+		out->platforms = pvm_platform_set(v);
 	out->exit_cost_ns = exit_cost_of(caps, out->platforms);
 	if (json_object_object_get_ex(caps, "drivers", &v) &&
 	    json_object_is_type(v, json_type_array)) {
