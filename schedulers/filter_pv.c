@@ -67,5 +67,6 @@ static bool pv_check(const struct sched_ctx *c, uint32_t hi, char *reason, size_
 
 const struct sched_filter_plugin sched_filter_pv = {
     .name = "pv",
+    .per_class = true,
     .check = pv_check,
 };

@@ -22,5 +22,6 @@ static bool state_check(const struct sched_ctx *c, uint32_t hi, char *reason, si
 
 const struct sched_filter_plugin sched_filter_state = {
     .name = "state",
+    .per_class = true,
     .check = state_check,
 };

@@ -47,6 +47,7 @@ int sched_fleet_new(const struct sched_policy *policy, struct sched_fleet **out,
 	sched_map_init(&f->host_map, host_key, f);
 	sched_map_init(&f->guest_map, guest_key, f);
 	sched_map_init(&f->group_map, group_key, f);
+	sched_index_init(f);
 	*out = f;
 	return 0;
 }
@@ -61,6 +62,7 @@ void sched_fleet_free(struct sched_fleet *f)
 	free(f->hot);
 	free(f->cold);
 	free(f->groups);
+	sched_index_free(f);
 	sched_map_free(&f->host_map);
 	sched_map_free(&f->guest_map);
 	sched_map_free(&f->group_map);
@@ -154,6 +156,8 @@ int sched_fleet_host_add(struct sched_fleet *f, const struct sched_host *h, stru
 	rc = sched_map_put(&f->host_map, h->id, i);
 	if (rc)
 		return pvm_err_set(err, rc, "out of memory");
+	if (sched_index_add(f, i))
+		f->index_stale = true;
 	f->nhosts++;
 	return 0;
 }
@@ -169,6 +173,9 @@ int sched_fleet_host_update(struct sched_fleet *f, const struct sched_host *h, s
 	i = sched_fleet_find_host(f, h->id);
 	if (i < 0)
 		return pvm_err_field(err, -ENOENT, "/id", "no host \"%s\"", h->id);
+	/* Its class may change with its description: out of the index, and in
+	 * again once described. */
+	sched_index_remove(f, (uint32_t)i);
 	host_describe(&f->hot[i], h);
 	f->cold[i].h = *h;
 	/* The exits a guest causes depend on the hooks its host offers. */
@@ -177,6 +184,8 @@ int sched_fleet_host_update(struct sched_fleet *f, const struct sched_host *h, s
 		f->guests[gi].exits_milli = rec_exits(&f->guests[gi], &f->hot[i]);
 		f->hot[i].exits_milli += f->guests[gi].exits_milli;
 	}
+	if (sched_index_add(f, (uint32_t)i))
+		f->index_stale = true;
 	return 0;
 }
 
@@ -191,11 +200,13 @@ int sched_fleet_host_remove(struct sched_fleet *f, const char *host_id, struct p
 		return pvm_err_set(err, -EBUSY, "host \"%s\" still has %u guests", host_id,
 				   f->hot[i].nguests);
 	sched_map_del(&f->host_map, f->cold[i].h.id);
+	sched_index_remove(f, (uint32_t)i);
 	last = f->nhosts - 1;
 	if ((uint32_t)i != last) {
 		/* Keep the host array dense for the scan: the last host moves. */
 		f->hot[i] = f->hot[last];
 		f->cold[i] = f->cold[last];
+		sched_index_renumber(f, (uint32_t)i);
 		sched_map_set(&f->host_map, f->cold[i].h.id, (uint32_t)i);
 		for (int32_t gi = f->cold[i].first_guest; gi >= 0; gi = f->guests[gi].next)
 			f->guests[gi].host = (int32_t)i;
@@ -272,6 +283,7 @@ static void host_link(struct sched_fleet *f, int32_t gi, int32_t hi)
 	h->used_disk_gib += r->disk_gib;
 	h->exits_milli += r->exits_milli;
 	h->nguests++;
+	sched_index_refresh(f, (uint32_t)hi);
 }
 
 static void host_unlink(struct sched_fleet *f, int32_t gi)
@@ -290,6 +302,7 @@ static void host_unlink(struct sched_fleet *f, int32_t gi)
 	h->used_disk_gib -= r->disk_gib;
 	h->exits_milli -= r->exits_milli;
 	h->nguests--;
+	sched_index_refresh(f, (uint32_t)r->host);
 }
 
 static int group_join(struct sched_fleet *f, int32_t gi, struct pvm_err *err)

@@ -63,16 +63,27 @@ struct sched_host_hot {
 	bool draining;
 	bool emulated_devices;
 	double exit_cost_ns; /* measured; 0: the policy's exits_per_core */
+	/* Its place in the index (index.c): class, free-memory bin, slot, and
+	 * the exits the bin's minimum was last told of. */
+	uint32_t cls, bin, slot;
+	int64_t bin_exits_milli;
+	uint64_t bin_used_vcpus;
 };
+
+/* The exits a second `cpus` cores absorb at a measured cost of one exit
+ * (0: not measured, the policy's exits_per_core stands in). */
+static inline double sched_exit_capacity_of(uint32_t cpus, double exit_cost_ns,
+					    const struct sched_policy *p)
+{
+	return (double)cpus * (exit_cost_ns > 0 ? 1e9 / exit_cost_ns : p->exits_per_core);
+}
 
 /* The exits a second the host's cores absorb: from its own measured cost of
  * an exit where it measured one, else from the policy's exits_per_core. */
 static inline double sched_exit_capacity(const struct sched_host_hot *h,
 					 const struct sched_policy *p)
 {
-	double per_core = h->exit_cost_ns > 0 ? 1e9 / h->exit_cost_ns : p->exits_per_core;
-
-	return (double)h->cpus * per_core;
+	return sched_exit_capacity_of(h->cpus, h->exit_cost_ns, p);
 }
 
 struct sched_host_cold {
@@ -132,8 +143,88 @@ struct sched_fleet {
 	struct sched_map group_map;
 
 	uint32_t stamp;
-	/* Rebalancer sums: kept over ready hosts only when asked. */
+
+	/* The index (index.c): hosts by class, then by free memory. */
+	struct sched_class *classes;
+	uint32_t nclasses, classes_cap;
+	int32_t free_class;
+	struct sched_map class_map;
+	struct sched_cand *cands; /* scratch for one placement */
+	uint32_t ncands, cands_cap;
+	bool index_stale; /* out of memory while indexing: exact walks scan */
 };
+
+/* ---- the index (index.c) ---------------------------------------------- */
+
+/*
+ * Hosts are grouped into classes by everything the per-class plugins read
+ * (state, cordon, drain, kinds, platforms, hooks, ABI versions, emulated
+ * devices, KVM features) and by shape (CPUs, memory), and within a class
+ * into SCHED_BINS + 1 bins by free memory: bin b holds the hosts whose free
+ * memory f has floor(f * SCHED_BINS / memory) == b. An exact placement then
+ * runs the per-class filters and scorers once per class, skips the bins
+ * whose hosts cannot hold the guest's memory, and skips the bins whose score
+ * bound cannot beat the best host found so far.
+ */
+#define SCHED_BINS	    64
+#define SCHED_CLASS_KEY_MAX 112
+
+struct sched_bin {
+	uint32_t *hosts;
+	uint32_t n, cap;
+	/* For the exit-pressure bound: the least predicted exits of a host in
+	 * the bin, the least measured exit cost (0: none measured) and how many
+	 * hosts measured none; recomputed when `dirty` (a minimum left). */
+	int64_t min_exits_milli;
+	double min_exit_cost_ns;
+	uint32_t unmeasured;
+	uint64_t max_used_vcpus; /* for the binpack bound, likewise */
+	bool dirty;
+};
+
+struct sched_class {
+	char key[SCHED_CLASS_KEY_MAX]; /* the signature as text, for the map */
+	uint32_t nhosts;
+	int32_t next_free; /* free list of unused classes */
+	uint64_t nonempty[2];
+	struct sched_bin bins[SCHED_BINS + 1];
+};
+
+/* A bin an exact placement may visit: its class's per-class score and the
+ * bound of its hosts' total. */
+struct sched_cand {
+	double bound, base;
+	uint32_t cls, bin;
+};
+
+/* The free-memory range a bin of a class stands for, and the class's shape:
+ * what a scorer's bound may rely on. */
+struct sched_span {
+	uint32_t cpus;
+	uint64_t memory_mib;
+	uint64_t free_lo, free_hi; /* every host of the bin has lo <= free <= hi */
+	uint32_t usable_hooks;	   /* the hooks the guest can use on the class */
+	uint64_t max_used_vcpus;   /* no host of the span has more vCPUs in use */
+	int64_t min_exits_milli;   /* no host of the span predicts fewer exits */
+	double max_exit_capacity;  /* no host of the span absorbs more exits/s */
+};
+
+struct sched_ctx;
+struct sched_best;
+
+void sched_index_init(struct sched_fleet *f);
+/* Puts host hi (its hot fields set) into the index; -ENOMEM. */
+int sched_index_add(struct sched_fleet *f, uint32_t hi);
+void sched_index_remove(struct sched_fleet *f, uint32_t hi);
+/* Host hi's use changed: moves it to its new bin. */
+void sched_index_refresh(struct sched_fleet *f, uint32_t hi);
+/* The host that was at the last index is now at `to`. */
+void sched_index_renumber(struct sched_fleet *f, uint32_t to);
+void sched_index_free(struct sched_fleet *f);
+/* The exact best host for c into best, counting into out; -ESTALE when the
+ * index cannot be trusted (the caller walks every host instead). */
+int sched_index_place(const struct sched_ctx *c, struct sched_best *best,
+		      struct sched_placement *out);
 
 /* ---- plugins ----------------------------------------------------------- */
 
@@ -160,6 +251,9 @@ void sched_ctx_init(struct sched_ctx *c, struct sched_fleet *f, const struct sch
 
 struct sched_filter_plugin {
 	const char *name;
+	/* Reads only what makes a host's class (see the index): run once per
+	 * class, and before every per-host filter. */
+	bool per_class;
 	/* Optional: once per placement before the scan. */
 	void (*prepare)(struct sched_ctx *c);
 	/* true when host hi may take the guest. reason is NULL on the fast
@@ -169,8 +263,12 @@ struct sched_filter_plugin {
 
 struct sched_scorer_plugin {
 	const char *name;
+	bool per_class; /* as for filters */
 	/* In [0, 1], higher is better; only called on feasible hosts. */
 	double (*score)(const struct sched_ctx *c, uint32_t hi);
+	/* Optional: a bound >= score on every feasible host of a span; without
+	 * one the bound is 1. */
+	double (*bound)(const struct sched_ctx *c, const struct sched_span *s);
 };
 
 extern const struct sched_filter_plugin sched_filter_capacity;
@@ -216,6 +314,11 @@ double sched_affinity(uint32_t preferred, const struct sched_hook_stats *st, uin
  */
 bool sched_evaluate(const struct sched_ctx *c, uint32_t hi, int *rejected_by, double *score,
 		    struct sched_host_explain *ex);
+
+/* One half of it: the per-class filters and scorers, or the per-host ones;
+ * *score is that half's weighted sum. */
+bool sched_evaluate_part(const struct sched_ctx *c, uint32_t hi, bool per_class, int *rejected_by,
+			 double *score);
 
 /* The best host so far, with the stable tie-break. */
 struct sched_best {

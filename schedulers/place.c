@@ -43,17 +43,20 @@ void sched_ctx_init(struct sched_ctx *c, struct sched_fleet *f, const struct sch
 			c->filter[i]->prepare(c);
 }
 
-bool sched_evaluate(const struct sched_ctx *c, uint32_t hi, int *rejected_by, double *score,
-		    struct sched_host_explain *ex)
+/* One half of the pipeline on host hi: the per-class plugins or the per-host
+ * ones. Adds the weighted scores to *score when every filter passes. */
+static bool evaluate_part(const struct sched_ctx *c, uint32_t hi, bool per_class, int *rejected_by,
+			  double *score, struct sched_host_explain *ex)
 {
 	const struct sched_policy *p = c->p;
-	double total = 0;
 	bool ok = true;
 
 	for (unsigned int i = 0; i < p->nfilters; i++) {
 		const struct sched_filter_plugin *fp = c->filter[i];
 		bool pass;
 
+		if (fp->per_class != per_class)
+			continue;
 		if (ex) {
 			pass =
 			    fp->check(c, hi, ex->filters[i].reason, sizeof(ex->filters[i].reason));
@@ -69,22 +72,54 @@ bool sched_evaluate(const struct sched_ctx *c, uint32_t hi, int *rejected_by, do
 				return false;
 		}
 	}
-	if (ex)
-		ex->feasible = ok;
 	if (!ok)
 		return false;
 	for (unsigned int i = 0; i < p->nscorers; i++) {
-		double raw = c->scorer[i]->score(c, hi);
-		double w = raw * p->scorers[i].weight;
+		double raw, w;
 
+		if (c->scorer[i]->per_class != per_class)
+			continue;
+		raw = c->scorer[i]->score(c, hi);
+		w = raw * p->scorers[i].weight;
 		if (ex) {
 			ex->raw[i] = raw;
 			ex->weighted[i] = w;
 		}
-		total += w;
+		*score += w;
 	}
-	if (ex)
-		ex->total = total;
+	return true;
+}
+
+bool sched_evaluate_part(const struct sched_ctx *c, uint32_t hi, bool per_class, int *rejected_by,
+			 double *score)
+{
+	*score = 0;
+	return evaluate_part(c, hi, per_class, rejected_by, score, NULL);
+}
+
+bool sched_evaluate(const struct sched_ctx *c, uint32_t hi, int *rejected_by, double *score,
+		    struct sched_host_explain *ex)
+{
+	double total = 0;
+	bool ok;
+
+	/* The per-class half first, as the index runs it, so every path names
+	 * the same filter as the first that refused. */
+	ok = evaluate_part(c, hi, true, rejected_by, &total, ex);
+	if (ok || ex) {
+		int by = -1;
+		bool host_ok = evaluate_part(c, hi, false, &by, &total, ex);
+
+		if (ok && !host_ok)
+			*rejected_by = by;
+		ok = ok && host_ok;
+	}
+	if (ex) {
+		ex->feasible = ok;
+		ex->total = ok ? total : 0;
+	}
+	if (!ok)
+		return false;
 	*score = total;
 	return true;
 }
@@ -186,6 +221,9 @@ int sched_fleet_place(struct sched_fleet *f, const struct sched_guest *g,
 	if (limit < n)
 		start = (uint32_t)(c.id_hash % n);
 	sched_best_init(&best);
+	/* Exact placements go through the index; a full walk is its fallback. */
+	if (p->limit == SCHED_LIMIT_ALL && sched_index_place(&c, &best, out) == 0)
+		n = 0;
 	for (uint32_t k = 0, hi = start; k < n; k++, hi = hi + 1 == n ? 0 : hi + 1) {
 		double score;
 		int by = -1;

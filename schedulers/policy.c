@@ -28,7 +28,7 @@ void sched_policy_default(struct sched_policy *p)
 	/* A user-space exit costs ~50 us on PVM-style hosts (PVM-HOSTS.md):
 	 * one core serves about 20,000 per second. */
 	p->exits_per_core = 20000;
-	p->limit = SCHED_LIMIT_AUTO;
+	p->limit = SCHED_LIMIT_ALL;
 	p->w_imbalance = 1;
 	p->w_overload = 4;
 	p->w_mismatch = 1;

@@ -217,8 +217,9 @@ struct sched_weighted {
 
 /* How many hosts place() examines: 0 = as kube-scheduler's
  * percentageOfNodesToScore (stop after max(100, n * max(5, 50 - n/125) %)
- * feasible hosts, walking from a per-guest start), SCHED_LIMIT_ALL = every
- * host, N = stop after N feasible hosts. */
+ * feasible hosts, walking from a per-guest start), SCHED_LIMIT_ALL = the
+ * best of every feasible host, found through the fleet's index (see
+ * schedulers/README.md), N = stop after N feasible hosts. */
 #define SCHED_LIMIT_AUTO 0u
 #define SCHED_LIMIT_ALL	 UINT32_MAX
 
@@ -239,7 +240,7 @@ struct sched_policy {
 /*
  * The default: filters=capacity,state,pv,labels,anti_affinity,max_guests;
  * scorers=binpack:1,pv_affinity:2,exit_pressure:3; cpu_overcommit=4;
- * exits_per_core=20000; limit=auto; rebalance=imbalance:1,overload:4,mismatch:1.
+ * exits_per_core=20000; limit=all; rebalance=imbalance:1,overload:4,mismatch:1.
  */
 void sched_policy_default(struct sched_policy *p);
 
@@ -326,10 +327,14 @@ struct sched_placement {
 	char host_id[SCHED_ID_MAX]; /* "" when no host fits */
 	double score;		    /* weighted sum of the chosen host */
 	unsigned int hosts_total;
-	unsigned int hosts_examined; /* < total when the policy's limit stopped the walk */
+	unsigned int hosts_examined; /* < total when a limit stopped the walk or a bound pruned */
 	unsigned int hosts_feasible;
-	/* Hosts excluded by each filter of the policy (the first filter that
-	 * refused counts), indexed as policy.filters[]. */
+	/* Exact placements: hosts not examined because a score bound showed
+	 * they could not beat the chosen one (examined + pruned = total). */
+	unsigned int hosts_pruned;
+	/* Hosts excluded by each filter of the policy, indexed as
+	 * policy.filters[]: the first that refused counts, the per-class
+	 * filters (state, pv) before the per-host ones. */
 	unsigned int rejected[SCHED_PLUGINS_MAX];
 };
 

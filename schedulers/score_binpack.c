@@ -26,7 +26,20 @@ static double binpack_score(const struct sched_ctx *c, uint32_t hi)
 	return sched_alloc_after(c, hi);
 }
 
+/* The fullest a host of the span can be: vCPUs at the span's most used,
+ * memory at its least free. */
+static double binpack_bound(const struct sched_ctx *c, const struct sched_span *s)
+{
+	double cpu =
+	    (double)(s->max_used_vcpus + c->g->vcpus) / ((double)s->cpus * c->p->cpu_overcommit);
+	double mem =
+	    (double)(s->memory_mib - s->free_lo + c->g->memory_mib) / (double)s->memory_mib;
+
+	return ((cpu > 1 ? 1 : cpu) + (mem > 1 ? 1 : mem)) / 2;
+}
+
 const struct sched_scorer_plugin sched_scorer_binpack = {
     .name = "binpack",
     .score = binpack_score,
+    .bound = binpack_bound,
 };

@@ -16,18 +16,34 @@
 #define HEADROOM 0.1
 #define SCALE	 0.2
 
-static double exit_pressure_score(const struct sched_ctx *c, uint32_t hi)
+/* The score of an exit load; it never grows with the load. */
+static double pressure(double load)
 {
-	const struct sched_host_hot *h = &c->f->hot[hi];
-	uint32_t usable = sched_usable_hooks(h->hooks, h->abi_versions, c->g->abi_version);
-	double load = (double)(h->exits_milli + c->exits_milli[usable]) /
-		      (SCHED_MILLI * sched_exit_capacity(h, c->p));
 	double over = (load - HEADROOM) / SCALE;
 
 	return load <= HEADROOM ? 1 : 1 / (1 + over * over);
 }
 
+static double exit_pressure_score(const struct sched_ctx *c, uint32_t hi)
+{
+	const struct sched_host_hot *h = &c->f->hot[hi];
+	uint32_t usable = sched_usable_hooks(h->hooks, h->abi_versions, c->g->abi_version);
+
+	return pressure((double)(h->exits_milli + c->exits_milli[usable]) /
+			(SCHED_MILLI * sched_exit_capacity(h, c->p)));
+}
+
+/* The least loaded a host of the span can be. */
+static double exit_pressure_bound(const struct sched_ctx *c, const struct sched_span *s)
+{
+	if (s->max_exit_capacity <= 0)
+		return 1;
+	return pressure((double)(s->min_exits_milli + c->exits_milli[s->usable_hooks]) /
+			(SCHED_MILLI * s->max_exit_capacity));
+}
+
 const struct sched_scorer_plugin sched_scorer_exit_pressure = {
     .name = "exit_pressure",
     .score = exit_pressure_score,
+    .bound = exit_pressure_bound,
 };

@@ -16,5 +16,6 @@ static double pv_affinity_score(const struct sched_ctx *c, uint32_t hi)
 
 const struct sched_scorer_plugin sched_scorer_pv_affinity = {
     .name = "pv_affinity",
+    .per_class = true,
     .score = pv_affinity_score,
 };

@@ -285,7 +285,8 @@ START_TEST(test_limit)
 	ck_assert_uint_le(pl.hosts_examined, 16);
 	ck_assert_uint_eq(pl.hosts_examined, pl.hosts_feasible + pl.rejected[1]);
 	/* auto: 300 hosts -> 50 - 300/125 = 48% -> 144 feasible */
-	ck_assert_int_eq(sched_fleet_place(f, &g, NULL, &pl, &err), 0);
+	ck_assert_int_eq(sched_policy_parse("limit=auto", &p, &err), 0);
+	ck_assert_int_eq(sched_fleet_place(f, &g, &p, &pl, &err), 0);
 	ck_assert_uint_eq(pl.hosts_feasible, 144);
 	ck_assert_int_eq(sched_policy_parse("limit=all", &p, &err), 0);
 	ck_assert_int_eq(sched_fleet_place(f, &g, &p, &pl, &err), 0);

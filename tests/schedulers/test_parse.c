@@ -159,7 +159,7 @@ START_TEST(test_policy_default_and_round_trip)
 	ck_assert_int_eq(sched_policy_format(&p, buf, sizeof(buf)) > 0, 1);
 	ck_assert_str_eq(buf, "filters=capacity,state,pv,labels,anti_affinity,max_guests;"
 			      "scorers=binpack:1,pv_affinity:2,exit_pressure:3;cpu_overcommit=4;"
-			      "exits_per_core=20000;limit=auto;"
+			      "exits_per_core=20000;limit=all;"
 			      "rebalance=imbalance:1,overload:4,mismatch:1");
 	memset(&q, 0xff, sizeof(q));
 	q.nfilters = 0;

@@ -7,7 +7,9 @@
  *    filters' code, against the final fleet);
  *  - binpack never uses more hosts than spread on the same input;
  *  - a rebalancer move never raises the cluster score, nor breaks a filter;
- *  - the same seed gives the same placements; explain chooses as place does.
+ *  - the same seed gives the same placements; explain chooses as place does;
+ *  - an exact placement through the index chooses what a walk over every
+ *    host chooses, while guests come and go and hosts change.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -367,12 +369,96 @@ START_TEST(test_explain_agrees_with_place)
 			ck_assert_str_eq(e->chosen, pl.host_id);
 			ck_assert_double_eq_tol(e->placement.score, pl.score, 1e-12);
 		}
-		ck_assert_uint_eq(e->placement.hosts_feasible, pl.hosts_feasible);
-		for (unsigned int k = 0; k < def.nfilters; k++)
-			ck_assert_uint_eq(e->placement.rejected[k], pl.rejected[k]);
+		/* What the index pruned, explain examined: every host is
+		 * accounted for once, under the same filter. */
+		{
+			unsigned int unseen = e->placement.hosts_feasible - pl.hosts_feasible;
+
+			ck_assert_uint_ge(e->placement.hosts_feasible, pl.hosts_feasible);
+			for (unsigned int k = 0; k < def.nfilters; k++) {
+				ck_assert_uint_ge(e->placement.rejected[k], pl.rejected[k]);
+				unseen += e->placement.rejected[k] - pl.rejected[k];
+			}
+			ck_assert_uint_eq(unseen, pl.hosts_pruned);
+			ck_assert_uint_eq(pl.hosts_examined + pl.hosts_pruned, pl.hosts_total);
+		}
 		sched_explain_free(e);
 	}
 	sched_sim_result_free(&r);
+	sched_sim_free(&s);
+}
+END_TEST
+
+/* The fleet index against a walk over every host (limit=4294967294 walks
+ * the whole fleet in order without the index), guest by guest, with unbinds,
+ * host updates (cordon, measured exit cost, state, hooks) and removals
+ * between. */
+START_TEST(test_index_agrees_with_full_walk)
+{
+	static const char *const scorers[] = {"", "scorers=binpack:1", "scorers=spread:1",
+					      "scorers=spread:1,pv_affinity:2,exit_pressure:3",
+					      "scorers=binpack:1,spread:1"};
+	struct sched_policy exact = policy(scorers[_i % 5]), walk = exact;
+	struct sched_sim_rng r = {.s = 4242 + (uint64_t)_i};
+	struct sched_fleet *f;
+	struct sched_sim s;
+	struct pvm_err err = {0};
+	uint32_t placed = 0, pruned = 0;
+
+	exact.limit = SCHED_LIMIT_ALL;
+	walk.limit = UINT32_MAX - 1;
+	gen(60, 900, 900 + (uint64_t)_i, &s);
+	for (uint32_t i = 0; i < s.nhosts; i++)
+		if (sched_sim_uniform(&r) < 0.5)
+			s.hosts[i].exit_cost_ns = 20000 + 40000 * sched_sim_uniform(&r);
+	ck_assert_int_eq(sched_fleet_new(&exact, &f, &err), 0);
+	for (uint32_t i = 0; i < s.nhosts; i++)
+		ck_assert_int_eq(sched_fleet_host_add(f, &s.hosts[i], &err), 0);
+	for (uint32_t i = 0; i < s.nguests; i++) {
+		const struct sched_guest *g = &s.guests[i].spec;
+		struct sched_placement a, b;
+		int ra = sched_fleet_place(f, g, &exact, &a, &err);
+		int rb = sched_fleet_place(f, g, &walk, &b, &err);
+
+		ck_assert_int_eq(ra, rb);
+		ck_assert_str_eq(a.host_id, b.host_id);
+		if (ra == 0) {
+			ck_assert_double_eq_tol(a.score, b.score, 1e-12);
+			ck_assert_int_eq(sched_fleet_bind(f, g, a.host_id, &err), 0);
+			placed++;
+		}
+		ck_assert_uint_eq(a.hosts_examined + a.hosts_pruned, a.hosts_total);
+		pruned += a.hosts_pruned;
+		if (i % 7 == 6) {
+			const struct sched_guest *o = &s.guests[sched_sim_next(&r) % (i + 1)].spec;
+
+			sched_fleet_unbind(f, o->id);
+		}
+		if (i % 13 == 12) {
+			struct sched_host *h = &s.hosts[sched_sim_next(&r) % s.nhosts];
+
+			h->cordoned = !h->cordoned;
+			h->exit_cost_ns = h->exit_cost_ns > 0 ? 0 : 30000;
+			/* Its guests' predicted exits change with its hooks. */
+			h->hooks ^= SCHED_HOOK_BIT(PV_HOOK_CLOCK);
+			h->state =
+			    sched_sim_uniform(&r) < 0.2 ? SCHED_HOST_UNREACHABLE : SCHED_HOST_READY;
+			if (sched_fleet_host_update(f, h, &err) == -ENOENT)
+				ck_assert_int_eq(sched_fleet_host_add(f, h, &err), 0);
+		}
+		if (i % 29 == 28) {
+			const struct sched_host *h = &s.hosts[sched_sim_next(&r) % s.nhosts];
+
+			if (sched_fleet_host_evict(f, h->id) >= 0)
+				ck_assert_int_eq(sched_fleet_host_remove(f, h->id, &err), 0);
+		}
+	}
+	ck_assert_uint_gt(placed, s.nguests / 4);
+	/* The index did prune (else this compares a walk with itself), except
+	 * when binpack and spread pull both ways and no bound can. */
+	if (_i % 5 != 4)
+		ck_assert_uint_gt(pruned, 0);
+	sched_fleet_free(f);
 	sched_sim_free(&s);
 }
 END_TEST
@@ -390,6 +476,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_rebalance_dry_run, 0, 4);
 	tcase_add_loop_test(tc, test_same_seed_same_placements, 0, 4);
 	tcase_add_loop_test(tc, test_explain_agrees_with_place, 0, 4);
+	tcase_add_loop_test(tc, test_index_agrees_with_full_walk, 0, 10);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
