@@ -96,8 +96,13 @@ int64_t sched_fleet_find_guest(const struct sched_fleet *f, const char *id)
 
 /* ---- hosts ------------------------------------------------------------- */
 
-static void host_describe(struct sched_host_hot *hot, const struct sched_host *h)
+static void host_describe(struct sched_fleet *f, struct sched_host_hot *hot,
+			  const struct sched_host *h)
 {
+	f->total_cpus += h->cpus;
+	f->total_cpus -= hot->cpus;
+	f->total_memory_mib += h->memory_mib;
+	f->total_memory_mib -= hot->memory_mib;
 	hot->memory_mib = h->memory_mib;
 	hot->disk_gib = h->disk_gib;
 	hot->cpus = h->cpus;
@@ -149,7 +154,7 @@ int sched_fleet_host_add(struct sched_fleet *f, const struct sched_host *h, stru
 	}
 	i = f->nhosts;
 	memset(&f->hot[i], 0, sizeof(f->hot[i]));
-	host_describe(&f->hot[i], h);
+	host_describe(f, &f->hot[i], h);
 	f->hot[i].id_hash = sched_id_hash(h->id);
 	f->cold[i].h = *h;
 	f->cold[i].first_guest = -1;
@@ -176,7 +181,7 @@ int sched_fleet_host_update(struct sched_fleet *f, const struct sched_host *h, s
 	/* Its class may change with its description: out of the index, and in
 	 * again once described. */
 	sched_index_remove(f, (uint32_t)i);
-	host_describe(&f->hot[i], h);
+	host_describe(f, &f->hot[i], h);
 	f->cold[i].h = *h;
 	/* The exits a guest causes depend on the hooks its host offers. */
 	f->hot[i].exits_milli = 0;
@@ -201,6 +206,8 @@ int sched_fleet_host_remove(struct sched_fleet *f, const char *host_id, struct p
 				   f->hot[i].nguests);
 	sched_map_del(&f->host_map, f->cold[i].h.id);
 	sched_index_remove(f, (uint32_t)i);
+	f->total_cpus -= f->hot[i].cpus;
+	f->total_memory_mib -= f->hot[i].memory_mib;
 	last = f->nhosts - 1;
 	if ((uint32_t)i != last) {
 		/* Keep the host array dense for the scan: the last host moves. */
@@ -278,6 +285,8 @@ static void host_link(struct sched_fleet *f, int32_t gi, int32_t hi)
 		f->guests[r->next].prev = gi;
 	f->cold[hi].first_guest = gi;
 	r->exits_milli = rec_exits(r, h);
+	f->total_used_vcpus += r->vcpus;
+	f->total_used_memory_mib += r->memory_mib;
 	h->used_vcpus += r->vcpus;
 	h->used_memory_mib += r->memory_mib;
 	h->used_disk_gib += r->disk_gib;
@@ -297,6 +306,8 @@ static void host_unlink(struct sched_fleet *f, int32_t gi)
 		f->cold[r->host].first_guest = r->next;
 	if (r->next >= 0)
 		f->guests[r->next].prev = r->prev;
+	f->total_used_vcpus -= r->vcpus;
+	f->total_used_memory_mib -= r->memory_mib;
 	h->used_vcpus -= r->vcpus;
 	h->used_memory_mib -= r->memory_mib;
 	h->used_disk_gib -= r->disk_gib;

@@ -15,9 +15,6 @@
 
 #include "schedulers/internal.h"
 
-/* As place.c: scores closer than this are a tie. */
-#define TIE_EPSILON 1e-9
-
 static const char *class_key(const void *owner, uint32_t i)
 {
 	return ((const struct sched_fleet *)owner)->classes[i].key;
@@ -308,7 +305,8 @@ static int memory_cut_filter(const struct sched_ctx *c)
 
 static bool prunes(const struct sched_best *best, double bound)
 {
-	return best->host >= 0 && bound < best->score - TIE_EPSILON;
+	/* No host of the bin can reach the best's step, not even as a tie. */
+	return best->host >= 0 && sched_score_key(bound) < best->key;
 }
 
 static void visit_bin(const struct sched_ctx *c, const struct sched_bin *bin, double base,

@@ -6,6 +6,8 @@
 #ifndef PVM_SCHED_INTERNAL_H
 #define PVM_SCHED_INTERNAL_H
 
+#include <math.h>
+
 #include "schedulers/sched.h"
 
 /* ---- string -> index map (open addressing, ids are short) ------------- */
@@ -143,6 +145,9 @@ struct sched_fleet {
 	struct sched_map group_map;
 
 	uint32_t stamp;
+	/* Over every host: CPUs and memory, and what the guests use of them
+	 * (binpack weighs the two by how scarce each is). */
+	uint64_t total_cpus, total_memory_mib, total_used_vcpus, total_used_memory_mib;
 
 	/* The index (index.c): hosts by class, then by free memory. */
 	struct sched_class *classes;
@@ -242,6 +247,8 @@ struct sched_ctx {
 	const struct sched_scorer_plugin *scorer[SCHED_PLUGINS_MAX];
 	/* Indexed by a host's offered hook set (SCHED_HOOKS_ALL + 1 entries). */
 	int64_t exits_milli[SCHED_HOOKS_ALL + 1];
+	/* vCPUs and memory weighted by how scarce each is (sched_scarcity). */
+	double weight_cpu, weight_mem;
 	double affinity[SCHED_HOOKS_ALL + 1];
 };
 
@@ -291,6 +298,10 @@ static inline uint32_t sched_usable_hooks(uint32_t hooks, uint32_t abi_versions,
 	return abi && abi < 32 && (abi_versions >> abi) & 1u ? hooks : 0;
 }
 
+/* The weights of vCPUs and memory in binpack's shape alignment (place.c). */
+void sched_scarcity(const struct sched_fleet *f, const struct sched_policy *p, double *cpu,
+		    double *mem);
+
 /* Shared by binpack and spread: mean of vCPU and memory use after placing. */
 double sched_alloc_after(const struct sched_ctx *c, uint32_t hi);
 
@@ -324,9 +335,18 @@ bool sched_evaluate_part(const struct sched_ctx *c, uint32_t hi, bool per_class,
 struct sched_best {
 	int32_t host;
 	double score;
+	int64_t key; /* sched_score_key(score) */
 	uint64_t hash;
 	bool hash_valid;
 };
+
+/* Scores are compared in steps of 1e-9 (closer ones differ only by
+ * rounding, and are a tie): a step count, so that ties are transitive and
+ * the choice does not depend on the order hosts are looked at. */
+static inline int64_t sched_score_key(double score)
+{
+	return llround(score * 1e9);
+}
 void sched_best_init(struct sched_best *b);
 void sched_best_offer(struct sched_best *b, const struct sched_ctx *c, uint32_t hi, double score);
 /* Fills err with SCHED_ENOHOST and the per-filter rejection counts. */

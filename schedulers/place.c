@@ -4,13 +4,13 @@
  * host, ties broken by a stable hash of guest and host ids. explain.c runs
  * the same sched_evaluate() with reasons switched on.
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "schedulers/internal.h"
 
-/* Scores closer than this are a tie (they differ only by rounding). */
-#define TIE_EPSILON 1e-9
+#define SCARCITY_POWER 8
 
 void sched_ctx_init(struct sched_ctx *c, struct sched_fleet *f, const struct sched_policy *p,
 		    const struct sched_guest *g, const struct sched_selector_term *sel,
@@ -34,6 +34,7 @@ void sched_ctx_init(struct sched_ctx *c, struct sched_fleet *f, const struct sch
 
 		c->group = (int32_t)k;
 	}
+	sched_scarcity(f, p, &c->weight_cpu, &c->weight_mem);
 	for (uint32_t hooks = 0; hooks <= SCHED_HOOKS_ALL; hooks++) {
 		c->exits_milli[hooks] = sched_exits_milli(wanted, &g->stats, hooks);
 		c->affinity[hooks] = sched_affinity(g->hooks_preferred, &g->stats, hooks);
@@ -97,6 +98,28 @@ bool sched_evaluate_part(const struct sched_ctx *c, uint32_t hi, bool per_class,
 	return evaluate_part(c, hi, per_class, rejected_by, score, NULL);
 }
 
+/* How scarce vCPUs and memory are: the share of each the fleet uses, over
+ * the larger share, to the 8th power, so a dimension used at half the rate
+ * of the other weighs 1/256 (overcommitted vCPUs rarely bind). Both 1 in an
+ * empty fleet. */
+void sched_scarcity(const struct sched_fleet *f, const struct sched_policy *p, double *cpu,
+		    double *mem)
+{
+	double uc = f->total_cpus
+			? (double)f->total_used_vcpus / ((double)f->total_cpus * p->cpu_overcommit)
+			: 0;
+	double um = f->total_memory_mib
+			? (double)f->total_used_memory_mib / (double)f->total_memory_mib
+			: 0;
+	double top = uc > um ? uc : um;
+
+	*cpu = *mem = 1;
+	if (top <= 0)
+		return;
+	*cpu = pow(uc / top, SCARCITY_POWER);
+	*mem = pow(um / top, SCARCITY_POWER);
+}
+
 bool sched_evaluate(const struct sched_ctx *c, uint32_t hi, int *rejected_by, double *score,
 		    struct sched_host_explain *ex)
 {
@@ -152,11 +175,14 @@ void sched_best_offer(struct sched_best *b, const struct sched_ctx *c, uint32_t 
 {
 	uint64_t h;
 
-	if (b->host >= 0 && score < b->score - TIE_EPSILON)
+	int64_t key = sched_score_key(score);
+
+	if (b->host >= 0 && key < b->key)
 		return;
-	if (b->host < 0 || score > b->score + TIE_EPSILON) {
+	if (b->host < 0 || key > b->key) {
 		b->host = (int32_t)hi;
 		b->score = score;
+		b->key = key;
 		b->hash_valid = false;
 		return;
 	}
@@ -169,6 +195,7 @@ void sched_best_offer(struct sched_best *b, const struct sched_ctx *c, uint32_t 
 	if (h < b->hash) {
 		b->host = (int32_t)hi;
 		b->score = score;
+		b->key = key;
 		b->hash = h;
 	}
 }

@@ -304,6 +304,19 @@ int sched_policy_validate(const struct sched_policy *p, struct pvm_err *err)
 	return 0;
 }
 
+bool sched_policy_packs(const struct sched_policy *p)
+{
+	double binpack = 0, spread = 0;
+
+	for (unsigned int i = 0; i < p->nscorers; i++) {
+		if (p->scorers[i].scorer == SCHED_SCORER_BINPACK)
+			binpack = p->scorers[i].weight;
+		else if (p->scorers[i].scorer == SCHED_SCORER_SPREAD)
+			spread = p->scorers[i].weight;
+	}
+	return binpack > spread;
+}
+
 /* The shortest "%.Ng" that reads back as exactly v, so a formatted policy
  * parses to the same struct. */
 static void put_number(struct pvm_buf *b, const char *prefix, double v)

@@ -19,6 +19,7 @@
 struct cluster {
 	const struct sched_fleet *f;
 	const struct sched_policy *p;
+	bool packing;	       /* the policy packs: fuller hosts are better */
 	uint32_t nbalanced;    /* ready, not draining hosts: the imbalance population */
 	double sm, qm, sc, qc; /* sum and sum of squares of memory and vCPU use */
 	double overload;       /* sum over hosts of max(0, exit load - 1) */
@@ -63,6 +64,7 @@ static void cluster_init(struct cluster *cl, const struct sched_fleet *f,
 	memset(cl, 0, sizeof(*cl));
 	cl->f = f;
 	cl->p = p;
+	cl->packing = sched_policy_packs(p);
 	for (uint32_t i = 0; i < f->nhosts; i++) {
 		const struct sched_host_hot *h = &f->hot[i];
 
@@ -104,7 +106,15 @@ static double cluster_value(const struct cluster *cl, double sm, double qm, doub
 	const struct sched_policy *p = cl->p;
 	double v = 0;
 
-	v += p->w_imbalance * (stddev(sm, qm, cl->nbalanced) + stddev(sc, qc, cl->nbalanced));
+	/* Spreading evens use out (the spread of use across hosts); packing
+	 * fills hosts (the mean square of use: a move gains when it takes a
+	 * guest from an emptier host to a fuller one, so emptying hosts pays
+	 * and filling an empty one never does). */
+	if (cl->packing)
+		v -= p->w_imbalance * (cl->nbalanced ? (qm + qc) / (2.0 * cl->nbalanced) : 0);
+	else
+		v += p->w_imbalance *
+		     (stddev(sm, qm, cl->nbalanced) + stddev(sc, qc, cl->nbalanced));
 	if (cl->f->nhosts)
 		v += p->w_overload * overload / cl->f->nhosts;
 	if (cl->f->nguests) {

@@ -255,6 +255,9 @@ void sched_policy_default(struct sched_policy *p);
  * unchanged.
  */
 int sched_policy_parse(const char *s, struct sched_policy *p, struct pvm_err *err);
+/* True when p packs rather than spreads: its binpack weight is larger than
+ * its spread weight. The rebalancer's cluster score follows it. */
+bool sched_policy_packs(const struct sched_policy *p);
 /* Writes the canonical string of p (parseable by sched_policy_parse). */
 int sched_policy_format(const struct sched_policy *p, char *buf, size_t len);
 int sched_policy_validate(const struct sched_policy *p, struct pvm_err *err);
@@ -400,6 +403,8 @@ int sched_explain_json(const struct sched_explain *e, json_object **out);
 /*
  * Cluster score (lower is better), under the policy's rebalance weights:
  *   w_imbalance * (stddev of memory use + stddev of vCPU use over ready hosts)
+ *                 when the policy spreads; when it packs (sched_policy_packs),
+ *                 minus the mean over ready hosts of (memory use^2 + vCPU use^2)/2
  * + w_overload  * mean over hosts of max(0, exit_load - 1)
  * + w_mismatch  * mean over guests of the share of preferred hook calls the
  *                 host does not offer (1 per hook unit when no stats)

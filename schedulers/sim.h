@@ -52,6 +52,19 @@ int sched_sim_generate(uint32_t nhosts, uint32_t nguests, uint64_t seed, struct 
  */
 int sched_sim_packing(uint32_t full, uint32_t spare, uint64_t seed, struct sched_sim *out,
 		      struct pvm_err *err);
+/*
+ * The same in two dimensions: `full` hosts of SCHED_SIM_VEC_CPUS CPUs and
+ * SCHED_SIM_VEC_MEM_MIB each cut exactly into 3 to 12 guests in both vCPUs
+ * and memory (in 512 MiB steps, the parts paired at random), shuffled, and
+ * `spare` more hosts. With cpu_overcommit=1 the optimum uses `full` hosts.
+ */
+#define SCHED_SIM_VEC_CPUS     32
+#define SCHED_SIM_VEC_MEM_MIB  (128 * 1024)
+#define SCHED_SIM_VEC_STEP_MIB 512
+#define SCHED_SIM_CUT_MIN      3
+#define SCHED_SIM_CUT_MAX      12
+int sched_sim_packing_vec(uint32_t full, uint32_t spare, uint64_t seed, struct sched_sim *out,
+			  struct pvm_err *err);
 void sched_sim_free(struct sched_sim *s);
 
 /* Ground truth, written apart from the pv filter: would the guest start and

@@ -239,6 +239,61 @@ int sched_sim_generate(uint32_t nhosts, uint32_t nguests, uint64_t seed, struct 
 	return 0;
 }
 
+/* Appends one guest of a packing instance; -ENOMEM. */
+static int pack_guest(struct sched_sim_guest **gs, uint32_t *n, uint32_t *cap, uint32_t vcpus,
+		      uint64_t memory_mib)
+{
+	struct sched_sim_guest *g;
+
+	if (*n == *cap) {
+		struct sched_sim_guest *ng = realloc(*gs, 2 * *cap * sizeof(**gs));
+
+		if (!ng)
+			return -ENOMEM;
+		*gs = ng;
+		*cap *= 2;
+	}
+	g = &(*gs)[*n];
+	memset(g, 0, sizeof(*g));
+	sched_guest_init(&g->spec);
+	snprintf(g->spec.id, sizeof(g->spec.id), "pack-%07u", *n);
+	g->spec.vcpus = vcpus;
+	g->spec.memory_mib = memory_mib;
+	g->cls = SCHED_SIM_PV;
+	(*n)++;
+	return 0;
+}
+
+/* The guests in random arrival order (Fisher-Yates), then the hosts. */
+static int pack_finish(struct sched_sim_rng *r, struct sched_sim_guest *gs, uint32_t n,
+		       uint32_t nhosts, const struct sched_host *shape, struct sched_sim *out,
+		       struct pvm_err *err)
+{
+	int rc;
+
+	for (uint32_t i = n; i > 1; i--) {
+		uint32_t j = (uint32_t)(sched_sim_next(r) % i);
+		struct sched_sim_guest t = gs[i - 1];
+
+		gs[i - 1] = gs[j];
+		gs[j] = t;
+	}
+	rc = alloc_sim(nhosts, 0, out, err);
+	if (rc) {
+		free(gs);
+		return rc;
+	}
+	free(out->guests);
+	out->guests = gs;
+	out->nguests = n;
+	out->nclass[SCHED_SIM_PV] = n;
+	for (uint32_t i = 0; i < nhosts; i++) {
+		out->hosts[i] = *shape;
+		snprintf(out->hosts[i].id, sizeof(out->hosts[i].id), "bin-%05u", i);
+	}
+	return 0;
+}
+
 int sched_sim_packing(uint32_t full, uint32_t spare, uint64_t seed, struct sched_sim *out,
 		      struct pvm_err *err)
 {
@@ -251,7 +306,7 @@ int sched_sim_packing(uint32_t full, uint32_t spare, uint64_t seed, struct sched
 	struct sched_sim_rng r = {.s = seed};
 	uint32_t n = 0, cap = 64;
 	struct sched_sim_guest *gs = malloc(cap * sizeof(*gs));
-	int rc;
+	struct sched_host shape;
 
 	if (!gs)
 		return pvm_err_set(err, -ENOMEM, "out of memory");
@@ -260,60 +315,88 @@ int sched_sim_packing(uint32_t full, uint32_t spare, uint64_t seed, struct sched
 
 		while (left) {
 			uint32_t k = (uint32_t)(sched_sim_next(&r) % PVM_ARRAY_SIZE(sizes));
-			struct sched_sim_guest *g;
 
 			if (sizes[k][1] > left)
 				continue;
-			if (n == cap) {
-				struct sched_sim_guest *ng = realloc(gs, 2 * cap * sizeof(*gs));
-
-				if (!ng) {
-					free(gs);
-					return pvm_err_set(err, -ENOMEM, "out of memory");
-				}
-				gs = ng;
-				cap *= 2;
+			if (pack_guest(&gs, &n, &cap, sizes[k][0], (uint64_t)sizes[k][1] * 1024)) {
+				free(gs);
+				return pvm_err_set(err, -ENOMEM, "out of memory");
 			}
-			g = &gs[n];
-			memset(g, 0, sizeof(*g));
-			sched_guest_init(&g->spec);
-			snprintf(g->spec.id, sizeof(g->spec.id), "pack-%07u", n);
-			g->spec.vcpus = sizes[k][0];
-			g->spec.memory_mib = (uint64_t)sizes[k][1] * 1024;
-			g->cls = SCHED_SIM_PV;
 			left -= sizes[k][1];
-			n++;
 		}
 	}
-	/* Fisher-Yates: the order guests arrive in is random. */
-	for (uint32_t i = n; i > 1; i--) {
-		uint32_t j = (uint32_t)(sched_sim_next(&r) % i);
-		struct sched_sim_guest t = gs[i - 1];
+	sched_host_init(&shape);
+	/* vCPUs never bind: the largest guest has 1 vCPU per 4 GiB and 64 CPUs
+	 * x 4 overcommit allow 1 per GiB. */
+	shape.cpus = 64;
+	shape.memory_mib = 256 * 1024;
+	shape.disk_gib = 1024;
+	return pack_finish(&r, gs, n, full + spare, &shape, out, err);
+}
 
-		gs[i - 1] = gs[j];
-		gs[j] = t;
-	}
-	rc = alloc_sim(full + spare, 0, out, err);
-	if (rc) {
-		free(gs);
-		return rc;
-	}
-	free(out->guests);
-	out->guests = gs;
-	out->nguests = n;
-	out->nclass[SCHED_SIM_PV] = n;
-	for (uint32_t i = 0; i < full + spare; i++) {
-		struct sched_host *h = &out->hosts[i];
+/* k - 1 distinct cut points in 1..total-1, sorted: k positive parts. */
+static void cut(struct sched_sim_rng *r, uint32_t total, uint32_t k, uint32_t *parts)
+{
+	uint32_t pts[SCHED_SIM_CUT_MAX + 1];
+	uint32_t n = 0;
 
-		sched_host_init(h);
-		snprintf(h->id, sizeof(h->id), "bin-%05u", i);
-		/* vCPUs never bind: the largest guest has 1 vCPU per 4 GiB and
-		 * 64 CPUs x 4 overcommit allow 1 per GiB. */
-		h->cpus = 64;
-		h->memory_mib = 256 * 1024;
-		h->disk_gib = 1024;
+	while (n < k - 1) {
+		uint32_t p = 1 + (uint32_t)(sched_sim_next(r) % (total - 1));
+		uint32_t i = n;
+
+		for (uint32_t j = 0; j < n; j++)
+			if (pts[j] == p)
+				i = UINT32_MAX;
+		if (i == UINT32_MAX)
+			continue;
+		while (i > 0 && pts[i - 1] > p) {
+			pts[i] = pts[i - 1];
+			i--;
+		}
+		pts[i] = p;
+		n++;
 	}
-	return 0;
+	for (uint32_t i = 0; i < k; i++)
+		parts[i] = (i + 1 < k ? pts[i] : total) - (i ? pts[i - 1] : 0);
+}
+
+int sched_sim_packing_vec(uint32_t full, uint32_t spare, uint64_t seed, struct sched_sim *out,
+			  struct pvm_err *err)
+{
+	struct sched_sim_rng r = {.s = seed};
+	uint32_t n = 0, cap = 64;
+	struct sched_sim_guest *gs = malloc(cap * sizeof(*gs));
+	struct sched_host shape;
+
+	if (!gs)
+		return pvm_err_set(err, -ENOMEM, "out of memory");
+	for (uint32_t h = 0; h < full; h++) {
+		uint32_t k =
+		    SCHED_SIM_CUT_MIN +
+		    (uint32_t)(sched_sim_next(&r) % (SCHED_SIM_CUT_MAX - SCHED_SIM_CUT_MIN + 1));
+		uint32_t cpu[SCHED_SIM_CUT_MAX], mem[SCHED_SIM_CUT_MAX];
+
+		cut(&r, SCHED_SIM_VEC_CPUS, k, cpu);
+		cut(&r, SCHED_SIM_VEC_MEM_MIB / SCHED_SIM_VEC_STEP_MIB, k, mem);
+		/* Pair the parts at random, so big is not always with big. */
+		for (uint32_t i = k; i > 1; i--) {
+			uint32_t j = (uint32_t)(sched_sim_next(&r) % i), t = mem[i - 1];
+
+			mem[i - 1] = mem[j];
+			mem[j] = t;
+		}
+		for (uint32_t i = 0; i < k; i++)
+			if (pack_guest(&gs, &n, &cap, cpu[i],
+				       (uint64_t)mem[i] * SCHED_SIM_VEC_STEP_MIB)) {
+				free(gs);
+				return pvm_err_set(err, -ENOMEM, "out of memory");
+			}
+	}
+	sched_host_init(&shape);
+	shape.cpus = SCHED_SIM_VEC_CPUS;
+	shape.memory_mib = SCHED_SIM_VEC_MEM_MIB;
+	shape.disk_gib = 1024;
+	return pack_finish(&r, gs, n, full + spare, &shape, out, err);
 }
 
 void sched_sim_free(struct sched_sim *s)

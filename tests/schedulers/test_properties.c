@@ -9,7 +9,10 @@
  *  - a rebalancer move never raises the cluster score, nor breaks a filter;
  *  - the same seed gives the same placements; explain chooses as place does;
  *  - an exact placement through the index chooses what a walk over every
- *    host chooses, while guests come and go and hosts change.
+ *    host chooses, while guests come and go and hosts change;
+ *  - right after a packed placement the rebalancer under the packing policy
+ *    makes no move that uses another host (it consolidates), and under
+ *    spread it evens use out.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -421,7 +424,9 @@ START_TEST(test_index_agrees_with_full_walk)
 		int rb = sched_fleet_place(f, g, &walk, &b, &err);
 
 		ck_assert_int_eq(ra, rb);
-		ck_assert_str_eq(a.host_id, b.host_id);
+		ck_assert_msg(!strcmp(a.host_id, b.host_id),
+			      "guest %u: index %s %.15f, walk %s %.15f (pruned %u)", i, a.host_id,
+			      a.score, b.host_id, b.score, a.hosts_pruned);
 		if (ra == 0) {
 			ck_assert_double_eq_tol(a.score, b.score, 1e-12);
 			ck_assert_int_eq(sched_fleet_bind(f, g, a.host_id, &err), 0);
@@ -463,6 +468,75 @@ START_TEST(test_index_agrees_with_full_walk)
 }
 END_TEST
 
+static unsigned int hosts_used(const struct sched_sim *s, const struct sched_fleet *f,
+			       double *mem_sd)
+{
+	double sum = 0, sq = 0;
+	unsigned int n = 0;
+
+	for (uint32_t h = 0; h < s->nhosts; h++) {
+		struct sched_usage u;
+		double m;
+
+		ck_assert_int_eq(sched_fleet_host_usage(f, s->hosts[h].id, &u), 0);
+		n += u.guests > 0;
+		m = (double)u.memory_mib / (double)s->hosts[h].memory_mib;
+		sum += m;
+		sq += m * m;
+	}
+	*mem_sd = sqrt(sq / s->nhosts - (sum / s->nhosts) * (sum / s->nhosts));
+	return n;
+}
+
+START_TEST(test_rebalancer_follows_the_policy)
+{
+	struct sched_policy pack = policy("cpu_overcommit=1");
+	struct sched_policy spread = policy("scorers=spread:1;cpu_overcommit=1");
+	struct sched_move *mv = calloc(200, sizeof(*mv));
+	struct sched_sim s;
+	struct sched_sim_result r;
+	struct pvm_err err = {0};
+	unsigned int n, used, before;
+	double sd, sd_before;
+
+	ck_assert_ptr_nonnull(mv);
+	ck_assert_int_eq(
+	    sched_sim_packing_vec(10 + 5 * (uint32_t)_i, 8, 3000 + (uint64_t)_i, &s, &err), 0);
+	run(&s, &pack, &r);
+	ck_assert_uint_eq(r.failed, 0);
+	before = used = hosts_used(&s, r.fleet, &sd_before);
+	ck_assert_uint_eq(used, r.hosts_used);
+	/* Packing: replayed move by move, the hosts in use never grow. */
+	ck_assert_int_eq(
+	    sched_fleet_rebalance(r.fleet, &pack, 200, false, mv, &n, NULL, NULL, &err), 0);
+	for (unsigned int i = 0; i < n; i++) {
+		const struct sched_guest *g = NULL;
+		unsigned int now;
+
+		for (uint32_t k = 0; !g && k < s.nguests; k++)
+			if (!strcmp(s.guests[k].spec.id, mv[i].guest_id))
+				g = &s.guests[k].spec;
+		ck_assert_ptr_nonnull(g);
+		ck_assert_double_lt(mv[i].delta, 0);
+		ck_assert_int_eq(sched_fleet_unbind(r.fleet, g->id), 0);
+		ck_assert_int_eq(sched_fleet_bind(r.fleet, g, mv[i].to, &err), 0);
+		now = hosts_used(&s, r.fleet, &sd);
+		ck_assert_uint_le(now, used);
+		used = now;
+	}
+	ck_assert_uint_le(used, before);
+	/* Spreading the same packed fleet: more hosts, use evened out. */
+	ck_assert_int_eq(
+	    sched_fleet_rebalance(r.fleet, &spread, 200, true, mv, &n, NULL, NULL, &err), 0);
+	ck_assert_uint_gt(n, 0);
+	ck_assert_uint_gt(hosts_used(&s, r.fleet, &sd), used);
+	ck_assert_double_lt(sd, sd_before);
+	free(mv);
+	sched_sim_result_free(&r);
+	sched_sim_free(&s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("sched_properties");
@@ -477,6 +551,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_same_seed_same_placements, 0, 4);
 	tcase_add_loop_test(tc, test_explain_agrees_with_place, 0, 4);
 	tcase_add_loop_test(tc, test_index_agrees_with_full_walk, 0, 10);
+	tcase_add_loop_test(tc, test_rebalancer_follows_the_policy, 0, 3);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

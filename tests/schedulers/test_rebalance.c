@@ -39,7 +39,7 @@ static unsigned int rebalance(struct sched_fleet *f, const char *policy, unsigne
 
 START_TEST(test_cluster_score_by_hand)
 {
-	struct sched_fleet *f = new_fleet(NULL);
+	struct sched_fleet *f = new_fleet("scorers=spread:1");
 	struct sched_host h;
 	struct sched_guest g;
 
@@ -286,9 +286,41 @@ START_TEST(test_never_breaks_a_filter)
 }
 END_TEST
 
-START_TEST(test_balanced_fleet_stays)
+/* Under a packing policy (the default) the imbalance term is minus the mean
+ * square use: fuller hosts are better. */
+START_TEST(test_packing_score_by_hand)
 {
 	struct sched_fleet *f = new_fleet(NULL);
+	struct sched_host h;
+	struct sched_guest g;
+	struct sched_move mv[4];
+
+	ck_assert(sched_policy_packs(sched_fleet_policy(f)));
+	base_host(&h, "a");
+	add_host(f, &h);
+	base_host(&h, "b");
+	add_host(f, &h);
+	ck_assert_double_eq(sched_fleet_cluster_score(f, NULL), 0);
+	base_guest(&g, "g1");
+	g.memory_mib = 4096;
+	g.vcpus = 2;
+	bind(f, &g, "a");
+	/* a: memory 0.5, vCPUs 2/16; b: nothing. -(0.25 + 1/64) / (2 * 2) */
+	ck_assert_double_eq_tol(sched_fleet_cluster_score(f, NULL), -(0.25 + 1.0 / 64) / 4, 1e-12);
+	/* A second guest on the other host: the rebalancer puts them together. */
+	base_guest(&g, "g2");
+	g.memory_mib = 2048;
+	bind(f, &g, "b");
+	ck_assert_uint_eq(rebalance(f, NULL, 4, mv), 1);
+	ck_assert_str_eq(sched_fleet_guest_host(f, "g1"), sched_fleet_guest_host(f, "g2"));
+	ck_assert_uint_eq(rebalance(f, NULL, 4, mv), 0);
+	sched_fleet_free(f);
+}
+END_TEST
+
+START_TEST(test_balanced_fleet_stays)
+{
+	struct sched_fleet *f = new_fleet("scorers=spread:1");
 	struct sched_host h;
 	struct sched_guest g;
 	struct sched_move mv[4];
@@ -337,6 +369,7 @@ int main(void)
 	tcase_add_test(tc, test_preferred_hook_is_found);
 	tcase_add_loop_test(tc, test_never_breaks_a_filter, 0, (int)PVM_ARRAY_SIZE(forbidden));
 	tcase_add_test(tc, test_balanced_fleet_stays);
+	tcase_add_test(tc, test_packing_score_by_hand);
 	tcase_add_test(tc, test_rebalance_arguments);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

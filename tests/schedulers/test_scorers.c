@@ -142,10 +142,13 @@ static void exits_unknown(struct sched_host *h, struct sched_guest *g, struct sc
 }
 
 static const struct score_case cases[] = {
-    /* (1/16 vCPUs + 1/8 memory) / 2 */
-    {"binpack: empty host", SCHED_SCORER_BINPACK, nothing, false, 0.09375},
+    /* (1/16 vCPUs + 1/8 memory) / 2, times the cosine between the guest's
+     * (1/16, 1/8) and the free (1, 1) to the 12th: 0.9486833^12 */
+    {"binpack: empty host", SCHED_SCORER_BINPACK, nothing, false, 0.049822593749999984},
+    /* The fleet uses 1/8 of its vCPUs and 1/4 of its memory: vCPUs weigh
+     * (1/2)^8, so the shape barely counts (cosine 0.9999966). */
     {"binpack: with 2 vCPUs, 2 GiB bound", SCHED_SCORER_BINPACK, half_full, true,
-     (3.0 / 16 + 3.0 / 8) / 2},
+     0.28123855638354817},
     {"binpack: over-full host caps at 1", SCHED_SCORER_BINPACK, overfull, true, 1.0},
     {"spread: empty host", SCHED_SCORER_SPREAD, nothing, false, 1 - 0.09375},
     {"spread: with 2 vCPUs, 2 GiB bound", SCHED_SCORER_SPREAD, half_full, true,
@@ -285,7 +288,30 @@ static void hook_saves_exits_on_b(struct sched_fleet *f, struct sched_host *a, s
 	add_host(f, b);
 }
 
+/* Equally full after placing, but a's free space has the guest's shape
+ * (1 vCPU, 3 GiB: a has 2 vCPUs and 6 GiB free, b 3 and 4). */
+static void shape_differs(struct sched_fleet *f, struct sched_host *a, struct sched_host *b,
+			  struct sched_guest *g)
+{
+	struct sched_guest pre;
+
+	add_host(f, a);
+	add_host(f, b);
+	base_guest(&pre, "pre-a");
+	pre.vcpus = 2;
+	pre.memory_mib = 2048;
+	bind(f, &pre, "a");
+	base_guest(&pre, "pre-b");
+	pre.vcpus = 1;
+	pre.memory_mib = 4096;
+	bind(f, &pre, "b");
+	g->vcpus = 1;
+	g->memory_mib = 3072;
+}
+
 static const struct rank_case ranks[] = {
+    {"binpack fits the guest's shape to the free space",
+     "filters=;scorers=binpack:1;cpu_overcommit=1", shape_differs, "a"},
     {"binpack prefers the fuller host", "filters=;scorers=binpack:1", fill_a, "a"},
     {"spread prefers the emptier host", "filters=;scorers=spread:1", fill_a, "b"},
     {"pv_affinity prefers the host with the busy hook", "filters=;scorers=pv_affinity:1",
