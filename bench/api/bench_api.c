@@ -58,37 +58,6 @@ static int run_wrk(const char *url, const char *token, const char *script,
 	return ret < 0 ? ret : bench_wrk_finish(&w, out);
 }
 
-static size_t sink(char *p, size_t s, size_t n, void *arg)
-{
-	struct pvm_buf *b = arg;
-
-	pvm_buf_append(b, p, s * n);
-	return s * n;
-}
-
-static long http(const char *url, const char *token, const char *body, struct pvm_buf *out)
-{
-	struct curl_slist *h = NULL;
-	char auth[160];
-	long code = 0;
-	CURL *c = curl_easy_init();
-
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-	h = curl_slist_append(h, auth);
-	h = curl_slist_append(h, "Content-Type: application/json");
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-	if (body)
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	if (curl_easy_perform(c) == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	return code;
-}
-
 /* 10,000 guests over 50 hosts, each with three hooks' statistics. */
 static int populate(struct store *st, struct pvm_err *err)
 {
@@ -206,7 +175,7 @@ static int write_get_script(unsigned port, const char *token, const char *path)
 		snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/guests?limit=1000%s%s", port,
 			 next[0] ? "&page_token=" : "", next);
 		pvm_buf_reset(&b);
-		if (http(url, token, NULL, &b) != 200) {
+		if (bench_http(url, token, NULL, &b) != 200) {
 			ret = -EIO;
 			break;
 		}
@@ -361,7 +330,7 @@ int main(void)
 
 	/* The raw server answers every path with one guest's answer. */
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/guests?limit=1", sv.port);
-	if (http(url, token, NULL, &b) != 200)
+	if (bench_http(url, token, NULL, &b) != 200)
 		goto fail;
 	{
 		json_object *o = json_tokener_parse(b.data), *items, *id;
@@ -373,7 +342,7 @@ int main(void)
 	}
 	pvm_buf_reset(&b);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/guests/%s", sv.port, gid);
-	if (http(url, token, NULL, &b) != 200 || b.len >= sizeof(fixed_body))
+	if (bench_http(url, token, NULL, &b) != 200 || b.len >= sizeof(fixed_body))
 		goto fail;
 	memcpy(fixed_body, b.data, b.len);
 	fixed_len = b.len;
@@ -419,7 +388,7 @@ int main(void)
 		uint64_t t0 = pvm_now_ns();
 
 		pvm_buf_reset(&b);
-		if (http(url, token, NULL, &b) != 200)
+		if (bench_http(url, token, NULL, &b) != 200)
 			goto fail;
 		scrape[i] = (double)(pvm_now_ns() - t0) / 1e6;
 	}

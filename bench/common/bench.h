@@ -9,6 +9,12 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+struct pvm_buf;
+
+/* One request with the bearer token (POST with body when body is not NULL);
+ * the answer is appended to out. The HTTP status, 0 when none came. */
+long bench_http(const char *url, const char *token, const char *body, struct pvm_buf *out);
+
 /* Sorts v in place. */
 double bench_median(double *v, size_t n);
 
