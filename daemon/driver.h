@@ -35,6 +35,9 @@ struct pvmd_guest_def {
 	const char *disk;    /* disk image path or NULL */
 	uint64_t disk_gib;   /* no disk path: a sparse scratch disk of this size (0: none) */
 	const char *cmdline; /* NULL for none */
+	/* Where the driver keeps the guest's files (console log, agent socket,
+	 * scratch disk); NULL: none (libvirt then gives a pty console, no agent). */
+	const char *state_dir;
 	/* The hv platform it must run on ("kvm", "process"); NULL: the driver's
 	 * own. Drivers without platforms ignore it. */
 	const char *platform;
