@@ -85,6 +85,9 @@ int pvmd_driver_open(const char *name, const char *uri, struct pvmd_driver *drv,
 		     struct pvm_err *err);
 void pvmd_driver_close(struct pvmd_driver *drv);
 const char *pvmd_guest_state_name(enum pvmd_guest_state state);
+/* Whether KVM here boots a stock Linux kernel (VMX/SVM, the vendor module,
+ * a usable /dev/kvm): libvirt's domain type kvm, else qemu (TCG). */
+bool pvmd_hardware_kvm(void);
 /* Checks a guest name against the charset every driver accepts. */
 int pvmd_guest_name_check(const char *name, struct pvm_err *err);
 

@@ -79,7 +79,7 @@ static bool cpu_has_flag(const char *flag)
 /* KVM that boots a stock kernel: VMX or SVM in the CPU's flags, the vendor
  * KVM module loaded and /dev/kvm usable. A PVM-style /dev/kvm (kvm_pvm, no
  * VMX/SVM underneath) hangs a stock kernel, so it gets TCG. */
-static bool lv_hardware_kvm(void)
+bool pvmd_hardware_kvm(void)
 {
 	int fd;
 
@@ -116,7 +116,7 @@ static int lv_open(const char *uri, void **out, struct pvm_err *err)
 	type = virConnectGetType(p->conn);
 	if (type && strcmp(type, "TEST") == 0)
 		strcpy(p->domain_type, "test");
-	else if (lv_hardware_kvm())
+	else if (pvmd_hardware_kvm())
 		strcpy(p->domain_type, "kvm");
 	else
 		strcpy(p->domain_type, "qemu");
