@@ -30,9 +30,12 @@
 #define PVM_XMLNS	 "https://pvm.dev/xmlns/guest/1"
 #define PVM_XMLNS_PREFIX "pvm"
 #define STOP_POLL_NS	 (20 * 1000 * 1000ull)
-#define AGENT_WAIT_NS	 (3000 * 1000 * 1000ull) /* for hello and negotiation */
-#define AGENT_PORT	 "org.pvm.agent.0"
-#define LINUX_CMDLINE	 "console=ttyS0 panic=-1"
+/* A live agent answers a new session at once; pvmd's report loop calls the
+ * agent op, so a silent guest must cost it little. */
+#define AGENT_WAIT_NS (500 * 1000 * 1000ull)
+#define AGENT_BYE_NS  (2000 * 1000 * 1000ull) /* hello, then shutdown until BYE */
+#define AGENT_PORT    "org.pvm.agent.0"
+#define LINUX_CMDLINE "console=ttyS0 panic=-1"
 
 struct lv_priv {
 	virConnectPtr conn;
@@ -426,7 +429,7 @@ static int lv_dom_state(virDomainPtr dom, enum pvmd_guest_state *out, struct pvm
 static int lv_agent_talk(virDomainPtr dom, const char *id, bool shutdown, json_object **out,
 			 struct pvm_err *err)
 {
-	uint64_t deadline = pvm_now_ns() + AGENT_WAIT_NS;
+	uint64_t deadline = pvm_now_ns() + (shutdown ? AGENT_BYE_NS : AGENT_WAIT_NS);
 	struct agent_negotiation neg;
 	struct agent_hello hello;
 	char dir[PATH_MAX], sock[PATH_MAX + 16];
