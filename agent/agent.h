@@ -468,6 +468,8 @@ int agent_host_sync(struct agent_host *h, uint64_t now_ns);
 int agent_host_report(struct agent_host *h, struct agent_report *out);
 int agent_host_negotiation(struct agent_host *h, struct agent_negotiation *out);
 int agent_host_hello(struct agent_host *h, struct agent_hello *out);
+/* True once the agent said BYE (and nothing since). */
+bool agent_host_gone(struct agent_host *h);
 /* True when a report exists and none came for 3 of its intervals. */
 bool agent_host_report_stale(struct agent_host *h, uint64_t now_ns);
 

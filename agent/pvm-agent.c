@@ -2,7 +2,10 @@
 /*
  * pvm-agent: the Linux user-space guest agent. Speaks agent protocol v1 over
  * a character device (a serial port such as /dev/ttyS1, or a virtio-serial
- * port) and reports the KVM pv features the running kernel uses.
+ * port) and reports the KVM pv features the running kernel uses. When the
+ * host closes its end (a virtio-serial port whose socket client went away,
+ * a pty whose master closed) it reopens the device and starts a new session,
+ * so no supervisor is needed to survive a host restart.
  *
  * A static binary for initramfs use, so it links no shared library and only
  * the libc-only parts of common/ (time, numbers); its few messages go to
@@ -26,6 +29,7 @@
 #include "common/common.h"
 
 #define EXIT_USAGE 2
+#define REOPEN_NS  200000000 /* between attempts to reopen a closed port */
 
 struct opts {
 	const char *device;
@@ -125,13 +129,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 }
 
 /* Opens the device; a tty goes to raw mode so no byte is translated. */
-static int open_device(const char *path)
+static int open_device(const char *path, bool quiet)
 {
 	struct termios t;
 	int fd = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
 
 	if (fd < 0) {
-		fprintf(stderr, "pvm-agent: %s: %s\n", path, strerror(errno));
+		if (!quiet)
+			fprintf(stderr, "pvm-agent: %s: %s\n", path, strerror(errno));
 		return -1;
 	}
 	if (!isatty(fd))
@@ -190,6 +195,14 @@ static void log_counters(const struct agent_sm *sm)
 		(unsigned long long)sm->replies_dropped, sm->reports_sent);
 }
 
+/* The host's end is gone: a virtio port reads EOF, a pty without master EIO. */
+static bool host_gone(int err)
+{
+	return err == EIO || err == EPIPE || err == ENXIO;
+}
+
+/* One session on fd: 0 when it ended as asked, -EPIPE when the host closed
+ * its end, another negative errno on failure. */
 static int run(const struct opts *o, int fd, const sigset_t *waitmask)
 {
 	static struct agent_sm sm;
@@ -211,7 +224,7 @@ static int run(const struct opts *o, int fd, const sigset_t *waitmask)
 		memset(cfg.boot_id, 0, sizeof(cfg.boot_id)); /* unknown: all zero */
 	if (agent_sm_init(&sm, &cfg, pvm_now_ns()) != 0) {
 		fprintf(stderr, "pvm-agent: bad agent configuration\n");
-		return 1;
+		return -EINVAL;
 	}
 	renegotiate(&sm, o->root);
 	for (;;) {
@@ -227,9 +240,12 @@ static int run(const struct opts *o, int fd, const sigset_t *waitmask)
 		}
 		n = agent_sm_output(&sm, buf, sizeof(buf), now);
 		ret = write_all(fd, buf, n);
+		if (ret && host_gone(-ret)) {
+			ret = -EPIPE;
+			goto out;
+		}
 		if (ret) {
 			fprintf(stderr, "pvm-agent: write: %s\n", strerror(-ret));
-			ret = 1;
 			goto out;
 		}
 		ev = agent_sm_events(&sm);
@@ -258,8 +274,8 @@ static int run(const struct opts *o, int fd, const sigset_t *waitmask)
 		if (ppoll(&pfd, 1, &ts, waitmask) < 0) {
 			if (errno == EINTR)
 				continue;
+			ret = -errno;
 			fprintf(stderr, "pvm-agent: poll: %s\n", strerror(errno));
-			ret = 1;
 			goto out;
 		}
 		if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
@@ -267,9 +283,13 @@ static int run(const struct opts *o, int fd, const sigset_t *waitmask)
 
 			if (r < 0 && (errno == EINTR || errno == EAGAIN))
 				continue;
-			if (r <= 0) {
-				fprintf(stderr, "pvm-agent: %s: the host side closed\n", o->device);
-				ret = 1;
+			if (r == 0 || (r < 0 && host_gone(errno))) {
+				ret = -EPIPE;
+				goto out;
+			}
+			if (r < 0) {
+				ret = -errno;
+				fprintf(stderr, "pvm-agent: read: %s\n", strerror(errno));
 				goto out;
 			}
 			agent_sm_input(&sm, buf, (size_t)r, pvm_now_ns());
@@ -279,13 +299,32 @@ static int run(const struct opts *o, int fd, const sigset_t *waitmask)
 	if (o->poweroff && !stop_requested) {
 		sync();
 		reboot(RB_POWER_OFF);
+		ret = -errno;
 		fprintf(stderr, "pvm-agent: poweroff: %s\n", strerror(errno));
-		ret = 1;
 	}
 out:
 	if (o->verbose)
 		log_counters(&sm);
 	return ret;
+}
+
+/* Waits until the device opens again; -1 when a stop signal came first. */
+static int reopen_device(const char *path, const sigset_t *waitmask)
+{
+	struct timespec ts = {.tv_sec = 0, .tv_nsec = REOPEN_NS};
+
+	for (;;) {
+		int fd;
+
+		if (stop_requested)
+			return -1;
+		ppoll(NULL, 0, &ts, waitmask);
+		if (stop_requested)
+			return -1;
+		fd = open_device(path, true);
+		if (fd >= 0)
+			return fd;
+	}
 }
 
 int main(int argc, char **argv)
@@ -305,10 +344,20 @@ int main(int argc, char **argv)
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
 	sigprocmask(SIG_BLOCK, &block, &waitmask);
-	fd = open_device(o.device);
+	fd = open_device(o.device, false);
 	if (fd < 0)
 		return EXIT_USAGE;
-	ret = run(&o, fd, &waitmask);
-	close(fd);
-	return ret;
+	for (;;) {
+		ret = run(&o, fd, &waitmask);
+		close(fd);
+		if (ret != -EPIPE)
+			break;
+		fprintf(stderr, "pvm-agent: %s: the host side closed; reopening\n", o.device);
+		fd = reopen_device(o.device, &waitmask);
+		if (fd < 0) {
+			ret = 0;
+			break;
+		}
+	}
+	return ret ? 1 : 0;
 }

@@ -396,6 +396,11 @@ int agent_host_hello(struct agent_host *h, struct agent_hello *out)
 	return copy_out(h, &h->have_hello, &h->hello, out, sizeof(*out));
 }
 
+bool agent_host_gone(struct agent_host *h)
+{
+	return h->have_bye;
+}
+
 bool session_report_stale(const struct agent_host *h, uint64_t now_ns)
 {
 	if (!h->have_report)

@@ -9,6 +9,9 @@
 # (tests/pgtest/), its admin URI in the file PVM_TEST_PG_FILE names.
 set(PVM_PLATFORMS kvm process)
 set(PVM_PG_SERVER_DIR ${CMAKE_BINARY_DIR}/pg-server)
+# The libvirtd test server and the Linux guest image (tests/libvirt/).
+set(PVM_LV_SERVER_DIR ${CMAKE_BINARY_DIR}/lv-server)
+set(PVM_LINUX_IMAGE_DIR ${CMAKE_BINARY_DIR}/linux-guest)
 function(pvm_add_check_test name)
   cmake_parse_arguments(T "PLATFORMS" "TIMEOUT" "SOURCES;LIBS;LABELS;BACKENDS" ${ARGN})
   add_executable(${name} ${T_SOURCES})

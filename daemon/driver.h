@@ -35,6 +35,9 @@ struct pvmd_guest_def {
 	const char *disk;    /* disk image path or NULL */
 	uint64_t disk_gib;   /* no disk path: a sparse scratch disk of this size (0: none) */
 	const char *cmdline; /* NULL for none */
+	/* Where the driver keeps the guest's files (console log, agent socket,
+	 * scratch disk); NULL: none (libvirt then gives a pty console, no agent). */
+	const char *state_dir;
 	/* The hv platform it must run on ("kvm", "process"); NULL: the driver's
 	 * own. Drivers without platforms ignore it. */
 	const char *platform;
@@ -82,6 +85,9 @@ int pvmd_driver_open(const char *name, const char *uri, struct pvmd_driver *drv,
 		     struct pvm_err *err);
 void pvmd_driver_close(struct pvmd_driver *drv);
 const char *pvmd_guest_state_name(enum pvmd_guest_state state);
+/* Whether KVM here boots a stock Linux kernel (VMX/SVM, the vendor module,
+ * a usable /dev/kvm): libvirt's domain type kvm, else qemu (TCG). */
+bool pvmd_hardware_kvm(void);
 /* Checks a guest name against the charset every driver accepts. */
 int pvmd_guest_name_check(const char *name, struct pvm_err *err);
 

@@ -4,20 +4,38 @@
  * already run libvirt (qemu:///system) and for tests (test:///default).
  * A domain belongs to pvm when its metadata carries a <pvm:guest id="..."/>
  * element; that id, not the domain name, is the key (as Nova's metadata is).
+ *
+ * With a state directory (pvmd_guest_def.state_dir) a guest gets its own
+ * folder there, named in the metadata too: the serial console's log, the
+ * unix socket of its virtio-serial agent port (org.pvm.agent.0, which
+ * pvm-agent speaks on) and its scratch disk. A Linux image is a folder with
+ * vmlinuz and initrd (packaging/guest-images/build-linux), booted directly.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include "agent/agent.h"
 #include "daemon/driver.h"
+#include "daemon/vmm.h"
 
 #define PVM_XMLNS	 "https://pvm.dev/xmlns/guest/1"
 #define PVM_XMLNS_PREFIX "pvm"
 #define STOP_POLL_NS	 (20 * 1000 * 1000ull)
+/* A live agent answers a new session at once; pvmd's report loop calls the
+ * agent op, so a silent guest must cost it little. */
+#define AGENT_WAIT_NS (500 * 1000 * 1000ull)
+#define AGENT_BYE_NS  (2000 * 1000 * 1000ull) /* hello, then shutdown until BYE */
+#define AGENT_PORT    "org.pvm.agent.0"
+#define LINUX_CMDLINE "console=ttyS0 panic=-1"
 
 struct lv_priv {
 	virConnectPtr conn;
@@ -39,6 +57,51 @@ static int lv_error(struct pvm_err *err, int code, const char *what)
 	return pvm_err_set(err, code, "libvirt: %s: %s", what, msg ? msg : "unknown error");
 }
 
+/* Whether /proc/cpuinfo names a CPU flag (a whole word on a flags line). */
+static bool cpu_has_flag(const char *flag)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[8192];
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *save = NULL;
+
+		if (strncmp(line, "flags", 5) != 0)
+			continue;
+		for (char *w = strtok_r(line, " \t\n", &save); w && !found;
+		     w = strtok_r(NULL, " \t\n", &save))
+			found = strcmp(w, flag) == 0;
+	}
+	fclose(f);
+	return found;
+}
+
+/* KVM that boots a stock kernel: VMX or SVM in the CPU's flags, the vendor
+ * KVM module loaded and /dev/kvm usable. A PVM-style /dev/kvm (kvm_pvm, no
+ * VMX/SVM underneath) hangs a stock kernel, so it gets TCG. */
+bool pvmd_hardware_kvm(void)
+{
+	int fd;
+
+	if (cpu_has_flag("vmx")) {
+		if (access("/sys/module/kvm_intel", F_OK) != 0)
+			return false;
+	} else if (cpu_has_flag("svm")) {
+		if (access("/sys/module/kvm_amd", F_OK) != 0)
+			return false;
+	} else {
+		return false;
+	}
+	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
 static int lv_open(const char *uri, void **out, struct pvm_err *err)
 {
 	struct lv_priv *p;
@@ -56,7 +119,7 @@ static int lv_open(const char *uri, void **out, struct pvm_err *err)
 	type = virConnectGetType(p->conn);
 	if (type && strcmp(type, "TEST") == 0)
 		strcpy(p->domain_type, "test");
-	else if (access("/dev/kvm", R_OK | W_OK) == 0)
+	else if (pvmd_hardware_kvm())
 		strcpy(p->domain_type, "kvm");
 	else
 		strcpy(p->domain_type, "qemu");
@@ -99,20 +162,24 @@ static void xml_text(struct pvm_buf *b, const char *s)
 	}
 }
 
-/* Reads the pvm guest id of a domain; returns -ENOENT for foreign domains. */
-static int lv_domain_id(virDomainPtr dom, char *out, size_t len)
+/* Reads an attribute of a domain's pvm metadata element ("id", "dir");
+ * -ENOENT for foreign domains and absent attributes. The values pvm wrote
+ * need no unescaping: ids and state folders are checked on define. */
+static int lv_domain_attr(virDomainPtr dom, const char *attr, char *out, size_t len)
 {
 	char *xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, PVM_XMLNS,
 					 VIR_DOMAIN_AFFECT_CONFIG);
 	const char *start, *end;
+	char key[16];
 	int ret = -ENOENT;
 
 	if (!xml)
 		return -ENOENT;
-	start = strstr(xml, "id=\"");
+	snprintf(key, sizeof(key), " %s=\"", attr);
+	start = strstr(xml, key);
 	if (!start)
 		goto out;
-	start += 4;
+	start += strlen(key);
 	end = strchr(start, '"');
 	if (!end || (size_t)(end - start) >= len)
 		goto out;
@@ -122,6 +189,11 @@ static int lv_domain_id(virDomainPtr dom, char *out, size_t len)
 out:
 	free(xml);
 	return ret;
+}
+
+static int lv_domain_id(virDomainPtr dom, char *out, size_t len)
+{
+	return lv_domain_attr(dom, "id", out, len);
 }
 
 static int lv_find(struct lv_priv *p, const char *id, virDomainPtr *out, struct pvm_err *err)
@@ -146,9 +218,89 @@ static int lv_find(struct lv_priv *p, const char *id, virDomainPtr *out, struct 
 	return 0;
 }
 
+/* Characters kept out of state folder names: the metadata is read back
+ * without unescaping, and libvirt's paths must stay what pvm wrote. */
+static bool lv_plain_path(const char *s)
+{
+	return !strpbrk(s, "'\"<>&");
+}
+
+/* mkdir -p for path, each folder 0755: QEMU (libvirt-qemu) must reach the
+ * guest's disk through it. */
+static int lv_mkdirs(const char *path)
+{
+	char tmp[PATH_MAX];
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s", path) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	for (char *p = tmp + 1;; p++) {
+		bool end = *p == '\0';
+
+		if (*p != '/' && !end)
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		if (end)
+			return 0;
+		*p = '/';
+	}
+}
+
+/* A sparse raw file of gib GiB, kept when it exists (a redefined guest keeps
+ * its scratch data). */
+static int lv_scratch_disk(const char *path, uint64_t gib)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600), ret = 0;
+	struct stat st;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) == 0 && st.st_size == 0 && ftruncate(fd, (off_t)(gib << 30)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static void xml_elem(struct pvm_buf *b, const char *tag, const char *text)
+{
+	pvm_buf_printf(b, "<%s>", tag);
+	xml_text(b, text);
+	pvm_buf_printf(b, "</%s>", tag);
+}
+
+/* <os>: a Linux image folder boots its vmlinuz and initrd with a serial
+ * console; a file is the kernel itself. */
+static void lv_os_xml(struct pvm_buf *xml, const struct pvmd_guest_def *def)
+{
+	struct stat st;
+	char path[PATH_MAX + 16];
+
+	pvm_buf_printf(xml, "<os><type arch='x86_64'>hvm</type>");
+	if (def->image && stat(def->image, &st) == 0 && S_ISDIR(st.st_mode)) {
+		snprintf(path, sizeof(path), "%s/vmlinuz", def->image);
+		xml_elem(xml, "kernel", path);
+		snprintf(path, sizeof(path), "%s/initrd", def->image);
+		xml_elem(xml, "initrd", path);
+		pvm_buf_printf(xml, "<cmdline>" LINUX_CMDLINE);
+		if (def->cmdline && *def->cmdline) {
+			pvm_buf_printf(xml, " ");
+			xml_text(xml, def->cmdline);
+		}
+		pvm_buf_printf(xml, "</cmdline>");
+	} else {
+		if (def->image)
+			xml_elem(xml, "kernel", def->image);
+		if (def->cmdline)
+			xml_elem(xml, "cmdline", def->cmdline);
+	}
+	pvm_buf_printf(xml, "</os>");
+}
+
 static int lv_define(void *priv, const struct pvmd_guest_def *def, struct pvm_err *err)
 {
 	struct lv_priv *p = priv;
+	char dir[PATH_MAX], path[PATH_MAX + 16];
 	struct pvm_buf xml;
 	virDomainPtr dom;
 	int ret;
@@ -162,6 +314,19 @@ static int lv_define(void *priv, const struct pvmd_guest_def *def, struct pvm_er
 		virDomainFree(dom);
 		return pvm_err_set(err, -EEXIST, "guest %s is already defined", def->id);
 	}
+	dir[0] = '\0';
+	if (def->state_dir) {
+		if (!lv_plain_path(def->state_dir) || !lv_plain_path(def->id))
+			return pvm_err_set(err, -EINVAL, "state folder %s: quotes, <, > or & in it",
+					   def->state_dir);
+		if ((size_t)snprintf(dir, sizeof(dir), "%s/libvirt/%s", def->state_dir, def->id) >=
+		    sizeof(dir) - 16)
+			return pvm_err_set(err, -ENAMETOOLONG, "state folder %s: too long",
+					   def->state_dir);
+		ret = lv_mkdirs(dir);
+		if (ret < 0)
+			return pvm_err_set(err, ret, "%s: %s", dir, strerror(-ret));
+	}
 
 	pvm_buf_init(&xml);
 	pvm_buf_printf(&xml, "<domain type='%s'><name>", p->domain_type);
@@ -169,30 +334,43 @@ static int lv_define(void *priv, const struct pvmd_guest_def *def, struct pvm_er
 	pvm_buf_printf(&xml, "</name><metadata><" PVM_XMLNS_PREFIX ":guest xmlns:" PVM_XMLNS_PREFIX
 			     "='" PVM_XMLNS "' id='");
 	xml_text(&xml, def->id);
-	pvm_buf_printf(&xml,
-		       "'/></metadata><memory unit='MiB'>%llu</memory><vcpu>%u</vcpu>"
-		       "<os><type arch='x86_64'>hvm</type>",
+	if (dir[0])
+		pvm_buf_printf(&xml, "' dir='%s", dir);
+	pvm_buf_printf(&xml, "'/></metadata><memory unit='MiB'>%llu</memory><vcpu>%u</vcpu>",
 		       (unsigned long long)def->memory_mib, def->vcpus);
-	if (def->image) {
-		pvm_buf_printf(&xml, "<kernel>");
-		xml_text(&xml, def->image);
-		pvm_buf_printf(&xml, "</kernel>");
-	}
-	if (def->cmdline) {
-		pvm_buf_printf(&xml, "<cmdline>");
-		xml_text(&xml, def->cmdline);
-		pvm_buf_printf(&xml, "</cmdline>");
-	}
-	pvm_buf_printf(&xml, "</os><on_poweroff>destroy</on_poweroff><devices>");
+	lv_os_xml(&xml, def);
+	/* ACPI on: a shutdown request is the power button, which the guest obeys. */
+	pvm_buf_printf(&xml, "<features><acpi/></features><on_poweroff>destroy</on_poweroff>"
+			     "<devices>");
 	if (def->disk) {
 		pvm_buf_printf(&xml, "<disk type='file' device='disk'><source file='");
 		xml_text(&xml, def->disk);
 		pvm_buf_printf(&xml, "'/><target dev='vda' bus='virtio'/></disk>");
+	} else if (dir[0] && def->disk_gib) {
+		snprintf(path, sizeof(path), "%s/scratch.img", dir);
+		ret = lv_scratch_disk(path, def->disk_gib);
+		if (ret < 0) {
+			ret = pvm_err_set(err, ret, "%s: %s", path, strerror(-ret));
+			goto out;
+		}
+		pvm_buf_printf(&xml,
+			       "<disk type='file' device='disk'><driver name='qemu' "
+			       "type='raw'/><source file='%s'/><target dev='vda' bus='virtio'/>"
+			       "</disk>",
+			       path);
 	}
-	/* ttyS0 is the console; ttyS1 carries pvm-agent's protocol. */
-	pvm_buf_printf(&xml, "<serial type='pty'><target port='0'/></serial>"
-			     "<serial type='pty'><target port='1'/></serial>"
-			     "</devices></domain>");
+	/* ttyS0 is the console; the agent speaks on its own virtio-serial port. */
+	if (dir[0])
+		pvm_buf_printf(
+		    &xml,
+		    "<serial type='file'><source path='%s/console.log'/>"
+		    "<target port='0'/></serial><channel type='unix'><source "
+		    "mode='bind' path='%s/agent.sock'/><target type='virtio' name='" AGENT_PORT
+		    "'/></channel>",
+		    dir, dir);
+	else
+		pvm_buf_printf(&xml, "<serial type='pty'><target port='0'/></serial>");
+	pvm_buf_printf(&xml, "</devices></domain>");
 	if (xml.failed) {
 		ret = pvm_err_set(err, -ENOMEM, "out of memory");
 		goto out;
@@ -242,6 +420,83 @@ static int lv_dom_state(virDomainPtr dom, enum pvmd_guest_state *out, struct pvm
 	return 0;
 }
 
+/* One short session on the guest's agent port: until the agent said hello
+ * and sent its negotiation (a fresh host session always gets both, as the
+ * sync handshake asks); with shutdown, then until its BYE: the agent's last
+ * write waits for a host on the port, so closing earlier would stall it.
+ * pvm-agent reopens its port after the session closes, so a later call
+ * talks again. */
+static int lv_agent_talk(virDomainPtr dom, const char *id, bool shutdown, json_object **out,
+			 struct pvm_err *err)
+{
+	uint64_t deadline = pvm_now_ns() + (shutdown ? AGENT_BYE_NS : AGENT_WAIT_NS);
+	struct agent_negotiation neg;
+	struct agent_hello hello;
+	char dir[PATH_MAX], sock[PATH_MAX + 16];
+	struct agent_host *h = NULL;
+	uint8_t buf[4096];
+	bool asked = false;
+	int fd, ret;
+
+	if (out)
+		*out = NULL;
+	if (lv_domain_attr(dom, "dir", dir, sizeof(dir)) < 0)
+		return pvm_err_set(err, -ENOENT, "guest %s has no agent port", id);
+	snprintf(sock, sizeof(sock), "%s/agent.sock", dir);
+	fd = pvmd_unix_connect(sock);
+	if (fd < 0)
+		return pvm_err_set(err, -ENOTCONN, "guest %s: agent port %s: %s", id, sock,
+				   strerror(-fd));
+	h = agent_host_new(NULL, pvm_now_ns());
+	if (!h) {
+		ret = pvm_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (;;) {
+		uint64_t now = pvm_now_ns();
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		size_t n = agent_host_output(h, buf, sizeof(buf), now);
+		bool spoke =
+		    agent_host_hello(h, &hello) == 0 && agent_host_negotiation(h, &neg) == 0;
+		ssize_t r;
+
+		if (n && write(fd, buf, n) < 0 && errno != EAGAIN) {
+			ret = pvm_err_set(err, -errno, "guest %s: agent port: %s", id,
+					  strerror(errno));
+			goto out;
+		}
+		if (spoke && (!shutdown || agent_host_gone(h)))
+			break;
+		if (spoke && shutdown && !asked) {
+			asked = agent_host_shutdown(h, 0, now) == 0;
+			continue;
+		}
+		if (now >= deadline) {
+			ret = pvm_err_set(err, -ENOENT, "guest %s: the agent has not spoken", id);
+			goto out;
+		}
+		if (poll(&pfd, 1, 50) <= 0)
+			continue;
+		r = read(fd, buf, sizeof(buf));
+		if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+			ret = pvm_err_set(err, -ENOTCONN, "guest %s: agent port closed", id);
+			goto out;
+		}
+		if (r > 0)
+			agent_host_feed(h, buf, (size_t)r, pvm_now_ns());
+	}
+	ret = 0;
+	if (out) {
+		*out = agent_host_to_json(h, pvm_now_ns());
+		if (!*out)
+			ret = pvm_err_set(err, -ENOMEM, "out of memory");
+	}
+out:
+	agent_host_free(h);
+	close(fd);
+	return ret;
+}
+
 static int lv_start(void *priv, const char *id, struct pvm_err *err)
 {
 	virDomainPtr dom;
@@ -270,8 +525,10 @@ static int lv_stop(void *priv, const char *id, unsigned timeout_ms, struct pvm_e
 		return ret;
 	if (virDomainIsActive(dom) != 1)
 		goto out;
-	/* A guest that ignores the ACPI request is destroyed at the deadline. */
-	virDomainShutdown(dom);
+	/* The agent's shutdown first, then the ACPI power button; a guest that
+	 * ignores both is destroyed at the deadline. */
+	if (lv_agent_talk(dom, id, true, NULL, NULL) < 0)
+		virDomainShutdown(dom);
 	while (virDomainIsActive(dom) == 1 && pvm_now_ns() < deadline)
 		pvm_sleep_ns(STOP_POLL_NS);
 	if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0)
@@ -342,6 +599,23 @@ out:
 	return ret;
 }
 
+static int lv_agent(void *priv, const char *id, json_object **out, struct pvm_err *err)
+{
+	virDomainPtr dom;
+	int ret;
+
+	*out = NULL;
+	ret = lv_find(priv, id, &dom, err);
+	if (ret < 0)
+		return ret;
+	if (virDomainIsActive(dom) != 1)
+		ret = pvm_err_set(err, -ENOTCONN, "guest %s is not running", id);
+	else
+		ret = lv_agent_talk(dom, id, false, out, err);
+	virDomainFree(dom);
+	return ret;
+}
+
 static int lv_list(void *priv, struct pvmd_guest_info **out, size_t *n, struct pvm_err *err)
 {
 	struct lv_priv *p = priv;
@@ -391,5 +665,6 @@ const struct pvmd_driver_ops pvmd_driver_libvirt = {
     .undefine = lv_undefine,
     .state = lv_state,
     .stats = lv_stats,
+    .agent = lv_agent,
     .list = lv_list,
 };

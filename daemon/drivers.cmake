@@ -8,5 +8,5 @@ add_library(pvm_drivers STATIC
   ${CMAKE_CURRENT_LIST_DIR}/vmm_cost.c
   ${CMAKE_CURRENT_LIST_DIR}/vmm_cgroup.c
   ${CMAKE_CURRENT_LIST_DIR}/vmm_ctl.c)
-target_link_libraries(pvm_drivers PUBLIC pvm_common pvm_hv PkgConfig::LIBVIRT PkgConfig::SQLITE3
+target_link_libraries(pvm_drivers PUBLIC pvm_common pvm_hv pvm_agent PkgConfig::LIBVIRT PkgConfig::SQLITE3
                       PkgConfig::SECCOMP)

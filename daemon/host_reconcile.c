@@ -139,6 +139,7 @@ static int define_guest(struct pvmd_host *h, struct pvmd_hg *g, json_object *a, 
 		snprintf(args, sizeof(args), "mode=%s%s%s", emulated ? "emulated" : "pv",
 			 *cmdline ? " " : "", cmdline);
 	def.cmdline = args;
+	def.state_dir = h->cfg->state_dir;
 	/* A known name (the API checked it), offered here (the scheduler checked that). */
 	def.platform = str_of(spec, "platform", NULL);
 	return g->drv->ops->define(g->drv->priv, &def, err);

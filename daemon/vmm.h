@@ -68,6 +68,10 @@ int pvmd_vmm_exit_cost(const char *vmm, const char *image, const char *platform,
 
 /* ---- vmm_ctl.c: the control socket (protocol in hv/hv.h) ----------------- */
 
+/* A non-blocking, connected stream socket to the unix socket path; a
+ * negative errno when nothing listens there. */
+int pvmd_unix_connect(const char *path);
+
 /*
  * Sends one request line to the VMM's socket and parses its one-line answer.
  * An answer {"ok":false,"error":...} becomes -EPROTO with the message.

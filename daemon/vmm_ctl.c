@@ -31,10 +31,30 @@ static int wait_fd(int fd, short events, uint64_t deadline)
 	}
 }
 
+int pvmd_unix_connect(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	/* A unix connect completes or fails at once (EAGAIN: backlog full). */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
 int pvmd_vmm_call(const char *sock, const char *request, unsigned timeout_ms, json_object **ans,
 		  struct pvm_err *err)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	uint64_t deadline = pvm_now_ns() + (uint64_t)timeout_ms * 1000000ull;
 	struct pvm_buf in;
 	size_t off = 0, len = strlen(request);
@@ -43,18 +63,10 @@ int pvmd_vmm_call(const char *sock, const char *request, unsigned timeout_ms, js
 	int fd, ret;
 
 	*ans = NULL;
-	if (strlen(sock) >= sizeof(sa.sun_path))
-		return pvm_err_set(err, -ENAMETOOLONG, "control socket %s: path too long", sock);
-	strcpy(sa.sun_path, sock);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = pvmd_unix_connect(sock);
 	if (fd < 0)
-		return pvm_err_set(err, -errno, "socket: %s", strerror(errno));
+		return pvm_err_set(err, fd, "control socket %s: %s", sock, strerror(-fd));
 	pvm_buf_init(&in);
-	/* A unix connect completes or fails at once (EAGAIN: backlog full). */
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		ret = pvm_err_set(err, -errno, "control socket %s: %s", sock, strerror(errno));
-		goto out;
-	}
 	while (off <= len) {
 		const char *p = off < len ? request + off : "\n";
 		size_t n = off < len ? len - off : 1;
@@ -127,21 +139,15 @@ out:
 
 pid_t pvmd_vmm_peer_pid(const char *sock)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct ucred cred = {0};
 	socklen_t len = sizeof(cred);
 	pid_t pid = 0;
-	int fd;
+	int fd = pvmd_unix_connect(sock);
 
-	if (strlen(sock) >= sizeof(sa.sun_path))
-		return 0;
-	strcpy(sa.sun_path, sock);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return 0;
 	/* The credentials are the listener's, taken when it called listen(). */
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
 		pid = cred.pid;
 	close(fd);
 	return pid;

@@ -73,25 +73,46 @@ struct run {
 	bool host_talks; /* the host writes only after the agent said hello */
 };
 
+/* A new pty pair: the master, and the slave's path in slave. */
+static int open_pty(char *slave, size_t size)
+{
+	int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+
+	ck_assert_int_ge(master, 0);
+	ck_assert_int_eq(grantpt(master), 0);
+	ck_assert_int_eq(unlockpt(master), 0);
+	ck_assert_int_eq(ptsname_r(master, slave, size), 0);
+	return master;
+}
+
+/* A fresh host session, as a host does when it (re)connects. */
+static void new_host(struct run *r, const struct agent_host_config *cfg)
+{
+	r->h = agent_host_new(cfg, pvm_now_ns());
+	ck_assert_ptr_nonnull(r->h);
+	r->host_talks = false;
+}
+
+/* The agent on device, r->master already open. */
+static void spawn(struct run *r, const char *device, const char *extra,
+		  const struct agent_host_config *cfg)
+{
+	r->pid = fork();
+	ck_assert_int_ge(r->pid, 0);
+	if (r->pid == 0) {
+		execl(PVM_AGENT_BIN, "pvm-agent", "--device", device, "--root", root,
+		      "--interval-ms", "200", "--heartbeat-ms", "100", extra, (char *)NULL);
+		_exit(127);
+	}
+	new_host(r, cfg);
+}
+
 static void start_with(struct run *r, const char *extra, const struct agent_host_config *cfg)
 {
 	char slave[128];
 
-	r->master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-	ck_assert_int_ge(r->master, 0);
-	ck_assert_int_eq(grantpt(r->master), 0);
-	ck_assert_int_eq(unlockpt(r->master), 0);
-	ck_assert_int_eq(ptsname_r(r->master, slave, sizeof(slave)), 0);
-	r->pid = fork();
-	ck_assert_int_ge(r->pid, 0);
-	if (r->pid == 0) {
-		execl(PVM_AGENT_BIN, "pvm-agent", "--device", slave, "--root", root,
-		      "--interval-ms", "200", "--heartbeat-ms", "100", extra, (char *)NULL);
-		_exit(127);
-	}
-	r->h = agent_host_new(cfg, pvm_now_ns());
-	ck_assert_ptr_nonnull(r->h);
-	r->host_talks = false;
+	r->master = open_pty(slave, sizeof(slave));
+	spawn(r, slave, extra, cfg);
 }
 
 static struct agent_report *report_of(struct run *r)
@@ -364,19 +385,34 @@ START_TEST(sigterm_says_bye)
 }
 END_TEST
 
-START_TEST(host_hangup_ends_the_agent)
+/* The host closes its end and comes back on a new pty behind the same name
+ * (as udev's /dev/virtio-ports/ link names the port): the agent reopens it
+ * and a new session starts with a new hello. */
+START_TEST(host_hangup_reopens_the_port)
 {
+	char slave[128], link[160], tmp[168];
 	struct run r;
-	int status;
 
 	make_root();
-	start(&r, "--verbose");
+	snprintf(link, sizeof(link), "%s/port", root);
+	snprintf(tmp, sizeof(tmp), "%s/port.new", root);
+	r.master = open_pty(slave, sizeof(slave));
+	ck_assert_int_eq(symlink(slave, link), 0);
+	spawn(&r, link, "--verbose", NULL);
 	pump_until(&r, connected_with_report);
+
 	close(r.master);
-	ck_assert_int_eq(waitpid(r.pid, &status, 0), r.pid);
-	ck_assert(WIFEXITED(status));
-	ck_assert_int_eq(WEXITSTATUS(status), 1);
 	agent_host_free(r.h);
+	r.master = open_pty(slave, sizeof(slave));
+	ck_assert_int_eq(symlink(slave, tmp), 0);
+	ck_assert_int_eq(rename(tmp, link), 0);
+	new_host(&r, NULL);
+	pump_until(&r, connected_with_report);
+	ck_assert_int_eq(kill(r.pid, 0), 0);
+
+	ck_assert_int_eq(agent_host_shutdown(r.h, 0, pvm_now_ns()), 0);
+	pump_until(&r, gone);
+	ck_assert_int_eq(finish(&r), 0);
 	remove_root();
 }
 END_TEST
@@ -421,7 +457,7 @@ int main(void)
 	tcase_add_test(tc, full_session_over_a_pty);
 	tcase_add_test(tc, request_flood_from_the_host);
 	tcase_add_test(tc, sigterm_says_bye);
-	tcase_add_test(tc, host_hangup_ends_the_agent);
+	tcase_add_test(tc, host_hangup_reopens_the_port);
 	tcase_add_test(tc, bad_usage_exits_2);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
