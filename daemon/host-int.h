@@ -27,6 +27,9 @@ struct pvmd_hg {
 	uint64_t hello_until;
 	bool define_failed;
 	int64_t vcpus, memory_mib, disk_gib;
+	/* It was stopped because its desired state was stopped: when it is
+	 * wanted again that is an order to start, whatever the restart policy. */
+	bool stop_asked;
 	bool running;
 };
 

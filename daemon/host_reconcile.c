@@ -252,15 +252,23 @@ static void reconcile_one(struct pvmd_host *h, json_object *a, uint64_t now)
 				g->restarts = 0;
 		} else if (st == PVMD_GUEST_DEFINED) {
 			start_guest(g);
+		} else if (g->stop_asked && st == PVMD_GUEST_STOPPED) {
+			pvm_log_info("guest %s: starting (desired state running)", id);
+			g->running_since = 0;
+			start_guest(g);
 		} else if (st == PVMD_GUEST_STOPPED || st == PVMD_GUEST_CRASHED) {
 			g->running_since = 0;
 			maybe_restart(h, g, st, policy, now);
 		}
+		g->stop_asked = false;
 	} else if (st == PVMD_GUEST_RUNNING || st == PVMD_GUEST_PAUSED) {
 		pvm_log_info("guest %s: stopping (desired state stopped)", id);
 		if (g->drv->ops->stop(g->drv->priv, id, h->stop_timeout_ms, &err) < 0)
 			pvm_log_error("stop guest %s: %s", id, err.msg);
 		g->restart_at = 0;
+		g->stop_asked = true;
+	} else {
+		g->stop_asked = true;
 	}
 	if (g->drv->ops->state(g->drv->priv, id, &st, &err) == 0) {
 		snprintf(g->observed, sizeof(g->observed), "%s", observed_name(st, want));

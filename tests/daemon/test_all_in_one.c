@@ -155,6 +155,24 @@ static bool finished(json_object *g)
 	return strcmp(s, "stopped") == 0 && field_i64(g, "exits", "total") > 0;
 }
 
+static bool observed(json_object *g, const char *want)
+{
+	const char *s = "";
+
+	pvm_json_get_str(g, "observed_state", &s);
+	return strcmp(s, want) == 0;
+}
+
+static bool stopped(json_object *g)
+{
+	return observed(g, "stopped");
+}
+
+static bool running(json_object *g)
+{
+	return observed(g, "running");
+}
+
 static bool agent_reported(json_object *g)
 {
 	json_object *a = json_object_object_get(g, "agent");
@@ -303,6 +321,18 @@ START_TEST(test_all_in_one)
 			     json_object_object_get(agent, "hello"), "guest_kind")),
 			 "microguest");
 	ck_assert_int_gt(json_object_get_int64(json_object_object_get(agent, "ready_ms")), 0);
+
+	/* Stopped by its desired state, then wanted again: it starts, restart
+	 * policy "never" or not (the host once took it for a guest that ended). */
+	snprintf(line, sizeof(line), "/v1/guests/%s", idle);
+	json_object_put(call("PATCH", line, "{\"desired_state\":\"stopped\"}", 200));
+	go = wait_guest(idle, stopped);
+	ck_assert_msg(stopped(go), "idle guest: %s", json_object_to_json_string(go));
+	json_object_put(go);
+	json_object_put(call("PATCH", line, "{\"desired_state\":\"running\"}", 200));
+	go = wait_guest(idle, running);
+	ck_assert_msg(running(go), "idle guest: %s", json_object_to_json_string(go));
+	json_object_put(go);
 
 	m = metrics();
 	snprintf(line, sizeof(line), "pvm_guest_vcpu_guest_exits_total{guest=\"%s\"} %lld\n", pv,
