@@ -317,7 +317,7 @@ char *th_digest(struct th *t)
 	return pvm_buf_steal(&b);
 }
 
-static int free_port(void)
+int th_free_port(void)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof(a);
@@ -336,7 +336,7 @@ pid_t th_pvmd_start(const char *pvmd, const char *dir, char *base, size_t len)
 	char listen[64], log[300];
 	pid_t pid;
 
-	snprintf(listen, sizeof(listen), "127.0.0.1:%d", free_port());
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", th_free_port());
 	snprintf(base, len, "http://%s", listen);
 	snprintf(log, sizeof(log), "%s/pvmd.log", dir);
 	pid = fork();

@@ -74,6 +74,8 @@ void th_host(struct th *t, const char *name, int cpus, int mem_mib, const char *
  * loopback port, stderr to dir/pvmd.log; returns once /healthz answers, with
  * its URL in base. th_pvmd_admin reads the admin token it bootstrapped.
  */
+/* A loopback TCP port free a moment ago. */
+int th_free_port(void);
 pid_t th_pvmd_start(const char *pvmd, const char *dir, char *base, size_t len);
 void th_pvmd_admin(const char *dir, char *admin, size_t len);
 
