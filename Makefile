@@ -62,7 +62,7 @@ fuzz: build-fuzz
 FAULT_KILLS ?= 50
 check-faults: build
 	@PVM_PLATFORM=$${PVM_PLATFORM:-process} PVM_FAULT_KILLS=$(FAULT_KILLS) \
-		./build/tests/daemon/daemon_kill_random
+		./build/tests/daemon/daemon_faults
 
 # The Debian packages (docs/packaging.md): built by dpkg-buildpackage from a
 # clean copy of the tracked files into build-deb/, checked by lintian.
