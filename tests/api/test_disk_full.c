@@ -106,6 +106,9 @@ START_TEST(full_disk_507_then_recovers)
 		th_resp_free(&r);
 	}
 	ck_assert_int_ge(full, 20);
+	printf("disk_full: %d creates taken on the full disk (pages SQLite held), then %d "
+	       "answered 507\n",
+	       nids - 20, nref);
 	/* Other writes say the same; reads go on. */
 	snprintf(path, sizeof(path), "/v1/guests/%s", ids[0]);
 	th_req_url(base, "PATCH", path, admin, "{\"restart_policy\":\"always\"}", NULL, &r);
