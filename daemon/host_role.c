@@ -308,9 +308,13 @@ static void stop_all(struct pvmd_host *h)
 	}
 }
 
-/* The main loop: fences when the heartbeat thread says the lease runs out, unfences once
- * a heartbeat is acknowledged again (reconciling then starts what is still assigned). */
-static void fence(struct pvmd_host *h)
+/*
+ * The main loop: fences when the heartbeat thread says the lease runs out;
+ * unfences once a heartbeat is acknowledged again and the assignments are
+ * fresh (fresh: this turn's poll answered), never on the ones from before
+ * the cut, which still name the guests that have moved since.
+ */
+static void fence(struct pvmd_host *h, bool fresh)
 {
 	bool due = __atomic_load_n(&h->fence_due, __ATOMIC_ACQUIRE);
 
@@ -320,7 +324,7 @@ static void fence(struct pvmd_host *h)
 			     (unsigned long long)(h->fence_after_ns / 1000000000ull));
 		stop_all(h);
 		h->fenced = true;
-	} else if (!due && h->fenced) {
+	} else if (!due && h->fenced && fresh) {
 		pvm_log_warn("the controller acknowledges heartbeats again: unfenced");
 		h->fenced = false;
 	}
@@ -430,8 +434,9 @@ int pvmd_host_run(const struct pvmd_host_config *cfg, volatile sig_atomic_t *sto
 	}
 	while (!*stop) {
 		struct pvm_err e = {0};
+		bool fresh = poll_assignments(&h, poll_wait(&h, wait_s), &e) == 0;
 
-		if (poll_assignments(&h, poll_wait(&h, wait_s), &e) < 0) {
+		if (!fresh) {
 			if (*stop)
 				break;
 			if (!h.poll_abort) {
@@ -440,7 +445,7 @@ int pvmd_host_run(const struct pvmd_host_config *cfg, volatile sig_atomic_t *sto
 			}
 		}
 		h.poll_abort = *stop;
-		fence(&h);
+		fence(&h, fresh);
 		/* Reconcile even without fresh assignments: crashes and restarts are local. */
 		if (!h.fenced)
 			pvmd_host_reconcile(&h);
