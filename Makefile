@@ -8,7 +8,8 @@ CMAKE_FLAGS ?=
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps build build-asan build-release build-fuzz demo check check-normal check-asan \
-	check-fuzz fuzz bench format clean deb check-deb check-systemd soak-hostile soak
+	check-fuzz fuzz bench format clean deb check-deb check-systemd soak-hostile soak \
+	check-faults
 
 all: build
 
@@ -67,6 +68,13 @@ fuzz: build-fuzz
 		[ -x "$$t" ] || continue; \
 		./tests/fuzz/run "$$t" "tests/fuzz/corpus/$$(basename $$t)" $(FUZZ_SECONDS) || fail=1; \
 	done; exit $${fail:-0}
+
+# SIGKILL of pvmd (all-in-one, host role) and pvm-vmm at random points, 50
+# times each (make check runs 10); PVM_FAULT_SEED=N replays a run.
+FAULT_KILLS ?= 50
+check-faults: build
+	@PVM_PLATFORM=$${PVM_PLATFORM:-process} PVM_FAULT_KILLS=$(FAULT_KILLS) \
+		./build/tests/daemon/daemon_faults
 
 # The Debian packages (docs/packaging.md): built by dpkg-buildpackage from a
 # clean copy of the tracked files into build-deb/, checked by lintian.

@@ -162,6 +162,12 @@ static const struct pvm_json_field assignments[] = {
 static const struct pvm_json_field heartbeat_ack[] = {
     {.name = "state", STR, .name_of = store_host_state_nth},
     {.name = "heartbeat_interval_s", COUNT},
+    {.name = "lease_s",
+     COUNT,
+     .doc = "silent this long, the host's guests are placed elsewhere (from its last heartbeat)"},
+    {.name = "fence_margin_s",
+     COUNT,
+     .doc = "the host stops its own guests this long before its lease runs out"},
     GEN,
 };
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/handlers.h"
+#include "controller/controller.h"
 #include "store/store.h"
 
 #define I64 INT64_MIN, INT64_MAX
@@ -388,6 +389,12 @@ int api_h_host_heartbeat(struct api_req *rq, struct api_resp *rs)
 			       json_object_new_string(store_host_state_name(h.state)));
 	json_object_object_add(ans, "heartbeat_interval_s",
 			       json_object_new_int((int)rq->srv->cfg.heartbeat_s));
+	json_object_object_add(
+	    ans, "lease_s",
+	    json_object_new_int((int)rq->srv->cfg.heartbeat_s * CONTROLLER_LEASE_BEATS));
+	json_object_object_add(
+	    ans, "fence_margin_s",
+	    json_object_new_int((int)rq->srv->cfg.heartbeat_s * CONTROLLER_FENCE_MARGIN_BEATS));
 	json_object_object_add(ans, "generation", json_object_new_int64(h.generation));
 	api_json(rs, 200, ans);
 out_host:

@@ -42,11 +42,14 @@ enum api_problem {
 	API_P_NO_CAPACITY,
 	API_P_MEDIA_TYPE,
 	API_P_UNAVAILABLE,
+	API_P_STORAGE,
 	API_P_INTERNAL,
 	API_P_COUNT
 };
 
 #define API_PROBLEM_BASE API_PROBLEM_URI
+/* Seconds a 503's Retry-After asks a client to wait. */
+#define API_RETRY_AFTER_S "2"
 
 #define API_MAX_PARAMS 2
 
@@ -154,7 +157,7 @@ const char *api_query(struct api_req *rq, const char *name);
 #define API_LAT_BUCKETS 12
 extern const double api_lat_bounds[API_LAT_BUCKETS];
 
-#define API_NCODES 17
+#define API_NCODES 18
 extern const unsigned api_codes[API_NCODES]; /* the last slot counts any other */
 
 struct api_route_stats {

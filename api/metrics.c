@@ -17,7 +17,7 @@ const double api_lat_bounds[API_LAT_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.
 						0.05,	0.1,   0.25,   0.5,   1,    2.5};
 
 const unsigned api_codes[API_NCODES] = {200, 201, 204, 400, 401, 403, 404, 405, 409,
-					412, 413, 415, 422, 500, 503, 504, 0};
+					412, 413, 415, 422, 500, 503, 504, 507, 0};
 
 void api_stats_record(struct api_server *srv, const struct api_route *route, unsigned status,
 		      uint64_t dur_ns)

@@ -272,6 +272,10 @@ static void add_errors(json_object *resp, const struct api_route *r)
 	}
 	if (strcmp(r->pattern, "/v1/guests") == 0 && r->ok_status == 201)
 		add_error(resp, 422, "Idempotency-Key first used with another request");
+	if (write)
+		add_error(resp, 507,
+			  "the store's disk is full: nothing was written; retry once "
+			  "space returns");
 	add_error(resp, 503, "the store or the controller cannot answer now (Retry-After)");
 }
 

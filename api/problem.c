@@ -30,6 +30,7 @@ static const struct {
     [API_P_NO_CAPACITY] = {"no-host", "No host can take the guest"},
     [API_P_MEDIA_TYPE] = {"unsupported-media-type", "Unsupported media type"},
     [API_P_UNAVAILABLE] = {"unavailable", "Service unavailable"},
+    [API_P_STORAGE] = {"insufficient-storage", "The store's disk is full"},
     [API_P_INTERNAL] = {"internal", "Internal error"},
 };
 

@@ -149,6 +149,9 @@ static enum MHD_Result queue(struct api_req *rq, struct api_resp *rs)
 							     : "Bearer realm=\"pvm\"");
 	if (rs->stream)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	/* Every 503 is a store or a server that cannot answer now, not a refusal. */
+	if (rs->status == 503)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, API_RETRY_AFTER_S);
 	rq->status = rs->status;
 	rq->resp_bytes = len;
 	r = MHD_queue_response(rq->conn, rs->status, resp);

@@ -25,6 +25,10 @@ int api_store_problem(struct api_resp *rs, int ret, const struct pvm_err *err)
 	case -EINVAL:
 		return api_problem(rs, 400, API_P_INVALID, err->field[0] ? err->field : NULL, "%s",
 				   err->msg);
+	case -EDQUOT:
+		/* Nothing was written; the same request succeeds once space returns. */
+		pvm_log_error("api: store: %s", err->msg);
+		return api_problem(rs, 507, API_P_STORAGE, NULL, "%s", err->msg);
 	default:
 		pvm_log_error("api: store: %s", err->msg);
 		return api_problem(rs, 503, API_P_UNAVAILABLE, NULL, "the store failed: %s",

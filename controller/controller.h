@@ -40,9 +40,21 @@ struct json_object;
 
 struct controller;
 
+/*
+ * A host silent for CONTROLLER_UNREACHABLE_BEATS heartbeat intervals is
+ * unreachable; its guests stay bound to it (it may only be cut off and still
+ * running them) until its lease, CONTROLLER_LEASE_BEATS intervals since its
+ * last heartbeat, has run out: only then are they placed elsewhere. A host
+ * told the lease (every heartbeat answer's lease_s) stops its guests itself
+ * CONTROLLER_FENCE_MARGIN_BEATS intervals before, so no guest runs twice.
+ */
+#define CONTROLLER_UNREACHABLE_BEATS  3
+#define CONTROLLER_LEASE_BEATS	      8
+#define CONTROLLER_FENCE_MARGIN_BEATS 3
+
 struct controller_config {
 	struct store *store;	  /* borrowed; must outlive the controller */
-	unsigned heartbeat_s;	  /* hosts missing 3 of these become unreachable; 0: 10 */
+	unsigned heartbeat_s;	  /* the hosts' heartbeat interval (the beats above); 0: 10 */
 	const char *sched_policy; /* sched_policy_parse() text over the default, or NULL */
 	const char *replica;	  /* this replica's name in the lease; NULL: host:pid */
 };

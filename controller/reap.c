@@ -2,7 +2,8 @@
 /*
  * The leader's housekeeping, under c->lock: hosts that missed three
  * heartbeat intervals become unreachable (the store appends the event);
- * guests on unreachable or draining hosts move to hosts the scheduler picks;
+ * guests on draining hosts, and on unreachable ones whose lease ran out
+ * (controller.h), move to hosts the scheduler picks;
  * old events and idempotency keys are pruned.
  */
 #include <errno.h>
@@ -14,15 +15,20 @@
 struct id_list {
 	char (*v)[STORE_ID_MAX];
 	size_t n, cap;
+	int64_t lease_cutoff_ms; /* an unreachable host heard from later is in its lease */
 };
 
-/* Collects the hosts to empty, from the store (the truth), not the fleet. */
+/*
+ * Collects the hosts to empty, from the store (the truth), not the fleet:
+ * draining ones, and unreachable ones whose lease has run out.
+ */
 static int to_empty(struct controller *c, struct store_host *h, void *arg)
 {
 	struct id_list *l = arg;
 
 	(void)c;
-	if (h->state != STORE_HOST_UNREACHABLE && !h->draining)
+	if (!h->draining &&
+	    (h->state != STORE_HOST_UNREACHABLE || h->last_heartbeat_ms >= l->lease_cutoff_ms))
 		return 0;
 	if (l->n == l->cap) {
 		size_t ncap = l->cap ? l->cap * 2 : 8;
@@ -101,8 +107,9 @@ static void prune(struct controller *c, int64_t now_ms)
 void controller_reap(struct controller *c)
 {
 	int64_t now_ms = (int64_t)(pvm_wall_ns() / 1000000);
-	int64_t cutoff = now_ms - 3 * (int64_t)c->cfg.heartbeat_s * 1000;
-	struct id_list evac = {0};
+	int64_t beat_ms = (int64_t)c->cfg.heartbeat_s * 1000;
+	int64_t cutoff = now_ms - CONTROLLER_UNREACHABLE_BEATS * beat_ms;
+	struct id_list evac = {.lease_cutoff_ms = now_ms - CONTROLLER_LEASE_BEATS * beat_ms};
 	struct pvm_err err = {0};
 	int n;
 

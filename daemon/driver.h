@@ -18,7 +18,8 @@
 
 enum pvmd_guest_state {
 	PVMD_GUEST_UNKNOWN = 0,
-	PVMD_GUEST_DEFINED, /* known to the driver, not running */
+	PVMD_GUEST_DEFINED, /* known to the driver, not running: never started, or stopped on
+			       request */
 	PVMD_GUEST_RUNNING,
 	PVMD_GUEST_PAUSED,
 	PVMD_GUEST_STOPPED, /* ran and exited cleanly */

@@ -623,7 +623,8 @@ static int hv_stop(void *priv, const char *id, unsigned timeout_ms, struct pvm_e
 	ret = pvmd_hstate_get(p->hs, id, &g, err);
 	if (ret < 0)
 		return ret;
-	if (!hv_alive(p, &g))
+	/* One a dead pvmd started but never recorded is stopped too, not left running. */
+	if (!hv_alive(p, &g) && !adopt_unrecorded(p, &g))
 		goto out;
 	g.stopping = true;
 	ret = pvmd_hstate_set_proc(p->hs, &g, err);
@@ -651,15 +652,17 @@ static enum pvmd_guest_state ended_state(const struct pvmd_hguest *g)
 {
 	int st = g->exit_status;
 
-	if (g->pid == 0)
+	/*
+	 * Stopped because pvmd asked (stop(), recorded in host.db before the
+	 * ask, so a pvmd killed mid-stop still knows): not a guest that ran to
+	 * completion, but one to start again once it is wanted running.
+	 */
+	if (g->pid == 0 || g->stopping)
 		return PVMD_GUEST_DEFINED;
 	/* An adopted VMM killed outright left no exit code behind. */
 	if (st == -1)
-		return g->stopping ? PVMD_GUEST_STOPPED : PVMD_GUEST_CRASHED;
-	if (WIFEXITED(st) &&
-	    (WEXITSTATUS(st) == 0 || (g->stopping && WEXITSTATUS(st) == HV_EXIT_FORCED)))
-		return PVMD_GUEST_STOPPED;
-	if (WIFSIGNALED(st) && g->stopping)
+		return PVMD_GUEST_CRASHED;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
 		return PVMD_GUEST_STOPPED;
 	return PVMD_GUEST_CRASHED;
 }
@@ -670,7 +673,8 @@ static enum pvmd_guest_state guest_state(struct hv_priv *p, struct pvmd_hguest *
 	const char *s = NULL;
 	enum pvmd_guest_state st = PVMD_GUEST_RUNNING;
 
-	if (!hv_alive(p, g))
+	/* What a dead pvmd started and never recorded counts as running (it is). */
+	if (!hv_alive(p, g) && !adopt_unrecorded(p, g))
 		return ended_state(g);
 	/* Alive but silent is still booting or busy: running for the controller. */
 	if (hv_status(p, g->id, CALL_TIMEOUT_MS, &ans, NULL) == 0 &&

@@ -52,6 +52,14 @@ struct pvmd_host {
 	struct pvmd_client *hb_cl;
 	pthread_t hb_thread;
 	bool hb_running;
+	/* Fencing (cfg->fence): when the last acknowledged heartbeat was sent
+	 * and how long it holds; the heartbeat thread sets fence_due and ends
+	 * the main loop's call in flight (once registered, cl watches
+	 * poll_abort, set on stop too) so that it fences at once. Atomic. */
+	uint64_t beat_ok_ns, fence_after_ns;
+	int fence_due;
+	volatile sig_atomic_t poll_abort;
+	bool fenced;			 /* main loop only: the guests were stopped for it */
 	int64_t used_cpus, used_mem_mib; /* atomic: reconcile writes, heartbeats read */
 	/* ns one exit costs here, by platform; 0: not measured (atomic) */
 	int64_t exit_cost_ns[PVM_PLATFORM_COUNT];

@@ -35,6 +35,14 @@ struct pvmd_host_config {
 	unsigned restart_backoff_max_ms; /* 0: 60000 */
 	unsigned stop_timeout_ms;	 /* graceful stop before force; 0: 5000 */
 	bool stop_guests_on_exit;	 /* else guests keep running when pvmd stops */
+	/*
+	 * Stop every guest once no heartbeat has been acknowledged for the
+	 * controller's lease less its margin (the lease_s and fence_margin_s of
+	 * its answers), so that guests it then places elsewhere never run
+	 * twice; they start again here if still assigned once it answers. The
+	 * host role; the all-in-one has no other host to move them to.
+	 */
+	bool fence;
 	/* Port writes timed to measure the cost of an exit at start (0: not
 	 * measured; the scheduler assumes its policy's exits_per_core). */
 	unsigned exit_cost_exits;

@@ -154,16 +154,26 @@ static json_object *heartbeat_body(struct pvmd_host *h)
 	return b;
 }
 
+static unsigned heartbeat_timeout(const struct pvmd_host *h)
+{
+	uint64_t s = h->heartbeat_ns / 1000000000ull;
+
+	return s < 1 ? 1 : s > HTTP_TIMEOUT ? HTTP_TIMEOUT : (unsigned)s;
+}
+
 static int do_heartbeat(struct pvmd_host *h, struct pvmd_client *cl, struct pvm_err *err)
 {
 	json_object *body = heartbeat_body(h), *ans = NULL;
+	uint64_t sent = pvm_now_ns();
+	int64_t hb = 0, lease = 0, margin = 0;
 	char path[128];
-	int64_t hb = 0;
 	long status;
 	int ret;
 
 	snprintf(path, sizeof(path), "/v1/hosts/%s/heartbeat", h->host_id);
-	ret = pvmd_client_call(cl, "POST", path, body, HTTP_TIMEOUT, &status, &ans, err);
+	/* One interval at most: a later heartbeat is superseded by the next, and the
+	 * thread must come back to watch the lease. */
+	ret = pvmd_client_call(cl, "POST", path, body, heartbeat_timeout(h), &status, &ans, err);
 	if (ret == 0 && status != 200) {
 		const char *detail = "";
 
@@ -173,9 +183,33 @@ static int do_heartbeat(struct pvmd_host *h, struct pvmd_client *cl, struct pvm_
 	if (ret == 0 && pvm_json_get_int(ans, "heartbeat_interval_s", &hb) == 0 && hb > 0 &&
 	    hb <= 3600)
 		h->heartbeat_ns = (uint64_t)hb * 1000000000ull;
+	/* The lease runs from when this heartbeat left, not when it arrived. */
+	if (ret == 0) {
+		if (pvm_json_get_int(ans, "lease_s", &lease) == 0 &&
+		    pvm_json_get_int(ans, "fence_margin_s", &margin) == 0 && lease > margin &&
+		    margin >= 0)
+			__atomic_store_n(&h->fence_after_ns,
+					 (uint64_t)(lease - margin) * 1000000000ull,
+					 __ATOMIC_RELAXED);
+		__atomic_store_n(&h->beat_ok_ns, sent, __ATOMIC_RELEASE);
+		if (__atomic_exchange_n(&h->fence_due, 0, __ATOMIC_ACQ_REL))
+			h->poll_abort = 1; /* the main loop unfences without waiting out a poll */
+	}
 	json_object_put(ans);
 	json_object_put(body);
 	return ret;
+}
+
+/* The heartbeat thread: is the lease about to run out? Then the main loop fences. */
+static void lease_check(struct pvmd_host *h)
+{
+	uint64_t ok = __atomic_load_n(&h->beat_ok_ns, __ATOMIC_ACQUIRE);
+	uint64_t after = __atomic_load_n(&h->fence_after_ns, __ATOMIC_RELAXED);
+
+	if (!h->cfg->fence || !ok || !after || pvm_now_ns() - ok < after)
+		return;
+	if (!__atomic_exchange_n(&h->fence_due, 1, __ATOMIC_ACQ_REL))
+		h->poll_abort = 1;
 }
 
 static void *heartbeat_thread(void *arg)
@@ -186,8 +220,12 @@ static void *heartbeat_thread(void *arg)
 		uint64_t next = pvm_now_ns() + h->heartbeat_ns;
 		struct pvm_err e = {0};
 
-		while (!*h->stop && pvm_now_ns() < next)
+		while (!*h->stop && pvm_now_ns() < next) {
+			lease_check(h);
 			pvm_sleep_ns(10 * 1000 * 1000);
+		}
+		if (*h->stop)
+			h->poll_abort = 1;
 		if (!*h->stop && do_heartbeat(h, h->hb_cl, &e) < 0 && !*h->stop)
 			pvm_log_warn("%s", e.msg);
 	}
@@ -267,6 +305,28 @@ static void stop_all(struct pvmd_host *h)
 					       &err) < 0)
 				pvm_log_warn("stop guest %s: %s", infos[i].id, err.msg);
 		free(infos);
+	}
+}
+
+/*
+ * The main loop: fences when the heartbeat thread says the lease runs out;
+ * unfences once a heartbeat is acknowledged again and the assignments are
+ * fresh (fresh: this turn's poll answered), never on the ones from before
+ * the cut, which still name the guests that have moved since.
+ */
+static void fence(struct pvmd_host *h, bool fresh)
+{
+	bool due = __atomic_load_n(&h->fence_due, __ATOMIC_ACQUIRE);
+
+	if (due && !h->fenced) {
+		pvm_log_warn("no heartbeat acknowledged for %llu s, the controller's lease runs "
+			     "out: stopping every guest (fenced)",
+			     (unsigned long long)(h->fence_after_ns / 1000000000ull));
+		stop_all(h);
+		h->fenced = true;
+	} else if (!due && h->fenced && fresh) {
+		pvm_log_warn("the controller acknowledges heartbeats again: unfenced");
+		h->fenced = false;
 	}
 }
 
@@ -355,6 +415,12 @@ int pvmd_host_run(const struct pvmd_host_config *cfg, volatile sig_atomic_t *sto
 	if (!*stop) {
 		struct pvm_err e = {0};
 
+		/* From now on the main loop's calls also end when the lease runs out. */
+		pvmd_client_close(h.cl);
+		h.cl = NULL;
+		ret = pvmd_client_open(cfg->controller, cfg->token, &h.poll_abort, &h.cl, err);
+		if (ret < 0)
+			goto out;
 		/* The first heartbeat makes the host ready before any guest is placed. */
 		if (do_heartbeat(&h, h.hb_cl, &e) < 0)
 			pvm_log_warn("%s", e.msg);
@@ -368,15 +434,21 @@ int pvmd_host_run(const struct pvmd_host_config *cfg, volatile sig_atomic_t *sto
 	}
 	while (!*stop) {
 		struct pvm_err e = {0};
+		bool fresh = poll_assignments(&h, poll_wait(&h, wait_s), &e) == 0;
 
-		if (poll_assignments(&h, poll_wait(&h, wait_s), &e) < 0) {
+		if (!fresh) {
 			if (*stop)
 				break;
-			pvm_log_warn("%s", e.msg);
-			pvm_sleep_ns(RETRY_NS);
+			if (!h.poll_abort) {
+				pvm_log_warn("%s", e.msg);
+				pvm_sleep_ns(RETRY_NS);
+			}
 		}
+		h.poll_abort = *stop;
+		fence(&h, fresh);
 		/* Reconcile even without fresh assignments: crashes and restarts are local. */
-		pvmd_host_reconcile(&h);
+		if (!h.fenced)
+			pvmd_host_reconcile(&h);
 		pvmd_host_report(&h);
 		if (!ready && h.assigned) {
 			notify(&h, "READY=1");

@@ -171,6 +171,7 @@ static int host_role_run(const struct pvm_config *cfg, const sigset_t *sigs)
 		return 2;
 	}
 	hc.token = token;
+	hc.fence = true; /* other hosts may take over its guests */
 	/* A bad controller list is a configuration error: say so before anything starts. */
 	if (pvmd_client_open(hc.controller, token, NULL, &check, &err) < 0) {
 		explicit_bzero(token, sizeof(token));

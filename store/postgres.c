@@ -76,6 +76,8 @@ static int map_result(PGconn *pg, PGresult *res, struct pvm_err *err)
 	/* lock_not_available (lock_timeout), serialization, deadlock */
 	if (!strcmp(state, "55P03") || !strcmp(state, "40001") || !strcmp(state, "40P01"))
 		return pvm_err_set(err, -EAGAIN, "database is locked by another process (%s)", msg);
+	if (!strcmp(state, "53100"))
+		return pvm_err_set(err, -EDQUOT, "the database's disk is full (%s)", msg);
 	if (!strcmp(state, "53200"))
 		return pvm_err_set(err, -ENOMEM, "postgres: out of memory (%s)", msg);
 	return pvm_err_set(err, -EIO, "postgres: %s (SQLSTATE %s)", msg, state);

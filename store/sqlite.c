@@ -54,6 +54,13 @@ static int map_error(sqlite3 *db, int rc, struct pvm_err *err)
 		return pvm_err_set(err, -EAGAIN, "database is locked by another process (%s)", msg);
 	case SQLITE_NOMEM:
 		return pvm_err_set(err, -ENOMEM, "out of memory");
+	case SQLITE_FULL:
+		return pvm_err_set(err, -EDQUOT, "the database's disk is full (%s)", msg);
+	case SQLITE_IOERR:
+		/* A write that met a full disk is reported as an I/O error by some VFS paths. */
+		if (sqlite3_system_errno(db) == ENOSPC || sqlite3_system_errno(db) == EDQUOT)
+			return pvm_err_set(err, -EDQUOT, "the database's disk is full (%s)", msg);
+		return pvm_err_set(err, -EIO, "sqlite: %s", msg);
 	default:
 		return pvm_err_set(err, -EIO, "sqlite: %s", msg);
 	}

@@ -21,6 +21,8 @@
  *     -EKEYEXPIRED  store_token_authenticate on a token past its expiry
  *     -EPROTO     the database schema is newer than this build knows
  *     -EAGAIN     another process held the database lock past the busy timeout
+ *     -EDQUOT     the database's disk is full (SQLite: SQLITE_FULL or ENOSPC;
+ *                 PostgreSQL: disk_full); the write left nothing behind
  *     -EIO        any other backend failure (message has the detail)
  * - IDs are text: a type prefix ("hst", "gst", "img", "tok", "plc"), "_" and
  *   128 bits in hex: 48 bits of creation time in ms, then 80 random bits, so

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #include <check.h>
 #include <curl/curl.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "tests/api/harness.h"
@@ -102,6 +105,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 	header_value(p, size * n, "Location:", r->location, sizeof(r->location));
 	header_value(p, size * n, "WWW-Authenticate:", r->www_auth, sizeof(r->www_auth));
 	header_value(p, size * n, "Allow:", r->allow, sizeof(r->allow));
+	header_value(p, size * n, "Retry-After:", r->retry_after, sizeof(r->retry_after));
 	return size * n;
 }
 
@@ -311,4 +315,66 @@ char *th_digest(struct th *t)
 	ck_assert_int_eq(store_guest_agent_foreach(t->st, digest_agent, &b, NULL), 0);
 	ck_assert_int_eq(store_hook_stats_foreach(t->st, digest_stat, &b, NULL), 0);
 	return pvm_buf_steal(&b);
+}
+
+int th_free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), p;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	p = ntohs(a.sin_port);
+	close(fd);
+	return p;
+}
+
+pid_t th_pvmd_start(const char *pvmd, const char *dir, char *base, size_t len)
+{
+	char listen[64], log[300];
+	pid_t pid;
+
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", th_free_port());
+	snprintf(base, len, "http://%s", listen);
+	snprintf(log, sizeof(log), "%s/pvmd.log", dir);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+		if (fd < 0)
+			fd = open("/dev/null", O_WRONLY);
+		dup2(fd, 2);
+		execl(pvmd, "pvmd", "--role", "controller", "--listen", listen, "--state-dir", dir,
+		      "--log-level", "warn", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 1500; i++) {
+		struct th_resp r;
+
+		th_req_url(base, "GET", "/healthz", NULL, NULL, NULL, &r);
+		if (r.status == 200) {
+			th_resp_free(&r);
+			return pid;
+		}
+		th_resp_free(&r);
+		pvm_sleep_ns(20 * 1000000ull);
+	}
+	ck_abort_msg("pvmd did not become ready (see %s)", log);
+	return -1;
+}
+
+void th_pvmd_admin(const char *dir, char *admin, size_t len)
+{
+	char path[300];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/admin.token", dir);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(fgets(admin, (int)len, f));
+	fclose(f);
+	admin[strcspn(admin, "\n")] = '\0';
 }

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include <json-c/json.h>
 
@@ -33,6 +34,7 @@ struct th_resp {
 	char location[256];
 	char www_auth[128];
 	char allow[128];
+	char retry_after[16];
 	json_object *json; /* parsed body when it is JSON */
 };
 
@@ -66,6 +68,16 @@ void th_token(struct th *t, const char *role, char *secret, size_t len, char *id
  * of names, e.g. "[\"console\",\"block\"]"). */
 void th_host(struct th *t, const char *name, int cpus, int mem_mib, const char *hooks, char *id,
 	     size_t idlen, char *token, size_t toklen);
+
+/*
+ * A real `pvmd --role controller` on dir (its state directory) and a free
+ * loopback port, stderr to dir/pvmd.log; returns once /healthz answers, with
+ * its URL in base. th_pvmd_admin reads the admin token it bootstrapped.
+ */
+/* A loopback TCP port free a moment ago. */
+int th_free_port(void);
+pid_t th_pvmd_start(const char *pvmd, const char *dir, char *base, size_t len);
+void th_pvmd_admin(const char *dir, char *admin, size_t len);
 
 /* A digest of everything in the store (ids, generations, last event): equal
  * digests mean nothing changed. Caller frees. */

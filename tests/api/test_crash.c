@@ -23,72 +23,21 @@
 #define MAX_IDS 4000
 
 static char dir[128], base[64], admin[128];
-static int port;
-
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), p;
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	p = ntohs(a.sin_port);
-	close(fd);
-	return p;
-}
 
 static pid_t start_pvmd(void)
 {
-	char listen[64];
-	pid_t pid;
-
-	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		int fd = open("/dev/null", O_WRONLY);
-
-		dup2(fd, 2);
-		execl(PVMD_PATH, "pvmd", "--role", "controller", "--listen", listen, "--state-dir",
-		      dir, "--log-level", "warn", (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 500; i++) {
-		struct th_resp r;
-
-		th_req_url(base, "GET", "/healthz", NULL, NULL, NULL, &r);
-		if (r.status == 200) {
-			th_resp_free(&r);
-			return pid;
-		}
-		th_resp_free(&r);
-		pvm_sleep_ns(20 * 1000000ull);
-	}
-	ck_abort_msg("pvmd did not become ready");
-	return -1;
+	return th_pvmd_start(PVMD_PATH, dir, base, sizeof(base));
 }
 
 static void read_admin(void)
 {
-	char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/admin.token", dir);
-	f = fopen(path, "r");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_ptr_nonnull(fgets(admin, sizeof(admin), f));
-	fclose(f);
-	admin[strcspn(admin, "\n")] = '\0';
+	th_pvmd_admin(dir, admin, sizeof(admin));
 }
 
 static void setup(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/pvm-api-crash-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
-	port = free_port();
-	snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
 }
 
 static void teardown(void)

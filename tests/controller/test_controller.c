@@ -187,8 +187,9 @@ START_TEST(fleet_follows_other_writers)
 }
 END_TEST
 
-/* A host silent for three heartbeats becomes unreachable, and its guests
- * move to a host that can take them. */
+/* A host silent for three heartbeats becomes unreachable; its guests stay
+ * while its lease (CONTROLLER_LEASE_BEATS) holds, then move to a host that
+ * can take them. */
 START_TEST(reaps_and_evacuates)
 {
 	struct controller *c = open_ctl(st, "a", 1);
@@ -202,12 +203,19 @@ START_TEST(reaps_and_evacuates)
 	step(c);
 	bound_to(g.id, h1.id);
 	ready_host(st, "h2", 4, 4096, &h2);
-	old.now_ms = (int64_t)(pvm_wall_ns() / 1000000) - 10000;
+	/* heard from 5 s ago (1 s beats): unreachable, in its lease */
+	old.now_ms = (int64_t)(pvm_wall_ns() / 1000000) -
+		     (CONTROLLER_UNREACHABLE_BEATS + CONTROLLER_LEASE_BEATS) / 2 * 1000;
 	ck_assert_int_eq(store_host_heartbeat(st, h1.id, &old, NULL, &err), 0);
 	step(c);
 	ck_assert_int_eq(store_host_get(st, h1.id, &now, NULL), 0);
 	ck_assert_int_eq(now.state, STORE_HOST_UNREACHABLE);
 	store_host_free(&now);
+	bound_to(g.id, h1.id);
+	/* and once the lease has run out */
+	old.now_ms = (int64_t)(pvm_wall_ns() / 1000000) - (CONTROLLER_LEASE_BEATS + 2) * 1000;
+	ck_assert_int_eq(store_host_heartbeat(st, h1.id, &old, NULL, &err), 0);
+	step(c);
 	bound_to(g.id, h2.id);
 	controller_close(c);
 	store_host_free(&h1);

@@ -348,14 +348,15 @@ START_TEST(test_lifecycle)
 	free(infos);
 	ck_assert_int_eq(drv.ops->undefine(drv.priv, IDLE_ID, &err), -EBUSY);
 	ck_assert_msg(drv.ops->stop(drv.priv, IDLE_ID, 5000, &err) == 0, "%s", err.msg);
-	ck_assert_int_eq(state_of(IDLE_ID), PVMD_GUEST_STOPPED);
+	ck_assert_int_eq(state_of(IDLE_ID), PVMD_GUEST_DEFINED);
 	ck_assert_int_eq(vmms_with(IDLE_ID), 0);
 	/* the guest saw the graceful stop: the console log says so */
 	snprintf(log, sizeof(log), "%s/guests/%s.log", dir, IDLE_ID);
 	ck_assert_ptr_nonnull(strstr(slurp(log), "idle: stopping on request"));
 	/* an ended VMM's final statistics come from what it wrote at exit */
 	ck_assert_msg(drv.ops->stats(drv.priv, IDLE_ID, &stats, &err) == 0, "%s", err.msg);
-	ck_assert_str_eq(json_object_get_string(json_object_object_get(stats, "state")), "stopped");
+	/* stopped on request: defined again, to be started when wanted */
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(stats, "state")), "defined");
 	ck_assert_int_eq(json_object_get_int(json_object_object_get(stats, "exit_code")), 0);
 	ck_assert(json_object_object_get_ex(stats, "exits", &hooks));
 	ck_assert_int_gt(json_object_get_int64(json_object_object_get(hooks, "total")), 0);
@@ -562,7 +563,7 @@ START_TEST(test_readopt)
 	ck_assert_int_eq(pid_of(IDLE_ID), vmm_pid);
 	ck_assert_int_eq(vmms_with(IDLE_ID), 1);
 	ck_assert_msg(drv.ops->stop(drv.priv, IDLE_ID, 5000, &err) == 0, "%s", err.msg);
-	ck_assert_int_eq(state_of(IDLE_ID), PVMD_GUEST_STOPPED);
+	ck_assert_int_eq(state_of(IDLE_ID), PVMD_GUEST_DEFINED);
 	ck_assert_int_eq(vmms_with(IDLE_ID), 0);
 	pvmd_driver_close(&drv);
 
@@ -588,15 +589,16 @@ END_TEST
 
 /* A VMM whose start pvmd never recorded (killed between fork and commit) is
  * adopted through its socket, not started a second time. */
-START_TEST(test_adopt_unrecorded)
+/* A VMM serving IDLE_ID's socket that host.db does not name (pvmd died
+ * between fork and recording its pid). */
+static pid_t spawn_unrecorded(char *sock, size_t len)
 {
-	char sock[PATH_MAX + 64], log[PATH_MAX + 64];
+	char log[PATH_MAX + 64];
 	pid_t vmm;
-	int64_t pid;
 
 	open_hv();
 	define_idle(IDLE_ID);
-	snprintf(sock, sizeof(sock), "%s/guests/%s.sock", dir, IDLE_ID);
+	snprintf(sock, len, "%s/guests/%s.sock", dir, IDLE_ID);
 	snprintf(log, sizeof(log), "%s/unrecorded.log", dir);
 	vmm = fork();
 	ck_assert_int_ge(vmm, 0);
@@ -609,6 +611,15 @@ START_TEST(test_adopt_unrecorded)
 	for (int i = 0; i < 500 && pvmd_vmm_peer_pid(sock) != vmm; i++)
 		pvm_sleep_ns(10 * 1000 * 1000);
 	ck_assert_int_eq(pvmd_vmm_peer_pid(sock), vmm);
+	return vmm;
+}
+
+START_TEST(test_adopt_unrecorded)
+{
+	char sock[PATH_MAX + 64];
+	pid_t vmm = spawn_unrecorded(sock, sizeof(sock));
+	int64_t pid;
+
 	ck_assert_msg(drv.ops->start(drv.priv, IDLE_ID, &err) == 0, "%s", err.msg);
 	pid = pid_of(IDLE_ID);
 	ck_assert_int_eq(pid, vmm);
@@ -616,6 +627,25 @@ START_TEST(test_adopt_unrecorded)
 	ck_assert_int_eq(drv.ops->stop(drv.priv, IDLE_ID, 5000, &err), 0);
 	ck_assert_int_eq(vmms_with(IDLE_ID), 0);
 	ck_assert_int_eq(pvmd_vmm_peer_pid(sock), 0);
+	pvmd_driver_close(&drv);
+}
+END_TEST
+
+/*
+ * Found by daemon_kill_random: a host daemon SIGKILLed between forking a
+ * VMM and recording it left a VMM that the next daemon's state() called
+ * not running and stop() left alone, so a deleted guest ran on.
+ */
+START_TEST(test_stop_unrecorded)
+{
+	char sock[PATH_MAX + 64];
+	pid_t vmm = spawn_unrecorded(sock, sizeof(sock));
+
+	ck_assert_int_eq(state_of(IDLE_ID), PVMD_GUEST_RUNNING);
+	ck_assert_int_eq(pid_of(IDLE_ID), vmm);
+	ck_assert_int_eq(drv.ops->stop(drv.priv, IDLE_ID, 5000, &err), 0);
+	ck_assert_int_eq(vmms_with(IDLE_ID), 0);
+	ck_assert_msg(drv.ops->undefine(drv.priv, IDLE_ID, &err) == 0, "%s", err.msg);
 	pvmd_driver_close(&drv);
 }
 END_TEST
@@ -747,6 +777,7 @@ int main(void)
 	add(s, "crash", test_crash);
 	add(s, "readopt", test_readopt);
 	add(s, "adopt_unrecorded", test_adopt_unrecorded);
+	add(s, "stop_unrecorded", test_stop_unrecorded);
 	add(s, "platform", test_platform_option);
 	add(s, "hstate_v1", test_hstate_v1);
 	sr = srunner_create(s);
