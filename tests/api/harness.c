@@ -247,6 +247,17 @@ void th_host(struct th *t, const char *name, int cpus, int mem_mib, const char *
 	th_resp_free(&r);
 }
 
+void th_beat(struct th *t, const char *id, const char *token)
+{
+	struct th_resp r;
+	char path[256];
+
+	snprintf(path, sizeof(path), "/v1/hosts/%s/heartbeat", id);
+	th_req(t, "POST", path, token, "{}", NULL, &r);
+	ck_assert_msg(r.status == 200, "heartbeat: %ld %s", r.status, r.body);
+	th_resp_free(&r);
+}
+
 static void digest_list(struct th *t, const char *path, struct pvm_buf *b)
 {
 	char url[512], next[128] = "";
