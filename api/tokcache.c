@@ -47,13 +47,21 @@ bool api_tokcache_get(struct api_server *srv, const unsigned char h[32], struct 
 void api_tokcache_put(struct api_server *srv, const unsigned char h[32], const struct api_req *rq)
 {
 	uint64_t now = pvm_now_ns(), until = now + API_TOKCACHE_TTL_NS;
-	int64_t left_ms = rq->token_expires_ms - (int64_t)(pvm_wall_ns() / 1000000ull);
+	int64_t wall = (int64_t)pvm_wall_ns();
+	int64_t left_ms = rq->token_expires_ms - wall / 1000000;
 	struct api_tok_entry *e;
 
 	if (rq->token_expires_ms && left_ms <= 0)
 		return;
-	if (rq->token_expires_ms && (uint64_t)left_ms < API_TOKCACHE_TTL_NS / 1000000ull)
-		until = now + (uint64_t)left_ms * 1000000ull;
+	if (rq->token_expires_ms && (uint64_t)left_ms <= API_TOKCACHE_TTL_NS / 1000000ull) {
+		/* To the nanosecond: the token is expired at its expires_ms, and whole
+		 * milliseconds left would keep the entry up to 1 ms longer. */
+		int64_t left_ns = rq->token_expires_ms * 1000000 - wall;
+
+		if (left_ns <= 0)
+			return;
+		until = now + (uint64_t)left_ns;
+	}
 	pthread_mutex_lock(&srv->tokcache_lock);
 	e = slot(srv, h);
 	memcpy(e->hash, h, 32);

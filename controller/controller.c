@@ -301,6 +301,12 @@ int controller_explain(struct controller *c, const struct sched_guest *g,
 	int ret;
 
 	pthread_mutex_lock(&c->lock);
+	/*
+	 * The loop takes in events when its thread runs next; a request that
+	 * follows a write (a host registered, a heartbeat) must see it. A store
+	 * that does not answer leaves the model as last read.
+	 */
+	follow(c, NULL);
 	pol = *sched_fleet_policy(c->fleet);
 	ret = policy_override ? sched_policy_parse(policy_override, &pol, err) : 0;
 	if (ret < 0)
@@ -341,6 +347,7 @@ int controller_rebalance(struct controller *c, unsigned max, bool apply, struct 
 
 	*applied = 0;
 	pthread_mutex_lock(&c->lock);
+	follow(c, NULL); /* as explain does */
 	if (apply && !controller_leading(c)) {
 		ret = pvm_err_set(err, -EAGAIN, "only the leader applies moves (the leader is %s)",
 				  c->leader[0] ? c->leader : "not known yet");

@@ -110,15 +110,17 @@ int controller_sched_guest(const char *id, struct json_object *spec, struct sche
 			   struct pvm_err *err);
 
 /* A dry run of the scheduler for g, with policy text over the controller's
- * policy (NULL: as is). *out: free with sched_explain_free. -EINVAL with the
- * field "?policy" when the policy text is bad. */
+ * policy (NULL: as is), on the model after every event committed before the
+ * call. *out: free with sched_explain_free. -EINVAL with the field "?policy"
+ * when the policy text is bad. */
 int controller_explain(struct controller *c, const struct sched_guest *g,
 		       const char *policy_override, struct sched_explain **out,
 		       struct pvm_err *err);
 
 /*
  * The rebalancer's moves (at most max into moves[]), with the fleet's score
- * before and after. With apply, only the leader carries them out (each a
+ * before and after, on the model after every event committed before the
+ * call. With apply, only the leader carries them out (each a
  * generation-checked bind, in order; *applied counts those done); a follower
  * answers -EAGAIN.
  */

@@ -63,8 +63,9 @@ void th_cleanup(struct th *t)
 {
 	char cmd[600];
 
-	if (t->srv)
-		th_stop(t);
+	/* Also after a test stopped only the server: the controller would go on
+	 * writing the store (journal files) into the directory rm is emptying. */
+	th_stop(t);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
 	ck_assert_int_eq(system(cmd), 0);
 }
@@ -248,6 +249,17 @@ void th_host(struct th *t, const char *name, int cpus, int mem_mib, const char *
 	th_req(t, "POST", path, token, body, NULL, &r);
 	ck_assert_msg(r.status == 200, "heartbeat: %ld %s", r.status, r.body);
 	ck_assert_str_eq(th_str(&r, "state"), "ready");
+	th_resp_free(&r);
+}
+
+void th_beat(struct th *t, const char *id, const char *token)
+{
+	struct th_resp r;
+	char path[256];
+
+	snprintf(path, sizeof(path), "/v1/hosts/%s/heartbeat", id);
+	th_req(t, "POST", path, token, "{}", NULL, &r);
+	ck_assert_msg(r.status == 200, "heartbeat: %ld %s", r.status, r.body);
 	th_resp_free(&r);
 }
 

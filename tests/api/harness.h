@@ -68,6 +68,9 @@ void th_token(struct th *t, const char *role, char *secret, size_t len, char *id
  * of names, e.g. "[\"console\",\"block\"]"). */
 void th_host(struct th *t, const char *name, int cpus, int mem_mib, const char *hooks, char *id,
 	     size_t idlen, char *token, size_t toklen);
+/* A bare heartbeat ("{}": capabilities kept) from host id with its token, as the host daemon
+ * sends one every interval: a test that runs longer than three intervals keeps its hosts ready. */
+void th_beat(struct th *t, const char *id, const char *token);
 
 /*
  * A real `pvmd --role controller` on dir (its state directory) and a free

@@ -637,7 +637,7 @@ static bool host_state_is(const char *hid, const char *state)
 START_TEST(unreachable_host_is_evacuated)
 {
 	struct th_resp r;
-	char a[ID], atok[128], b[ID], btok[128], gid[ID], path[160];
+	char a[ID], atok[128], b[ID], btok[128], gid[ID];
 	uint64_t deadline = pvm_now_ns() + 20ull * 1000000000ull;
 	bool moved = false;
 
@@ -648,11 +648,8 @@ START_TEST(unreachable_host_is_evacuated)
 	snprintf(gid, sizeof(gid), "%s", th_str(&r, "id"));
 	th_resp_free(&r);
 	th_host(&t, "b", 4, 4096, "[\"console\"]", b, sizeof(b), btok, sizeof(btok));
-	snprintf(path, sizeof(path), "/v1/hosts/%s/heartbeat", b);
 	while (!moved && pvm_now_ns() < deadline) {
-		th_req(&t, "POST", path, btok, "{}", NULL, &r);
-		ck_assert_int_eq(r.status, 200);
-		th_resp_free(&r);
+		th_beat(&t, b, btok);
 		pvm_sleep_ns(300 * 1000000ull);
 		if (host_state_is(a, "unreachable")) {
 			char gp[128];
@@ -726,15 +723,9 @@ START_TEST(drain_moves_guests)
 	ck_assert_int_eq(r.status, 200);
 	th_resp_free(&r);
 	while (strcmp(guest_host(small), b) != 0 && pvm_now_ns() < deadline) {
-		char hb[160];
-
 		/* keep both hosts alive while the controller works */
-		snprintf(hb, sizeof(hb), "/v1/hosts/%s/heartbeat", a);
-		th_req(&t, "POST", hb, atok, "{}", NULL, &r);
-		th_resp_free(&r);
-		snprintf(hb, sizeof(hb), "/v1/hosts/%s/heartbeat", b);
-		th_req(&t, "POST", hb, btok, "{}", NULL, &r);
-		th_resp_free(&r);
+		th_beat(&t, a, atok);
+		th_beat(&t, b, btok);
 		pvm_sleep_ns(100 * 1000000ull);
 	}
 	ck_assert_str_eq(guest_host(small), b);
@@ -764,12 +755,53 @@ static double exit_pressure_raw(json_object *explain, const char *host)
 	return 0;
 }
 
+/*
+ * Reports a guest on host a through a's token, its counters growing with each
+ * report (body writes report i), until a scores worse than b on exit pressure
+ * or 30 s pass; r is the last explanation. The controller derives rates from
+ * the rows two of its 1 s ticks read, so under load that can take longer than
+ * the three 1 s heartbeat intervals after which a silent host is unreachable,
+ * fails the state filter and gets no scores: both hosts heartbeat as their
+ * daemons would.
+ */
+static void report_until_pressed(const char *a, const char *atok, const char *b, const char *btok,
+				 const char *gid, void (*body)(int i, char *out, size_t len),
+				 struct th_resp *r)
+{
+	uint64_t deadline = pvm_now_ns() + 30ull * 1000000000ull;
+	char path[160], out[512];
+
+	snprintf(path, sizeof(path), "/v1/guests/%s/reports", gid);
+	for (int i = 0;; i++) {
+		body(i, out, sizeof(out));
+		th_req(&t, "POST", path, atok, out, NULL, r);
+		ck_assert_msg(r->status == 200, "%ld %s", r->status, r->body);
+		th_resp_free(r);
+		th_beat(&t, a, atok);
+		th_beat(&t, b, btok);
+		pvm_sleep_ns(250 * 1000000ull);
+		th_req(&t, "POST", "/v1/placements/explain", t.admin, guest_body("probe"), NULL, r);
+		ck_assert_msg(r->status == 200, "%ld %s", r->status, r->body);
+		if ((i > 0 && exit_pressure_raw(r->json, a) < exit_pressure_raw(r->json, b)) ||
+		    pvm_now_ns() >= deadline)
+			return;
+		th_resp_free(r);
+	}
+}
+
+static void hook_report(int i, char *out, size_t len)
+{
+	snprintf(out, len,
+		 "{\"hook_stats\":[{\"hook\":\"console\",\"calls\":%d,\"doorbells\":%lld}]}",
+		 i * 1000000, i * 100000000000LL);
+}
+
 /* Reported hook statistics reach the scheduler: an exit-heavy guest makes its
  * host score worse on exit pressure. */
 START_TEST(reports_feed_the_scheduler)
 {
 	struct th_resp r;
-	char a[ID], atok[128], b[ID], btok[128], gid[ID], path[160], body[512];
+	char a[ID], atok[128], b[ID], btok[128], gid[ID];
 	double before_a, before_b;
 
 	th_host(&t, "a", 8, 8192, "[\"console\"]", a, sizeof(a), atok, sizeof(atok));
@@ -784,25 +816,7 @@ START_TEST(reports_feed_the_scheduler)
 	before_b = exit_pressure_raw(r.json, b);
 	ck_assert_double_eq_tol(before_a, before_b, 1e-9);
 	th_resp_free(&r);
-	snprintf(path, sizeof(path), "/v1/guests/%s/reports", gid);
-	/* The controller reads reported counters every second: report until the
-	 * rate shows, within a bound. */
-	for (int i = 0; i < 40; i++) {
-		snprintf(body, sizeof(body),
-			 "{\"hook_stats\":[{\"hook\":\"console\",\"calls\":%d,"
-			 "\"doorbells\":%lld}]}",
-			 i * 1000000, i * 100000000000LL);
-		th_req(&t, "POST", path, atok, body, NULL, &r);
-		ck_assert_int_eq(r.status, 200);
-		th_resp_free(&r);
-		pvm_sleep_ns(250 * 1000000ull);
-		th_req(&t, "POST", "/v1/placements/explain", t.admin, guest_body("probe"), NULL,
-		       &r);
-		if (i > 0 && exit_pressure_raw(r.json, a) < exit_pressure_raw(r.json, b))
-			break;
-		th_resp_free(&r);
-	}
-	ck_assert_int_eq(r.status, 200);
+	report_until_pressed(a, atok, b, btok, gid, hook_report, &r);
 	ck_assert_msg(exit_pressure_raw(r.json, a) < exit_pressure_raw(r.json, b),
 		      "exit pressure of a %g, b %g", exit_pressure_raw(r.json, a),
 		      exit_pressure_raw(r.json, b));
@@ -811,11 +825,17 @@ START_TEST(reports_feed_the_scheduler)
 }
 END_TEST
 
+static void exits_report(int i, char *out, size_t len)
+{
+	snprintf(out, len, "{\"exits\":{\"io\":%lld,\"hlt\":1,\"total\":%lld}}", i * 100000000000LL,
+		 i * 100000000000LL + 1);
+}
+
 /* Exits alone (an emulated guest has no hooks) feed the exit-pressure scorer. */
 START_TEST(exits_feed_the_scheduler)
 {
 	struct th_resp r;
-	char a[ID], atok[128], b[ID], btok[128], gid[ID], path[160], body[512];
+	char a[ID], atok[128], b[ID], btok[128], gid[ID];
 
 	th_host(&t, "a", 8, 8192, "[\"console\"]", a, sizeof(a), atok, sizeof(atok));
 	th_req(&t, "POST", "/v1/guests", t.admin, guest_body("emulated"), NULL, &r);
@@ -823,21 +843,7 @@ START_TEST(exits_feed_the_scheduler)
 	ck_assert_str_eq(th_str(&r, "host_id"), a);
 	th_resp_free(&r);
 	th_host(&t, "b", 8, 8192, "[\"console\"]", b, sizeof(b), btok, sizeof(btok));
-	snprintf(path, sizeof(path), "/v1/guests/%s/reports", gid);
-	for (int i = 0; i < 40; i++) {
-		snprintf(body, sizeof(body), "{\"exits\":{\"io\":%lld,\"hlt\":1,\"total\":%lld}}",
-			 i * 100000000000LL, i * 100000000000LL + 1);
-		th_req(&t, "POST", path, atok, body, NULL, &r);
-		ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
-		th_resp_free(&r);
-		pvm_sleep_ns(250 * 1000000ull);
-		th_req(&t, "POST", "/v1/placements/explain", t.admin, guest_body("probe"), NULL,
-		       &r);
-		if (i > 0 && exit_pressure_raw(r.json, a) < exit_pressure_raw(r.json, b))
-			break;
-		th_resp_free(&r);
-	}
-	ck_assert_int_eq(r.status, 200);
+	report_until_pressed(a, atok, b, btok, gid, exits_report, &r);
 	ck_assert_msg(exit_pressure_raw(r.json, a) < exit_pressure_raw(r.json, b),
 		      "exit pressure of a %g, b %g", exit_pressure_raw(r.json, a),
 		      exit_pressure_raw(r.json, b));

@@ -318,6 +318,45 @@ START_TEST(reports_become_rates)
 }
 END_TEST
 
+/* Reads right after a write see it before the loop has stepped: explain and
+ * rebalance take in the event log first. */
+START_TEST(reads_see_writes_before_a_step)
+{
+	struct controller *c = open_ctl(st, "a", 10);
+	json_object *spec = json_tokener_parse("{\"vcpus\":1,\"memory_mib\":64}");
+	unsigned n = 0, applied = 0;
+	struct sched_explain *ex = NULL;
+	struct sched_move moves[4];
+	struct sched_guest probe;
+	struct store_host h1, h2, h3;
+	struct store_guest g1, g2;
+	struct pvm_err err = {0};
+	double before, after;
+
+	ready_host(st, "h1", 4, 4096, &h1);
+	make_guest(st, "g1", 2, 2048, 1, &g1);
+	make_guest(st, "g2", 2, 2048, 1, &g2);
+	step(c);
+	bound_to(g1.id, h1.id);
+	bound_to(g2.id, h1.id);
+	ready_host(st, "h2", 4, 4096, &h2);
+	ck_assert_int_eq(
+	    controller_rebalance(c, 4, false, moves, &n, &applied, &before, &after, &err), 0);
+	ck_assert_uint_ge(n, 1);
+	ck_assert_str_eq(moves[0].to, h2.id);
+	ready_host(st, "h3", 4, 4096, &h3);
+	ck_assert_int_eq(controller_sched_guest("probe", spec, &probe, &err), 0);
+	ck_assert_int_eq(controller_explain(c, &probe, NULL, &ex, &err), 0);
+	ck_assert_uint_eq(ex->nhosts, 3);
+	sched_explain_free(ex);
+	json_object_put(spec);
+	controller_close(c);
+	store_host_free(&h1);
+	store_host_free(&h2);
+	store_host_free(&h3);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("controller");
@@ -335,6 +374,7 @@ int main(void)
 	tcase_add_test(tc, reaps_and_evacuates);
 	tcase_add_test(tc, one_leader_and_takeover);
 	tcase_add_test(tc, reports_become_rates);
+	tcase_add_test(tc, reads_see_writes_before_a_step);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -35,7 +35,6 @@ static pid_t host;
 
 static void setup(void)
 {
-	test_platform_require();
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	ck_assert_int_eq(cluster_start(&cl, PVMD_BIN, NULL, REPLICAS, HB_S), 0);
 }
@@ -227,11 +226,15 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("host_failover");
-	TCase *tc = tcase_create("failover");
+	Suite *s;
+	TCase *tc;
 	SRunner *sr;
 	int failed;
 
+	/* before anything is allocated: LeakSanitizer checks skipped runs too */
+	test_platform_require();
+	s = suite_create("host_failover");
+	tc = tcase_create("failover");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, host_and_pvmctl_survive_the_first_controller);
 	suite_add_tcase(s, tc);
