@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The all-in-one pvmd as a test's child (aio.h). */
+/* The all-in-one pvmd as a child process (aio.h). */
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -8,43 +9,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <check.h>
-
 #include "tests/daemon/aio.h"
 
-void aio_start(struct aio *a, const char *prefix, const char *const *args)
+/* The URL and the admin token pvmd prints on stdout (fp) once it listens. */
+static int read_banner(struct aio *a, FILE *fp)
 {
-	const char *argv[32] = {
-	    "pvmd",  "--state-dir", a->dir,	   "--listen",	  "127.0.0.1:0",
-	    "--vmm", PVM_VMM,	    "--image-dir", PVM_GUEST_DIR, "--stop-guests-on-exit"};
-	char log[128], line[512], path[512] = "";
-	struct pvm_err err = {0};
-	size_t n = 10;
-	int out[2];
-	FILE *fp;
+	char line[512], path[512] = "";
+	FILE *t;
 
-	while (*args && n < PVM_ARRAY_SIZE(argv) - 1)
-		argv[n++] = *args++;
-	ck_assert_ptr_null(*args);
-	snprintf(a->dir, sizeof(a->dir), "%sXXXXXX", prefix);
-	ck_assert_ptr_nonnull(mkdtemp(a->dir));
-	snprintf(log, sizeof(log), "%s/pvmd.log", a->dir);
-	ck_assert_int_eq(pipe(out), 0);
-	a->pid = fork();
-	ck_assert_int_ge(a->pid, 0);
-	if (a->pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-
-		dup2(out[1], 1);
-		dup2(fd, 2);
-		close(out[0]);
-		execv(PVMD_BIN, (char *const *)argv);
-		_exit(127);
-	}
-	close(out[1]);
-	fp = fdopen(out[0], "r");
-	ck_assert_ptr_nonnull(fp);
-	/* pvmd says where it listens and where the admin token is, on stdout */
 	while ((!a->base[0] || !path[0]) && fgets(line, sizeof(line), fp)) {
 		line[strcspn(line, "\n")] = '\0';
 		if (strncmp(line, "pvm is running: ", 16) == 0)
@@ -52,42 +24,99 @@ void aio_start(struct aio *a, const char *prefix, const char *const *args)
 		else if (strncmp(line, "admin token: ", 13) == 0)
 			snprintf(path, sizeof(path), "%s", line + 13);
 	}
-	fclose(fp);
-	ck_assert_msg(a->base[0] && path[0], "pvmd printed no URL and token path (see %s)", log);
-	fp = fopen(path, "r");
-	ck_assert_ptr_nonnull(fp);
-	ck_assert_ptr_nonnull(fgets(a->token, sizeof(a->token), fp));
-	fclose(fp);
+	if (!a->base[0] || !path[0] || !(t = fopen(path, "r")))
+		return -EPROTO;
+	if (!fgets(a->token, sizeof(a->token), t))
+		a->token[0] = '\0';
+	fclose(t);
 	a->token[strcspn(a->token, "\r\n")] = '\0';
-	ck_assert_msg(pvmd_client_open(a->base, a->token, NULL, &a->cl, &err) == 0, "%s", err.msg);
+	return a->token[0] ? 0 : -EPROTO;
 }
 
-json_object *aio_call(struct aio *a, const char *method, const char *path, const char *body,
-		      long want)
+int aio_start(struct aio *a, const char *pvmd, const char *vmm, const char *image_dir,
+	      const char *prefix, const char *const *args)
 {
-	json_object *b = NULL, *ans = NULL;
+	const char *argv[32] = {
+	    "pvmd",  "--state-dir", a->dir,	   "--listen", "127.0.0.1:0",
+	    "--vmm", vmm,	    "--image-dir", image_dir,  "--stop-guests-on-exit"};
 	struct pvm_err err = {0};
-	long status = 0;
+	char log[128];
+	size_t n = 10;
+	int out[2], ret;
+	FILE *fp;
 
-	if (body)
-		ck_assert_int_eq(
-		    pvm_json_parse(body, strlen(body), &pvm_json_default_limits, &b, &err), 0);
-	ck_assert_msg(pvmd_client_call(a->cl, method, path, b, 30, &status, &ans, &err) == 0, "%s",
-		      err.msg);
-	json_object_put(b);
-	ck_assert_msg(status == want, "%s %s: HTTP %ld: %s", method, path, status,
-		      ans ? json_object_to_json_string(ans) : "");
-	return ans;
+	while (*args && n < PVM_ARRAY_SIZE(argv) - 1)
+		argv[n++] = *args++;
+	if (*args)
+		return -E2BIG;
+	snprintf(a->dir, sizeof(a->dir), "%sXXXXXX", prefix);
+	if (!mkdtemp(a->dir) || pipe(out) < 0)
+		return -errno;
+	snprintf(log, sizeof(log), "%s/pvmd.log", a->dir);
+	a->pid = fork();
+	if (a->pid < 0)
+		return -errno;
+	if (a->pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		dup2(out[1], 1);
+		dup2(fd, 2);
+		close(out[0]);
+		execv(pvmd, (char *const *)argv);
+		_exit(127);
+	}
+	close(out[1]);
+	fp = fdopen(out[0], "r");
+	if (!fp) {
+		close(out[0]);
+		return -errno;
+	}
+	ret = read_banner(a, fp);
+	fclose(fp);
+	if (ret == 0)
+		ret = pvmd_client_open(a->base, a->token, NULL, &a->cl, &err);
+	if (ret < 0)
+		fprintf(stderr, "pvmd did not start (see %s): %s\n", log, err.msg);
+	return ret;
 }
 
-void aio_stop(struct aio *a)
+int aio_call(struct aio *a, const char *method, const char *path, const char *body, long *status,
+	     json_object **ans)
+{
+	json_object *b = NULL;
+	struct pvm_err err = {0};
+	int ret = 0;
+
+	*ans = NULL;
+	if (body)
+		ret = pvm_json_parse(body, strlen(body), &pvm_json_default_limits, &b, &err);
+	if (ret == 0)
+		ret = pvmd_client_call(a->cl, method, path, b, 30, status, ans, &err);
+	if (ret < 0)
+		fprintf(stderr, "%s %s: %s\n", method, path, err.msg);
+	json_object_put(b);
+	return ret;
+}
+
+int aio_stop(struct aio *a)
 {
 	int status = 0;
 
 	pvmd_client_close(a->cl);
 	a->cl = NULL;
-	ck_assert_int_eq(kill(a->pid, SIGTERM), 0);
-	ck_assert_int_eq(waitpid(a->pid, &status, 0), a->pid);
+	if (a->pid <= 0 || kill(a->pid, SIGTERM) < 0 || waitpid(a->pid, &status, 0) != a->pid)
+		return -ECHILD;
 	a->pid = 0;
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "pvmd status %#x", status);
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+}
+
+void aio_kill(struct aio *a)
+{
+	pvmd_client_close(a->cl);
+	a->cl = NULL;
+	if (a->pid > 0) {
+		kill(a->pid, SIGKILL);
+		waitpid(a->pid, NULL, 0);
+	}
+	a->pid = 0;
 }

@@ -31,7 +31,13 @@ static struct aio aio;
 
 static json_object *call(const char *method, const char *path, const char *body, long want)
 {
-	return aio_call(&aio, method, path, body, want);
+	json_object *ans = NULL;
+	long status = 0;
+
+	ck_assert_int_eq(aio_call(&aio, method, path, body, &status, &ans), 0);
+	ck_assert_msg(status == want, "%s %s: HTTP %ld: %s", method, path, status,
+		      ans ? json_object_to_json_string(ans) : "");
+	return ans;
 }
 
 static void create(const char *body, char *id, size_t len)
@@ -169,8 +175,9 @@ START_TEST(test_all_in_one)
 	struct stat sb;
 	int64_t pv_exits, emu_exits;
 
-	aio_start(&aio, "/tmp/pvm-aio-",
-		  (const char *const[]){"--report-interval-ms", "200", NULL});
+	ck_assert_int_eq(aio_start(&aio, PVMD_BIN, PVM_VMM, PVM_GUEST_DIR, "/tmp/pvm-aio-",
+				   (const char *const[]){"--report-interval-ms", "200", NULL}),
+			 0);
 	create("{\"name\":\"pv1\",\"image\":\"console\",\"vcpus\":1,\"memory_mib\":64,"
 	       "\"restart_policy\":\"never\",\"pv\":{\"hooks_required\":[\"console\"]}}",
 	       pv, sizeof(pv));
@@ -273,7 +280,7 @@ START_TEST(test_all_in_one)
 	json_object_put(gi);
 	json_object_put(gb);
 
-	aio_stop(&aio);
+	ck_assert_int_eq(aio_stop(&aio), 0);
 }
 END_TEST
 
@@ -281,11 +288,7 @@ static void teardown(void)
 {
 	char cmd[128];
 
-	pvmd_client_close(aio.cl);
-	if (aio.pid > 0) {
-		kill(aio.pid, SIGKILL);
-		waitpid(aio.pid, NULL, 0);
-	}
+	aio_kill(&aio);
 	if (aio.dir[0]) {
 		/* pvmd SIGKILLed after a failed check leaves its guests running:
 		 * end the VMMs of this test's state directory, and only those */
