@@ -229,6 +229,32 @@ static int guest_from_spec(json_object *spec, struct store_guest *g)
 	return g->spec ? 0 : -ENOMEM;
 }
 
+/*
+ * Linux guests boot linux-format images (a folder with vmlinuz and initrd),
+ * and only they do, where the spec names a registered image. Returns
+ * -EINVAL for the client's mistake; other errors are the store's.
+ */
+static int image_check(struct store *st, json_object *spec, struct pvm_err *err)
+{
+	const char *ref = "", *kind = "microguest";
+	struct store_image im;
+	bool linux_kind;
+	int ret;
+
+	pvm_json_get_str(spec, "image", &ref);
+	pvm_json_get_str(spec, "kind", &kind);
+	ret = api_image_find(st, ref, &im, err);
+	if (ret < 0)
+		return ret == -ENOENT ? 0 : ret;
+	linux_kind = strcmp(kind, "linux") == 0;
+	if (linux_kind != (strcmp(im.format, "linux") == 0))
+		ret = pvm_err_field(err, -EINVAL, "/image",
+				    "image %s has format %s: %s guests boot %s images", im.name,
+				    im.format, kind, linux_kind ? "linux" : "non-linux");
+	store_image_free(&im);
+	return ret;
+}
+
 /* How long a create waits for the controller's decision before it answers
  * with the guest still pending (the CLI's --wait then watches it). */
 #define API_PLACE_WAIT_NS (2ull * 1000000000ull)
@@ -277,6 +303,13 @@ int api_h_guest_create(struct api_req *rq, struct api_resp *rs)
 		api_problem_err(rs, &err);
 		goto out;
 	}
+	ret = image_check(st, spec, &err);
+	if (ret == -EINVAL) {
+		api_problem_err(rs, &err);
+		goto out;
+	}
+	if (ret < 0)
+		goto store_err;
 	if (guest_from_spec(spec, &g) < 0) {
 		api_problem(rs, 500, API_P_INTERNAL, NULL, "out of memory");
 		goto out;

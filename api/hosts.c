@@ -225,11 +225,35 @@ static const struct pvm_json_field cost_fields[] = {
     {.name = "process", .type = PVM_JSON_INT, .min = 1, .max = 1000000000},
 };
 
+static const struct pvm_json_field kind_item = {
+    .type = PVM_JSON_STRING, .min_len = 1, .max_len = 32, .name_of = store_guest_kind_nth};
+
+static const char *linux_accel_nth(unsigned i)
+{
+	static const char *const accel[] = {"kvm", "tcg"};
+
+	return i < PVM_ARRAY_SIZE(accel) ? accel[i] : NULL;
+}
+
 const struct pvm_json_field api_heartbeat_fields[] = {
     {.name = "hooks", .type = PVM_JSON_ARRAY, .max_len = 64, .item = &hook_item},
     {.name = "abi_versions", .type = PVM_JSON_ARRAY, .max_len = 16},
     {.name = "kvm_pv_features", .type = PVM_JSON_ARRAY, .max_len = 64},
     {.name = "drivers", .type = PVM_JSON_ARRAY, .max_len = 16},
+    {.name = "kinds",
+     .type = PVM_JSON_ARRAY,
+     .max_len = 8,
+     .item = &kind_item,
+     .unique = true,
+     .doc = "the guest kinds the host's drivers run; the scheduler places a guest only on a host "
+	    "that reports its kind (a host that reports none takes every kind)"},
+    {.name = "linux_accel",
+     .type = PVM_JSON_STRING,
+     .min_len = 1,
+     .max_len = 8,
+     .name_of = linux_accel_nth,
+     .doc = "how the host runs Linux guests: kvm (VMX/SVM with the vendor module) or tcg "
+	    "(QEMU's emulator, several times slower)"},
     {.name = "emulation", .type = PVM_JSON_BOOL},
     {.name = "cpus", .type = PVM_JSON_INT, .max = 4096},
     {.name = "memory_mib", .type = PVM_JSON_INT, .max = 1LL << 32},
@@ -479,6 +503,23 @@ int api_h_host_delete(struct api_req *rq, struct api_resp *rs)
 	return 0;
 }
 
+/* A guest as its host gets it: with "image_source", the source of the
+ * registered image its spec names, which the host boots. */
+static json_object *assignment_json(struct store *st, const struct store_guest *g)
+{
+	json_object *o = api_guest_json(g), *spec = NULL;
+	struct store_image im;
+	struct pvm_err err = {0};
+	const char *ref;
+
+	if (json_object_object_get_ex(o, "spec", &spec) &&
+	    pvm_json_get_str(spec, "image", &ref) == 0 && api_image_find(st, ref, &im, &err) == 0) {
+		json_object_object_add(o, "image_source", json_object_new_string(im.source));
+		store_image_free(&im);
+	}
+	return o;
+}
+
 int api_h_host_assignments(struct api_req *rq, struct api_resp *rs)
 {
 	struct store *st = rq->srv->cfg.store;
@@ -516,7 +557,7 @@ int api_h_host_assignments(struct api_req *rq, struct api_resp *rs)
 			return api_store_problem(rs, ret, &err);
 		}
 		for (size_t i = 0; i < l.n; i++)
-			json_object_array_add(items, api_guest_json(&l.items[i]));
+			json_object_array_add(items, assignment_json(st, &l.items[i]));
 		snprintf(next, sizeof(next), "%s", l.next);
 		store_guest_list_free(&l);
 	} while (next[0]);

@@ -23,7 +23,7 @@ static json_object *image_json(const struct store_image *im)
 	return o;
 }
 
-static const char *const formats[] = {"elf", "raw", "qcow2", "kernel", "initrd"};
+static const char *const formats[] = {"elf", "raw", "qcow2", "kernel", "initrd", "linux"};
 
 static const char *format_nth(unsigned i)
 {
@@ -41,12 +41,28 @@ const struct pvm_json_field api_image_fields[] = {
      .required = true,
      .min_len = 1,
      .max_len = STORE_TYPE_MAX - 1,
-     .name_of = format_nth},
+     .name_of = format_nth,
+     .doc = "linux: a folder holding vmlinuz and initrd (packaging/guest-images/build-linux), "
+	    "which kind linux guests boot"},
     {.name = "source", .type = PVM_JSON_STRING, .required = true, .min_len = 1, .max_len = 4095},
     {.name = "size_bytes", .type = PVM_JSON_INT, .max = INT64_MAX},
     {.name = "sha256", .type = PVM_JSON_STRING, .min_len = 64, .max_len = 64},
 };
 const size_t api_nimage_fields = PVM_ARRAY_SIZE(api_image_fields);
+
+int api_image_find(struct store *st, const char *ref, struct store_image *out, struct pvm_err *err)
+{
+	int ret = store_image_get(st, ref, out, err);
+
+	if (ret == -ENOENT)
+		ret = store_image_get_by_name(st, ref, out, err);
+	/* Longer than any id or name: a path. */
+	if (ret == -EINVAL)
+		ret = -ENOENT;
+	if (ret == -ENOENT)
+		memset(err, 0, sizeof(*err));
+	return ret;
+}
 
 int api_h_image_create(struct api_req *rq, struct api_resp *rs)
 {

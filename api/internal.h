@@ -219,6 +219,7 @@ struct store_host;
 struct store_guest;
 struct store_exit_count;
 struct store_guest_agent;
+struct store_image;
 
 /* Maps a store error onto a problem (404, 409, 412, 400, 503). */
 int api_store_problem(struct api_resp *rs, int ret, const struct pvm_err *err);
@@ -256,6 +257,9 @@ json_object *api_guest_json(const struct store_guest *g);
  * "exits" and "agent", read from the store. */
 int api_guest_answer(struct api_server *srv, const struct store_guest *g, struct api_resp *rs);
 bool api_kvm_feature_known(const char *name);
+/* The registered image a spec's "image" names, by id, then by name:
+ * -ENOENT when it names none (a name the host finds itself, or a path). */
+int api_image_find(struct store *st, const char *ref, struct store_image *out, struct pvm_err *err);
 /* Checks a guest spec beyond its top-level schema. */
 int api_spec_check(json_object *spec, struct pvm_err *err);
 /* ---- relayed exits and agent state (relay.c) ---------------------------- */

@@ -73,6 +73,16 @@ static const char *fmt_agent(json_object *obj, const char *path, char *buf, size
 	return buf;
 }
 
+/* A Linux guest's KVM pv features in use: "none" where it reported an empty list (TCG). */
+static const char *fmt_kvm_features(json_object *obj, const char *path, char *buf, size_t len)
+{
+	json_object *f = cli_field(obj, path);
+
+	if (f && json_object_is_type(f, json_type_array) && json_object_array_length(f) == 0)
+		return "none";
+	return cli_field_text(obj, path, buf, len);
+}
+
 /* The platform its host runs it on, and the spec's requirement: "process
  * (required)", "kvm", "- (requires kvm)" before its host reported. */
 static const char *fmt_platform(json_object *obj, const char *path, char *buf, size_t len)
@@ -111,6 +121,8 @@ static const struct cli_col show_cols[] = {
 	{ "Negotiated hooks", "capabilities", false, fmt_caps },
 	{ "vCPU exits", "exits.total", false, NULL },
 	{ "Guest agent", "agent", false, fmt_agent },
+	{ "Clocksource", "agent.negotiation.kvm.clocksource", false, NULL },
+	{ "KVM pv features", "agent.negotiation.kvm.feature_names", false, fmt_kvm_features },
 	{ "Spec", "spec", true, NULL },
 	{ "Generation", "generation", true, NULL },
 	{ "Created", "created_ms", false, cli_fmt_time_ms },

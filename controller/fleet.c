@@ -129,17 +129,15 @@ void controller_sched_host(const struct store_host *h, struct sched_host *out)
 	if (json_object_object_get_ex(caps, "platforms", &v))
 		out->platforms = pvm_platform_set(v);
 	out->exit_cost_ns = exit_cost_of(caps, out->platforms);
-	if (json_object_object_get_ex(caps, "drivers", &v) &&
+	/* The kinds the host's drivers run, as the host says (API-checked names). */
+	if (json_object_object_get_ex(caps, "kinds", &v) &&
 	    json_object_is_type(v, json_type_array)) {
 		for (size_t i = 0; i < json_object_array_length(v); i++) {
-			const char *d = json_object_get_string(json_object_array_get_idx(v, i));
+			const char *k = json_object_get_string(json_object_array_get_idx(v, i));
+			enum sched_kind kind;
 
-			if (d && strcmp(d, "hv") == 0)
-				out->kinds |= SCHED_KIND_BIT(SCHED_KIND_MICROGUEST) |
-					      SCHED_KIND_BIT(SCHED_KIND_LINUX);
-			else if (d && strcmp(d, "libvirt") == 0)
-				out->kinds |= SCHED_KIND_BIT(SCHED_KIND_LIBVIRT) |
-					      SCHED_KIND_BIT(SCHED_KIND_LINUX);
+			if (k && sched_kind_parse(k, &kind) == 0)
+				out->kinds |= SCHED_KIND_BIT(kind);
 		}
 	}
 	json_object_put(caps);

@@ -118,7 +118,8 @@ static int define_guest(struct pvmd_host *h, struct pvmd_hg *g, json_object *a, 
 	bool emulated = false;
 
 	json_object_object_get_ex(a, "spec", &spec);
-	img = str_of(spec, "image", NULL);
+	/* A registered image's source, as the API resolved it, else the name. */
+	img = str_of(a, "image_source", str_of(spec, "image", NULL));
 	if (!img)
 		return pvm_err_field(err, -EINVAL, "/spec/image", "guest %s has no image", g->id);
 	pvmd_host_image_path(h, img, image, sizeof(image));
@@ -131,9 +132,9 @@ static int define_guest(struct pvmd_host *h, struct pvmd_hg *g, json_object *a, 
 	def.image = image;
 	def.disk_gib = g->disk_gib > 0 ? (uint64_t)g->disk_gib : 0;
 	/* The microguest workloads take their mode from the command line; a
-	 * spec that names a mode itself is taken as it is. */
+	 * spec that names a mode itself, and a kernel's, are taken as they are. */
 	cmdline = str_of(spec, "cmdline", "");
-	if (strstr(cmdline, "mode="))
+	if (strstr(cmdline, "mode=") || g->drv != &h->hv)
 		snprintf(args, sizeof(args), "%s", cmdline);
 	else
 		snprintf(args, sizeof(args), "mode=%s%s%s", emulated ? "emulated" : "pv",

@@ -111,6 +111,7 @@ static json_object *str_array(const char *const *v, size_t n)
 static json_object *heartbeat_body(struct pvmd_host *h)
 {
 	const char *drivers[2] = {"hv", "libvirt"};
+	const char *kinds[3] = {"microguest", "libvirt", "linux"};
 	json_object *b = json_object_new_object(), *hooks = json_object_new_array();
 	json_object *fr = json_object_new_object(), *labels = labels_json(h), *v;
 	uint64_t offer = PV_F_ALL_V1;
@@ -136,6 +137,11 @@ static json_object *heartbeat_body(struct pvmd_host *h)
 	json_object_object_add(b, "kvm_pv_features", json_object_get(h->kvm_features));
 	json_object_object_add(b, "platforms", json_object_get(h->platforms));
 	json_object_object_add(b, "drivers", str_array(drivers, h->lv.ops ? 2 : 1));
+	/* hv runs microguests; libvirt runs libvirt domains and Linux guests. */
+	json_object_object_add(b, "kinds", str_array(kinds, h->lv.ops ? 3 : 1));
+	if (h->lv.ops)
+		json_object_object_add(b, "linux_accel",
+				       json_object_new_string(pvmd_hardware_kvm() ? "kvm" : "tcg"));
 	json_object_object_add(b, "emulation", json_object_new_boolean(true));
 	host_resources(&cpus, &mem);
 	json_object_object_add(b, "cpus", json_object_new_int64(cpus));

@@ -21,72 +21,20 @@
 #include <sys/stat.h>
 #include <curl/curl.h>
 
-#include "daemon/host.h"
+#include "tests/daemon/aio.h"
 #include "tests/platform.h"
 
 /* guest/workloads/console.c writes this many bytes by default. */
 #define CONSOLE_BYTES 4096
 
-static char dir[64];
-static char base[512], token[256];
-static pid_t pvmd = -1;
-static struct pvmd_client *cl;
-static struct pvm_err err;
-
-static void start_pvmd(void)
-{
-	char log[128], line[512], path[512] = "";
-	int out[2];
-	FILE *fp;
-
-	ck_assert_ptr_nonnull(mkdtemp(strcpy(dir, "/tmp/pvm-aio-XXXXXX")));
-	snprintf(log, sizeof(log), "%s/pvmd.log", dir);
-	ck_assert_int_eq(pipe(out), 0);
-	pvmd = fork();
-	ck_assert_int_ge(pvmd, 0);
-	if (pvmd == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-
-		dup2(out[1], 1);
-		dup2(fd, 2);
-		close(out[0]);
-		execl(PVMD_BIN, "pvmd", "--state-dir", dir, "--listen", "127.0.0.1:0", "--vmm",
-		      PVM_VMM, "--image-dir", PVM_GUEST_DIR, "--report-interval-ms", "200",
-		      "--stop-guests-on-exit", (char *)NULL);
-		_exit(127);
-	}
-	close(out[1]);
-	fp = fdopen(out[0], "r");
-	ck_assert_ptr_nonnull(fp);
-	/* pvmd says where it listens and where the admin token is, on stdout */
-	while ((!base[0] || !path[0]) && fgets(line, sizeof(line), fp)) {
-		line[strcspn(line, "\n")] = '\0';
-		if (strncmp(line, "pvm is running: ", 16) == 0)
-			snprintf(base, sizeof(base), "%s", line + 16);
-		else if (strncmp(line, "admin token: ", 13) == 0)
-			snprintf(path, sizeof(path), "%s", line + 13);
-	}
-	fclose(fp);
-	ck_assert_msg(base[0] && path[0], "pvmd printed no URL and token path (see %s)", log);
-	fp = fopen(path, "r");
-	ck_assert_ptr_nonnull(fp);
-	ck_assert_ptr_nonnull(fgets(token, sizeof(token), fp));
-	fclose(fp);
-	token[strcspn(token, "\r\n")] = '\0';
-	ck_assert_int_eq(pvmd_client_open(base, token, NULL, &cl, &err), 0);
-}
+static struct aio aio;
 
 static json_object *call(const char *method, const char *path, const char *body, long want)
 {
-	json_object *b = NULL, *ans = NULL;
+	json_object *ans = NULL;
 	long status = 0;
 
-	if (body)
-		ck_assert_int_eq(
-		    pvm_json_parse(body, strlen(body), &pvm_json_default_limits, &b, &err), 0);
-	ck_assert_msg(pvmd_client_call(cl, method, path, b, 30, &status, &ans, &err) == 0, "%s",
-		      err.msg);
-	json_object_put(b);
+	ck_assert_int_eq(aio_call(&aio, method, path, body, &status, &ans), 0);
 	ck_assert_msg(status == want, "%s %s: HTTP %ld: %s", method, path, status,
 		      ans ? json_object_to_json_string(ans) : "");
 	return ans;
@@ -194,8 +142,8 @@ static char *metrics(void)
 	CURL *c = curl_easy_init();
 
 	pvm_buf_init(&b);
-	snprintf(url, sizeof(url), "%s/metrics", base);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+	snprintf(url, sizeof(url), "%s/metrics", aio.base);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", aio.token);
 	h = curl_slist_append(h, auth);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
@@ -244,9 +192,10 @@ START_TEST(test_all_in_one)
 	json_object *gp, *ge, *gi, *gb, *agent, *go;
 	struct stat sb;
 	int64_t pv_exits, emu_exits;
-	int status = 0;
 
-	start_pvmd();
+	ck_assert_int_eq(aio_start(&aio, PVMD_BIN, PVM_VMM, PVM_GUEST_DIR, "/tmp/pvm-aio-",
+				   (const char *const[]){"--report-interval-ms", "200", NULL}),
+			 0);
 	create("{\"name\":\"pv1\",\"image\":\"console\",\"vcpus\":1,\"memory_mib\":64,"
 	       "\"restart_policy\":\"never\",\"pv\":{\"hooks_required\":[\"console\"]}}",
 	       pv, sizeof(pv));
@@ -308,7 +257,7 @@ START_TEST(test_all_in_one)
 	    2 * 256 * 1024);
 	ck_assert_int_eq(
 	    json_object_get_int64(json_object_object_get(hook_stat(gb, "block"), "errors")), 0);
-	snprintf(line, sizeof(line), "%s/guests/%s.disk", dir, blk);
+	snprintf(line, sizeof(line), "%s/guests/%s.disk", aio.dir, blk);
 	ck_assert_int_eq(stat(line, &sb), 0);
 	ck_assert_int_eq(sb.st_size, 1ll << 30);
 	ck_assert_int_lt(sb.st_blocks * 512, 16ll << 20); /* sparse: only what was written */
@@ -361,12 +310,7 @@ START_TEST(test_all_in_one)
 	json_object_put(gi);
 	json_object_put(gb);
 
-	pvmd_client_close(cl);
-	cl = NULL;
-	ck_assert_int_eq(kill(pvmd, SIGTERM), 0);
-	ck_assert_int_eq(waitpid(pvmd, &status, 0), pvmd);
-	pvmd = -1;
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "pvmd status %#x", status);
+	ck_assert_int_eq(aio_stop(&aio), 0);
 }
 END_TEST
 
@@ -374,20 +318,16 @@ static void teardown(void)
 {
 	char cmd[128];
 
-	pvmd_client_close(cl);
-	if (pvmd > 0) {
-		kill(pvmd, SIGKILL);
-		waitpid(pvmd, NULL, 0);
-	}
-	if (dir[0]) {
+	aio_kill(&aio);
+	if (aio.dir[0]) {
 		/* pvmd SIGKILLed after a failed check leaves its guests running:
 		 * end the VMMs of this test's state directory, and only those */
-		snprintf(cmd, sizeof(cmd), "pkill -KILL -f -- '--api-sock %s/guests/'", dir);
+		snprintf(cmd, sizeof(cmd), "pkill -KILL -f -- '--api-sock %s/guests/'", aio.dir);
 		if (system(cmd) == -1)
 			fprintf(stderr, "could not run pkill\n");
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", aio.dir);
 		if (system(cmd) != 0)
-			fprintf(stderr, "could not remove %s\n", dir);
+			fprintf(stderr, "could not remove %s\n", aio.dir);
 	}
 }
 

@@ -20,6 +20,7 @@
 
 #include "common/common.h"
 #include "daemon/driver.h"
+#include "tests/daemon/lv_fixture.h"
 
 #define GIVE_UP_NS (240 * 1000000000ull) /* hang guard only, not a timing check */
 
@@ -34,18 +35,6 @@ static struct pvmd_guest_def lx = {
     .disk_gib = 1,
     .cmdline = "quiet",
 };
-
-static bool read_line(const char *path, char *out, size_t len)
-{
-	FILE *f = fopen(path, "r");
-	bool ok = f && fgets(out, (int)len, f);
-
-	if (f)
-		fclose(f);
-	if (ok)
-		out[strcspn(out, "\n")] = '\0';
-	return ok && *out;
-}
 
 static enum pvmd_guest_state state_of(void)
 {
@@ -162,22 +151,13 @@ END_TEST
 
 int main(void)
 {
-	const char *uri_file = getenv("PVM_TEST_LV_FILE"), *img = getenv("PVM_TEST_LINUX_IMAGE");
-	char kernel[PATH_MAX + 16], name[64], rm[128];
+	char name[64], rm[128];
 	int failed;
 	Suite *s;
 	SRunner *sr;
 
-	if (!uri_file || !read_line(uri_file, uri, sizeof(uri))) {
-		printf("SKIP: no libvirtd test server (tests/libvirt/lv-server)\n");
+	if (!lv_fixture(uri, sizeof(uri), image, sizeof(image)))
 		return 77;
-	}
-	snprintf(kernel, sizeof(kernel), "%s/vmlinuz", img ? img : "");
-	if (!img || access(kernel, R_OK) != 0) {
-		printf("SKIP: no Linux guest image (packaging/guest-images/build-linux)\n");
-		return 77;
-	}
-	snprintf(image, sizeof(image), "%s", img);
 	lx.image = image;
 	snprintf(name, sizeof(name), "pvm-test-linux-%d", (int)getpid());
 	lx.name = name;

@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A Linux guest through the REST API, end to end: the real pvmd all-in-one
+ * with its libvirt driver on the lv fixture's libvirtd (QEMU, TCG here), the
+ * image the linux_image fixture built, registered through /v1/images (format
+ * linux). POST /v1/guests with kind linux is placed on the host (which
+ * reports kind linux and how it runs Linux guests), the host's reconcile
+ * defines and starts the domain, the agent's hello reaches the controller,
+ * GET /v1/guests/{id} and `pvmctl guest show` display the kernel, the
+ * clocksource and the KVM pv features, and `pvmctl guest stop` powers it off.
+ * Skips with one line where the fixtures could not run.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "tests/daemon/aio.h"
+#include "tests/daemon/lv_fixture.h"
+
+#define GIVE_UP_NS (240ull * 1000000000ull) /* hang guard only, not a timing check */
+
+static char lv_uri[512], image[PATH_MAX], gname[64];
+static struct aio aio;
+
+static json_object *call(const char *method, const char *path, const char *body, long want)
+{
+	json_object *ans = NULL;
+	long status = 0;
+
+	ck_assert_int_eq(aio_call(&aio, method, path, body, &status, &ans), 0);
+	ck_assert_msg(status == want, "%s %s: HTTP %ld: %s", method, path, status,
+		      ans ? json_object_to_json_string(ans) : "");
+	return ans;
+}
+
+/* The member at a dotted path ("agent.hello.os"), or NULL. */
+static json_object *at(json_object *o, const char *path)
+{
+	char part[64];
+
+	while (o && *path) {
+		size_t n = strcspn(path, ".");
+
+		snprintf(part, sizeof(part), "%.*s", (int)n, path);
+		if (!json_object_object_get_ex(o, part, &o))
+			return NULL;
+		path += n + (path[n] == '.');
+	}
+	return o;
+}
+
+static const char *str_at(json_object *o, const char *path)
+{
+	json_object *v = at(o, path);
+
+	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
+}
+
+/* Polls the guest until done(g); returns the last answer. */
+static json_object *wait_guest(const char *id, bool (*done)(json_object *g))
+{
+	uint64_t give_up = pvm_now_ns() + GIVE_UP_NS;
+	char path[128];
+	json_object *g;
+
+	snprintf(path, sizeof(path), "/v1/guests/%s", id);
+	for (g = call("GET", path, NULL, 200); !done(g); g = call("GET", path, NULL, 200)) {
+		ck_assert_msg(pvm_now_ns() < give_up, "guest never got there: %s",
+			      json_object_to_json_string(g));
+		ck_assert_str_ne(str_at(g, "observed_state"), "failed");
+		json_object_put(g);
+		pvm_sleep_ns(200 * 1000 * 1000);
+	}
+	return g;
+}
+
+static bool hello_arrived(json_object *g)
+{
+	return *str_at(g, "agent.hello.os") && at(g, "agent.negotiation.kvm");
+}
+
+static bool stopped(json_object *g)
+{
+	return strcmp(str_at(g, "observed_state"), "stopped") == 0;
+}
+
+static bool host_ready(json_object *hosts)
+{
+	json_object *items = at(hosts, "items");
+
+	return items && json_object_array_length(items) == 1 &&
+	       strcmp(str_at(json_object_array_get_idx(items, 0), "state"), "ready") == 0 &&
+	       at(json_object_array_get_idx(items, 0), "capabilities.linux_accel");
+}
+
+static bool has_string(json_object *arr, const char *s)
+{
+	for (size_t i = 0; arr && i < json_object_array_length(arr); i++)
+		if (strcmp(json_object_get_string(json_object_array_get_idx(arr, i)), s) == 0)
+			return true;
+	return false;
+}
+
+static int pvmctl(const char *args, char *out, size_t len)
+{
+	char cmd[1024];
+	size_t n;
+	FILE *fp;
+	int st;
+
+	setenv("PVM_ADDR", aio.base, 1);
+	setenv("PVM_TOKEN", aio.token, 1);
+	snprintf(cmd, sizeof(cmd), "%s %s 2>&1", PVMCTL_BIN, args);
+	fp = popen(cmd, "r");
+	ck_assert_ptr_nonnull(fp);
+	n = fread(out, 1, len - 1, fp);
+	out[n] = '\0';
+	st = pclose(fp);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static bool cpu_virt(void)
+{
+	return system("grep -qwE 'vmx|svm' /proc/cpuinfo") == 0;
+}
+
+START_TEST(linux_guest_through_the_api)
+{
+	char body[PATH_MAX + 256], args[128], out[8192], clock[40];
+	uint64_t give_up = pvm_now_ns() + GIVE_UP_NS;
+	json_object *o, *h, *g;
+	const char *id;
+
+	ck_assert_int_eq(aio_start(&aio, PVMD_BIN, PVM_VMM, PVM_GUEST_DIR, "/tmp/pvm-lx-rest-",
+				   (const char *const[]){"--libvirt-uri", lv_uri,
+							 "--report-interval-ms", "500", NULL}),
+			 0);
+	/* QEMU runs as libvirt-qemu and reaches the guest's folder under it. */
+	ck_assert_int_eq(chmod(aio.dir, 0755), 0);
+	for (o = call("GET", "/v1/hosts", NULL, 200); !host_ready(o);
+	     o = call("GET", "/v1/hosts", NULL, 200)) {
+		ck_assert_msg(pvm_now_ns() < give_up, "host never ready: %s",
+			      json_object_to_json_string(o));
+		json_object_put(o);
+		pvm_sleep_ns(100 * 1000 * 1000);
+	}
+	h = json_object_array_get_idx(at(o, "items"), 0);
+	ck_assert(has_string(at(h, "capabilities.kinds"), "linux"));
+	ck_assert_str_eq(str_at(h, "capabilities.linux_accel"), cpu_virt() ? "kvm" : "tcg");
+	json_object_put(o);
+
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"debian-linux\",\"format\":\"linux\",\"source\":\"%s\"}", image);
+	json_object_put(call("POST", "/v1/images", body, 201));
+	/* A linux image is for linux guests only. */
+	o = call("POST", "/v1/guests",
+		 "{\"name\":\"not-linux\",\"image\":\"debian-linux\",\"vcpus\":1,"
+		 "\"memory_mib\":64}",
+		 400);
+	ck_assert_str_eq(str_at(o, "field"), "/image");
+	json_object_put(o);
+
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"%s\",\"kind\":\"linux\",\"image\":\"debian-linux\",\"vcpus\":1,"
+		 "\"memory_mib\":256,\"disk_gib\":1,\"restart_policy\":\"never\"}",
+		 gname);
+	o = call("POST", "/v1/guests", body, 201);
+	id = str_at(o, "id");
+	ck_assert_str_eq(str_at(o, "kind"), "linux");
+	g = wait_guest(id, hello_arrived);
+	ck_assert_str_eq(str_at(g, "observed_state"), "running");
+	ck_assert_str_eq(str_at(g, "agent.hello.guest_kind"), "linux");
+	ck_assert_msg(strncmp(str_at(g, "agent.hello.os"), "Linux 6.", 8) == 0, "%s",
+		      json_object_to_json_string(g));
+	snprintf(clock, sizeof(clock), "%s", str_at(g, "agent.negotiation.kvm.clocksource"));
+	ck_assert_str_ne(clock, "");
+	ck_assert_ptr_nonnull(at(g, "agent.negotiation.kvm.feature_names"));
+	if (!cpu_virt()) {
+		/* TCG: no KVM leaves, no pv feature, no kvm-clock (the kernel takes
+		 * the TSC, or the HPET when the TSC looks unstable under load). */
+		ck_assert_int_eq(json_object_array_length(at(g, "agent.negotiation.kvm."
+								"feature_names")),
+				 0);
+		ck_assert_str_ne(clock, "kvm-clock");
+	}
+	json_object_put(g);
+
+	snprintf(args, sizeof(args), "guest show %s", gname);
+	ck_assert_msg(pvmctl(args, out, sizeof(out)) == 0, "%s", out);
+	ck_assert_msg(strstr(out, "on Linux 6."), "%s", out);
+	ck_assert_msg(strstr(out, "Clocksource") && strstr(out, clock), "%s", out);
+	ck_assert_msg(strstr(out, "KVM pv features"), "%s", out);
+	if (!cpu_virt())
+		ck_assert_msg(strstr(out, "none"), "%s", out);
+
+	snprintf(args, sizeof(args), "guest stop %s", gname);
+	ck_assert_msg(pvmctl(args, out, sizeof(out)) == 0, "%s", out);
+	g = wait_guest(id, stopped);
+	json_object_put(g);
+	json_object_put(o);
+	ck_assert_int_eq(aio_stop(&aio), 0);
+}
+END_TEST
+
+int main(void)
+{
+	char rm[128];
+	int failed;
+	Suite *s;
+	SRunner *sr;
+
+	if (!lv_fixture(lv_uri, sizeof(lv_uri), image, sizeof(image)))
+		return 77;
+	/* lv-server's stop removes any pvm-test-* domain a failed run left. */
+	snprintf(gname, sizeof(gname), "pvm-test-rest-%d", (int)getpid());
+
+	s = suite_create("linux_rest");
+	TCase *tc = tcase_create("rest");
+	tcase_add_test(tc, linux_guest_through_the_api);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	/* No fork: pvmd is this process's child, stopped here after a failure. */
+	srunner_set_fork_status(sr, CK_NOFORK);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	aio_kill(&aio);
+	if (aio.dir[0]) {
+		snprintf(rm, sizeof(rm), "rm -rf '%s'", aio.dir);
+		if (system(rm) != 0)
+			failed++;
+	}
+	return failed ? 1 : 0;
+}
