@@ -129,7 +129,7 @@ static double bare_boot(void)
  * seconds, or a negative errno. */
 static double libvirt_boot(struct pvmd_driver *drv, int run, int n)
 {
-	char id[PARALLEL][40], name[PARALLEL][64];
+	char id[PARALLEL][64], name[PARALLEL][64];
 	struct pvmd_guest_def def = {
 	    .vcpus = 1,
 	    .memory_mib = MEMORY_MIB,
