@@ -339,6 +339,18 @@ START_TEST(reads_see_writes_before_a_step)
 	step(c);
 	bound_to(g1.id, h1.id);
 	bound_to(g2.id, h1.id);
+	/* A draining host's guests move whatever the policy (packing would
+	 * keep two guests together otherwise): to the host that just came. */
+	{
+		char id[STORE_ID_MAX];
+
+		snprintf(id, sizeof(id), "%s", h1.id);
+		store_host_free(&h1);
+		ck_assert_int_eq(store_host_get(st, id, &h1, &err), 0);
+	}
+	h1.draining = true;
+	ck_assert_int_eq(store_host_update(st, &h1, &err), 0);
+	step(c);
 	ready_host(st, "h2", 4, 4096, &h2);
 	ck_assert_int_eq(
 	    controller_rebalance(c, 4, false, moves, &n, &applied, &before, &after, &err), 0);
