@@ -52,7 +52,7 @@ static long create(const char *name, char *id, size_t len, struct th_resp *r)
 	char body[256];
 
 	snprintf(body, sizeof(body),
-		 "{\"name\":\"%s\",\"image\":\"x.elf\",\"vcpus\":1,\"memory_mib\":16}", name);
+		 "{\"name\":\"%.64s\",\"image\":\"x.elf\",\"vcpus\":1,\"memory_mib\":16}", name);
 	th_req_url(base, "POST", "/v1/guests", admin, body, NULL, r);
 	if (r->status == 201 && id)
 		snprintf(id, len, "%s", th_str(r, "id"));
