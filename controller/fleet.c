@@ -129,6 +129,8 @@ void controller_sched_host(const struct store_host *h, struct sched_host *out)
 	if (json_object_object_get_ex(caps, "platforms", &v))
 		out->platforms = pvm_platform_set(v);
 	out->exit_cost_ns = exit_cost_of(caps, out->platforms);
+	if (json_object_object_get_ex(caps, "linux_accel", &v))
+		out->linux_tcg = strcmp(json_object_get_string(v), "tcg") == 0;
 	/* The kinds the host's drivers run, as the host says (API-checked names). */
 	if (json_object_object_get_ex(caps, "kinds", &v) &&
 	    json_object_is_type(v, json_type_array)) {

@@ -116,6 +116,7 @@ static void host_describe(struct sched_fleet *f, struct sched_host_hot *hot,
 	hot->cordoned = h->cordoned;
 	hot->draining = h->draining;
 	hot->emulated_devices = h->emulated_devices;
+	hot->linux_tcg = h->linux_tcg;
 	hot->exit_cost_ns = h->exit_cost_ns;
 }
 

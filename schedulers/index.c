@@ -22,9 +22,10 @@ static const char *class_key(const void *owner, uint32_t i)
 
 static void signature(const struct sched_host_hot *h, char *key, size_t len)
 {
-	snprintf(key, len, "%u/%d%d%d/%x/%x/%x/%x/%x/%u/%llu", (unsigned int)h->state, h->cordoned,
-		 h->draining, h->emulated_devices, h->kinds, h->platforms, h->hooks,
-		 h->abi_versions, h->kvm_features, h->cpus, (unsigned long long)h->memory_mib);
+	snprintf(key, len, "%u/%d%d%d%d/%x/%x/%x/%x/%x/%u/%llu", (unsigned int)h->state,
+		 h->cordoned, h->draining, h->emulated_devices, h->linux_tcg, h->kinds,
+		 h->platforms, h->hooks, h->abi_versions, h->kvm_features, h->cpus,
+		 (unsigned long long)h->memory_mib);
 }
 
 static uint32_t bin_of(const struct sched_host_hot *h)

@@ -64,6 +64,7 @@ struct sched_host_hot {
 	bool cordoned;
 	bool draining;
 	bool emulated_devices;
+	bool linux_tcg;
 	double exit_cost_ns; /* measured; 0: the policy's exits_per_core */
 	/* Its place in the index (index.c): class, free-memory bin, slot, and
 	 * the exits the bin's minimum was last told of. */

@@ -107,6 +107,7 @@ struct sched_host {
 	uint32_t kvm_features; /* KVM_FEATURE_* bits (CPUID 0x40000001 EAX) supported */
 	uint32_t kinds;	       /* SCHED_KIND_BIT()s it can run; 0: all kinds */
 	uint32_t platforms;    /* PVM_PLATFORM_BIT()s (common.h) it offers; 0: none reported */
+	bool linux_tcg;	       /* runs Linux guests under TCG (no VMX/SVM): many times slower */
 	uint32_t max_guests;   /* 0: no limit */
 	/* ns one exit costs here, as the host measured (its default platform);
 	 * 0: not measured, the policy's exits_per_core stands in. */

@@ -104,6 +104,56 @@ START_TEST(places_a_new_guest_and_follows_the_bind)
 }
 END_TEST
 
+/* A ready host running Linux guests under the accelerator accel, as its
+ * heartbeat reports it. */
+static void linux_host(const char *name, int64_t mem, const char *accel, struct store_host *h)
+{
+	char caps[128];
+	struct pvm_err err = {0};
+
+	memset(h, 0, sizeof(*h));
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	snprintf(h->address, sizeof(h->address), "10.0.0.1:7070");
+	snprintf(caps, sizeof(caps), "{\"kinds\":[\"libvirt\",\"linux\"],\"linux_accel\":\"%s\"}",
+		 accel);
+	h->capabilities = caps;
+	h->state = STORE_HOST_READY;
+	h->cpus = 4;
+	h->memory_mib = mem;
+	h->disk_gib = 100;
+	ck_assert_msg(store_host_create(st, h, &err) == 0, "%s", err.msg);
+	h->capabilities = NULL; /* not owned */
+	ck_assert_msg(store_host_heartbeat(st, h->id, NULL, NULL, &err) == 0, "%s", err.msg);
+}
+
+/* The host's linux_accel reaches the scheduler: a Linux guest goes to the
+ * host with VMX/SVM although packing alone prefers the smaller TCG one. */
+START_TEST(linux_guests_avoid_tcg_hosts)
+{
+	struct controller *c = open_ctl(st, "a", 10);
+	struct store_host tcg, kvm;
+	struct store_guest g = {0};
+	struct pvm_err err = {0};
+
+	linux_host("tcg", 4096, "tcg", &tcg);
+	linux_host("kvm", 16384, "kvm", &kvm);
+	snprintf(g.name, sizeof(g.name), "lx");
+	g.spec = "{\"image\":\"debian\",\"kind\":\"linux\","
+		 "\"vcpus\":1,\"memory_mib\":512,\"disk_gib\":1}";
+	g.kind = STORE_GUEST_LINUX;
+	g.vcpus = 1;
+	g.memory_mib = 512;
+	g.disk_gib = 1;
+	ck_assert_msg(store_guest_create(st, &g, &err) == 0, "%s", err.msg);
+	g.spec = NULL; /* not owned */
+	ck_assert_int_eq(step(c), 1);
+	bound_to(g.id, kvm.id);
+	controller_close(c);
+	store_host_free(&tcg);
+	store_host_free(&kvm);
+}
+END_TEST
+
 /* The first decision on a guest no host can take is recorded once, with an
  * event a waiting create hears; later passes retry without recording. */
 START_TEST(unschedulable_is_recorded_once)
@@ -380,6 +430,7 @@ int main(void)
 		return 77;
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, places_a_new_guest_and_follows_the_bind);
+	tcase_add_test(tc, linux_guests_avoid_tcg_hosts);
 	tcase_add_test(tc, unschedulable_is_recorded_once);
 	tcase_add_test(tc, wait_without_decision_times_out);
 	tcase_add_test(tc, fleet_follows_other_writers);

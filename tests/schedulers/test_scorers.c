@@ -74,6 +74,21 @@ static void prefers_abi_mismatch(struct sched_host *h, struct sched_guest *g,
 	g->hooks_preferred = SCHED_HOOK_BIT(PV_HOOK_CONSOLE);
 }
 
+static void linux_on_tcg(struct sched_host *h, struct sched_guest *g, struct sched_guest *pre)
+{
+	(void)pre;
+	h->linux_tcg = true;
+	g->kind = SCHED_KIND_LINUX;
+}
+
+/* TCG slows Linux guests only. */
+static void microguest_on_tcg(struct sched_host *h, struct sched_guest *g, struct sched_guest *pre)
+{
+	(void)g;
+	(void)pre;
+	h->linux_tcg = true;
+}
+
 static void exits_half(struct sched_host *h, struct sched_guest *g, struct sched_guest *pre)
 {
 	(void)h;
@@ -160,6 +175,10 @@ static const struct score_case cases[] = {
     {"pv_affinity: nothing preferred", SCHED_SCORER_PV_AFFINITY, prefers_none, false, 1.0},
     {"pv_affinity: ABI version not offered", SCHED_SCORER_PV_AFFINITY, prefers_abi_mismatch, false,
      0.0},
+    {"pv_affinity: a Linux guest on a TCG host", SCHED_SCORER_PV_AFFINITY, linux_on_tcg, false,
+     0.0},
+    {"pv_affinity: a microguest on a TCG host", SCHED_SCORER_PV_AFFINITY, microguest_on_tcg, false,
+     1.0},
     /* 1 / (1 + ((L - 0.1) / 0.2)^2) above the 0.1 headroom */
     {"exit_pressure: load 0.5", SCHED_SCORER_EXIT_PRESSURE, exits_half, false, 1 / 5.0},
     {"exit_pressure: load within headroom", SCHED_SCORER_EXIT_PRESSURE, exits_headroom, false, 1.0},
@@ -200,8 +219,9 @@ START_TEST(test_score_case)
 		      sc->name, e->hosts[0].raw[0], sc->raw);
 	ck_assert_double_eq_tol(e->hosts[0].weighted[0], 2 * sc->raw, 1e-9);
 	ck_assert_double_eq_tol(e->hosts[0].total, 2 * sc->raw, 1e-9);
-	/* The public models give what the scorers use. */
-	if (sc->scorer == SCHED_SCORER_PV_AFFINITY)
+	/* The public models give what the scorers use (the guest's hooks alone:
+	 * TCG is the host's side). */
+	if (sc->scorer == SCHED_SCORER_PV_AFFINITY && !h.linux_tcg)
 		ck_assert_double_eq_tol(
 		    sched_guest_pv_affinity(&g,
 					    h.abi_versions & (1u << g.abi_version) ? h.hooks : 0),
@@ -309,6 +329,16 @@ static void shape_differs(struct sched_fleet *f, struct sched_host *a, struct sc
 	g->memory_mib = 3072;
 }
 
+/* a runs Linux under TCG and is the fuller host: packing alone would
+ * choose it. */
+static void linux_tcg_on_a(struct sched_fleet *f, struct sched_host *a, struct sched_host *b,
+			   struct sched_guest *g)
+{
+	a->linux_tcg = true;
+	g->kind = SCHED_KIND_LINUX;
+	fill_a(f, a, b, g);
+}
+
 static const struct rank_case ranks[] = {
     {"binpack fits the guest's shape to the free space",
      "filters=;scorers=binpack:1;cpu_overcommit=1", shape_differs, "a"},
@@ -322,6 +352,8 @@ static const struct rank_case ranks[] = {
     {"the default weights: exit pressure beats packing",
      "filters=capacity;scorers=binpack:1,pv_affinity:2,exit_pressure:3", exits_on_a_but_b_fuller,
      "b"},
+    {"the default weights: a Linux guest goes where VMX/SVM is, not to a fuller TCG host",
+     "filters=capacity;scorers=binpack:1,pv_affinity:2,exit_pressure:3", linux_tcg_on_a, "b"},
     {"exit_pressure prefers the host whose hook saves exits", "filters=;scorers=exit_pressure:1",
      hook_saves_exits_on_b, "b"},
 };
