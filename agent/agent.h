@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * agent: the guest agent protocol v1 (docs/agent-protocol.md), its codec, the
+ * agent: the guest agent protocol v2 (docs/agent-protocol.md), its codec, the
  * agent state machine shared by microguests and pvm-agent, and the host-side
  * session a VMM keeps per guest. Public names carry the prefix agent_.
  *
@@ -57,7 +57,7 @@
 
 /* ---- protocol constants ------------------------------------------------ */
 
-#define AGENT_PROTO_VERSION 1
+#define AGENT_PROTO_VERSION 2
 #define AGENT_MAGIC0	    0x50 /* 'P' */
 #define AGENT_MAGIC1	    0x56 /* 'V' */
 #define AGENT_MAGIC2	    0x41 /* 'A' */
@@ -192,6 +192,7 @@ struct agent_negotiation {
 	uint32_t kvm_flags;	    /* AGENT_KVM_* */
 	uint32_t kvm_features;	    /* CPUID 0x40000001 EAX as read */
 	uint64_t steal_ticks;	    /* /proc/stat steal, USER_HZ ticks */
+	uint32_t virtio_devices;    /* bit n: a virtio device of type n is present (never bit 0) */
 	char clocksource[AGENT_CLOCKSOURCE_MAX + 1];
 	struct agent_refused refused[AGENT_MAX_HOOKS];
 };

@@ -151,6 +151,8 @@ static enum agent_reason check_neg(const struct agent_negotiation *n)
 		return AGENT_R_BAD_VALUE;
 	if (n->kvm_flags & ~AGENT_KVM_FLAGS_KNOWN)
 		return AGENT_R_BAD_VALUE;
+	if (n->virtio_devices & 1) /* virtio device ID 0 is reserved */
+		return AGENT_R_BAD_VALUE;
 	for (unsigned i = 0; i < n->nrefused; i++) {
 		const struct agent_refused *r = &n->refused[i];
 
@@ -332,6 +334,7 @@ static void encode_payload(const struct agent_msg *m, struct writer *w)
 		w_u32(w, n->kvm_flags);
 		w_u32(w, n->kvm_features);
 		w_u64(w, n->steal_ticks);
+		w_u32(w, n->virtio_devices);
 		w_str(w, n->clocksource, AGENT_CLOCKSOURCE_MAX);
 		for (unsigned i = 0; i < n->nrefused; i++) {
 			w_u8(w, n->refused[i].hook);
@@ -529,6 +532,7 @@ static void decode_neg(struct reader *r, struct agent_negotiation *n)
 	n->kvm_flags = r_u32(r);
 	n->kvm_features = r_u32(r);
 	n->steal_ticks = r_u64(r);
+	n->virtio_devices = r_u32(r);
 	if (!r->err && n->nrefused > AGENT_MAX_HOOKS) {
 		r->err = AGENT_R_BAD_COUNT;
 		return;

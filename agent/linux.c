@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Reading the KVM pv state and workload counters of a running Linux kernel. */
 #include <cpuid.h>
+#include <dirent.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -42,6 +44,35 @@ int agent_linux_clocksource(const char *root, char *out, size_t len)
 		out[n++] = (*p >= 0x20 && *p <= 0x7e) ? *p : '?';
 	out[n] = '\0';
 	return 0;
+}
+
+uint32_t agent_linux_virtio_devices(const char *root)
+{
+	char path[4096], line[32];
+	uint32_t set = 0;
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/sys/bus/virtio/devices", root);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		char rel[512], *end;
+		unsigned long id;
+
+		if (e->d_name[0] == '.')
+			continue;
+		/* "0x0003": the device type, as the transport read it. */
+		snprintf(rel, sizeof(rel), "/sys/bus/virtio/devices/%s/device", e->d_name);
+		if (read_line(root, rel, line, sizeof(line)) != 0)
+			continue;
+		id = strtoul(line, &end, 16);
+		if (end != line && *end == '\0' && id > 0 && id < 32)
+			set |= 1u << id;
+	}
+	closedir(d);
+	return set;
 }
 
 int agent_linux_stat(const char *root, struct agent_linux_stat *st)
@@ -159,6 +190,7 @@ void agent_linux_negotiation(const char *root, struct agent_negotiation *n)
 	if (agent_linux_clocksource(root, n->clocksource, sizeof(n->clocksource)) == 0 &&
 	    strcmp(n->clocksource, "kvm-clock") == 0)
 		n->kvm_flags |= AGENT_KVM_CLOCK_IN_USE;
+	n->virtio_devices = agent_linux_virtio_devices(root);
 	if (agent_linux_stat(root, &st) == 0) {
 		n->steal_ticks = st.steal_ticks;
 		if (st.steal_ticks)

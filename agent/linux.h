@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What pvm-agent reads from a running Linux kernel: the KVM pv features in
- * use and a few workload counters. Private to agent/ (pvm-agent and its
+ * use, the virtio devices present and a few workload counters. Private to agent/ (pvm-agent and its
  * tests). `root` prefixes /proc and /sys paths ("" for the real ones), so
  * tests can hand in fixed files.
  */
@@ -20,6 +20,9 @@ struct agent_linux_stat {
 
 /* The current clocksource's name (truncated to AGENT_CLOCKSOURCE_MAX). */
 int agent_linux_clocksource(const char *root, char *out, size_t len);
+/* The virtio device types present (bit n: type n, 1..31), from
+ * <root>/sys/bus/virtio/devices/<dev>/device; 0 when there is no virtio bus. */
+uint32_t agent_linux_virtio_devices(const char *root);
 /* Parses <root>/proc/stat. */
 int agent_linux_stat(const char *root, struct agent_linux_stat *st);
 /* CPUID 0x40000000/0x40000001 from user space: AGENT_KVM_CPUID_READ when a

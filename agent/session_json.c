@@ -83,23 +83,31 @@ static const char *refusal_name(uint8_t r)
 	return "unknown";
 }
 
-static json_object *kvm_json(const struct agent_negotiation *n)
+/* The names of the bits set, "<unnamed>N" for a bit without one. */
+static json_object *bit_names(uint32_t set, const char *(*name_of)(unsigned), const char *unnamed)
 {
-	json_object *o = json_object_new_object();
 	json_object *names = json_object_new_array();
 
 	for (unsigned i = 0; i < 32; i++) {
-		const char *name = pvm_kvm_feature_name(i);
+		const char *name = name_of(i);
 		char other[16];
 
-		if (!(n->kvm_features & (1u << i)))
+		if (!(set & (1u << i)))
 			continue;
 		if (!name) {
-			snprintf(other, sizeof(other), "bit%u", i);
+			snprintf(other, sizeof(other), "%s%u", unnamed, i);
 			name = other;
 		}
 		json_object_array_add(names, json_object_new_string(name));
 	}
+	return names;
+}
+
+static json_object *kvm_json(const struct agent_negotiation *n)
+{
+	json_object *o = json_object_new_object();
+	json_object *names = bit_names(n->kvm_features, pvm_kvm_feature_name, "bit");
+
 	add(o, "cpuid_read", json_object_new_boolean(!!(n->kvm_flags & AGENT_KVM_CPUID_READ)));
 	add(o, "signature_kvm", json_object_new_boolean(!!(n->kvm_flags & AGENT_KVM_SIGNATURE)));
 	add(o, "features", u64(n->kvm_features));
@@ -133,6 +141,7 @@ static json_object *neg_json(const struct agent_host *h, uint64_t now)
 	add(o, "accepted", hooks_array(n->accepted));
 	add(o, "refused", refused);
 	add(o, "kvm", kvm_json(n));
+	add(o, "virtio_devices", bit_names(n->virtio_devices, pvm_virtio_device_name, "type"));
 	add(o, "age_ms", age_ms(h->neg_ns, now));
 	return o;
 }

@@ -52,6 +52,7 @@ static const struct pvm_json_field neg_fields[] = {
     {.name = "accepted", .type = PVM_JSON_ARRAY, .max_len = MAP_MAX},
     {.name = "refused", .type = PVM_JSON_ARRAY, .max_len = MAP_MAX},
     {.name = "kvm", .type = PVM_JSON_OBJECT},
+    {.name = "virtio_devices", .type = PVM_JSON_ARRAY, .max_len = MAP_MAX},
 };
 
 /* Linux guests: the KVM pv features the running kernel uses. */
@@ -115,7 +116,7 @@ static int guest_hook_check(json_object *v, const char *path, struct pvm_err *er
 static int neg_check(json_object *neg, const char *path, struct pvm_err *err)
 {
 	static const char *const status[] = {"accepted", "refused", "none"};
-	static const char *const lists[] = {"offered", "accepted"};
+	static const char *const lists[] = {"offered", "accepted", "virtio_devices"};
 	json_object *arr;
 	char p[160];
 	int ret;

@@ -73,8 +73,8 @@ static const char *fmt_agent(json_object *obj, const char *path, char *buf, size
 	return buf;
 }
 
-/* A Linux guest's KVM pv features in use: "none" where it reported an empty list (TCG). */
-static const char *fmt_kvm_features(json_object *obj, const char *path, char *buf, size_t len)
+/* A list the agent reported (KVM pv features, virtio devices): "none" when empty. */
+static const char *fmt_list_or_none(json_object *obj, const char *path, char *buf, size_t len)
 {
 	json_object *f = cli_field(obj, path);
 
@@ -122,7 +122,8 @@ static const struct cli_col show_cols[] = {
 	{ "vCPU exits", "exits.total", false, NULL },
 	{ "Guest agent", "agent", false, fmt_agent },
 	{ "Clocksource", "agent.negotiation.kvm.clocksource", false, NULL },
-	{ "KVM pv features", "agent.negotiation.kvm.feature_names", false, fmt_kvm_features },
+	{ "KVM pv features", "agent.negotiation.kvm.feature_names", false, fmt_list_or_none },
+	{ "Virtio devices", "agent.negotiation.virtio_devices", false, fmt_list_or_none },
 	{ "Spec", "spec", true, NULL },
 	{ "Generation", "generation", true, NULL },
 	{ "Created", "created_ms", false, cli_fmt_time_ms },

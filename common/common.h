@@ -245,6 +245,12 @@ int pvm_secret_file_write(int fd, const char *path, const char *secret, struct p
 const char *pvm_kvm_feature_name(unsigned bit);
 int pvm_kvm_feature_bit(const char *name);
 
+/* ---- virtio devices ------------------------------------------------------ */
+
+/* The name of virtio device type `id` (1..31, virtio 1.2 section 5), or NULL
+ * for an unnamed one. */
+const char *pvm_virtio_device_name(unsigned id);
+
 /* ---- hv platforms -------------------------------------------------------- */
 
 /*

@@ -76,8 +76,8 @@ json_object *pvmd_report_agent(json_object *agent)
 {
 	static const char *const hello_keep[] = {"agent_version", "protocol_min", "protocol_max",
 						 "guest_kind",	  "os",		  "boot_id"};
-	static const char *const neg_keep[] = {"status",   "pv_abi_version", "offered",
-					       "accepted", "refused",	     "kvm"};
+	static const char *const neg_keep[] = {
+	    "status", "pv_abi_version", "offered", "accepted", "refused", "kvm", "virtio_devices"};
 	json_object *hello = NULL, *neg = NULL, *rep = NULL, *o, *x, *st = NULL;
 	bool stale = false;
 

@@ -34,6 +34,7 @@ void sample_msg(uint8_t type, struct agent_msg *m)
 		m->u.neg.kvm_flags = AGENT_KVM_SIGNATURE | AGENT_KVM_CPUID_READ;
 		m->u.neg.kvm_features = 0x01007afb;
 		m->u.neg.steal_ticks = 12345678901ull;
+		m->u.neg.virtio_devices = 1u << 2 | 1u << 3;
 		strcpy(m->u.neg.clocksource, "kvm-clock");
 		m->u.neg.nrefused = 2;
 		m->u.neg.refused[0].hook = PV_HOOK_BLOCK;

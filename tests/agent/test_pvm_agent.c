@@ -56,6 +56,13 @@ static void make_root(void)
 	write_file("/sys/devices/system/clocksource/clocksource0/current_clocksource",
 		   "kvm-clock\n");
 	write_file("/proc/sys/kernel/random/boot_id", "d36da6a7-6214-4c8c-9815-0e71f81b710c\n");
+	/* Two consoles and a block device; a type out of range and garbage
+	 * count for nothing. */
+	write_file("/sys/bus/virtio/devices/virtio0/device", "0x0003\n");
+	write_file("/sys/bus/virtio/devices/virtio1/device", "0x0002\n");
+	write_file("/sys/bus/virtio/devices/virtio2/device", "0x0003\n");
+	write_file("/sys/bus/virtio/devices/virtio3/device", "0x0040\n");
+	write_file("/sys/bus/virtio/devices/virtio4/device", "block\n");
 }
 
 static void remove_root(void)
@@ -273,6 +280,7 @@ START_TEST(full_session_over_a_pty)
 	ck_assert_uint_eq(n->status, AGENT_NEG_NONE);
 	ck_assert_str_eq(n->clocksource, "kvm-clock");
 	ck_assert_uint_eq(n->steal_ticks, 4242);
+	ck_assert_uint_eq(n->virtio_devices, 1u << 2 | 1u << 3);
 	ck_assert_uint_eq(n->kvm_flags & ~(AGENT_KVM_CPUID_READ | AGENT_KVM_SIGNATURE),
 			  AGENT_KVM_CLOCK_IN_USE | AGENT_KVM_STEAL_NONZERO);
 	ck_assert_uint_eq(n->kvm_flags & (AGENT_KVM_CPUID_READ | AGENT_KVM_SIGNATURE),

@@ -184,6 +184,10 @@ START_TEST(linux_guest_through_the_api)
 	snprintf(clock, sizeof(clock), "%s", str_at(g, "agent.negotiation.kvm.clocksource"));
 	ck_assert_str_ne(clock, "");
 	ck_assert_ptr_nonnull(at(g, "agent.negotiation.kvm.feature_names"));
+	/* The agent's virtio-serial port and the scratch disk, as the kernel sees them. */
+	ck_assert_msg(has_string(at(g, "agent.negotiation.virtio_devices"), "console") &&
+			  has_string(at(g, "agent.negotiation.virtio_devices"), "block"),
+		      "%s", json_object_to_json_string(at(g, "agent.negotiation")));
 	if (!cpu_virt()) {
 		/* TCG: no KVM leaves, no pv feature, no kvm-clock (the kernel takes
 		 * the TSC, or the HPET when the TSC looks unstable under load). */
@@ -199,6 +203,7 @@ START_TEST(linux_guest_through_the_api)
 	ck_assert_msg(strstr(out, "on Linux 6."), "%s", out);
 	ck_assert_msg(strstr(out, "Clocksource") && strstr(out, clock), "%s", out);
 	ck_assert_msg(strstr(out, "KVM pv features"), "%s", out);
+	ck_assert_msg(strstr(out, "Virtio devices") && strstr(out, "console"), "%s", out);
 	if (!cpu_virt())
 		ck_assert_msg(strstr(out, "none"), "%s", out);
 

@@ -162,7 +162,7 @@ START_TEST(protocol)
 	for (int i = 0; i < 500; i++) {
 		a = ask(fd, "{\"cmd\":\"agent\"}");
 		ck_assert(ok(a));
-		if (vmm_json_int(a, "agent.hello.protocol_max") == 1)
+		if (vmm_json_int(a, "agent.hello.protocol_max") > 0)
 			break;
 		json_object_put(a);
 		a = NULL;
