@@ -7,6 +7,10 @@
  *                          libvirtd of its own (tests/libvirt/lv-server)
  *   libvirt_linux_overhead_vs_qemu  the ratio
  *   libvirt_linux_parallel_4_ready_s  4 such guests at once, to the last hello
+ *   linux_guest_ready_s    POST /v1/guests (kind linux) on the all-in-one
+ *                          pvmd to GET showing the agent's hello (rest.c)
+ *   linux_overhead_vs_qemu the ratio to qemu_bare_ready_s
+ *   linux_guests_parallel_ready_s  4 guests POSTed at once, to the last hello
  * The median of RUNS boots each, the same image, machine and sizes; TCG
  * unless the host has VMX/SVM KVM (driver_libvirt decides, the bare run asks
  * for the same accelerator).
@@ -25,6 +29,7 @@
 
 #include "agent/agent.h"
 #include "bench/common/bench.h"
+#include "bench/linux/linux.h"
 #include "common/common.h"
 #include "daemon/driver.h"
 #include "daemon/vmm.h"
@@ -185,6 +190,54 @@ static double libvirt_boot(struct pvmd_driver *drv, int run, int n)
 	return ret;
 }
 
+/* One way to boot the image: RUNS single boots (median), then PARALLEL at
+ * once, printed under its metric names beside bare_s. */
+struct phase {
+	const char *what, *ready, *overhead, *parallel;
+	double (*boot)(void *ctx, int run, int n); /* seconds, or a negative errno */
+	void *ctx;
+};
+
+/* 0, or 1 when a figure is missing (it says why). */
+static int measure(const struct phase *ph, double bare_s)
+{
+	double t[RUNS], median, par_s;
+
+	for (int i = 0; i < RUNS; i++) {
+		t[i] = ph->boot(ph->ctx, i, 1);
+		if (t[i] < 0) {
+			fprintf(stderr, "bench_linux: %s boot: %s\n", ph->what,
+				strerror((int)-t[i]));
+			return 1;
+		}
+		fprintf(stderr, "bench_linux: %s boot %d: %.2f s\n", ph->what, i + 1, t[i]);
+	}
+	median = bench_median(t, RUNS);
+	printf("METRIC %s %.2f s\n", ph->ready, median);
+	printf("METRIC %s %.2f ratio\n", ph->overhead, median / bare_s);
+	fflush(stdout);
+	par_s = ph->boot(ph->ctx, RUNS, PARALLEL);
+	if (par_s < 0) {
+		fprintf(stderr, "bench_linux: %d %s guests at once: %s\n", PARALLEL, ph->what,
+			strerror((int)-par_s));
+		return 1;
+	}
+	printf("METRIC %s %.2f s\n", ph->parallel, par_s);
+	fflush(stdout);
+	return 0;
+}
+
+static double driver_boot(void *drv, int run, int n)
+{
+	return libvirt_boot(drv, run, n);
+}
+
+static double rest_boot(void *ctx, int run, int n)
+{
+	(void)ctx;
+	return bench_rest_boot(run, n);
+}
+
 static int run_cmd(const char *a, const char *b, const char *c)
 {
 	char cmd[3 * PATH_MAX];
@@ -195,7 +248,7 @@ static int run_cmd(const char *a, const char *b, const char *c)
 
 int main(void)
 {
-	double bare[RUNS], lv[RUNS], bare_s, lv_s, par_s;
+	double bare[RUNS], bare_s;
 	char lvdir[PATH_MAX], uri_file[PATH_MAX + 8], uri[512] = "";
 	struct pvmd_driver drv;
 	struct pvm_err err = {0};
@@ -246,29 +299,21 @@ int main(void)
 		status = 1;
 		goto stop;
 	}
-	for (int i = 0; i < RUNS && status == 0; i++) {
-		lv[i] = libvirt_boot(&drv, i, 1);
-		if (lv[i] < 0)
-			status = 1;
-		else
-			fprintf(stderr, "bench_linux: libvirt boot %d: %.2f s\n", i + 1, lv[i]);
-	}
-	if (status == 0) {
-		lv_s = bench_median(lv, RUNS);
-		printf("METRIC libvirt_linux_ready_s %.2f s\n", lv_s);
-		printf("METRIC libvirt_linux_overhead_vs_qemu %.2f ratio\n", lv_s / bare_s);
-		fflush(stdout);
-		par_s = libvirt_boot(&drv, RUNS, PARALLEL);
-		if (par_s < 0) {
-			fprintf(stderr, "bench_linux: %d guests at once: %s\n", PARALLEL,
-				strerror((int)-par_s));
-			status = 1;
-		} else {
-			printf("METRIC libvirt_linux_parallel_%d_ready_s %.2f s\n", PARALLEL,
-			       par_s);
-		}
-	}
+	status = measure(&(struct phase){"libvirt", "libvirt_linux_ready_s",
+					 "libvirt_linux_overhead_vs_qemu",
+					 "libvirt_linux_parallel_4_ready_s", driver_boot, &drv},
+			 bare_s);
 	pvmd_driver_close(&drv);
+	if (status == 0 && bench_rest_open(uri) < 0)
+		status = 1;
+	if (status == 0) {
+		status =
+		    measure(&(struct phase){"REST", "linux_guest_ready_s", "linux_overhead_vs_qemu",
+					    "linux_guests_parallel_ready_s", rest_boot, NULL},
+			    bare_s);
+		if (bench_rest_close() < 0)
+			status = 1;
+	}
 stop:
 	run_cmd(PVM_LV_SERVER, "stop", lvdir);
 out:
