@@ -33,8 +33,9 @@ static int read_banner(struct aio *a, FILE *fp)
 	return a->token[0] ? 0 : -EPROTO;
 }
 
-int aio_start(struct aio *a, const char *pvmd, const char *vmm, const char *image_dir,
-	      const char *prefix, const char *const *args)
+/* Starts pvmd in a->dir (which exists) and reads its banner. */
+static int aio_exec(struct aio *a, const char *pvmd, const char *vmm, const char *image_dir,
+		    const char *const *args)
 {
 	const char *argv[32] = {
 	    "pvmd",  "--state-dir", a->dir,	   "--listen", "127.0.0.1:0",
@@ -49,10 +50,10 @@ int aio_start(struct aio *a, const char *pvmd, const char *vmm, const char *imag
 		argv[n++] = *args++;
 	if (*args)
 		return -E2BIG;
-	snprintf(a->dir, sizeof(a->dir), "%sXXXXXX", prefix);
-	if (!mkdtemp(a->dir) || pipe(out) < 0)
+	if (pipe(out) < 0)
 		return -errno;
 	snprintf(log, sizeof(log), "%s/pvmd.log", a->dir);
+	a->base[0] = '\0';
 	a->pid = fork();
 	if (a->pid < 0)
 		return -errno;
@@ -80,6 +81,23 @@ int aio_start(struct aio *a, const char *pvmd, const char *vmm, const char *imag
 	return ret;
 }
 
+int aio_start(struct aio *a, const char *pvmd, const char *vmm, const char *image_dir,
+	      const char *prefix, const char *const *args)
+{
+	snprintf(a->dir, sizeof(a->dir), "%sXXXXXX", prefix);
+	if (!mkdtemp(a->dir))
+		return -errno;
+	return aio_exec(a, pvmd, vmm, image_dir, args);
+}
+
+int aio_restart(struct aio *a, const char *pvmd, const char *vmm, const char *image_dir,
+		const char *const *args)
+{
+	if (a->pid > 0 || !a->dir[0])
+		return -EBUSY;
+	return aio_exec(a, pvmd, vmm, image_dir, args);
+}
+
 int aio_call(struct aio *a, const char *method, const char *path, const char *body, long *status,
 	     json_object **ans)
 {
@@ -96,6 +114,28 @@ int aio_call(struct aio *a, const char *method, const char *path, const char *bo
 		fprintf(stderr, "%s %s: %s\n", method, path, err.msg);
 	json_object_put(b);
 	return ret;
+}
+
+json_object *aio_at(json_object *o, const char *path)
+{
+	char part[64];
+
+	while (o && *path) {
+		size_t n = strcspn(path, ".");
+
+		snprintf(part, sizeof(part), "%.*s", (int)n, path);
+		if (!json_object_object_get_ex(o, part, &o))
+			return NULL;
+		path += n + (path[n] == '.');
+	}
+	return o;
+}
+
+const char *aio_str_at(json_object *o, const char *path)
+{
+	json_object *v = aio_at(o, path);
+
+	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
 }
 
 int aio_stop(struct aio *a)

@@ -25,9 +25,17 @@ struct aio {
  * ("/tmp/x-"); its log is DIR/pvmd.log. */
 int aio_start(struct aio *a, const char *pvmd, const char *vmm, const char *image_dir,
 	      const char *prefix, const char *const *args);
+/* Starts pvmd again in the same directory (after aio_kill), as a
+ * supervisor would; -EBUSY while it runs. */
+int aio_restart(struct aio *a, const char *pvmd, const char *vmm, const char *image_dir,
+		const char *const *args);
 /* One request (body JSON text or NULL); *ans the answer or NULL. */
 int aio_call(struct aio *a, const char *method, const char *path, const char *body, long *status,
 	     json_object **ans);
+/* The member at a dotted path ("agent.hello.os"), or NULL; and the string
+ * there, or "". */
+json_object *aio_at(json_object *o, const char *path);
+const char *aio_str_at(json_object *o, const char *path);
 /* SIGTERM and the exit; -EIO unless pvmd exited with status 0. */
 int aio_stop(struct aio *a);
 /* SIGKILL what still runs (after a failure); leaves the directory. */

@@ -42,29 +42,6 @@ static json_object *call(const char *method, const char *path, const char *body,
 	return ans;
 }
 
-/* The member at a dotted path ("agent.hello.os"), or NULL. */
-static json_object *at(json_object *o, const char *path)
-{
-	char part[64];
-
-	while (o && *path) {
-		size_t n = strcspn(path, ".");
-
-		snprintf(part, sizeof(part), "%.*s", (int)n, path);
-		if (!json_object_object_get_ex(o, part, &o))
-			return NULL;
-		path += n + (path[n] == '.');
-	}
-	return o;
-}
-
-static const char *str_at(json_object *o, const char *path)
-{
-	json_object *v = at(o, path);
-
-	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
-}
-
 /* Polls the guest until done(g); returns the last answer. */
 static json_object *wait_guest(const char *id, bool (*done)(json_object *g))
 {
@@ -76,7 +53,7 @@ static json_object *wait_guest(const char *id, bool (*done)(json_object *g))
 	for (g = call("GET", path, NULL, 200); !done(g); g = call("GET", path, NULL, 200)) {
 		ck_assert_msg(pvm_now_ns() < give_up, "guest never got there: %s",
 			      json_object_to_json_string(g));
-		ck_assert_str_ne(str_at(g, "observed_state"), "failed");
+		ck_assert_str_ne(aio_str_at(g, "observed_state"), "failed");
 		json_object_put(g);
 		pvm_sleep_ns(200 * 1000 * 1000);
 	}
@@ -85,21 +62,48 @@ static json_object *wait_guest(const char *id, bool (*done)(json_object *g))
 
 static bool hello_arrived(json_object *g)
 {
-	return *str_at(g, "agent.hello.os") && at(g, "agent.negotiation.kvm");
+	return *aio_str_at(g, "agent.hello.os") && aio_at(g, "agent.negotiation.kvm");
+}
+
+static int64_t report_before;
+
+/* Running, and a report newer than report_before relayed. */
+static bool reports_again(json_object *g)
+{
+	json_object *n = aio_at(g, "agent.report.report_no");
+
+	return strcmp(aio_str_at(g, "observed_state"), "running") == 0 && n &&
+	       json_object_get_int64(n) != report_before;
+}
+
+/* The libvirt domain id of the test guest (changes when QEMU starts again);
+ * -1 when it does not run. */
+static int domid(void)
+{
+	char cmd[1024], line[64] = "";
+	FILE *fp;
+
+	snprintf(cmd, sizeof(cmd), "virsh -q -c '%s' domid '%s' 2>/dev/null", lv_uri, gname);
+	fp = popen(cmd, "r");
+	ck_assert_ptr_nonnull(fp);
+	if (!fgets(line, sizeof(line), fp))
+		line[0] = '\0';
+	pclose(fp);
+	return line[0] >= '0' && line[0] <= '9' ? atoi(line) : -1;
 }
 
 static bool stopped(json_object *g)
 {
-	return strcmp(str_at(g, "observed_state"), "stopped") == 0;
+	return strcmp(aio_str_at(g, "observed_state"), "stopped") == 0;
 }
 
 static bool host_ready(json_object *hosts)
 {
-	json_object *items = at(hosts, "items");
+	json_object *items = aio_at(hosts, "items");
 
 	return items && json_object_array_length(items) == 1 &&
-	       strcmp(str_at(json_object_array_get_idx(items, 0), "state"), "ready") == 0 &&
-	       at(json_object_array_get_idx(items, 0), "capabilities.linux_accel");
+	       strcmp(aio_str_at(json_object_array_get_idx(items, 0), "state"), "ready") == 0 &&
+	       aio_at(json_object_array_get_idx(items, 0), "capabilities.linux_accel");
 }
 
 static bool has_string(json_object *arr, const char *s)
@@ -135,15 +139,16 @@ static bool cpu_virt(void)
 
 START_TEST(linux_guest_through_the_api)
 {
-	char body[PATH_MAX + 256], args[128], out[8192], clock[40];
+	char body[PATH_MAX + 256], args[128], out[8192], clock[40], boot[48];
+	const char *const pvmd_args[] = {"--libvirt-uri", lv_uri, "--report-interval-ms", "500",
+					 NULL};
 	uint64_t give_up = pvm_now_ns() + GIVE_UP_NS;
 	json_object *o, *h, *g;
 	const char *id;
+	int dom;
 
-	ck_assert_int_eq(aio_start(&aio, PVMD_BIN, PVM_VMM, PVM_GUEST_DIR, "/tmp/pvm-lx-rest-",
-				   (const char *const[]){"--libvirt-uri", lv_uri,
-							 "--report-interval-ms", "500", NULL}),
-			 0);
+	ck_assert_int_eq(
+	    aio_start(&aio, PVMD_BIN, PVM_VMM, PVM_GUEST_DIR, "/tmp/pvm-lx-rest-", pvmd_args), 0);
 	/* QEMU runs as libvirt-qemu and reaches the guest's folder under it. */
 	ck_assert_int_eq(chmod(aio.dir, 0755), 0);
 	for (o = call("GET", "/v1/hosts", NULL, 200); !host_ready(o);
@@ -153,9 +158,9 @@ START_TEST(linux_guest_through_the_api)
 		json_object_put(o);
 		pvm_sleep_ns(100 * 1000 * 1000);
 	}
-	h = json_object_array_get_idx(at(o, "items"), 0);
-	ck_assert(has_string(at(h, "capabilities.kinds"), "linux"));
-	ck_assert_str_eq(str_at(h, "capabilities.linux_accel"), cpu_virt() ? "kvm" : "tcg");
+	h = json_object_array_get_idx(aio_at(o, "items"), 0);
+	ck_assert(has_string(aio_at(h, "capabilities.kinds"), "linux"));
+	ck_assert_str_eq(aio_str_at(h, "capabilities.linux_accel"), cpu_virt() ? "kvm" : "tcg");
 	json_object_put(o);
 
 	snprintf(body, sizeof(body),
@@ -166,7 +171,7 @@ START_TEST(linux_guest_through_the_api)
 		 "{\"name\":\"not-linux\",\"image\":\"debian-linux\",\"vcpus\":1,"
 		 "\"memory_mib\":64}",
 		 400);
-	ck_assert_str_eq(str_at(o, "field"), "/image");
+	ck_assert_str_eq(aio_str_at(o, "field"), "/image");
 	json_object_put(o);
 
 	snprintf(body, sizeof(body),
@@ -174,28 +179,44 @@ START_TEST(linux_guest_through_the_api)
 		 "\"memory_mib\":256,\"disk_gib\":1,\"restart_policy\":\"never\"}",
 		 gname);
 	o = call("POST", "/v1/guests", body, 201);
-	id = str_at(o, "id");
-	ck_assert_str_eq(str_at(o, "kind"), "linux");
+	id = aio_str_at(o, "id");
+	ck_assert_str_eq(aio_str_at(o, "kind"), "linux");
 	g = wait_guest(id, hello_arrived);
-	ck_assert_str_eq(str_at(g, "observed_state"), "running");
-	ck_assert_str_eq(str_at(g, "agent.hello.guest_kind"), "linux");
-	ck_assert_msg(strncmp(str_at(g, "agent.hello.os"), "Linux 6.", 8) == 0, "%s",
+	ck_assert_str_eq(aio_str_at(g, "observed_state"), "running");
+	ck_assert_str_eq(aio_str_at(g, "agent.hello.guest_kind"), "linux");
+	ck_assert_msg(strncmp(aio_str_at(g, "agent.hello.os"), "Linux 6.", 8) == 0, "%s",
 		      json_object_to_json_string(g));
-	snprintf(clock, sizeof(clock), "%s", str_at(g, "agent.negotiation.kvm.clocksource"));
+	snprintf(clock, sizeof(clock), "%s", aio_str_at(g, "agent.negotiation.kvm.clocksource"));
 	ck_assert_str_ne(clock, "");
-	ck_assert_ptr_nonnull(at(g, "agent.negotiation.kvm.feature_names"));
+	ck_assert_ptr_nonnull(aio_at(g, "agent.negotiation.kvm.feature_names"));
 	/* The agent's virtio-serial port and the scratch disk, as the kernel sees them. */
-	ck_assert_msg(has_string(at(g, "agent.negotiation.virtio_devices"), "console") &&
-			  has_string(at(g, "agent.negotiation.virtio_devices"), "block"),
-		      "%s", json_object_to_json_string(at(g, "agent.negotiation")));
+	ck_assert_msg(has_string(aio_at(g, "agent.negotiation.virtio_devices"), "console") &&
+			  has_string(aio_at(g, "agent.negotiation.virtio_devices"), "block"),
+		      "%s", json_object_to_json_string(aio_at(g, "agent.negotiation")));
 	if (!cpu_virt()) {
 		/* TCG: no KVM leaves, no pv feature, no kvm-clock (the kernel takes
 		 * the TSC, or the HPET when the TSC looks unstable under load). */
-		ck_assert_int_eq(json_object_array_length(at(g, "agent.negotiation.kvm."
-								"feature_names")),
+		ck_assert_int_eq(json_object_array_length(aio_at(g, "agent.negotiation.kvm."
+								    "feature_names")),
 				 0);
 		ck_assert_str_ne(clock, "kvm-clock");
 	}
+	json_object_put(g);
+
+	/* pvmd SIGKILLed and started again, as systemd would: it finds the
+	 * running domain and relays its agent again; the same QEMU and the
+	 * same boot, never a second start. */
+	g = wait_guest(id, hello_arrived);
+	snprintf(boot, sizeof(boot), "%s", aio_str_at(g, "agent.hello.boot_id"));
+	report_before = json_object_get_int64(aio_at(g, "agent.report.report_no"));
+	json_object_put(g);
+	dom = domid();
+	ck_assert_int_ge(dom, 0);
+	aio_kill(&aio);
+	ck_assert_int_eq(aio_restart(&aio, PVMD_BIN, PVM_VMM, PVM_GUEST_DIR, pvmd_args), 0);
+	g = wait_guest(id, reports_again);
+	ck_assert_str_eq(aio_str_at(g, "agent.hello.boot_id"), boot);
+	ck_assert_int_eq(domid(), dom);
 	json_object_put(g);
 
 	snprintf(args, sizeof(args), "guest show %s", gname);
