@@ -10,11 +10,11 @@
  * unix socket of its virtio-serial agent port (org.pvm.agent.0, which
  * pvm-agent speaks on) and its scratch disk. A Linux image is a folder with
  * vmlinuz and initrd (packaging/guest-images/build-linux), booted directly.
+ * The agent port is held by a relay thread while the guest runs (lv_relay.h).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,23 +23,21 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
-#include "agent/agent.h"
+#include "daemon/lv_relay.h"
 #include "daemon/driver.h"
 #include "daemon/vmm.h"
 
 #define PVM_XMLNS	 "https://pvm.dev/xmlns/guest/1"
 #define PVM_XMLNS_PREFIX "pvm"
 #define STOP_POLL_NS	 (20 * 1000 * 1000ull)
-/* A live agent answers a new session at once; pvmd's report loop calls the
- * agent op, so a silent guest must cost it little. */
-#define AGENT_WAIT_NS (500 * 1000 * 1000ull)
-#define AGENT_BYE_NS  (2000 * 1000 * 1000ull) /* hello, then shutdown until BYE */
-#define AGENT_PORT    "org.pvm.agent.0"
-#define LINUX_CMDLINE "console=ttyS0 panic=-1"
+#define AGENT_BYE_NS	 (2000 * 1000 * 1000ull) /* hello, then shutdown until BYE */
+#define AGENT_PORT	 "org.pvm.agent.0"
+#define LINUX_CMDLINE	 "console=ttyS0 panic=-1"
 
 struct lv_priv {
 	virConnectPtr conn;
-	char domain_type[16]; /* "test", "kvm" or "qemu" */
+	struct lv_relays *relays; /* one per running guest whose agent was asked for */
+	char domain_type[16];	  /* "test", "kvm" or "qemu" */
 };
 
 /* libvirt prints every error to stderr unless a handler is set; errors are
@@ -109,10 +107,13 @@ static int lv_open(const char *uri, void **out, struct pvm_err *err)
 
 	virSetErrorFunc(NULL, lv_silence);
 	p = calloc(1, sizeof(*p));
-	if (!p)
+	if (!p || lv_relays_new(&p->relays) < 0) {
+		free(p);
 		return pvm_err_set(err, -ENOMEM, "out of memory");
+	}
 	p->conn = virConnectOpen(uri ? uri : "qemu:///system");
 	if (!p->conn) {
+		lv_relays_free(p->relays);
 		free(p);
 		return lv_error(err, -ECONNREFUSED, "cannot connect");
 	}
@@ -133,6 +134,7 @@ static void lv_close(void *priv)
 
 	if (!p)
 		return;
+	lv_relays_free(p->relays);
 	virConnectClose(p->conn);
 	free(p);
 }
@@ -420,81 +422,17 @@ static int lv_dom_state(virDomainPtr dom, enum pvmd_guest_state *out, struct pvm
 	return 0;
 }
 
-/* One short session on the guest's agent port: until the agent said hello
- * and sent its negotiation (a fresh host session always gets both, as the
- * sync handshake asks); with shutdown, then until its BYE: the agent's last
- * write waits for a host on the port, so closing earlier would stall it.
- * pvm-agent reopens its port after the session closes, so a later call
- * talks again. */
-static int lv_agent_talk(virDomainPtr dom, const char *id, bool shutdown, json_object **out,
-			 struct pvm_err *err)
+/* The guest's agent relay, started on its port if need be. */
+static int lv_relay_of(struct lv_priv *p, virDomainPtr dom, const char *id, struct pvm_err *err)
 {
-	uint64_t deadline = pvm_now_ns() + (shutdown ? AGENT_BYE_NS : AGENT_WAIT_NS);
-	struct agent_negotiation neg;
-	struct agent_hello hello;
 	char dir[PATH_MAX], sock[PATH_MAX + 16];
-	struct agent_host *h = NULL;
-	uint8_t buf[4096];
-	bool asked = false;
-	int fd, ret;
 
-	if (out)
-		*out = NULL;
 	if (lv_domain_attr(dom, "dir", dir, sizeof(dir)) < 0)
 		return pvm_err_set(err, -ENOENT, "guest %s has no agent port", id);
 	snprintf(sock, sizeof(sock), "%s/agent.sock", dir);
-	fd = pvmd_unix_connect(sock);
-	if (fd < 0)
-		return pvm_err_set(err, -ENOTCONN, "guest %s: agent port %s: %s", id, sock,
-				   strerror(-fd));
-	h = agent_host_new(NULL, pvm_now_ns());
-	if (!h) {
-		ret = pvm_err_set(err, -ENOMEM, "out of memory");
-		goto out;
-	}
-	for (;;) {
-		uint64_t now = pvm_now_ns();
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		size_t n = agent_host_output(h, buf, sizeof(buf), now);
-		bool spoke =
-		    agent_host_hello(h, &hello) == 0 && agent_host_negotiation(h, &neg) == 0;
-		ssize_t r;
-
-		if (n && write(fd, buf, n) < 0 && errno != EAGAIN) {
-			ret = pvm_err_set(err, -errno, "guest %s: agent port: %s", id,
-					  strerror(errno));
-			goto out;
-		}
-		if (spoke && (!shutdown || agent_host_gone(h)))
-			break;
-		if (spoke && shutdown && !asked) {
-			asked = agent_host_shutdown(h, 0, now) == 0;
-			continue;
-		}
-		if (now >= deadline) {
-			ret = pvm_err_set(err, -ENOENT, "guest %s: the agent has not spoken", id);
-			goto out;
-		}
-		if (poll(&pfd, 1, 50) <= 0)
-			continue;
-		r = read(fd, buf, sizeof(buf));
-		if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
-			ret = pvm_err_set(err, -ENOTCONN, "guest %s: agent port closed", id);
-			goto out;
-		}
-		if (r > 0)
-			agent_host_feed(h, buf, (size_t)r, pvm_now_ns());
-	}
-	ret = 0;
-	if (out) {
-		*out = agent_host_to_json(h, pvm_now_ns());
-		if (!*out)
-			ret = pvm_err_set(err, -ENOMEM, "out of memory");
-	}
-out:
-	agent_host_free(h);
-	close(fd);
-	return ret;
+	if (lv_relay_ensure(p->relays, id, sock) < 0)
+		return pvm_err_set(err, -ENOMEM, "guest %s: no agent relay", id);
+	return 0;
 }
 
 static int lv_start(void *priv, const char *id, struct pvm_err *err)
@@ -527,13 +465,16 @@ static int lv_stop(void *priv, const char *id, unsigned timeout_ms, struct pvm_e
 		goto out;
 	/* The agent's shutdown first, then the ACPI power button; a guest that
 	 * ignores both is destroyed at the deadline. */
-	if (lv_agent_talk(dom, id, true, NULL, NULL) < 0)
+	if (lv_relay_of(priv, dom, id, NULL) < 0 ||
+	    !lv_relay_shutdown(((struct lv_priv *)priv)->relays, id, AGENT_BYE_NS))
 		virDomainShutdown(dom);
 	while (virDomainIsActive(dom) == 1 && pvm_now_ns() < deadline)
 		pvm_sleep_ns(STOP_POLL_NS);
 	if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0)
 		ret = lv_error(err, -EIO, "destroy");
 out:
+	if (virDomainIsActive(dom) != 1)
+		lv_relay_drop(((struct lv_priv *)priv)->relays, id);
 	virDomainFree(dom);
 	return ret;
 }
@@ -550,6 +491,8 @@ static int lv_undefine(void *priv, const char *id, struct pvm_err *err)
 		ret = pvm_err_set(err, -EBUSY, "guest %s is running; stop it first", id);
 	else if (virDomainUndefine(dom) < 0)
 		ret = lv_error(err, -EIO, "undefine");
+	else
+		lv_relay_drop(((struct lv_priv *)priv)->relays, id);
 	virDomainFree(dom);
 	return ret;
 }
@@ -599,8 +542,11 @@ out:
 	return ret;
 }
 
+/* The relay's session as it stands: never waits, as pvmd's report loop
+ * calls this for every guest. */
 static int lv_agent(void *priv, const char *id, json_object **out, struct pvm_err *err)
 {
+	struct lv_priv *p = priv;
 	virDomainPtr dom;
 	int ret;
 
@@ -608,10 +554,20 @@ static int lv_agent(void *priv, const char *id, json_object **out, struct pvm_er
 	ret = lv_find(priv, id, &dom, err);
 	if (ret < 0)
 		return ret;
-	if (virDomainIsActive(dom) != 1)
+	if (virDomainIsActive(dom) != 1) {
+		lv_relay_drop(p->relays, id);
 		ret = pvm_err_set(err, -ENOTCONN, "guest %s is not running", id);
-	else
-		ret = lv_agent_talk(dom, id, false, out, err);
+		goto out;
+	}
+	ret = lv_relay_of(p, dom, id, err);
+	if (ret < 0)
+		goto out;
+	ret = lv_relay_json(p->relays, id, out);
+	if (ret == -ENOENT)
+		ret = pvm_err_set(err, -ENOENT, "guest %s: the agent has not spoken", id);
+	else if (ret < 0)
+		ret = pvm_err_set(err, ret, "out of memory");
+out:
 	virDomainFree(dom);
 	return ret;
 }

@@ -67,12 +67,14 @@ static bool hello_arrived(json_object *g)
 
 static int64_t report_before;
 
-/* Running, and a report newer than report_before relayed. */
+/* Running, its agent's session connected, and a report newer than
+ * report_before relayed. */
 static bool reports_again(json_object *g)
 {
 	json_object *n = aio_at(g, "agent.report.report_no");
 
-	return strcmp(aio_str_at(g, "observed_state"), "running") == 0 && n &&
+	return strcmp(aio_str_at(g, "observed_state"), "running") == 0 &&
+	       strcmp(aio_str_at(g, "agent.state"), "connected") == 0 && n &&
 	       json_object_get_int64(n) != report_before;
 }
 
@@ -208,6 +210,10 @@ START_TEST(linux_guest_through_the_api)
 	 * same boot, never a second start. */
 	g = wait_guest(id, hello_arrived);
 	snprintf(boot, sizeof(boot), "%s", aio_str_at(g, "agent.hello.boot_id"));
+	report_before = json_object_get_int64(aio_at(g, "agent.report.report_no"));
+	json_object_put(g);
+	/* The host holds the agent's session: its reports keep coming. */
+	g = wait_guest(id, reports_again);
 	report_before = json_object_get_int64(aio_at(g, "agent.report.report_no"));
 	json_object_put(g);
 	dom = domid();
