@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "agent/agent.h"
@@ -59,7 +60,8 @@ static void relay_connection(struct lv_relay *r, int fd)
 			len = agent_host_output(h, out, sizeof(out), pvm_now_ns());
 		}
 		if (off < len) {
-			got = write(fd, out + off, len - off);
+			/* No SIGPIPE when the guest is gone: pvmd's callers may not ignore it. */
+			got = send(fd, out + off, len - off, MSG_NOSIGNAL);
 			if (got < 0 && errno != EAGAIN && errno != EINTR)
 				break;
 			if (got > 0)

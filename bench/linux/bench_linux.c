@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -61,7 +62,7 @@ static int wait_hello(int fd, uint64_t give_up)
 		size_t n = agent_host_output(h, buf, sizeof(buf), pvm_now_ns());
 		ssize_t r;
 
-		if (n && write(fd, buf, n) < 0 && errno != EAGAIN) {
+		if (n && send(fd, buf, n, MSG_NOSIGNAL) < 0 && errno != EAGAIN) {
 			ret = -errno;
 			break;
 		}
