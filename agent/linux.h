@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What pvm-agent reads from a running Linux kernel: the KVM pv features in
- * use, the virtio devices present and a few workload counters. Private to agent/ (pvm-agent and its
- * tests). `root` prefixes /proc and /sys paths ("" for the real ones), so
- * tests can hand in fixed files.
+ * use, the virtio devices present and a few workload counters. Private to
+ * agent/ (pvm-agent and its tests). `root` prefixes /proc and /sys paths
+ * ("" for the real ones), so tests can hand in fixed files.
  */
 #ifndef PVM_AGENT_LINUX_H
 #define PVM_AGENT_LINUX_H

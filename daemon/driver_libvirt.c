@@ -23,8 +23,8 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
-#include "daemon/lv_relay.h"
 #include "daemon/driver.h"
+#include "daemon/lv_relay.h"
 #include "daemon/vmm.h"
 
 #define PVM_XMLNS	 "https://pvm.dev/xmlns/guest/1"
@@ -454,6 +454,7 @@ out:
 
 static int lv_stop(void *priv, const char *id, unsigned timeout_ms, struct pvm_err *err)
 {
+	struct lv_priv *p = priv;
 	virDomainPtr dom;
 	uint64_t deadline = pvm_now_ns() + (uint64_t)timeout_ms * 1000000ull;
 	int ret = 0;
@@ -465,8 +466,7 @@ static int lv_stop(void *priv, const char *id, unsigned timeout_ms, struct pvm_e
 		goto out;
 	/* The agent's shutdown first, then the ACPI power button; a guest that
 	 * ignores both is destroyed at the deadline. */
-	if (lv_relay_of(priv, dom, id, NULL) < 0 ||
-	    !lv_relay_shutdown(((struct lv_priv *)priv)->relays, id, AGENT_BYE_NS))
+	if (lv_relay_of(p, dom, id, NULL) < 0 || !lv_relay_shutdown(p->relays, id, AGENT_BYE_NS))
 		virDomainShutdown(dom);
 	while (virDomainIsActive(dom) == 1 && pvm_now_ns() < deadline)
 		pvm_sleep_ns(STOP_POLL_NS);
@@ -474,13 +474,14 @@ static int lv_stop(void *priv, const char *id, unsigned timeout_ms, struct pvm_e
 		ret = lv_error(err, -EIO, "destroy");
 out:
 	if (virDomainIsActive(dom) != 1)
-		lv_relay_drop(((struct lv_priv *)priv)->relays, id);
+		lv_relay_drop(p->relays, id);
 	virDomainFree(dom);
 	return ret;
 }
 
 static int lv_undefine(void *priv, const char *id, struct pvm_err *err)
 {
+	struct lv_priv *p = priv;
 	virDomainPtr dom;
 	int ret = 0;
 
@@ -492,7 +493,7 @@ static int lv_undefine(void *priv, const char *id, struct pvm_err *err)
 	else if (virDomainUndefine(dom) < 0)
 		ret = lv_error(err, -EIO, "undefine");
 	else
-		lv_relay_drop(((struct lv_priv *)priv)->relays, id);
+		lv_relay_drop(p->relays, id);
 	virDomainFree(dom);
 	return ret;
 }
