@@ -86,12 +86,13 @@ static void *relay_main(void *arg)
 	while (!atomic_load(&r->stop)) {
 		int fd = pvmd_unix_connect(r->sock);
 
-		if (fd < 0) {
-			pvm_sleep_ns(RECONNECT_NS);
-			continue;
+		if (fd >= 0) {
+			relay_connection(r, fd);
+			close(fd);
 		}
-		relay_connection(r, fd);
-		close(fd);
+		/* Also after a connection closed: one that a peer closes at once
+		 * must not spin this thread. */
+		pvm_sleep_ns(RECONNECT_NS);
 	}
 	return NULL;
 }
