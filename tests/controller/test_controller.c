@@ -368,6 +368,100 @@ START_TEST(reports_become_rates)
 }
 END_TEST
 
+/* The raw score of scorer id on host, from an explanation. */
+static double raw_score(const struct sched_explain *ex, const char *host, enum sched_scorer_id id)
+{
+	for (unsigned int h = 0; h < ex->nhosts; h++)
+		for (unsigned int k = 0; k < ex->policy.nscorers; k++)
+			if (!strcmp(ex->hosts[h].host_id, host) &&
+			    ex->policy.scorers[k].scorer == id)
+				return ex->hosts[h].raw[k];
+	ck_abort_msg("no %s score for %s", sched_scorer_name(id), host);
+	return -1;
+}
+
+#define AGENT_STATE(calls, reads)                                                                  \
+	"{\"state\":\"connected\",\"report\":{\"report_no\":9,\"interval_ms\":1000,\"hooks\":"     \
+	"{\"console\":{\"calls\":" calls ",\"cycles\":1,\"bytes\":" calls ",\"errors\":0},"        \
+	"\"clock\":{\"calls\":" reads ",\"cycles\":1,\"bytes\":0,\"errors\":0}},"                  \
+	"\"counters\":{\"clock_reads\":" reads ",\"exits\":0}}}"
+
+/*
+ * A guest's agent speaks for the guest, and the scheduler must not take its
+ * word. Two hosts, a guest on each with the same VMM-counted exits and hook
+ * statistics at the same times; one agent tells the truth, the other claims
+ * 10^12 console calls and clock reads and no exits (a guest making itself
+ * look cheap). A new guest that prefers the console hook scores the two
+ * hosts alike on every scorer, and the exit load is seen on both.
+ */
+START_TEST(a_lying_agent_changes_no_placement)
+{
+	struct controller *c = open_ctl(st, "a", 10);
+	struct store_exit_count e = {.reason = "total"};
+	struct store_hook_stat hs = {.hook = "console", .calls = 0, .doorbells = 0};
+	struct sched_explain *ex = NULL;
+	struct sched_guest probe;
+	struct store_host h1, h2;
+	struct store_guest honest, liar;
+	struct pvm_err err = {0};
+	json_object *spec = json_tokener_parse(
+	    "{\"vcpus\":1,\"memory_mib\":64,\"pv\":{\"hooks_preferred\":[\"console\"],"
+	    "\"abi_version\":1}}");
+	int64_t now = (int64_t)(pvm_wall_ns() / 1000000);
+	const char *ids[2];
+
+	ready_host(st, "h1", 8, 8192, &h1);
+	ready_host(st, "h2", 8, 8192, &h2);
+	make_guest(st, "honest", 1, 256, 1, &honest);
+	make_guest(st, "liar", 1, 256, 1, &liar);
+	ck_assert_msg(store_guest_bind(st, honest.id, 0, h1.id, NULL, NULL, &err) == 0, "%s",
+		      err.msg);
+	ck_assert_msg(store_guest_bind(st, liar.id, 0, h2.id, NULL, NULL, &err) == 0, "%s",
+		      err.msg);
+	ids[0] = honest.id;
+	ids[1] = liar.id;
+	ck_assert_int_ge(
+	    store_guest_agent_put(st, honest.id, AGENT_STATE("500", "0"), false, now, &err), 0);
+	ck_assert_int_ge(store_guest_agent_put(st, liar.id,
+					       AGENT_STATE("1000000000000", "1000000000000"), false,
+					       now, &err),
+			 0);
+	/* Two readings of the VMMs' counters, each taken by a step a rates period
+	 * after the last: 50,000 exits/s, 250 console calls/s on both. */
+	for (int r = 0; r < 2; r++) {
+		e.count = r * 100000;
+		hs.calls = hs.doorbells = hs.bytes = r * 500;
+		for (int i = 0; i < 2; i++) {
+			ck_assert_int_eq(
+			    store_guest_exits_put(st, ids[i], &e, 1, now - 2000 * (1 - r), &err),
+			    0);
+			ck_assert_int_eq(
+			    store_hook_stats_put(st, ids[i], &hs, 1, now - 2000 * (1 - r), &err),
+			    0);
+		}
+		pvm_sleep_ns(1100000000ull);
+		step(c);
+	}
+	ck_assert_int_eq(controller_sched_guest("probe", spec, &probe, &err), 0);
+	ck_assert_int_eq(controller_explain(c, &probe, NULL, &ex, &err), 0);
+	ck_assert_double_lt(raw_score(ex, h1.id, SCHED_SCORER_EXIT_PRESSURE), 1);
+	for (unsigned int k = 0; k < ex->policy.nscorers; k++) {
+		enum sched_scorer_id id = ex->policy.scorers[k].scorer;
+
+		ck_assert_msg(raw_score(ex, h1.id, id) == raw_score(ex, h2.id, id),
+			      "%s: honest's host %g, liar's %g", sched_scorer_name(id),
+			      raw_score(ex, h1.id, id), raw_score(ex, h2.id, id));
+	}
+	sched_explain_free(ex);
+	json_object_put(spec);
+	controller_close(c);
+	store_guest_free(&honest);
+	store_guest_free(&liar);
+	store_host_free(&h1);
+	store_host_free(&h2);
+}
+END_TEST
+
 /* Reads right after a write see it before the loop has stepped: explain and
  * rebalance take in the event log first. */
 START_TEST(reads_see_writes_before_a_step)
@@ -437,6 +531,7 @@ int main(void)
 	tcase_add_test(tc, reaps_and_evacuates);
 	tcase_add_test(tc, one_leader_and_takeover);
 	tcase_add_test(tc, reports_become_rates);
+	tcase_add_test(tc, a_lying_agent_changes_no_placement);
 	tcase_add_test(tc, reads_see_writes_before_a_step);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
