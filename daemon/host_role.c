@@ -6,6 +6,7 @@
  * thread of their own.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -25,11 +26,17 @@ static void notify(struct pvmd_host *h, const char *state)
 		h->cfg->notify(h->cfg->notify_arg, state);
 }
 
+/* The CPUs pvmd may run on (taskset, a cpuset): its VMMs inherit them, so
+ * they are what the host offers, not every CPU online. */
 static int host_resources(int64_t *cpus, int64_t *mem_mib)
 {
 	struct sysinfo si;
+	cpu_set_t set;
 
-	*cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		*cpus = CPU_COUNT(&set);
+	else
+		*cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	if (sysinfo(&si) < 0)
 		return -errno;
 	*mem_mib = (int64_t)((uint64_t)si.totalram * si.mem_unit >> 20);

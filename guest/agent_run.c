@@ -134,8 +134,9 @@ bool guest_agent_wanted(void)
 {
 	char flag[8];
 
-	return guest_pv && guest_agent_name[0] &&
-	       !(guest_arg("agent", flag, sizeof(flag)) == 0 && !memcmp(flag, "off", 4));
+	if (!guest_agent_name[0] || guest_arg("agent", flag, sizeof(flag)) < 0)
+		return guest_pv && guest_agent_name[0];
+	return !memcmp(flag, "on", 3) || (guest_pv && memcmp(flag, "off", 4));
 }
 
 void guest_agent_start(void)

@@ -142,7 +142,8 @@ void guest_halt(uint32_t us);
  * A workload that states GUEST_AGENT("name") at file scope runs the agent
  * (docs/agent-protocol.md) in pv mode: guest_pv_init then also negotiates
  * the agent and clock hooks when the host offers them (agent=off on the
- * command line leaves them out) and starts it. It sends hello and the
+ * command line leaves them out; agent=on runs it in emulated mode too, over
+ * those two hooks alone) and starts it. It sends hello and the
  * negotiation result at once, reports every agent_ms (default 1000) ms the
  * calls, rdtsc cycles, bytes and errors of the console, block and clock
  * hooks the SDK served plus the workload's counters, and heartbeats; the

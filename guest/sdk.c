@@ -41,8 +41,12 @@ void guest_start(const struct pv_boot_info *bi, unsigned long vcpu)
 	if (bi->magic != PV_BOOT_MAGIC)
 		guest_poweroff(125);
 	guest_pv = guest_arg("mode", mode, sizeof(mode)) == 0 && memcmp(mode, "pv", 3) == 0;
-	if (!guest_pv && guest_arg("timer", mode, sizeof(mode)) == 0 &&
-	    memcmp(mode, "page", 5) == 0 && guest_pv_init(PV_F(PV_HOOK_CLOCK)))
+	/* An emulated guest may still measure with the clock page (timer=page)
+	 * and report through the agent (agent=on): those hooks alone. */
+	if (!guest_pv &&
+	    ((guest_arg("timer", mode, sizeof(mode)) == 0 && memcmp(mode, "page", 5) == 0) ||
+	     guest_agent_wanted()) &&
+	    guest_pv_init(PV_F(PV_HOOK_CLOCK)))
 		guest_poweroff(1);
 	guest_poweroff((uint32_t)guest_main());
 }
