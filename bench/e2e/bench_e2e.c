@@ -27,6 +27,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench/common/bench.h"
+#include "bench/common/pvmd.h"
 #include "daemon/driver.h"
 #include "daemon/host.h"
 #include "hv/hv.h"
@@ -36,47 +38,25 @@
 #define DEADLINE (60ull * 1000000000ull)
 
 static char dir[64];
-static char base[64];
-static struct pvmd_client *admin;
-static pid_t controller = -1, host = -1;
+static struct bench_ctl ctl;
+static pid_t host = -1;
 
 static void die(const char *what, const char *detail)
 {
 	fprintf(stderr, "bench_e2e: %s: %s\n", what, detail ? detail : "");
 	if (host > 0)
 		kill(host, SIGKILL);
-	if (controller > 0)
-		kill(controller, SIGKILL);
+	if (ctl.pid > 0)
+		kill(ctl.pid, SIGKILL);
 	exit(1);
-}
-
-static char *slurp(const char *path)
-{
-	static char buf[65536];
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return NULL;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return buf;
 }
 
 static json_object *call(const char *method, const char *path, const char *body, long want)
 {
-	struct pvm_err err = {0};
-	json_object *b = NULL, *ans = NULL;
-	long status = 0;
+	json_object *ans = NULL;
 
-	if (body && pvm_json_parse(body, strlen(body), &pvm_json_default_limits, &b, &err) < 0)
-		die("bad request body", err.msg);
-	if (pvmd_client_call(admin, method, path, b, 30, &status, &ans, &err) < 0)
-		die(path, err.msg);
-	json_object_put(b);
-	if (status != want)
-		die(path, ans ? json_object_to_json_string(ans) : "unexpected status");
+	if (bench_ctl_call(&ctl, method, path, body, want, &ans) < 0)
+		die(method, path);
 	return ans;
 }
 
@@ -88,62 +68,14 @@ static const char *field(json_object *o, const char *name)
 	return s ? s : "";
 }
 
-/* The port the controller bound, from its start-up line: "listening on
- * http://127.0.0.1:0 (port N)" or "listening on http://127.0.0.1:N". */
-static unsigned listen_port(const char *log)
-{
-	const char *s = log ? strstr(log, "listening on http://127.0.0.1:") : NULL;
-	unsigned port = 0;
-
-	if (!s)
-		return 0;
-	s += strlen("listening on http://127.0.0.1:");
-	if (sscanf(s, "%u", &port) == 1 && port)
-		return port;
-	s = strstr(s, "(port ");
-	if (s && sscanf(s, "(port %u)", &port) == 1)
-		return port;
-	return 0;
-}
-
 static void start_controller(void)
 {
-	char log[128], state[96], token[512], *s;
-	unsigned port = 0;
-	struct pvm_err err = {0};
+	/* 100 idle microguests on 2 CPUs: an operator's overcommit */
+	static const char *const args[] = {"--heartbeat-s", "2", "--sched-policy",
+					   "cpu_overcommit=64", NULL};
 
-	snprintf(state, sizeof(state), "%s/ctl", dir);
-	snprintf(log, sizeof(log), "%s/controller.log", dir);
-	controller = fork();
-	if (controller < 0)
-		die("fork", strerror(errno));
-	if (controller == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-
-		dup2(fd, 2);
-		execl(PVMD_BIN, "pvmd", "--role", "controller", "--listen", "127.0.0.1:0",
-		      "--state-dir", state, "--heartbeat-s", "2",
-		      /* 100 idle microguests on 2 CPUs: an operator's overcommit */
-		      "--sched-policy", "cpu_overcommit=64", (char *)NULL);
-		_exit(127);
-	}
-	/* Port 0 picks a free port; the controller's start-up line names it. */
-	for (int i = 0; i < 1000 && !port; i++) {
-		port = listen_port(slurp(log));
-		if (!port)
-			pvm_sleep_ns(10 * 1000 * 1000);
-	}
-	if (!port)
-		die("controller did not start", slurp(log));
-	snprintf(base, sizeof(base), "http://127.0.0.1:%u", port);
-	snprintf(log, sizeof(log), "%s/admin.token", state);
-	s = slurp(log);
-	if (!s)
-		die("no admin token", log);
-	snprintf(token, sizeof(token), "%.*s", (int)sizeof(token) - 1, s);
-	token[strcspn(token, "\r\n")] = '\0';
-	if (pvmd_client_open(base, token, NULL, &admin, &err) < 0)
-		die("client", err.msg);
+	if (bench_ctl_start(&ctl, PVMD_BIN, dir, args) < 0)
+		die("controller did not start", dir);
 }
 
 static volatile sig_atomic_t stop_flag;
@@ -162,7 +94,7 @@ static void start_host(const char *token)
 	if (host == 0) {
 		char state[96], log[128];
 		struct pvmd_host_config cfg = {
-		    .controller = base,
+		    .controller = ctl.base,
 		    .token = token,
 		    .name = "bench-host",
 		    .state_dir = state,
@@ -184,19 +116,6 @@ static void start_host(const char *token)
 			pvm_log_error("host: %s", err.msg);
 		_exit(ret < 0 ? 1 : 0);
 	}
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /* Events after *since: the guest.agent_ready ones are counted, *since moves on. */
@@ -402,9 +321,9 @@ int main(void)
 		direct_remove(r);
 	}
 
-	printf("METRIC %s_e2e_guest_ready_ms %.2f ms\n", plat, median(ready, RUNS));
-	printf("METRIC %s_e2e_guest_running_ms %.2f ms\n", plat, median(one, RUNS));
-	printf("METRIC %s_e2e_vmm_start_ms %.2f ms\n", plat, median(direct, RUNS));
+	printf("METRIC %s_e2e_guest_ready_ms %.2f ms\n", plat, bench_median(ready, RUNS));
+	printf("METRIC %s_e2e_guest_running_ms %.2f ms\n", plat, bench_median(one, RUNS));
+	printf("METRIC %s_e2e_vmm_start_ms %.2f ms\n", plat, bench_median(direct, RUNS));
 	fflush(stdout);
 
 	fprintf(stderr, "bench_e2e: %d guests through the control plane\n", MANY);
@@ -457,9 +376,7 @@ int main(void)
 
 	kill(host, SIGTERM);
 	waitpid(host, &status, 0);
-	kill(controller, SIGTERM);
-	waitpid(controller, &status, 0);
-	pvmd_client_close(admin);
+	bench_ctl_stop(&ctl);
 	snprintf(body, sizeof(body), "rm -rf %s", dir);
 	return system(body) == 0 ? 0 : 1;
 }
