@@ -96,9 +96,19 @@ int64_t sched_fleet_find_guest(const struct sched_fleet *f, const char *id)
 
 /* ---- hosts ------------------------------------------------------------- */
 
+/* Adds (sign 1) or takes away (-1) a host's hooks from the fleet's counts. */
+static void count_hooks(struct sched_fleet *f, uint32_t hooks, int sign)
+{
+	for (unsigned int k = 0; k < PV_HOOK_COUNT; k++)
+		if (hooks & SCHED_HOOK_BIT(k))
+			f->hook_hosts[k] += (uint32_t)sign;
+}
+
 static void host_describe(struct sched_fleet *f, struct sched_host_hot *hot,
 			  const struct sched_host *h)
 {
+	count_hooks(f, hot->hooks, -1);
+	count_hooks(f, h->hooks, 1);
 	f->total_cpus += h->cpus;
 	f->total_cpus -= hot->cpus;
 	f->total_memory_mib += h->memory_mib;
@@ -209,6 +219,7 @@ int sched_fleet_host_remove(struct sched_fleet *f, const char *host_id, struct p
 	sched_index_remove(f, (uint32_t)i);
 	f->total_cpus -= f->hot[i].cpus;
 	f->total_memory_mib -= f->hot[i].memory_mib;
+	count_hooks(f, f->hot[i].hooks, -1);
 	last = f->nhosts - 1;
 	if ((uint32_t)i != last) {
 		/* Keep the host array dense for the scan: the last host moves. */

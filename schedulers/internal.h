@@ -149,6 +149,8 @@ struct sched_fleet {
 	/* Over every host: CPUs and memory, and what the guests use of them
 	 * (binpack weighs the two by how scarce each is). */
 	uint64_t total_cpus, total_memory_mib, total_used_vcpus, total_used_memory_mib;
+	/* Hosts offering each hook (pv_affinity spares the ones few offer). */
+	uint32_t hook_hosts[PV_HOOK_COUNT];
 
 	/* The index (index.c): hosts by class, then by free memory. */
 	struct sched_class *classes;
@@ -251,7 +253,12 @@ struct sched_ctx {
 	/* vCPUs and memory weighted by how scarce each is (sched_scarcity). */
 	double weight_cpu, weight_mem;
 	double affinity[SCHED_HOOKS_ALL + 1];
+	double kept[SCHED_HOOKS_ALL + 1]; /* by the hooks a host offers: sched_hooks_kept */
 };
+
+/* The pv_affinity of the placement's guest on h (the scorer's and the
+ * rebalancer's). */
+double sched_ctx_affinity(const struct sched_ctx *c, const struct sched_host_hot *h);
 
 void sched_ctx_init(struct sched_ctx *c, struct sched_fleet *f, const struct sched_policy *p,
 		    const struct sched_guest *g, const struct sched_selector_term *sel,
@@ -315,6 +322,15 @@ bool sched_selector_match(const struct sched_selector_term *t, unsigned int n,
  * sched_guest_pv_affinity, on the fields a bound guest keeps. */
 int64_t sched_exits_milli(uint32_t wanted, const struct sched_hook_stats *st, uint32_t host_hooks);
 double sched_affinity(uint32_t preferred, const struct sched_hook_stats *st, uint32_t hooks);
+/*
+ * What pv_affinity keeps of sched_affinity on a host offering hooks the guest
+ * wants neither required nor preferred (`unwanted`): one minus the sum, over
+ * them, of the share of the fleet's hosts that lack each, over PV_HOOK_COUNT,
+ * so a guest leaves the hooks few hosts offer to the guests that use them.
+ * 1 in a fleet whose hosts all offer the same hooks. The scorer and the
+ * rebalancer's mismatch multiply by it.
+ */
+double sched_hooks_kept(const struct sched_fleet *f, uint32_t unwanted);
 
 /* ---- the pipeline (place.c) ------------------------------------------ */
 

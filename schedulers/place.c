@@ -38,10 +38,18 @@ void sched_ctx_init(struct sched_ctx *c, struct sched_fleet *f, const struct sch
 	for (uint32_t hooks = 0; hooks <= SCHED_HOOKS_ALL; hooks++) {
 		c->exits_milli[hooks] = sched_exits_milli(wanted, &g->stats, hooks);
 		c->affinity[hooks] = sched_affinity(g->hooks_preferred, &g->stats, hooks);
+		c->kept[hooks] = sched_hooks_kept(f, hooks & ~wanted);
 	}
 	for (unsigned int i = 0; i < p->nfilters; i++)
 		if (c->filter[i]->prepare)
 			c->filter[i]->prepare(c);
+}
+
+double sched_ctx_affinity(const struct sched_ctx *c, const struct sched_host_hot *h)
+{
+	uint32_t usable = sched_usable_hooks(h->hooks, h->abi_versions, c->g->abi_version);
+
+	return c->affinity[usable] * c->kept[h->hooks & SCHED_HOOKS_ALL];
 }
 
 /* One half of the pipeline on host hi: the per-class plugins or the per-host

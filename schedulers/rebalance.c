@@ -51,11 +51,13 @@ static double overload_of(const struct cluster *cl, const struct sched_host_hot 
 	return load > 1 ? load - 1 : 0;
 }
 
-static double rec_mismatch(const struct sched_guest_rec *r, const struct sched_host_hot *h)
+static double rec_mismatch(const struct sched_fleet *f, const struct sched_guest_rec *r,
+			   const struct sched_host_hot *h)
 {
 	uint32_t usable = sched_usable_hooks(h->hooks, h->abi_versions, r->abi_version);
 
-	return 1 - sched_affinity(r->hooks_preferred, &r->stats, usable);
+	return 1 - sched_affinity(r->hooks_preferred, &r->stats, usable) *
+		       sched_hooks_kept(f, h->hooks & ~(r->hooks_required | r->hooks_preferred));
 }
 
 static void cluster_init(struct cluster *cl, const struct sched_fleet *f,
@@ -85,7 +87,7 @@ static void cluster_init(struct cluster *cl, const struct sched_fleet *f,
 		const struct sched_guest_rec *r = &f->guests[gi];
 
 		if (r->host >= 0)
-			cl->mismatch += rec_mismatch(r, &f->hot[r->host]);
+			cl->mismatch += rec_mismatch(f, r, &f->hot[r->host]);
 	}
 }
 
@@ -153,7 +155,7 @@ static void take_off(const struct cluster *cl, int32_t gi, uint32_t a, struct cl
 		out->misplaced -= 1;
 	}
 	out->overload += overload_of(cl, ha, -r->exits_milli) - overload_of(cl, ha, 0);
-	out->mismatch -= rec_mismatch(r, ha);
+	out->mismatch -= rec_mismatch(cl->f, r, ha);
 }
 
 /* The cluster score once the guest taken off (sums in `off`, ctx c) lands
@@ -181,7 +183,7 @@ static double price_move(const struct cluster *off, const struct sched_ctx *c, i
 	return cluster_value(off, sm, qm, sc, qc,
 			     off->overload - overload_of(off, hb, 0) +
 				 overload_of(off, hb, c->exits_milli[usable]),
-			     off->mismatch + 1 - c->affinity[usable], misplaced);
+			     off->mismatch + 1 - sched_ctx_affinity(c, hb), misplaced);
 }
 
 int sched_fleet_rebalance(struct sched_fleet *f, const struct sched_policy *policy,

@@ -248,6 +248,16 @@ double sched_affinity(uint32_t preferred, const struct sched_hook_stats *st, uin
 	return total > 0 ? served / total : 1;
 }
 
+double sched_hooks_kept(const struct sched_fleet *f, uint32_t unwanted)
+{
+	double spent = 0;
+
+	for (unsigned int k = 0; f->nhosts && k < PV_HOOK_COUNT; k++)
+		if (unwanted & SCHED_HOOK_BIT(k))
+			spent += 1 - (double)f->hook_hosts[k] / f->nhosts;
+	return 1 - spent / PV_HOOK_COUNT;
+}
+
 double sched_guest_pv_affinity(const struct sched_guest *g, uint32_t host_hooks)
 {
 	return sched_affinity(g->hooks_preferred, &g->stats, host_hooks);

@@ -339,6 +339,24 @@ static void linux_tcg_on_a(struct sched_fleet *f, struct sched_host *a, struct s
 	fill_a(f, a, b, g);
 }
 
+/* a, the fuller, offers every hook; b the clock page, the agent channel
+ * and halt but no I/O hook (console, block), as a host not yet upgraded. */
+static void io_hooks_on_a(struct sched_fleet *f, struct sched_host *a, struct sched_host *b,
+			  struct sched_guest *g)
+{
+	a->hooks = SCHED_HOOKS_ALL;
+	b->hooks = SCHED_HOOK_BIT(PV_HOOK_CLOCK) | SCHED_HOOK_BIT(PV_HOOK_AGENT) |
+		   SCHED_HOOK_BIT(PV_HOOK_HALT);
+	fill_a(f, a, b, g);
+}
+
+static void io_hooks_on_a_console_guest(struct sched_fleet *f, struct sched_host *a,
+					struct sched_host *b, struct sched_guest *g)
+{
+	g->hooks_preferred = SCHED_HOOK_BIT(PV_HOOK_CONSOLE);
+	io_hooks_on_a(f, a, b, g);
+}
+
 static const struct rank_case ranks[] = {
     {"binpack fits the guest's shape to the free space",
      "filters=;scorers=binpack:1;cpu_overcommit=1", shape_differs, "a"},
@@ -356,6 +374,13 @@ static const struct rank_case ranks[] = {
      "filters=capacity;scorers=binpack:1,pv_affinity:2,exit_pressure:3", linux_tcg_on_a, "b"},
     {"exit_pressure prefers the host whose hook saves exits", "filters=;scorers=exit_pressure:1",
      hook_saves_exits_on_b, "b"},
+    {"pv_affinity: a guest that wants no hook leaves the I/O hooks to others",
+     "filters=;scorers=pv_affinity:1", io_hooks_on_a, "b"},
+    {"the default weights: it does so although the host with them is fuller",
+     "filters=capacity;scorers=binpack:1,pv_affinity:2,exit_pressure:3", io_hooks_on_a, "b"},
+    {"the default weights: a guest that prefers the console goes where it is",
+     "filters=capacity;scorers=binpack:1,pv_affinity:2,exit_pressure:3",
+     io_hooks_on_a_console_guest, "a"},
 };
 
 START_TEST(test_rank_case)
@@ -374,6 +399,46 @@ START_TEST(test_rank_case)
 	ck_assert_msg(sched_fleet_place(f, &g, NULL, &pl, &err) == 0, "%s", err.msg);
 	ck_assert_msg(!strcmp(pl.host_id, rc->winner), "%s: chose %s", rc->name, pl.host_id);
 	sched_fleet_free(f);
+}
+END_TEST
+
+/*
+ * pv_affinity on a fleet where only a offers console and block (each lacked
+ * by half the hosts): a guest that wants no hook would spend both there,
+ * 1 - (1/2 + 1/2) / 5 hooks; one that prefers the console spends block
+ * alone, 1 - (1/2) / 5, and has no affinity for b; a guest with no hook
+ * ABI (emulated) spends them as one that wants none. The rebalancer's
+ * mismatch is one minus the same figure.
+ */
+START_TEST(pv_affinity_spares_scarce_hooks)
+{
+	static const struct {
+		uint32_t preferred, abi;
+		double a, b;
+	} want[] = {{0, 1, 0.8, 1.0},
+		    {SCHED_HOOK_BIT(PV_HOOK_CONSOLE), 1, 0.9, 0.0},
+		    {0, 0, 0.8, 1.0}}; /* no hook ABI at all: an emulated guest */
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct sched_fleet *f = new_fleet("filters=;scorers=pv_affinity:1");
+		struct sched_explain *e = NULL;
+		struct sched_host a, b;
+		struct sched_guest g;
+		struct pvm_err err = {0};
+
+		base_host(&a, "a");
+		base_host(&b, "b");
+		base_guest(&g, "new");
+		g.hooks_preferred = want[i].preferred;
+		g.abi_version = want[i].abi;
+		io_hooks_on_a(f, &a, &b, &g);
+		ck_assert_msg(sched_fleet_explain(f, &g, NULL, &e, &err) == 0, "%s", err.msg);
+		ck_assert_str_eq(e->hosts[0].host_id, "a");
+		ck_assert_double_eq_tol(e->hosts[0].raw[0], want[i].a, 1e-12);
+		ck_assert_double_eq_tol(e->hosts[1].raw[0], want[i].b, 1e-12);
+		sched_explain_free(e);
+		sched_fleet_free(f);
+	}
 }
 END_TEST
 
@@ -435,6 +500,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_score_case, 0, (int)PVM_ARRAY_SIZE(cases));
 	tcase_add_loop_test(tc, test_rank_case, 0, (int)PVM_ARRAY_SIZE(ranks));
 	tcase_add_test(tc, test_ties);
+	tcase_add_test(tc, pv_affinity_spares_scarce_hooks);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
