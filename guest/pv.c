@@ -73,14 +73,34 @@ void guest_pv_reset(void)
 	guest_hp = NULL;
 }
 
+/*
+ * Spins a while (an I/O thread on another CPU answers within microseconds),
+ * then gives the CPU away in a halt hint, which the host ends once it has
+ * served a ring: where the host's CPUs are all busy, a spinning guest would
+ * burn the time slice its I/O thread needs.
+ */
+void guest_pv_relax(uint32_t *spins)
+{
+	if (++*spins < RELAX_SPINS || !guest_hp || !(guest_hp->negotiated & PV_F(PV_HOOK_HALT))) {
+		guest_pause();
+		return;
+	}
+	*spins = 0;
+	guest_halt(RELAX_HALT_US);
+}
+
 void guest_pv_kick(uint32_t hook)
 {
 	volatile uint32_t *served = &hook_page.served[hook < 8 ? hook : 0];
-	uint32_t old = *served;
+	uint32_t old = *served, spins = 0;
 
 	guest_outl(PV_PORT_DOORBELL, hook);
+	/* the halt hook is answered in its exit: no halting while it waits */
 	while (*served == old)
-		guest_pause();
+		if (hook == PV_HOOK_HALT)
+			guest_pause();
+		else
+			guest_pv_relax(&spins);
 }
 
 void guest_pv_notify(uint32_t hook)
@@ -91,11 +111,11 @@ void guest_pv_notify(uint32_t hook)
 volatile struct pv_desc *guest_ring_post(struct guest_ring *r, uint64_t addr, uint32_t len,
 					 uint16_t op, uint64_t sector)
 {
-	uint32_t prod = r->hdr->prod;
+	uint32_t prod = r->hdr->prod, spins = 0;
 	volatile struct pv_desc *d;
 
 	while (prod - r->hdr->cons >= r->size)
-		guest_pause();
+		guest_pv_relax(&spins);
 	d = &r->desc[prod & (r->size - 1)];
 	d->addr = addr;
 	d->len = len;
@@ -110,8 +130,10 @@ volatile struct pv_desc *guest_ring_post(struct guest_ring *r, uint64_t addr, ui
 
 void guest_ring_wait(struct guest_ring *r)
 {
+	uint32_t spins = 0;
+
 	while (r->hdr->cons != r->hdr->prod)
-		guest_pause();
+		guest_pv_relax(&spins);
 }
 
 void guest_work_report(uint64_t ns)

@@ -61,6 +61,7 @@ static void con_post(void)
 {
 	struct guest_ring *r = guest_ring(PV_RING_CONSOLE);
 	uint64_t t0 = guest_rdtsc();
+	uint32_t spins = 0;
 
 	guest_ring_post(r, (uint64_t)(uintptr_t)con_buf[con_slot], (uint32_t)con_len, PV_OP_WRITE,
 			0);
@@ -68,7 +69,7 @@ static void con_post(void)
 	con_slot = (con_slot + 1) % 8;
 	con_len = 0;
 	while (r->hdr->prod - r->hdr->cons >= r->size)
-		guest_pause();
+		guest_pv_relax(&spins);
 	guest_hook_counts[PV_HOOK_CONSOLE].cycles += guest_rdtsc() - t0;
 	guest_agent_tick();
 }

@@ -337,6 +337,15 @@ static void doorbell_io(struct hv_vm *vm, void *dev, uint16_t port, bool out, ui
 	pthread_mutex_unlock(&vm->pv.lock);
 }
 
+/* A vCPU idling in a halt hint wakes up for agent bytes and served rings. */
+static void wake_halted(struct hv_vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	__atomic_fetch_add(&vm->halt_wakes, 1, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+}
+
 static void drain_hook(struct hv_vm *vm, unsigned int hook)
 {
 	uint64_t n;
@@ -348,15 +357,8 @@ static void drain_hook(struct hv_vm *vm, unsigned int hook)
 	pthread_mutex_lock(&vm->pv.lock);
 	hv_pv_serve(vm, hook);
 	pthread_mutex_unlock(&vm->pv.lock);
-}
-
-/* A vCPU idling in a halt hint wakes up for agent bytes. */
-static void wake_halted(struct hv_vm *vm)
-{
-	pthread_mutex_lock(&vm->lock);
-	__atomic_fetch_add(&vm->agent_wakes, 1, __ATOMIC_RELEASE);
-	pthread_cond_broadcast(&vm->cond);
-	pthread_mutex_unlock(&vm->lock);
+	/* a guest waiting for this ring may be in a halt hint (guest_pv_relax) */
+	wake_halted(vm);
 }
 
 static void *io_thread(void *arg)

@@ -2,7 +2,8 @@
 /*
  * Halt hint: the guest (which cannot execute hlt at CPL3 here) asks to idle
  * for up to halt_us; the vCPU thread sleeps until then, a stop or pause
- * request, or bytes queued for the guest's agent channel.
+ * request, bytes queued for the guest's agent channel, or a ring the I/O
+ * thread has served (a guest waiting on it halts rather than spins).
  */
 #include <time.h>
 
@@ -22,8 +23,8 @@ void hv_pv_halt(struct hv_vm *vm)
 		us = HALT_MAX_US;
 	if (!us || vm->pv.agent_qlen)
 		return;
-	/* bytes delivered between this check and the wait below bump agent_wakes */
-	wakes = __atomic_load_n(&vm->agent_wakes, __ATOMIC_ACQUIRE);
+	/* bytes or rings served between this check and the wait below bump halt_wakes */
+	wakes = __atomic_load_n(&vm->halt_wakes, __ATOMIC_ACQUIRE);
 	/* the pv lock is held by the caller; sleep on the VM's lock instead */
 	pthread_mutex_unlock(&vm->pv.lock);
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -32,7 +33,7 @@ void hv_pv_halt(struct hv_vm *vm)
 	ts.tv_nsec = (long)(wake % 1000000000ull);
 	pthread_mutex_lock(&vm->lock);
 	if (!vm->done && !vm->pause_req && !(vm->boot->host_flags & PV_BOOT_F_STOP) &&
-	    vm->agent_wakes == wakes)
+	    vm->halt_wakes == wakes)
 		pthread_cond_timedwait(&vm->cond, &vm->lock, &ts);
 	pthread_mutex_unlock(&vm->lock);
 	pthread_mutex_lock(&vm->pv.lock);

@@ -302,7 +302,7 @@ struct hv_vm {
 	int exit_code;
 	char exit_reason[256];
 	uint64_t stop_deadline_ns; /* graceful stop: force after this, 0: none */
-	uint64_t agent_wakes;	   /* bumped when agent bytes may have reached the guest */
+	uint64_t halt_wakes;	   /* bumped when agent bytes or a served ring may end a halt */
 };
 
 /* Ends the run with code (first caller wins) and kicks every vCPU. */

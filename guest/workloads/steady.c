@@ -87,8 +87,9 @@ int guest_main(void)
 		guest_printf("steady: the disk is smaller than 1 MiB\n");
 		return 3;
 	}
-	if (guest_pv &&
-	    guest_pv_init(PV_F(PV_HOOK_CONSOLE) | PV_F(PV_HOOK_BLOCK) | PV_F(PV_HOOK_CLOCK)))
+	/* halt: waiting on a ring gives a busy host's CPU away (guest_pv_relax) */
+	if (guest_pv && guest_pv_init(PV_F(PV_HOOK_CONSOLE) | PV_F(PV_HOOK_BLOCK) |
+				      PV_F(PV_HOOK_CLOCK) | PV_F(PV_HOOK_HALT)))
 		return 1;
 	for (uint64_t n = 0; !(guest_boot->host_flags & PV_BOOT_F_STOP); n++) {
 		uint64_t done = batch(k, n, &x);
