@@ -134,9 +134,11 @@ bool guest_agent_wanted(void)
 {
 	char flag[8];
 
-	if (!guest_agent_name[0] || guest_arg("agent", flag, sizeof(flag)) < 0)
-		return guest_pv && guest_agent_name[0];
-	return !memcmp(flag, "on", 3) || (guest_pv && memcmp(flag, "off", 4));
+	if (!guest_agent_name[0])
+		return false;
+	if (guest_arg("agent", flag, sizeof(flag)) < 0)
+		return guest_pv;
+	return guest_pv ? memcmp(flag, "off", 4) != 0 : memcmp(flag, "on", 3) == 0;
 }
 
 void guest_agent_start(void)

@@ -99,12 +99,10 @@ int guest_pv_init(uint64_t features);
 void guest_pv_reset(void);
 /* Rings hook's doorbell and waits until the host has served it. */
 void guest_pv_kick(uint32_t hook);
-/* One step of waiting for the host (*spins starts at 0): a pause, and every
- * RELAX_SPINS steps a halt hint of RELAX_HALT_US when the halt hook is
- * negotiated, so a guest waiting on a ring leaves a busy host's CPU to the
- * VMM thread that serves it. */
-#define RELAX_SPINS   1024
-#define RELAX_HALT_US 20
+/* One step of waiting for the host (*spins starts at 0): a pause, and now
+ * and then a short halt hint when the halt hook is negotiated, so a guest
+ * waiting on a ring leaves a busy host's CPU to the VMM thread that serves
+ * it. */
 void guest_pv_relax(uint32_t *spins);
 /* Rings hook's doorbell and goes on (the host serves it asynchronously). */
 void guest_pv_notify(uint32_t hook);

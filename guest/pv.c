@@ -79,14 +79,21 @@ void guest_pv_reset(void)
  * served a ring: where the host's CPUs are all busy, a spinning guest would
  * burn the time slice its I/O thread needs.
  */
+/* Tens of microseconds of pauses; a halt short enough that one the host's
+ * wake-up missed (served between the guest's check and its exit) costs
+ * little. */
+#define GUEST_RELAX_SPINS   1024
+#define GUEST_RELAX_HALT_US 20
+
 void guest_pv_relax(uint32_t *spins)
 {
-	if (++*spins < RELAX_SPINS || !guest_hp || !(guest_hp->negotiated & PV_F(PV_HOOK_HALT))) {
+	if (++*spins < GUEST_RELAX_SPINS || !guest_hp ||
+	    !(guest_hp->negotiated & PV_F(PV_HOOK_HALT))) {
 		guest_pause();
 		return;
 	}
 	*spins = 0;
-	guest_halt(RELAX_HALT_US);
+	guest_halt(GUEST_RELAX_HALT_US);
 }
 
 void guest_pv_kick(uint32_t hook)

@@ -96,19 +96,22 @@ int64_t sched_fleet_find_guest(const struct sched_fleet *f, const char *id)
 
 /* ---- hosts ------------------------------------------------------------- */
 
-/* Adds (sign 1) or takes away (-1) a host's hooks from the fleet's counts. */
-static void count_hooks(struct sched_fleet *f, uint32_t hooks, int sign)
+/* Adds (sign 1) or takes away (-1) a host's hooks from the fleet's counts
+ * of what is on offer: only a host that takes guests offers any. */
+static void count_hooks(struct sched_fleet *f, const struct sched_host_hot *hot, int sign)
 {
+	if (hot->state != SCHED_HOST_READY || hot->cordoned || hot->draining)
+		return;
+	f->hook_offerers += (uint32_t)sign;
 	for (unsigned int k = 0; k < PV_HOOK_COUNT; k++)
-		if (hooks & SCHED_HOOK_BIT(k))
+		if (hot->hooks & SCHED_HOOK_BIT(k))
 			f->hook_hosts[k] += (uint32_t)sign;
 }
 
 static void host_describe(struct sched_fleet *f, struct sched_host_hot *hot,
 			  const struct sched_host *h)
 {
-	count_hooks(f, hot->hooks, -1);
-	count_hooks(f, h->hooks, 1);
+	count_hooks(f, hot, -1);
 	f->total_cpus += h->cpus;
 	f->total_cpus -= hot->cpus;
 	f->total_memory_mib += h->memory_mib;
@@ -128,6 +131,7 @@ static void host_describe(struct sched_fleet *f, struct sched_host_hot *hot,
 	hot->emulated_devices = h->emulated_devices;
 	hot->linux_tcg = h->linux_tcg;
 	hot->exit_cost_ns = h->exit_cost_ns;
+	count_hooks(f, hot, 1);
 }
 
 static int64_t rec_exits(const struct sched_guest_rec *r, const struct sched_host_hot *h)
@@ -164,14 +168,15 @@ int sched_fleet_host_add(struct sched_fleet *f, const struct sched_host *h, stru
 		f->hosts_cap = ncap;
 	}
 	i = f->nhosts;
+	rc = sched_map_put(&f->host_map, h->id, i);
+	if (rc)
+		return pvm_err_set(err, rc, "out of memory");
 	memset(&f->hot[i], 0, sizeof(f->hot[i]));
+	f->hot[i].state = SCHED_HOST_DOWN; /* counted by nothing until described */
 	host_describe(f, &f->hot[i], h);
 	f->hot[i].id_hash = sched_id_hash(h->id);
 	f->cold[i].h = *h;
 	f->cold[i].first_guest = -1;
-	rc = sched_map_put(&f->host_map, h->id, i);
-	if (rc)
-		return pvm_err_set(err, rc, "out of memory");
 	if (sched_index_add(f, i))
 		f->index_stale = true;
 	f->nhosts++;
@@ -219,7 +224,7 @@ int sched_fleet_host_remove(struct sched_fleet *f, const char *host_id, struct p
 	sched_index_remove(f, (uint32_t)i);
 	f->total_cpus -= f->hot[i].cpus;
 	f->total_memory_mib -= f->hot[i].memory_mib;
-	count_hooks(f, f->hot[i].hooks, -1);
+	count_hooks(f, &f->hot[i], -1);
 	last = f->nhosts - 1;
 	if ((uint32_t)i != last) {
 		/* Keep the host array dense for the scan: the last host moves. */

@@ -149,8 +149,9 @@ struct sched_fleet {
 	/* Over every host: CPUs and memory, and what the guests use of them
 	 * (binpack weighs the two by how scarce each is). */
 	uint64_t total_cpus, total_memory_mib, total_used_vcpus, total_used_memory_mib;
-	/* Hosts offering each hook (pv_affinity spares the ones few offer). */
-	uint32_t hook_hosts[PV_HOOK_COUNT];
+	/* Hosts that take guests, and those of them offering each hook
+	 * (pv_affinity spares the hooks few offer). */
+	uint32_t hook_offerers, hook_hosts[PV_HOOK_COUNT];
 
 	/* The index (index.c): hosts by class, then by free memory. */
 	struct sched_class *classes;
@@ -325,7 +326,8 @@ double sched_affinity(uint32_t preferred, const struct sched_hook_stats *st, uin
 /*
  * What pv_affinity keeps of sched_affinity on a host offering hooks the guest
  * wants neither required nor preferred (`unwanted`): one minus the sum, over
- * them, of the share of the fleet's hosts that lack each, over PV_HOOK_COUNT,
+ * them, of the share of the hosts taking guests that lack each, over
+ * PV_HOOK_COUNT,
  * so a guest leaves the hooks few hosts offer to the guests that use them.
  * 1 in a fleet whose hosts all offer the same hooks. The scorer and the
  * rebalancer's mismatch multiply by it.

@@ -183,7 +183,9 @@ int sched_guest_validate(const struct sched_guest *g, struct pvm_err *err);
 double sched_guest_exits_on(const struct sched_guest *g, uint32_t host_hooks);
 /* The share in [0, 1] of g's preferred hooks a host offering `host_hooks`
  * serves, weighted by their reported call rates (each hook counts 1 when
- * there are none); 1 when g prefers no hook. The pv_affinity score. */
+ * there are none); 1 when g prefers no hook. The pv_affinity score in a
+ * fleet whose hosts all offer the same hooks (elsewhere the scorer also
+ * spares the scarce ones: docs/scheduling.md). */
 double sched_guest_pv_affinity(const struct sched_guest *g, uint32_t host_hooks);
 
 /* ---- policy ------------------------------------------------------------ */

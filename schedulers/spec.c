@@ -252,9 +252,9 @@ double sched_hooks_kept(const struct sched_fleet *f, uint32_t unwanted)
 {
 	double spent = 0;
 
-	for (unsigned int k = 0; f->nhosts && k < PV_HOOK_COUNT; k++)
+	for (unsigned int k = 0; f->hook_offerers && k < PV_HOOK_COUNT; k++)
 		if (unwanted & SCHED_HOOK_BIT(k))
-			spent += 1 - (double)f->hook_hosts[k] / f->nhosts;
+			spent += 1 - (double)f->hook_hosts[k] / f->hook_offerers;
 	return 1 - spent / PV_HOOK_COUNT;
 }
 

@@ -32,11 +32,11 @@ static int slurp(const char *path, char *buf, size_t n)
 
 /* The port from the start-up line "listening on http://127.0.0.1:0 (port N)"
  * or "listening on http://127.0.0.1:N"; 0 before it is written. */
-static unsigned listen_port(const char *log)
+static unsigned int listen_port(const char *log)
 {
 	static const char key[] = "listening on http://127.0.0.1:";
 	const char *s = strstr(log, key);
-	unsigned port = 0;
+	unsigned int port = 0;
 
 	if (!s)
 		return 0;
@@ -91,7 +91,7 @@ int bench_ctl_start(struct bench_ctl *c, const char *pvmd, const char *dir, cons
 {
 	char state[300], log[300], text[65536], *argv[ARGS_MAX];
 	struct pvm_err err = {0};
-	unsigned port = 0;
+	unsigned int port = 0;
 	int n = 0, ret;
 
 	memset(c, 0, sizeof(*c));

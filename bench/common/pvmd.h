@@ -4,8 +4,8 @@
  * loopback port it picks, called with its admin token, and `pvmd --role
  * host` daemons registered to it with host tokens it issues, each
  * optionally pinned to one CPU (pvmd and the VMMs it starts inherit the
- * affinity). Logs go to files in the caller's directory. Every function
- * returns 0 or a negative errno.
+ * affinity). Logs go to files in the caller's directory. The int functions
+ * return 0 or a negative errno.
  */
 #ifndef PVM_BENCH_PVMD_H
 #define PVM_BENCH_PVMD_H
@@ -24,7 +24,8 @@ struct bench_ctl {
 };
 
 /* Starts pvmd --role controller in DIR/ctl with args (NULL-terminated,
- * may be NULL) and waits until it listens. */
+ * may be NULL) and waits until it listens. Call bench_ctl_stop after a
+ * failure too: the controller may be running. */
 int bench_ctl_start(struct bench_ctl *c, const char *pvmd, const char *dir,
 		    const char *const *args);
 /* One admin request (body JSON text or NULL); -EPROTO unless the answer

@@ -46,7 +46,7 @@ static uint64_t batch(int k, uint64_t n, uint64_t *state)
 	switch (k) {
 	case 0:
 		guest_snprintf(line, sizeof(line),
-			       "%012lu abcdefghijklmnopqrstuvwxyz0123456789+-*/\n", n);
+			       "%012lu abcdefghijklmnopqrstuvwxyz0123456789+-*/ABCDEFGHIJ\n", n);
 		guest_console_write(line, LINE);
 		return LINE;
 	case 1:

@@ -407,7 +407,8 @@ END_TEST
  * by half the hosts): a guest that wants no hook would spend both there,
  * 1 - (1/2 + 1/2) / 5 hooks; one that prefers the console spends block
  * alone, 1 - (1/2) / 5, and has no affinity for b; a guest with no hook
- * ABI (emulated) spends them as one that wants none. The rebalancer's
+ * ABI (emulated) spends them as one that wants none. Hosts that take no
+ * guests (b cordoned) offer nothing to spare. The rebalancer's
  * mismatch is one minus the same figure.
  */
 START_TEST(pv_affinity_spares_scarce_hooks)
@@ -437,6 +438,15 @@ START_TEST(pv_affinity_spares_scarce_hooks)
 		ck_assert_double_eq_tol(e->hosts[0].raw[0], want[i].a, 1e-12);
 		ck_assert_double_eq_tol(e->hosts[1].raw[0], want[i].b, 1e-12);
 		sched_explain_free(e);
+		if (i == 0) {
+			/* b cordoned takes no guests: a's hooks are no longer scarce */
+			b.cordoned = true;
+			ck_assert_int_eq(sched_fleet_host_update(f, &b, NULL), 0);
+			ck_assert_msg(sched_fleet_explain(f, &g, NULL, &e, &err) == 0, "%s",
+				      err.msg);
+			ck_assert_double_eq_tol(e->hosts[0].raw[0], 1.0, 1e-12);
+			sched_explain_free(e);
+		}
 		sched_fleet_free(f);
 	}
 }
