@@ -197,6 +197,129 @@ START_TEST(requests_reach_the_guest_agent)
 }
 END_TEST
 
+/*
+ * Runs cfg's guest with the VMM side's agent wired as above until it powers
+ * off; stop_after_ns after the start (0: never) asks for a graceful stop.
+ * Returns the agent session (the caller's) with the VM destroyed; *stats
+ * (the caller's) the VMM's statistics merged with it.
+ */
+static struct agent_host *run_to_end(struct hv_config *cfg, uint64_t stop_after_ns,
+				     json_object **stats)
+{
+	struct pvm_err err = {0};
+	struct runner r = {0};
+	struct agent_host *h;
+	uint8_t buf[4096];
+	uint64_t start = pvm_now_ns(), give_up = start + GIVE_UP_NS;
+	bool stopping = false;
+	pthread_t t;
+
+	ck_assert_int_eq(hv_platform_parse(test_platform(), &cfg->platform, &err), 0);
+	ck_assert_msg(hv_vm_create(cfg, &r.vm, &err) == 0, "hv_vm_create: %s", err.msg);
+	h = agent_host_new(NULL, pvm_now_ns());
+	ck_assert_ptr_nonnull(h);
+	hv_agent_set_rx(r.vm, agent_host_rx, h);
+	ck_assert_int_eq(pthread_create(&t, NULL, run_vm, &r), 0);
+	while (!__atomic_load_n(&r.done, __ATOMIC_ACQUIRE)) {
+		uint64_t now = pvm_now_ns();
+		size_t n = agent_host_output(h, buf, sizeof(buf), now);
+
+		if (n)
+			ck_assert_int_eq(hv_agent_send(r.vm, buf, n), 0);
+		if (stop_after_ns && !stopping && now > start + stop_after_ns)
+			stopping = hv_vm_stop(r.vm, 10000) == 0;
+		if (now > give_up)
+			hv_vm_stop(r.vm, 0);
+		pvm_sleep_ns(1000000);
+	}
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_msg(r.rc == 0, "guest exit %d: %s", r.rc, hv_vm_exit_reason(r.vm));
+	*stats = hv_stats_json(r.vm);
+	ck_assert_int_eq(agent_host_merge_stats(h, *stats, pvm_now_ns()), 0);
+	hv_vm_destroy(r.vm);
+	return h;
+}
+
+/* A 16 MiB, 1-vCPU guest of image with cmdline, its console in the memfd
+ * returned. */
+static int console_guest(struct hv_config *cfg, const char *image, const char *cmdline)
+{
+	int console = memfd_create("console", MFD_CLOEXEC);
+
+	ck_assert_int_ge(console, 0);
+	hv_config_init(cfg);
+	cfg->image = image;
+	cfg->mem_mib = 16;
+	cfg->vcpus = 1;
+	cfg->cmdline = cmdline;
+	cfg->console_fd = console;
+	return console;
+}
+
+static bool listed(json_object *a, const char *name)
+{
+	for (size_t i = 0; a && i < json_object_array_length(a); i++)
+		if (!strcmp(json_object_get_string(json_object_array_get_idx(a, i)), name))
+			return true;
+	return false;
+}
+
+/*
+ * agent=on: an emulated guest reports through the agent, negotiating the
+ * agent and clock hooks alone, while its console stays on the UART. The
+ * steady console guest's own count of its work is every byte that reached
+ * the console, none of them through the console hook.
+ */
+START_TEST(an_emulated_guest_reports_with_agent_on)
+{
+	struct hv_config cfg;
+	json_object *j, *stats, *accepted;
+	struct agent_host *h;
+	int console = console_guest(&cfg, GUEST_STEADY, "kind=console mode=emulated agent=on");
+	struct stat st;
+
+	h = run_to_end(&cfg, 1500ull * 1000000, &stats);
+	j = agent_host_to_json(h, pvm_now_ns());
+	accepted = get(j, "negotiation/accepted");
+	ck_assert(listed(accepted, "agent") && listed(accepted, "clock"));
+	ck_assert(!listed(accepted, "console"));
+	ck_assert_int_eq(fstat(console, &st), 0);
+	ck_assert_int_gt(st.st_size, 0);
+	ck_assert_int_eq(get_int(j, "report/counters/work_units"), st.st_size);
+	ck_assert_int_eq(get_int(stats, "hooks/console/bytes"), 0);
+	ck_assert_int_ge(get_int(stats, "io_exits/uart"), st.st_size);
+	json_object_put(j);
+	json_object_put(stats);
+	agent_host_free(h);
+	close(console);
+}
+END_TEST
+
+/* The probe times its ops and reports nearest-rank percentiles. */
+START_TEST(the_probe_reports_its_percentiles)
+{
+	struct hv_config cfg;
+	json_object *j, *stats;
+	struct agent_host *h;
+	int console = console_guest(&cfg, GUEST_PROBE, "mode=pv ops=50 gap_us=100");
+	struct stat st;
+
+	h = run_to_end(&cfg, 2000ull * 1000000, &stats);
+	j = agent_host_to_json(h, pvm_now_ns());
+	ck_assert_int_eq(get_int(j, "report/counters/probe_ops"), 50);
+	ck_assert_int_gt(get_int(j, "report/counters/probe_p50_ns"), 0);
+	ck_assert_int_ge(get_int(j, "report/counters/probe_p99_ns"),
+			 get_int(j, "report/counters/probe_p50_ns"));
+	ck_assert_int_eq(fstat(console, &st), 0);
+	ck_assert_int_eq(st.st_size, 50 * 32);
+	ck_assert_int_eq(get_int(stats, "hooks/console/bytes"), 50 * 32);
+	json_object_put(j);
+	json_object_put(stats);
+	agent_host_free(h);
+	close(console);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s;
@@ -211,6 +334,8 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, reports_match_what_the_guest_did);
 	tcase_add_test(tc, requests_reach_the_guest_agent);
+	tcase_add_test(tc, an_emulated_guest_reports_with_agent_on);
+	tcase_add_test(tc, the_probe_reports_its_percentiles);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
