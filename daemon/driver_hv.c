@@ -12,6 +12,7 @@
  * pvm-vmm picks its own (PVM_PLATFORM, else auto).
  * Without vmm=, pvm-vmm is taken from $PVM_VMM, else beside pvmd's binary.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -543,23 +544,13 @@ static int hv_spawn(struct hv_priv *p, struct pvmd_hguest *g, struct pvm_err *er
 			   g->id, START_WAIT_MS);
 }
 
-/*
- * A VMM already serving this guest's socket though host.db does not name it
- * (pvmd died between fork and recording the pid): adopt it rather than
- * start a second one, which would take its socket over.
- */
-static bool adopt_unrecorded(struct hv_priv *p, struct pvmd_hguest *g)
+/* Whether process pid's command line names sock (a VMM's --api-sock). */
+static bool names_sock(pid_t pid, const char *sock)
 {
-	char sock[PATH_MAX + 80], path[64], cmd[PATH_MAX + 128];
-	pid_t pid;
+	char path[64], cmd[PATH_MAX + 128];
 	ssize_t n;
 	int fd;
 
-	guest_path(p, g->id, "sock", sock, sizeof(sock));
-	pid = pvmd_vmm_peer_pid(sock);
-	if (pid <= 0)
-		return false;
-	/* Only a pvm-vmm serving this very socket (its argv says so). */
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -572,7 +563,23 @@ static bool adopt_unrecorded(struct hv_priv *p, struct pvmd_hguest *g)
 	for (ssize_t i = 0; i < n; i++)
 		if (!cmd[i])
 			cmd[i] = ' ';
-	if (!strstr(cmd, sock))
+	return strstr(cmd, sock) != NULL;
+}
+
+/*
+ * A VMM already serving this guest's socket though host.db does not name it
+ * (pvmd died between fork and recording the pid): adopt it rather than
+ * start a second one, which would take its socket over.
+ */
+static bool adopt_unrecorded(struct hv_priv *p, struct pvmd_hguest *g)
+{
+	char sock[PATH_MAX + 80];
+	pid_t pid;
+
+	guest_path(p, g->id, "sock", sock, sizeof(sock));
+	pid = pvmd_vmm_peer_pid(sock);
+	/* Only a pvm-vmm serving this very socket (its argv says so). */
+	if (pid <= 0 || !names_sock(pid, sock))
 		return false;
 	g->pid = pid;
 	g->starttime = pvmd_proc_starttime(pid);
@@ -582,6 +589,52 @@ static bool adopt_unrecorded(struct hv_priv *p, struct pvmd_hguest *g)
 		return false;
 	pvm_log_warn("guest %s: adopted pvm-vmm %d, which host.db did not name", g->id, (int)pid);
 	return true;
+}
+
+#define UNRECORDED_MAX 8
+
+/*
+ * A VMM that pvmd forked before it died, but that does not answer on its
+ * socket yet, so adopt_unrecorded cannot find it by the socket's peer.
+ * It is found by the socket path in its command line and killed (with its
+ * guest's process group); otherwise it would run beside the VMM started now.
+ * daemon_faults saw "runs 2 times" under ASan, where a VMM starts slowly.
+ */
+static void kill_unrecorded(struct hv_priv *p, const char *id)
+{
+	char sock[PATH_MAX + 80];
+	pid_t pid[UNRECORDED_MAX];
+	uint64_t start[UNRECORDED_MAX], deadline;
+	struct dirent *de;
+	int n = 0;
+	DIR *d = opendir("/proc");
+
+	if (!d)
+		return;
+	guest_path(p, id, "sock", sock, sizeof(sock));
+	while (n < UNRECORDED_MAX && (de = readdir(d))) {
+		char *end;
+		long v = strtol(de->d_name, &end, 10);
+
+		if (*end || v <= 0 || (pid_t)v == getpid() || !names_sock((pid_t)v, sock))
+			continue;
+		pid[n] = (pid_t)v;
+		start[n] = pvmd_proc_starttime(pid[n]);
+		pvm_log_warn("guest %s: killing pvm-vmm %d, which host.db did not name and which "
+			     "does not answer",
+			     id, (int)pid[n]);
+		kill(-pid[n], SIGKILL);
+		kill(pid[n], SIGKILL);
+		n++;
+	}
+	closedir(d);
+	deadline = pvm_now_ns() + KILL_GRACE_MS * 1000000ull;
+	for (int i = 0; i < n; i++) {
+		int status;
+
+		while (pvmd_proc_alive(pid[i], start[i], &status) && pvm_now_ns() < deadline)
+			pvm_sleep_ns(POLL_NS);
+	}
 }
 
 static int hv_start(void *priv, const char *id, struct pvm_err *err)
@@ -594,8 +647,10 @@ static int hv_start(void *priv, const char *id, struct pvm_err *err)
 	if (ret < 0)
 		return ret;
 	/* Starting a running guest is a no-op: reconciling may repeat itself. */
-	if (!hv_alive(p, &g) && !adopt_unrecorded(p, &g))
+	if (!hv_alive(p, &g) && !adopt_unrecorded(p, &g)) {
+		kill_unrecorded(p, id);
 		ret = hv_spawn(p, &g, err);
+	}
 	pvmd_hguest_free(&g);
 	return ret;
 }

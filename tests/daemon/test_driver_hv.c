@@ -587,8 +587,6 @@ START_TEST(test_readopt)
 }
 END_TEST
 
-/* A VMM whose start pvmd never recorded (killed between fork and commit) is
- * adopted through its socket, not started a second time. */
 /* A VMM serving IDLE_ID's socket that host.db does not name (pvmd died
  * between fork and recording its pid). */
 static pid_t spawn_unrecorded(char *sock, size_t len)
@@ -614,6 +612,8 @@ static pid_t spawn_unrecorded(char *sock, size_t len)
 	return vmm;
 }
 
+/* A VMM whose start pvmd never recorded (killed between fork and commit) is
+ * adopted through its socket, not started a second time. */
 START_TEST(test_adopt_unrecorded)
 {
 	char sock[PATH_MAX + 64];
@@ -627,6 +627,41 @@ START_TEST(test_adopt_unrecorded)
 	ck_assert_int_eq(drv.ops->stop(drv.priv, IDLE_ID, 5000, &err), 0);
 	ck_assert_int_eq(vmms_with(IDLE_ID), 0);
 	ck_assert_int_eq(pvmd_vmm_peer_pid(sock), 0);
+	pvmd_driver_close(&drv);
+}
+END_TEST
+
+/*
+ * Found by daemon_faults under ASan ("runs 2 times"): a VMM pvmd forked
+ * before it died, still starting and not yet answering on its socket, is
+ * killed with its process group before the guest starts, not left to run
+ * beside the new VMM. Here a shell that names the socket as a VMM would.
+ */
+START_TEST(test_kill_unrecorded_starting)
+{
+	char sock[PATH_MAX + 64];
+	pid_t fake;
+
+	open_hv();
+	define_idle(IDLE_ID);
+	snprintf(sock, sizeof(sock), "%s/guests/%s.sock", dir, IDLE_ID);
+	fake = fork();
+	ck_assert_int_ge(fake, 0);
+	if (fake == 0) {
+		setpgid(0, 0);
+		execl("/bin/sh", "sh", "-c", "sleep 60; :", "pvm-vmm", "--api-sock", sock,
+		      (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 500 && vmms_with(IDLE_ID) != 1; i++)
+		pvm_sleep_ns(10 * 1000 * 1000);
+	ck_assert_int_eq(vmms_with(IDLE_ID), 1);
+	ck_assert_msg(drv.ops->start(drv.priv, IDLE_ID, &err) == 0, "%s", err.msg);
+	ck_assert_int_ne(pid_of(IDLE_ID), fake);
+	ck_assert_int_eq(kill(fake, 0), -1); /* killed and reaped */
+	ck_assert_int_eq(vmms_with(IDLE_ID), 1);
+	ck_assert_int_eq(drv.ops->stop(drv.priv, IDLE_ID, 5000, &err), 0);
+	ck_assert_int_eq(vmms_with(IDLE_ID), 0);
 	pvmd_driver_close(&drv);
 }
 END_TEST
@@ -778,6 +813,7 @@ int main(void)
 	add(s, "readopt", test_readopt);
 	add(s, "adopt_unrecorded", test_adopt_unrecorded);
 	add(s, "stop_unrecorded", test_stop_unrecorded);
+	add(s, "kill_unrecorded_starting", test_kill_unrecorded_starting);
 	add(s, "platform", test_platform_option);
 	add(s, "hstate_v1", test_hstate_v1);
 	sr = srunner_create(s);
