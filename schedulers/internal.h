@@ -327,8 +327,8 @@ double sched_affinity(uint32_t preferred, const struct sched_hook_stats *st, uin
  * What pv_affinity keeps of sched_affinity on a host offering hooks the guest
  * wants neither required nor preferred (`unwanted`): one minus the sum, over
  * them, of the share of the hosts taking guests that lack each, over
- * PV_HOOK_COUNT,
- * so a guest leaves the hooks few hosts offer to the guests that use them.
+ * PV_HOOK_COUNT, so a guest leaves the hooks few hosts offer to the guests
+ * that use them.
  * 1 in a fleet whose hosts all offer the same hooks. The scorer and the
  * rebalancer's mismatch multiply by it.
  */

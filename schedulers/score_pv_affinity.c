@@ -3,10 +3,11 @@
  * Scorer "pv_affinity": the share of the guest's preferred hooks the host
  * offers (at the guest's ABI version), each weighted by the guest's reported
  * call rate, so the hooks it really uses count most, times what it keeps of
- * the scarce hooks the host would spend on it (sched_hooks_kept). Precomputed
- * per hook set in the placement context. A Linux guest has no affinity for a host that
- * runs Linux under TCG: its kernel runs there many times slower than on
- * VMX/SVM, so any host with hardware virtualization that fits comes first.
+ * the scarce hooks the host would spend on it (sched_hooks_kept).
+ * Precomputed per hook set in the placement context. A Linux guest has no
+ * affinity for a host that runs Linux under TCG: its kernel runs there many
+ * times slower than on VMX/SVM, so any host with hardware virtualization
+ * that fits comes first.
  */
 #include "schedulers/internal.h"
 
