@@ -4,11 +4,13 @@
  * prints placement quality and timing in a few lines.
  *
  *   pvm-sim --hosts 50 --guests 400 --seed 1 [--policy P] [--seconds 60]
- *           [--moves 10]
+ *           [--moves 10] [--profile FILE]
  *
  * The pv-aware policy (the default, or P parsed over it) runs beside a
  * pv-blind one: the same filters, including hard compatibility, but packing
  * alone (scorers=binpack:1), blind to hook affinity and exit pressure.
+ * The guests are costed by a workload profile: FILE (as bench_pvaware
+ * writes one), else the recorded one built in.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +26,7 @@ static const struct pvm_config_key keys[] = {
     {.key = "policy", .def = "", .help = "pv-aware policy, over the default (see sched.h)"},
     {.key = "seconds", .def = "60", .help = "simulated seconds of the overload model"},
     {.key = "moves", .def = "10", .help = "rebalancer moves to propose afterwards"},
+    {.key = "profile", .def = "", .help = "workload profile (default: the recorded one)"},
     {.key = "help", .def = "false", .is_flag = true, .help = "this text"},
 };
 
@@ -33,7 +36,7 @@ static const char *const blind_policy = "filters=capacity,state,pv,labels,anti_a
 static void usage(const struct pvm_config *cfg, FILE *fp)
 {
 	fprintf(fp, "usage: pvm-sim [--hosts N] [--guests M] [--seed S] [--policy P] "
-		    "[--seconds T] [--moves K]\n");
+		    "[--seconds T] [--moves K] [--profile FILE]\n");
 	pvm_config_usage(cfg, fp);
 }
 
@@ -73,6 +76,8 @@ int main(int argc, char **argv)
 	struct sched_sim sim = {0};
 	struct sched_sim_result ra = {0}, rb = {0};
 	struct sched_move *moves = NULL;
+	struct sched_sim_profile profile, *prof = NULL;
+	const char *profile_path;
 	int64_t hosts, guests, seed, seconds, nmoves;
 	bool help = false;
 	int nrest = 0, status = 2;
@@ -112,12 +117,22 @@ int main(int argc, char **argv)
 	blind.cpu_overcommit = aware.cpu_overcommit;
 
 	status = 1;
-	if (sched_sim_generate((uint32_t)hosts, (uint32_t)guests, (uint64_t)seed, &sim, &err))
+	profile_path = pvm_config_get(&cfg, "profile");
+	if (profile_path[0]) {
+		if (sched_sim_profile_load(profile_path, &profile, &err))
+			goto fail;
+		prof = &profile;
+	}
+	if (sched_sim_generate((uint32_t)hosts, (uint32_t)guests, (uint64_t)seed, prof, &sim, &err))
 		goto fail;
 	printf("pvm-sim: %u hosts, %u guests (%u pv, %u emulated, %u linux), seed %lld, "
 	       "%lld s of bursts\n",
 	       sim.nhosts, sim.nguests, sim.nclass[SCHED_SIM_PV], sim.nclass[SCHED_SIM_EMULATED],
 	       sim.nclass[SCHED_SIM_LINUX], (long long)seed, (long long)seconds);
+	printf("pvm-sim: costed by the %s profile of %.15s (%.159s): %.2f us of host CPU an "
+	       "exit\n",
+	       prof ? profile_path : "built-in", sim.profile.platform, sim.profile.recorded,
+	       1e6 * sim.cpu_per_exit_s);
 	if (report("pv-aware", &sim, &aware, (uint32_t)seconds, (uint64_t)seed, &ra, &err) ||
 	    report("pv-blind", &sim, &blind, (uint32_t)seconds, (uint64_t)seed, &rb, &err))
 		goto fail;

@@ -2,11 +2,14 @@
 /*
  * The fleet simulator behind pvm-sim and bench/sched: synthetic fleets and
  * guest mixes from a seed, a run of any policy over them through sched.h,
- * and an overload model that says how the placement would fare. No I/O:
- * pvm-sim prints, bench_sched prints METRIC lines.
+ * and an overload model that says how the placement would fare, costed by
+ * workload profiles recorded from real guests. No I/O beyond reading a
+ * profile: pvm-sim prints, bench_sched prints METRIC lines.
  */
 #ifndef PVM_SCHED_SIM_H
 #define PVM_SCHED_SIM_H
+
+#include <stdio.h>
 
 #include "schedulers/sched.h"
 
@@ -26,12 +29,71 @@ enum sched_sim_class {
 	SCHED_SIM_CLASSES
 };
 
-/* A guest as the scheduler sees it (spec, with reported statistics that are
- * noisy or missing) and as it really behaves (the truth the model runs). */
+/*
+ * Workload profiles (sim_profile.c): what the real guests of bench/pvaware
+ * cost, each alone on one host CPU, recorded by that benchmark. The
+ * overload model runs on them rather than on the scorer's formula.
+ */
+enum sched_sim_work {
+	SCHED_SIM_WORK_CONSOLE = 0, /* units: bytes written to the console */
+	SCHED_SIM_WORK_BLOCK,	    /* KiB written and read back */
+	SCHED_SIM_WORK_CLOCK,	    /* clock reads */
+	SCHED_SIM_WORK_COMPUTE,	    /* loop iterations; no hook, no exits to speak of */
+	SCHED_SIM_WORKS
+};
+
+enum sched_sim_variant {
+	SCHED_SIM_VAR_PV = 0,	/* through its hook */
+	SCHED_SIM_VAR_EMULATED, /* on the emulated twin */
+	SCHED_SIM_VARIANTS
+};
+
+/* One workload's figures over one window, each per second of it. */
+struct sched_sim_figures {
+	bool known;
+	double units_per_s;	 /* work done, by the benchmark's clock */
+	double cpu_per_s;	 /* host CPU time of its VMM and guest processes */
+	double exits_per_s;	 /* as the VMM counted them, every reason */
+	double hook_calls_per_s; /* as the VMM counted them */
+};
+
+#define SCHED_SIM_PROFILE_MAX 16384 /* bytes of a profile file */
+
+struct sched_sim_profile {
+	char platform[16];
+	char recorded[160]; /* who recorded it, when, where */
+	struct sched_sim_figures work[SCHED_SIM_WORKS][SCHED_SIM_VARIANTS];
+};
+
+const char *sched_sim_work_name(enum sched_sim_work w);
+/* The hook a workload's pv variant uses; -1 for compute. */
+int sched_sim_work_hook(enum sched_sim_work w);
+/* Strict: an unknown key, a missing or repeated line, a figure that is no
+ * finite number from 0 to 1e12 is -EINVAL/-ERANGE/-EEXIST with the line. */
+int sched_sim_profile_parse(const char *text, struct sched_sim_profile *out, struct pvm_err *err);
+int sched_sim_profile_load(const char *path, struct sched_sim_profile *out, struct pvm_err *err);
+int sched_sim_profile_write(FILE *f, const struct sched_sim_profile *p);
+/* The profile recorded on the project's reference machine, built in from
+ * schedulers/profiles/recorded.profile. */
+const struct sched_sim_profile *sched_sim_profile_recorded(void);
+/* Host CPU seconds one exit costs: per unit of work, the emulated twin's
+ * extra CPU over its extra exits (median of the workloads); 0 if none. */
+double sched_sim_profile_cpu_per_exit(const struct sched_sim_profile *p);
+double sched_sim_profile_cpu_per_unit(const struct sched_sim_profile *p, enum sched_sim_work w,
+				      enum sched_sim_variant v);
+double sched_sim_profile_exits_per_unit(const struct sched_sim_profile *p, enum sched_sim_work w,
+					enum sched_sim_variant v);
+double sched_sim_profile_calls_per_unit(const struct sched_sim_profile *p, enum sched_sim_work w,
+					enum sched_sim_variant v);
+
+/* A guest as the scheduler sees it (spec, with the statistics its VMM would
+ * count, noisy or missing) and as it really behaves (the truth the model
+ * runs): the work it asks for, costed by the profile on each host. */
 struct sched_sim_guest {
 	struct sched_guest spec;
 	enum sched_sim_class cls;
-	double busy; /* mean share of each vCPU spent computing */
+	double work[SCHED_SIM_WORKS]; /* units a second its jobs ask for, on average */
+	double base_exits_per_s;      /* exits outside the profiled work (timers, agent) */
 	struct sched_hook_stats truth;
 };
 
@@ -40,10 +102,14 @@ struct sched_sim {
 	struct sched_host *hosts;
 	struct sched_sim_guest *guests;
 	uint32_t nclass[SCHED_SIM_CLASSES];
+	struct sched_sim_profile profile;
+	double cpu_per_exit_s; /* from the profile */
 };
 
-/* Hosts and guests from a seed; see sim_fleet.c for the mix. */
-int sched_sim_generate(uint32_t nhosts, uint32_t nguests, uint64_t seed, struct sched_sim *out,
+/* Hosts and guests from a seed, costed by profile (NULL: the recorded one);
+ * see sim_fleet.c for the mix. */
+int sched_sim_generate(uint32_t nhosts, uint32_t nguests, uint64_t seed,
+		       const struct sched_sim_profile *profile, struct sched_sim *out,
 		       struct pvm_err *err);
 /*
  * A packing instance with a known optimum: `full` identical hosts, each
@@ -102,7 +168,11 @@ struct sched_sim_load {
 int sched_sim_overload(const struct sched_sim *s, const int32_t *placement, uint32_t seconds,
 		       uint64_t seed, struct sched_sim_load *out);
 
-/* The true exits per second of guest g on host h (all its bursts averaged). */
-double sched_sim_true_exits(const struct sched_sim_guest *g, const struct sched_host *h);
+/* The true exits per second of guest g on host h, and the host CPU seconds a
+ * second it wants there (never more than its vCPUs), its bursts averaged. */
+double sched_sim_true_exits(const struct sched_sim *s, const struct sched_sim_guest *g,
+			    const struct sched_host *h);
+double sched_sim_true_cpu(const struct sched_sim *s, const struct sched_sim_guest *g,
+			  const struct sched_host *h);
 
 #endif /* PVM_SCHED_SIM_H */

@@ -12,21 +12,28 @@
  *   20 % VMX hosts with the current VMM: every hook, every kind, all features;
  *   15 % legacy libvirt hosts: no hooks, Linux and libvirt guests only.
  *
- * Guests, in three classes:
+ * Guests, in three classes. What they ask for is generated from ranges; what
+ * it costs on each host comes from the workload profile (sim_profile.c,
+ * recorded from real guests by bench/pvaware), never from the scorer:
  *   55 % pv microguests: 1-4 vCPUs, 1-4 GiB per vCPU; require console (and
  *        block for half of them), prefer the other hooks (70 % each). Their
- *        hook traffic is real work: console 5-100 calls/s (48 bytes each),
- *        block 100-3000 (1 KiB requests), clock 1k-20k reads/s, charged on
- *        the emulated twins at the VMM's measured costs (PV_TWIN_EXITS_*:
- *        1 exit a byte, 3 a sector, 3 a read), agent 1-50 (24 exits),
- *        halt 10-500 (1). With their hooks they exit 50-500 times a second
- *        per vCPU.
- *   25 % emulated microguests: 1-4 vCPUs, need the emulated twins, 2k-12k
- *        exits per second per vCPU, little compute.
+ *        jobs: console 5-100 writes/s of 48 bytes, block 100-3000 1 KiB
+ *        requests/s (half writes, half reads back), clock 1k-20k reads/s,
+ *        compute 2-30 % of each vCPU (of the profile's rate alone), agent
+ *        1-50 calls/s and halt 10-500/s (not in the profile: 24 and 1 exits
+ *        each on their twins, at the profile's CPU per exit). Besides, they
+ *        exit 50-500 times a second per vCPU.
+ *   25 % emulated microguests: 1-4 vCPUs, need the emulated twins, one of
+ *        the console, block or clock workloads at 2k-12k exits per second per
+ *        vCPU (converted into work by the profile's exits per unit), compute
+ *        2-15 %.
  *   20 % Linux guests: 2-8 vCPUs, 2 GiB per vCPU, require kvm-clock, steal
- *        time and PV EOI (30 % also PV_UNHALT), 200-3k exits/s per vCPU.
- * Reported statistics are known for 85 % of guests, each figure off from the
- * truth by a log-normal factor (sd 0.25): the scheduler never sees the truth.
+ *        time and PV EOI (30 % also PV_UNHALT), 200-3k exits/s per vCPU,
+ *        compute 2-30 %.
+ * The statistics the scheduler reads are the counts a VMM would make (the
+ * profile's exits and hook calls per unit of the pv variant), known for 85 %
+ * of guests, each off by a log-normal factor (sd 0.25): the scheduler never
+ * sees the truth.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -51,16 +58,21 @@
 	 KVM_PV_EOI | KVM_PV_UNHALT | KVM_PV_TLB_FLUSH | KVM_PV_SEND_IPI | KVM_POLL_CONTROL)
 #define KVM_PVM (KVM_ALL & ~(KVM_PV_UNHALT | KVM_PV_TLB_FLUSH))
 
-/* Exits one call costs on the emulated twin, per hook (see above). */
-static const double exits_per_call[PV_HOOK_COUNT] = {
-    [PV_HOOK_CONSOLE] = 48 * PV_TWIN_EXITS_PER_CONSOLE_BYTE,
-    [PV_HOOK_BLOCK] = 2 * PV_TWIN_EXITS_PER_BLOCK_SECTOR,
-    [PV_HOOK_CLOCK] = PV_TWIN_EXITS_PER_CLOCK_READ,
+/* Exits one call costs on the emulated twin, for the hooks the profile does
+ * not cover (see above). */
+static const double unprofiled_exits_per_call[PV_HOOK_COUNT] = {
     [PV_HOOK_AGENT] = 24,
     [PV_HOOK_HALT] = 1,
 };
 static const double calls_lo[PV_HOOK_COUNT] = {5, 100, 1000, 1, 10};
 static const double calls_hi[PV_HOOK_COUNT] = {100, 3000, 20000, 50, 500};
+/* Units of work one call is: bytes a console write, KiB written or read
+ * back a block request (a unit is one of each), one clock read. */
+static const double units_per_call[PV_HOOK_COUNT] = {
+    [PV_HOOK_CONSOLE] = 48,
+    [PV_HOOK_BLOCK] = 0.5,
+    [PV_HOOK_CLOCK] = 1,
+};
 
 uint64_t sched_sim_next(struct sched_sim_rng *r)
 {
@@ -152,7 +164,50 @@ static void report(struct sched_sim_rng *r, struct sched_sim_guest *g)
 	}
 }
 
-static void gen_guest(struct sched_sim_rng *r, uint32_t i, struct sched_sim_guest *sg)
+static int work_of_hook(unsigned int hook)
+{
+	for (int w = 0; w < SCHED_SIM_WORKS; w++)
+		if (sched_sim_work_hook(w) == (int)hook)
+			return w;
+	return -1;
+}
+
+/* Compute asked for: a share of each vCPU at the profile's rate alone. */
+static void compute(const struct sched_sim_profile *prof, struct sched_sim_guest *sg, double share)
+{
+	sg->work[SCHED_SIM_WORK_COMPUTE] =
+	    share * sg->spec.vcpus *
+	    prof->work[SCHED_SIM_WORK_COMPUTE][SCHED_SIM_VAR_EMULATED].units_per_s;
+}
+
+/* What a VMM would count of the guest on a host with all it wants. */
+static void count(const struct sched_sim_profile *prof, struct sched_sim_guest *sg)
+{
+	struct sched_hook_stats *t = &sg->truth;
+	uint32_t wanted = sg->spec.hooks_required | sg->spec.hooks_preferred;
+
+	t->exits_per_s = sg->base_exits_per_s;
+	for (int w = 0; w < SCHED_SIM_WORKS; w++) {
+		int hook = sched_sim_work_hook(w);
+		enum sched_sim_variant v = hook >= 0 && (wanted & SCHED_HOOK_BIT(hook))
+					       ? SCHED_SIM_VAR_PV
+					       : SCHED_SIM_VAR_EMULATED;
+		double exits = sg->work[w] * sched_sim_profile_exits_per_unit(prof, w, v);
+
+		t->exits_per_s += exits;
+		if (v != SCHED_SIM_VAR_PV)
+			continue;
+		t->calls_per_s[hook] = sg->work[w] * sched_sim_profile_calls_per_unit(prof, w, v);
+		t->exits_avoided_per_s[hook] = sg->work[w] * sched_sim_profile_exits_per_unit(
+								 prof, w, SCHED_SIM_VAR_EMULATED) -
+					       exits;
+		if (t->exits_avoided_per_s[hook] < 0)
+			t->exits_avoided_per_s[hook] = 0;
+	}
+}
+
+static void gen_guest(struct sched_sim_rng *r, const struct sched_sim_profile *prof, uint32_t i,
+		      struct sched_sim_guest *sg)
 {
 	struct sched_guest *g = &sg->spec;
 	double cls = sched_sim_uniform(r);
@@ -177,21 +232,32 @@ static void gen_guest(struct sched_sim_rng *r, uint32_t i, struct sched_sim_gues
 				g->hooks_preferred |= SCHED_HOOK_BIT(h);
 		wanted = g->hooks_required | g->hooks_preferred;
 		for (unsigned int h = 0; h < PV_HOOK_COUNT; h++) {
+			double calls;
+			int w = work_of_hook(h);
+
 			if (!(wanted & SCHED_HOOK_BIT(h)))
 				continue;
-			sg->truth.calls_per_s[h] = range(r, calls_lo[h], calls_hi[h]);
-			sg->truth.exits_avoided_per_s[h] =
-			    sg->truth.calls_per_s[h] * exits_per_call[h];
+			calls = range(r, calls_lo[h], calls_hi[h]);
+			if (w >= 0) {
+				sg->work[w] = calls * units_per_call[h];
+			} else {
+				sg->truth.calls_per_s[h] = calls;
+				sg->truth.exits_avoided_per_s[h] =
+				    calls * unprofiled_exits_per_call[h];
+			}
 		}
-		sg->truth.exits_per_s = g->vcpus * range(r, 50, 500);
-		sg->busy = range(r, 0.02, 0.3);
+		sg->base_exits_per_s = g->vcpus * range(r, 50, 500);
+		compute(prof, sg, range(r, 0.02, 0.3));
 	} else if (cls < 0.80) {
+		int w = (int)(sched_sim_next(r) % SCHED_SIM_WORK_COMPUTE);
+		double epu = sched_sim_profile_exits_per_unit(prof, w, SCHED_SIM_VAR_EMULATED);
+
 		sg->cls = SCHED_SIM_EMULATED;
 		g->vcpus = v < 0.4 ? 1 : v < 0.8 ? 2 : 4;
 		g->memory_mib = (uint64_t)g->vcpus * 1024 * (1u << (sched_sim_next(r) % 3));
 		g->needs_emulated = true;
-		sg->truth.exits_per_s = g->vcpus * range(r, 2000, 12000);
-		sg->busy = range(r, 0.02, 0.15);
+		sg->work[w] = epu > 0 ? g->vcpus * range(r, 2000, 12000) / epu : 0;
+		compute(prof, sg, range(r, 0.02, 0.15));
 	} else {
 		sg->cls = SCHED_SIM_LINUX;
 		g->kind = SCHED_KIND_LINUX;
@@ -200,10 +266,11 @@ static void gen_guest(struct sched_sim_rng *r, uint32_t i, struct sched_sim_gues
 		g->kvm_features_required = KVM_CLOCKSOURCE2 | KVM_STEAL_TIME | KVM_PV_EOI;
 		if (chance(r, 0.3))
 			g->kvm_features_required |= KVM_PV_UNHALT;
-		sg->truth.exits_per_s = g->vcpus * range(r, 200, 3000);
-		sg->busy = range(r, 0.02, 0.3);
+		sg->base_exits_per_s = g->vcpus * range(r, 200, 3000);
+		compute(prof, sg, range(r, 0.02, 0.3));
 	}
 	g->disk_gib = 10 * g->vcpus;
+	count(prof, sg);
 	report(r, sg);
 }
 
@@ -222,18 +289,31 @@ static int alloc_sim(uint32_t nhosts, uint32_t nguests, struct sched_sim *s, str
 	return 0;
 }
 
-int sched_sim_generate(uint32_t nhosts, uint32_t nguests, uint64_t seed, struct sched_sim *out,
+int sched_sim_generate(uint32_t nhosts, uint32_t nguests, uint64_t seed,
+		       const struct sched_sim_profile *profile, struct sched_sim *out,
 		       struct pvm_err *err)
 {
 	struct sched_sim_rng r = {.s = seed};
-	int rc = alloc_sim(nhosts, nguests, out, err);
+	const struct sched_sim_profile *prof = profile ? profile : sched_sim_profile_recorded();
+	double cpe = prof ? sched_sim_profile_cpu_per_exit(prof) : 0;
+	int rc;
 
+	if (!prof)
+		return pvm_err_set(err, -EINVAL, "the built-in profile does not parse");
+	if (cpe <= 0)
+		return pvm_err_set(err, -EINVAL,
+				   "profile %s: no workload whose emulated twin costs more CPU "
+				   "and more exits than its pv variant, so no CPU per exit",
+				   prof->platform);
+	rc = alloc_sim(nhosts, nguests, out, err);
 	if (rc)
 		return rc;
+	out->profile = *prof;
+	out->cpu_per_exit_s = cpe;
 	for (uint32_t i = 0; i < nhosts; i++)
 		gen_host(&r, i, &out->hosts[i]);
 	for (uint32_t i = 0; i < nguests; i++) {
-		gen_guest(&r, i, &out->guests[i]);
+		gen_guest(&r, prof, i, &out->guests[i]);
 		out->nclass[out->guests[i].cls]++;
 	}
 	return 0;

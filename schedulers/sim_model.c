@@ -2,16 +2,18 @@
 /*
  * The overload model. Each second, each guest's activity is its mean times a
  * bursty factor (a log-normal AR(1): x' = 0.8 x + 0.35 e, mean 1), and it
- * wants, on its vCPU threads, its compute (vCPUs x busy share) plus 50 us of
- * host CPU per exit (the measured cost of a user-space exit on PVM-style
- * hosts, 42-62 us: ../shared/PVM-HOSTS.md; the scheduler's default
- * exits_per_core = 20,000 is the same figure), never more than its vCPUs.
- * Its exits are the true ones on its host: base exits plus, for every hook
- * it wants that the host lacks, the exits of the emulated twin. A host-second
- * is overloaded when its guests want more CPU time than it has CPUs.
+ * wants the host CPU time its work costs on its host, never more than its
+ * vCPUs. The cost is the recorded profile's (sim_profile.c): each unit of
+ * work at the CPU its workload took alone on one host CPU, through the hook
+ * where the guest wants it and the host offers it, on the emulated twin
+ * where not; the exits outside that work (and the agent and halt hooks,
+ * which the profile does not cover) at the profile's CPU per exit. A
+ * host-second is overloaded when its guests want more CPU time than it has
+ * CPUs.
  *
- * The scheduler never sees this truth: it sees noisy reported statistics
- * (or none), and nothing of compute demand or bursts.
+ * The scheduler never sees this truth: it sees noisy counted statistics
+ * (or none) and prices exits with its own formula (spec.c), and nothing of
+ * compute demand or bursts.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -19,22 +21,63 @@
 
 #include "schedulers/sim.h"
 
-#define EXIT_COST_S 50e-6
-#define AR_RHO	    0.8
-#define AR_SIGMA    0.35
+#define AR_RHO	 0.8
+#define AR_SIGMA 0.35
 
-double sched_sim_true_exits(const struct sched_sim_guest *g, const struct sched_host *h)
+static uint32_t usable_hooks(const struct sched_sim_guest *g, const struct sched_host *h)
 {
-	uint32_t usable = 0;
-	uint32_t wanted = g->spec.hooks_required | g->spec.hooks_preferred;
-	double exits = g->truth.exits_per_s;
-
 	if (g->spec.abi_version && (h->abi_versions >> g->spec.abi_version) & 1u)
-		usable = h->hooks;
+		return h->hooks;
+	return 0;
+}
+
+/* How work w runs for guest g on a host offering `usable`. */
+static enum sched_sim_variant variant(const struct sched_sim_guest *g, enum sched_sim_work w,
+				      uint32_t usable)
+{
+	uint32_t wanted = g->spec.hooks_required | g->spec.hooks_preferred;
+	int hook = sched_sim_work_hook(w);
+
+	if (hook >= 0 && (wanted & usable & (1u << hook)))
+		return SCHED_SIM_VAR_PV;
+	return SCHED_SIM_VAR_EMULATED;
+}
+
+/* Exits of the hooks the profile does not cover, where the host lacks them. */
+static double unprofiled_exits(const struct sched_sim_guest *g, uint32_t usable)
+{
+	uint32_t wanted = g->spec.hooks_required | g->spec.hooks_preferred;
+	double exits = g->base_exits_per_s;
+
 	for (unsigned int k = 0; k < PV_HOOK_COUNT; k++)
-		if ((wanted & ~usable) & (1u << k))
+		if (k != PV_HOOK_CONSOLE && k != PV_HOOK_BLOCK && k != PV_HOOK_CLOCK &&
+		    ((wanted & ~usable) & (1u << k)))
 			exits += g->truth.exits_avoided_per_s[k];
 	return exits;
+}
+
+double sched_sim_true_exits(const struct sched_sim *s, const struct sched_sim_guest *g,
+			    const struct sched_host *h)
+{
+	uint32_t usable = usable_hooks(g, h);
+	double exits = unprofiled_exits(g, usable);
+
+	for (int w = 0; w < SCHED_SIM_WORKS; w++)
+		exits += g->work[w] *
+			 sched_sim_profile_exits_per_unit(&s->profile, w, variant(g, w, usable));
+	return exits;
+}
+
+double sched_sim_true_cpu(const struct sched_sim *s, const struct sched_sim_guest *g,
+			  const struct sched_host *h)
+{
+	uint32_t usable = usable_hooks(g, h);
+	double cpu = unprofiled_exits(g, usable) * s->cpu_per_exit_s;
+
+	for (int w = 0; w < SCHED_SIM_WORKS; w++)
+		cpu += g->work[w] *
+		       sched_sim_profile_cpu_per_unit(&s->profile, w, variant(g, w, usable));
+	return cpu < g->spec.vcpus ? cpu : g->spec.vcpus;
 }
 
 int sched_sim_overload(const struct sched_sim *s, const int32_t *placement, uint32_t seconds,
@@ -59,14 +102,16 @@ int sched_sim_overload(const struct sched_sim *s, const int32_t *placement, uint
 	}
 	for (uint32_t i = 0; i < s->nguests; i++) {
 		const struct sched_sim_guest *g = &s->guests[i];
-		double exits;
+		const struct sched_host *h;
 
 		if (placement[i] < 0)
 			continue;
 		in_use[placement[i]] = true;
-		exits = sched_sim_true_exits(g, &s->hosts[placement[i]]);
-		exit_part[i] = exits * EXIT_COST_S;
-		mean[i] = g->busy * g->spec.vcpus + exit_part[i];
+		h = &s->hosts[placement[i]];
+		mean[i] = sched_sim_true_cpu(s, g, h);
+		exit_part[i] = sched_sim_true_exits(s, g, h) * s->cpu_per_exit_s;
+		if (exit_part[i] > mean[i])
+			exit_part[i] = mean[i];
 		x[i] = sqrt(var) * sched_sim_normal(&r);
 	}
 	for (uint32_t h = 0; h < s->nhosts; h++)

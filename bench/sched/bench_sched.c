@@ -25,6 +25,13 @@
  *    spread rather than packed overloads less whatever the policy knows.
  *    Incompatible placements are counted by the simulator's own ground
  *    truth, not by the pv filter; the last baseline drops the pv filter.
+ *    pv_aware_sim_cpu_ratio, a model figure: the host CPU the guests both
+ *    policies placed want where pv-blind put them, over where pv-aware did
+ *    (the simulator's counterpart of bench_pvaware's work ratio).
+ *
+ * The simulator's guests are costed by a workload profile (schedulers/sim.h):
+ * the one BENCH_PROFILE names (bench/run-all passes the one bench_pvaware
+ * recorded in the same run), else the recorded one built in.
  *
  * METRIC lines on stdout, progress on stderr.
  */
@@ -48,6 +55,9 @@ static const char *const blind_spread = "scorers=spread:1";
 static const char *const aware_spread = "scorers=spread:1,pv_affinity:2,exit_pressure:3";
 static const char *const blind_nofilter =
     "filters=capacity,state,labels,anti_affinity,max_guests;scorers=binpack:1";
+
+/* The workload profile the generated guests are costed by. */
+static struct sched_sim_profile profile;
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -95,7 +105,7 @@ static int speed(void)
 		struct sched_sim sim;
 		int32_t *exact = NULL;
 
-		if (sched_sim_generate(10000, 100000, 1 + (uint64_t)i, &sim, &err))
+		if (sched_sim_generate(10000, 100000, 1 + (uint64_t)i, &profile, &sim, &err))
 			goto fail;
 		for (unsigned int k = 0; k < PVM_ARRAY_SIZE(runs); k++) {
 			struct speed_runs *s = &runs[k];
@@ -287,8 +297,9 @@ struct load_total {
 	uint64_t overloaded, host_seconds, incompatible, hosts_used, placed;
 };
 
+/* One policy over one fleet; its placement is copied to keep unless NULL. */
 static int load_run(const struct sched_sim *sim, const char *over, uint64_t seed,
-		    struct load_total *t)
+		    struct load_total *t, int32_t *keep)
 {
 	struct sched_policy p;
 	struct sched_sim_result r;
@@ -310,6 +321,8 @@ static int load_run(const struct sched_sim *sim, const char *over, uint64_t seed
 	t->incompatible += r.incompatible;
 	t->hosts_used += r.hosts_used;
 	t->placed += r.placed;
+	if (keep)
+		memcpy(keep, r.placement, sim->nguests * sizeof(*keep));
 	fprintf(stderr,
 		"overload seed %llu %-28s placed %u, hosts %u, memory %.0f%%, incompatible %u, "
 		"overloaded %llu of %llu host-s\n",
@@ -320,35 +333,66 @@ static int load_run(const struct sched_sim *sim, const char *over, uint64_t seed
 	return 0;
 }
 
+/* Host CPU seconds a second the guests both placements placed want where
+ * each put them (bursts averaged). */
+static void cpu_of_both(const struct sched_sim *sim, const int32_t *a, const int32_t *b,
+			double *cpu_a, double *cpu_b)
+{
+	for (uint32_t i = 0; i < sim->nguests; i++) {
+		if (a[i] < 0 || b[i] < 0)
+			continue;
+		*cpu_a += sched_sim_true_cpu(sim, &sim->guests[i], &sim->hosts[a[i]]);
+		*cpu_b += sched_sim_true_cpu(sim, &sim->guests[i], &sim->hosts[b[i]]);
+	}
+}
+
+/* pv-blind's overloaded host-seconds over pv-aware's. Where pv-aware had
+ * none it says so: it divides by 1 instead, and 0 over 0 is 1 (alike). */
+static double overload_ratio(const char *metric, uint64_t blind_s, uint64_t aware_s)
+{
+	if (aware_s)
+		return (double)blind_s / (double)aware_s;
+	fprintf(stderr, "bench_sched: %s: the pv-aware policy had no overloaded host-second; %s\n",
+		metric, blind_s ? "divided by 1 instead of 0" : "0 over 0 is given as 1");
+	return blind_s ? (double)blind_s : 1;
+}
+
 static int overload(void)
 {
 	struct load_total aware = {0}, bl = {0}, sp = {0}, asp = {0}, nof = {0};
+	double cpu_aware = 0, cpu_blind = 0;
 
 	for (uint64_t s = LOAD_SEED0; s < LOAD_SEED0 + LOAD_SEEDS; s++) {
 		struct sched_sim sim;
 		struct pvm_err err = {0};
-		int rc;
+		int32_t *pa = NULL, *pb = NULL;
+		int rc = -1;
 
-		if (sched_sim_generate(LOAD_HOSTS, LOAD_GUESTS, s, &sim, &err)) {
+		if (sched_sim_generate(LOAD_HOSTS, LOAD_GUESTS, s, &profile, &sim, &err)) {
 			fprintf(stderr, "bench_sched: %s\n", err.msg);
 			return -1;
 		}
-		rc = load_run(&sim, NULL, s, &aware) || load_run(&sim, blind, s, &bl) ||
-		     load_run(&sim, blind_spread, s, &sp) ||
-		     load_run(&sim, aware_spread, s, &asp) ||
-		     load_run(&sim, blind_nofilter, s, &nof);
+		pa = calloc(sim.nguests, sizeof(*pa));
+		pb = calloc(sim.nguests, sizeof(*pb));
+		if (pa && pb)
+			rc = load_run(&sim, NULL, s, &aware, pa) ||
+			     load_run(&sim, blind, s, &bl, pb) ||
+			     load_run(&sim, blind_spread, s, &sp, NULL) ||
+			     load_run(&sim, aware_spread, s, &asp, NULL) ||
+			     load_run(&sim, blind_nofilter, s, &nof, NULL);
+		if (rc == 0)
+			cpu_of_both(&sim, pa, pb, &cpu_aware, &cpu_blind);
+		free(pa);
+		free(pb);
 		sched_sim_free(&sim);
 		if (rc)
 			return -1;
 	}
-	if (!aware.overloaded || !asp.overloaded)
-		fprintf(stderr,
-			"a pv-aware policy had no overloaded host-second: its ratio divides "
-			"by 1 instead of 0\n");
 	printf("METRIC pv_aware_overload_ratio %.2f ratio\n",
-	       (double)bl.overloaded / (double)(aware.overloaded ? aware.overloaded : 1));
+	       overload_ratio("pv_aware_overload_ratio", bl.overloaded, aware.overloaded));
 	printf("METRIC pv_aware_spread_overload_ratio %.2f ratio\n",
-	       (double)sp.overloaded / (double)(asp.overloaded ? asp.overloaded : 1));
+	       overload_ratio("pv_aware_spread_overload_ratio", sp.overloaded, asp.overloaded));
+	printf("METRIC pv_aware_sim_cpu_ratio %.3f ratio\n", cpu_blind / cpu_aware);
 	printf("METRIC pv_aware_overloaded_host_s %llu host-s\n",
 	       (unsigned long long)aware.overloaded);
 	printf("METRIC pv_blind_overloaded_host_s %llu host-s\n",
@@ -379,7 +423,24 @@ int main(int argc, char **argv)
 		     {"packing_vec", packing_vec},
 		     {"overload", overload}};
 
+	const char *path = getenv("BENCH_PROFILE");
+	struct pvm_err err = {0};
+
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (path && sched_sim_profile_load(path, &profile, &err)) {
+		fprintf(stderr, "bench_sched: %s\n", err.msg);
+		return 1;
+	}
+	if (!path) {
+		if (!sched_sim_profile_recorded()) {
+			fprintf(stderr, "bench_sched: the built-in profile does not parse\n");
+			return 1;
+		}
+		profile = *sched_sim_profile_recorded();
+	}
+	fprintf(stderr, "bench_sched: guests costed by %s (%s: %s), %.2f us of host CPU an exit\n",
+		path ? path : "the built-in profile", profile.platform, profile.recorded,
+		1e6 * sched_sim_profile_cpu_per_exit(&profile));
 	for (unsigned int k = 0; k < PVM_ARRAY_SIZE(parts); k++) {
 		bool want = argc < 2;
 

@@ -158,7 +158,7 @@ static void gen(uint32_t hosts, uint32_t guests, uint64_t seed, struct sched_sim
 {
 	struct pvm_err err = {0};
 
-	ck_assert_msg(sched_sim_generate(hosts, guests, seed, s, &err) == 0, "%s", err.msg);
+	ck_assert_msg(sched_sim_generate(hosts, guests, seed, NULL, s, &err) == 0, "%s", err.msg);
 	decorate(s, seed);
 }
 
