@@ -28,14 +28,23 @@
  *   pv_aware_hosts_used   hosts the pv-aware placement used (and pv-blind's;
  *                         medians)
  *
+ * The solo runs are also the simulator's workload profile (schedulers/sim.h):
+ * each workload's rate, the host CPU time its VMM and guest processes took
+ * (from /proc), and the exits and hook calls its VMM counted, per second of
+ * the same window. It is printed on stderr and, when BENCH_PROFILE names a
+ * file, written there (bench/run-all hands it to bench_sched; a copy from
+ * the reference machine is schedulers/profiles/recorded.profile).
+ *
  * BENCH_PVAWARE_ROUNDS sets the rounds (default 3).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,6 +52,7 @@
 #include "bench/common/pvmd.h"
 #include "common/common.h"
 #include "hv/pv_abi.h"
+#include "schedulers/sim.h"
 #include "tests/daemon/aio.h"
 
 #define ROUNDS_DEFAULT 3
@@ -89,21 +99,28 @@ struct work {
 	const char *pv; /* the spec's "pv" object */
 	int disk_gib;	/* 1 for block */
 	struct vmm_count vmm;
+	enum sched_sim_work work; /* its line of the profile; SCHED_SIM_WORKS: none */
+	enum sched_sim_variant variant;
 };
 
 #define PV(h) "{\"hooks_preferred\":[\"" h "\"],\"abi_version\":1}"
 #define EMU   "{\"needs_emulation\":true}"
 
 /* The mix, in the order it is created; the probe comes last. */
+#define W(w, v) SCHED_SIM_WORK_##w, SCHED_SIM_VAR_##v
 static const struct work mix[] = {
-    {"console-pv", "steady", "kind=console", PV("console"), 0, VMM_CONSOLE},
-    {"console-emu", "steady", "kind=console mode=emulated agent=on", EMU, 0, VMM_CONSOLE},
-    {"block-pv", "steady", "kind=block", PV("block"), 1, VMM_BLOCK},
-    {"compute-1", "steady", "kind=compute", "{}", 0, VMM_NONE},
-    {"clock-pv", "steady", "kind=clock", PV("clock"), 0, VMM_NONE},
-    {"block-emu", "steady", "kind=block mode=emulated agent=on", EMU, 1, VMM_BLOCK},
-    {"clock-emu", "steady", "kind=clock mode=emulated agent=on", EMU, 0, VMM_NONE},
-    {"probe", "probe", "ops=1000 gap_us=2000", PV("console"), 0, VMM_NONE},
+    {"console-pv", "steady", "kind=console", PV("console"), 0, VMM_CONSOLE, W(CONSOLE, PV)},
+    {"console-emu", "steady", "kind=console mode=emulated agent=on", EMU, 0, VMM_CONSOLE,
+     W(CONSOLE, EMULATED)},
+    {"block-pv", "steady", "kind=block", PV("block"), 1, VMM_BLOCK, W(BLOCK, PV)},
+    {"compute-1", "steady", "kind=compute", "{}", 0, VMM_NONE, W(COMPUTE, EMULATED)},
+    {"clock-pv", "steady", "kind=clock", PV("clock"), 0, VMM_NONE, W(CLOCK, PV)},
+    {"block-emu", "steady", "kind=block mode=emulated agent=on", EMU, 1, VMM_BLOCK,
+     W(BLOCK, EMULATED)},
+    {"clock-emu", "steady", "kind=clock mode=emulated agent=on", EMU, 0, VMM_NONE,
+     W(CLOCK, EMULATED)},
+    {"probe", "probe", "ops=1000 gap_us=2000", PV("console"), 0, VMM_NONE, SCHED_SIM_WORKS,
+     SCHED_SIM_VAR_PV},
 };
 #define NMIX  (sizeof(mix) / sizeof(mix[0]))
 #define PROBE (NMIX - 1)
@@ -114,6 +131,9 @@ struct guest {
 	/* first and last change of the agent's report seen in the window */
 	uint64_t t0, t1, u0, u1;
 	double v0, v1; /* the VMM's count, in units */
+	/* the VMM's exits and hook calls; host CPU seconds of its processes
+	 * (profiled runs only: < 0 otherwise) */
+	double x0, x1, k0, k1, c0, c1;
 	int64_t report_no;
 	double rate; /* work units per second */
 };
@@ -130,6 +150,7 @@ static const struct policy policies[2] = {
 
 static char top[64];
 static double solo[NMIX];
+static struct sched_sim_profile profile;
 static const char *const host_names[HOSTS] = {"pva-a", "pva-b"};
 static char host_ids[HOSTS][64]; /* this cluster's a and b */
 
@@ -270,10 +291,124 @@ static int create(struct bench_ctl *c, size_t i, bool solo_run, int round, struc
 	return 0;
 }
 
+/* The VMM's exits, every reason: the report's "total" row, else the sum of
+ * its reasons (as controller/rates.c reads them). */
+static double exits_of(json_object *g)
+{
+	json_object *o = aio_at(g, "exits"), *total = aio_at(g, "exits.total");
+	double sum = 0;
+
+	if (total)
+		return (double)json_object_get_int64(total);
+	if (!o)
+		return 0;
+	json_object_object_foreach(o, key, v)
+	{
+		(void)key;
+		sum += (double)json_object_get_int64(v);
+	}
+	return sum;
+}
+
+/* The hook calls the VMM served, every hook. */
+static double calls_of(json_object *g)
+{
+	json_object *stats = aio_at(g, "hook_stats");
+	double sum = 0;
+
+	for (size_t i = 0; stats && i < json_object_array_length(stats); i++)
+		sum += (double)int_at(json_object_array_get_idx(stats, i), "calls");
+	return sum;
+}
+
+/* Whether /proc/pid/cmdline holds needle. */
+static bool cmdline_has(const char *pid, const char *needle)
+{
+	char path[64], cmd[1024];
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%.16s/cmdline", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	n = fread(cmd, 1, sizeof(cmd) - 1, f);
+	fclose(f);
+	for (size_t i = 0; i < n; i++)
+		if (!cmd[i])
+			cmd[i] = ' ';
+	cmd[n] = '\0';
+	return strstr(cmd, needle) != NULL;
+}
+
+/* The user and system CPU seconds of process pid (/proc/pid/stat), and its
+ * parent; -1 when it is gone. */
+static double proc_cpu_s(const char *pid, long *ppid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut = 0, st = 0;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%.16s/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* the name in parentheses may hold anything: count fields after the last ')' */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", ppid, &ut,
+			 &st) != 3)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Host CPU seconds the guest's VMM (the pvm-vmm serving guests/<id>.sock) and
+ * its children (the guest process, on the process platform) have used; -1
+ * when no VMM serves it. */
+static double guest_cpu_s(const char *id)
+{
+	char needle[96];
+	long vmm = -1, ppid;
+	double sum = 0;
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(needle, sizeof(needle), "guests/%.63s.sock", id);
+	for (int pass = 0; pass < 2; pass++) {
+		d = opendir("/proc");
+		if (!d)
+			return -1;
+		while ((e = readdir(d))) {
+			double cpu;
+
+			if (e->d_name[0] < '1' || e->d_name[0] > '9')
+				continue;
+			if (pass == 0) {
+				if (cmdline_has(e->d_name, needle)) {
+					vmm = atol(e->d_name);
+					break;
+				}
+				continue;
+			}
+			cpu = proc_cpu_s(e->d_name, &ppid);
+			if (cpu >= 0 && (atol(e->d_name) == vmm || ppid == vmm))
+				sum += cpu;
+		}
+		closedir(d);
+		if (vmm < 0)
+			return -1;
+	}
+	return sum;
+}
+
 /* Follows the guests' agent reports for ns by the benchmark's clock: each
- * guest's rate between the first and the last new report it saw. */
+ * guest's rate between the first and the last new report it saw; when
+ * profiled, also its exits, hook calls and host CPU at those two reports. */
 static int measure(struct bench_ctl *c, struct guest *gs, const size_t *which, size_t n,
-		   uint64_t ns)
+		   uint64_t ns, bool profiled)
 {
 	uint64_t end = pvm_now_ns() + ns;
 
@@ -293,16 +428,24 @@ static int measure(struct bench_ctl *c, struct guest *gs, const size_t *which, s
 			if (no != g->report_no && u >= 0) {
 				uint64_t now = pvm_now_ns();
 				double v = vmm_units(&mix[which[k]], o);
+				double x = exits_of(o), calls = calls_of(o);
+				double cpu = profiled ? guest_cpu_s(g->id) : -1;
 
 				if (g->report_no < 0) {
 					g->t0 = now;
 					g->u0 = (uint64_t)u;
 					g->v0 = v;
+					g->x0 = x;
+					g->k0 = calls;
+					g->c0 = cpu;
 				}
 				g->report_no = no;
 				g->t1 = now;
 				g->u1 = (uint64_t)u;
 				g->v1 = v;
+				g->x1 = x;
+				g->k1 = calls;
+				g->c1 = cpu;
 			}
 			json_object_put(o);
 		}
@@ -400,16 +543,67 @@ struct outcome {
 	int hosts_used;
 };
 
-/* The solo rates, one guest at a time on host a. */
+/* mix[i]'s line of the profile, from its solo run g. */
+static int profile_add(size_t i, const struct guest *g)
+{
+	struct sched_sim_figures *f = &profile.work[mix[i].work][mix[i].variant];
+	double s = (double)(g->t1 - g->t0) / 1e9;
+
+	if (g->c0 < 0 || g->c1 < g->c0) {
+		fprintf(stderr, "bench_pvaware: no VMM process found for %s\n", mix[i].name);
+		return -ESRCH;
+	}
+	*f = (struct sched_sim_figures){.known = true,
+					.units_per_s = g->rate,
+					.cpu_per_s = (g->c1 - g->c0) / s,
+					.exits_per_s = (g->x1 - g->x0) / s,
+					.hook_calls_per_s = (g->k1 - g->k0) / s};
+	return 0;
+}
+
+/* Writes the profile to BENCH_PROFILE when it is set, and to stderr. */
+static int profile_save(void)
+{
+	const char *path = getenv("BENCH_PROFILE");
+	char when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	FILE *f;
+	int ret;
+
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%MZ", gmtime_r(&now, &tm));
+	snprintf(profile.recorded, sizeof(profile.recorded),
+		 "bench_pvaware %s, %ld CPUs online, each workload alone on one pinned CPU", when,
+		 sysconf(_SC_NPROCESSORS_ONLN));
+	fprintf(stderr, "bench_pvaware: the workload profile:\n");
+	sched_sim_profile_write(stderr, &profile);
+	if (!path)
+		return 0;
+	f = fopen(path, "we");
+	if (!f)
+		return -errno;
+	ret = sched_sim_profile_write(f, &profile);
+	if (fclose(f) && ret == 0)
+		ret = -errno;
+	return ret;
+}
+
+/* The solo rates, one guest at a time on host a, and the profile. */
 static int calibrate(struct bench_ctl *c)
 {
 	struct guest g[NMIX];
 
 	for (size_t i = 0; i < PROBE; i++) {
+		json_object *o;
 		int ret = create(c, i, true, 0, &g[i]);
 
 		if (ret == 0)
-			ret = measure(c, g, &i, 1, SOLO_NS);
+			ret = measure(c, g, &i, 1, SOLO_NS, true);
+		if (ret == 0 && !profile.platform[0] && get_guest(c, g[i].id, &o) == 0) {
+			snprintf(profile.platform, sizeof(profile.platform), "%s",
+				 aio_str_at(o, "platform"));
+			json_object_put(o);
+		}
 		if (ret == 0)
 			ret = remove_guest(c, g[i].id);
 		if (ret < 0)
@@ -421,8 +615,11 @@ static int calibrate(struct bench_ctl *c)
 		}
 		fprintf(stderr, "bench_pvaware: alone on host a: %-12s %14.0f units/s\n",
 			mix[i].name, solo[i]);
+		ret = profile_add(i, &g[i]);
+		if (ret < 0)
+			return ret;
 	}
-	return 0;
+	return profile_save();
 }
 
 static int place_mix(struct bench_ctl *c, int round, struct guest *g, struct outcome *out)
@@ -438,7 +635,7 @@ static int place_mix(struct bench_ctl *c, int round, struct guest *g, struct out
 	}
 	for (size_t i = 0; i < PROBE; i++)
 		which[i] = i;
-	ret = measure(c, g, which, PROBE, WINDOW_NS);
+	ret = measure(c, g, which, PROBE, WINDOW_NS, false);
 	if (ret < 0)
 		return ret;
 	out->work = 0;
