@@ -210,7 +210,22 @@ static const struct pvm_json_field move[] = {
     {.name = "guest_id", STR},
     {.name = "from", STR},
     {.name = "to", STR},
-    {.name = "delta", .type = PVM_JSON_DOUBLE, .required = true, .min = 0, .max = 0},
+    {.name = "delta",
+     .type = PVM_JSON_DOUBLE,
+     .required = true,
+     .min = 0,
+     .max = 0,
+     .doc = "the cluster score's change by this move"},
+    {.name = "plan",
+     COUNT,
+     .doc = "0: a single move that gains on its own; n: a step of consolidation plan n, whose "
+	    "moves empty a host together"},
+    {.name = "plan_delta",
+     .type = PVM_JSON_DOUBLE,
+     .required = true,
+     .min = 0,
+     .max = 0,
+     .doc = "the score's change by the whole plan (delta for a single move)"},
     {.name = "applied", .type = PVM_JSON_BOOL, .doc = "with apply: whether it was carried out"},
 };
 static const struct pvm_json_field move_item = {.type = PVM_JSON_OBJECT, TABLE(move)};

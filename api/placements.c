@@ -85,6 +85,9 @@ int api_h_rebalance(struct api_req *rq, struct api_resp *rs)
 		json_object_object_add(m, "from", json_object_new_string(moves[i].from));
 		json_object_object_add(m, "to", json_object_new_string(moves[i].to));
 		json_object_object_add(m, "delta", json_object_new_double(moves[i].delta));
+		json_object_object_add(m, "plan", json_object_new_int64(moves[i].plan));
+		json_object_object_add(m, "plan_delta",
+				       json_object_new_double(moves[i].plan_delta));
 		if (apply)
 			json_object_object_add(m, "applied", json_object_new_boolean(i < applied));
 		json_object_array_add(arr, m);

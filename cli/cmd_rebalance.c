@@ -8,6 +8,7 @@ static const struct cli_col cols[] = {
 	{ "FROM", "from_name", false, NULL },
 	{ "TO", "to_name", false, NULL },
 	{ "SCORE DELTA", "delta", false, NULL },
+	{ "PLAN", "plan", false, NULL },
 };
 /* clang-format on */
 

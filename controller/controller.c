@@ -322,12 +322,13 @@ static int apply_moves(struct controller *c, const struct sched_move *moves, uns
 {
 	for (unsigned i = 0; i < n; i++) {
 		struct store_guest g;
-		char why[64];
+		char why[96];
 		int ret;
 
 		if (!controller_leading(c))
 			return pvm_err_set(err, -EAGAIN, "this controller lost the lead");
-		snprintf(why, sizeof(why), "{\"rebalance_delta\":%.6g}", moves[i].delta);
+		snprintf(why, sizeof(why), "{\"rebalance_delta\":%.6g,\"plan\":%u}", moves[i].delta,
+			 moves[i].plan);
 		ret =
 		    store_guest_bind(c->cfg.store, moves[i].guest_id, 0, moves[i].to, why, &g, err);
 		if (ret < 0)

@@ -385,4 +385,17 @@ void sched_fleet_move(struct sched_fleet *f, int32_t gi, int32_t to);
 /* Rebuilds the full spec of a bound guest (selector included). */
 void sched_fleet_guest_spec(const struct sched_fleet *f, int32_t gi, struct sched_guest *out);
 
+/* ---- consolidation (consolidate.c) ------------------------------------ */
+
+/*
+ * Under packing policy p, a plan that repacks the fleet's guests onto fewer
+ * hosts, carried out in f as moves[*n..] (each also recorded in undo_guest
+ * and undo_from, as the rebalancer's) numbered `plan`, when it uses fewer
+ * hosts, lowers the cluster score and fits before max_moves; otherwise f
+ * and *n are left as they were. 0 or -ENOMEM.
+ */
+int sched_consolidate(struct sched_fleet *f, const struct sched_policy *p, uint32_t plan,
+		      struct sched_move *moves, int32_t *undo_guest, int32_t *undo_from,
+		      unsigned int *n, unsigned int max_moves);
+
 #endif /* PVM_SCHED_INTERNAL_H */

@@ -4,6 +4,8 @@
  * and greedy hill climbing over single-guest moves. Each candidate move is
  * priced in O(1) from running sums (sum and sum of squares of host use, total
  * overload, total mismatch), so a step costs guests x hosts filter checks.
+ * Under a packing policy a consolidation plan (consolidate.c) follows the
+ * single moves.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -259,15 +261,22 @@ int sched_fleet_rebalance(struct sched_fleet *f, const struct sched_policy *poli
 		memcpy(moves[n].from, f->cold[undo_from[n]].h.id, SCHED_ID_MAX);
 		memcpy(moves[n].to, f->cold[best_to].h.id, SCHED_ID_MAX);
 		moves[n].delta = best_value - current;
+		moves[n].plan = 0;
+		moves[n].plan_delta = moves[n].delta;
 		sched_fleet_move(f, best_guest, (int32_t)best_to);
 		n++;
 	}
+	if (sched_policy_packs(p)) {
+		rc = sched_consolidate(f, p, 1, moves, undo_guest, undo_from, &n, max_moves);
+		if (rc < 0)
+			pvm_err_set(err, rc, "out of memory"); /* and every move undone */
+	}
 	if (after)
 		*after = sched_fleet_cluster_score(f, p);
-	if (!apply)
+	if (!apply || rc < 0)
 		for (unsigned int i = n; i-- > 0;)
 			sched_fleet_move(f, undo_guest[i], undo_from[i]);
-	*nmoves = n;
+	*nmoves = rc < 0 ? 0 : n;
 out:
 	free(spec);
 	free(undo_from);

@@ -421,7 +421,13 @@ struct sched_move {
 	char guest_id[SCHED_ID_MAX];
 	char from[SCHED_ID_MAX];
 	char to[SCHED_ID_MAX];
-	double delta; /* change of the cluster score this move makes (< 0) */
+	double delta; /* change of the cluster score this move makes */
+	/* 0: a single move, which gains on its own (delta < 0). n > 0: one of
+	 * the moves of consolidation plan n, which together empty a host:
+	 * delta is this step's own change (it may be > 0) and plan_delta the
+	 * whole plan's (< 0). */
+	uint32_t plan;
+	double plan_delta;
 };
 
 /*
@@ -430,6 +436,10 @@ struct sched_move {
  * cluster score, up to max_moves and while it lowers the score. moves[] has
  * room for max_moves; *nmoves is set. apply: leave the moves done in the
  * fleet; otherwise the fleet is left as it was. before/after may be NULL.
+ * Under a packing policy, when single moves are done, a consolidation plan
+ * (consolidate.c) may follow: it repacks the guests onto fewer hosts and is
+ * kept only when it uses fewer hosts, lowers the score and fits within
+ * max_moves.
  * Cost: each move prices every bound guest on every host in O(1) and runs
  * the filters only for moves that would be the best so far; about 0.4 s per
  * move at 1,000 hosts and 20,000 guests, so the API should bound max_moves.

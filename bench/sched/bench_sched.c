@@ -207,7 +207,7 @@ static int packing(void)
 /* Seeds reported for the two-dimensional instances; 1-5 were for tuning. */
 #define VEC_SEED0 2001
 #define VEC_SEEDS 7
-#define VEC_MOVES 400
+#define VEC_MOVES 2000
 
 /*
  * Two-dimensional instances with a known optimum (sched_sim_packing_vec:

@@ -1068,6 +1068,10 @@ START_TEST(rebalance_proposes_and_applies)
 	ck_assert_double_lt(json_object_get_double(json_object_object_get(
 				json_object_array_get_idx(moves, 0), "delta")),
 			    0);
+	/* A single move, not a step of a consolidation plan. */
+	ck_assert_int_eq(json_object_get_int(
+			     json_object_object_get(json_object_array_get_idx(moves, 0), "plan")),
+			 0);
 	ck_assert_str_eq(guest_host(g1), a); /* only proposed */
 	ck_assert_str_eq(guest_host(g2), b);
 	th_resp_free(&r);

@@ -496,8 +496,8 @@ START_TEST(test_rebalancer_follows_the_policy)
 	struct sched_sim s;
 	struct sched_sim_result r;
 	struct pvm_err err = {0};
-	unsigned int n, used, before;
-	double sd, sd_before;
+	unsigned int n, used, before, plan_start = 0;
+	double sd, sd_before, plan_sum = 0;
 
 	ck_assert_ptr_nonnull(mv);
 	ck_assert_int_eq(
@@ -506,7 +506,11 @@ START_TEST(test_rebalancer_follows_the_policy)
 	ck_assert_uint_eq(r.failed, 0);
 	before = used = hosts_used(&s, r.fleet, &sd_before);
 	ck_assert_uint_eq(used, r.hosts_used);
-	/* Packing: replayed move by move, the hosts in use never grow. */
+	/*
+	 * Packing: replayed move by move, single moves each gain and never
+	 * add a host; a consolidation plan (after them) gains as a whole and
+	 * ends on fewer hosts than it started from.
+	 */
 	ck_assert_int_eq(
 	    sched_fleet_rebalance(r.fleet, &pack, 200, false, mv, &n, NULL, NULL, &err), 0);
 	for (unsigned int i = 0; i < n; i++) {
@@ -517,13 +521,31 @@ START_TEST(test_rebalancer_follows_the_policy)
 			if (!strcmp(s.guests[k].spec.id, mv[i].guest_id))
 				g = &s.guests[k].spec;
 		ck_assert_ptr_nonnull(g);
-		ck_assert_double_lt(mv[i].delta, 0);
+		if (mv[i].plan == 0) {
+			ck_assert_double_lt(mv[i].delta, 0);
+			ck_assert_uint_eq(plan_start, 0);
+		} else {
+			ck_assert_uint_eq(mv[i].plan, 1);
+			ck_assert_double_lt(mv[i].plan_delta, 0);
+			if (!plan_start) {
+				plan_start = used;
+				plan_sum = 0;
+			}
+			plan_sum += mv[i].delta;
+		}
 		ck_assert_int_eq(sched_fleet_unbind(r.fleet, g->id), 0);
 		ck_assert_int_eq(sched_fleet_bind(r.fleet, g, mv[i].to, &err), 0);
 		now = hosts_used(&s, r.fleet, &sd);
-		ck_assert_uint_le(now, used);
+		if (mv[i].plan == 0)
+			ck_assert_uint_le(now, used);
 		used = now;
 	}
+	if (plan_start) {
+		ck_assert_uint_lt(used, plan_start);
+		ck_assert_double_eq_tol(plan_sum, mv[n - 1].plan_delta, 1e-9);
+	}
+	/* These exact-fit instances are packed onto their optimum. */
+	ck_assert_uint_eq(used, 10 + 5 * (uint32_t)_i);
 	ck_assert_uint_le(used, before);
 	/* Spreading the same packed fleet: more hosts, use evened out. */
 	ck_assert_int_eq(

@@ -6,6 +6,7 @@
  * filter, any that does not lower the score).
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "helpers.h"
 
@@ -33,7 +34,7 @@ static unsigned int rebalance(struct sched_fleet *f, const char *policy, unsigne
 		      "%s", err.msg);
 	ck_assert(n == 0 ? after == before : after < before);
 	for (unsigned int i = 0; i < n; i++)
-		ck_assert_double_lt(moves[i].delta, 0);
+		ck_assert_double_lt(moves[i].plan ? moves[i].plan_delta : moves[i].delta, 0);
 	return n;
 }
 
@@ -343,6 +344,135 @@ START_TEST(test_balanced_fleet_stays)
 }
 END_TEST
 
+/*
+ * Two hosts' worth of guests, exactly: a (1 vCPU, 6 GiB) and b (3, 2 GiB)
+ * fill one, c, d (1, 2 GiB) and e (2, 4 GiB) the other. Placed over three
+ * hosts so that h1 is out of memory and h2 out of vCPUs, e (on h3) fits on
+ * neither.
+ */
+static const struct {
+	const char *id, *host;
+	uint32_t vcpus;
+	uint64_t memory_mib;
+} exact[] = {
+    {"a", "h1", 1, 6144}, {"c", "h1", 1, 2048}, {"b", "h2", 3, 2048},
+    {"d", "h2", 1, 2048}, {"e", "h3", 2, 4096},
+};
+
+static struct sched_fleet *exact_fleet(const char *cordoned)
+{
+	struct sched_fleet *f = new_fleet("cpu_overcommit=1");
+	struct sched_host h;
+	struct sched_guest g;
+
+	for (int i = 1; i <= 4; i++) {
+		char id[8];
+
+		snprintf(id, sizeof(id), "h%d", i);
+		base_host(&h, id);
+		h.cordoned = cordoned && !strcmp(id, cordoned);
+		add_host(f, &h);
+	}
+	for (size_t i = 0; i < PVM_ARRAY_SIZE(exact); i++) {
+		base_guest(&g, exact[i].id);
+		g.vcpus = exact[i].vcpus;
+		g.memory_mib = exact[i].memory_mib;
+		bind(f, &g, exact[i].host);
+	}
+	return f;
+}
+
+static unsigned int hosts_in_use(struct sched_fleet *f)
+{
+	unsigned int n = 0;
+
+	for (int i = 1; i <= 4; i++) {
+		char id[8];
+		struct sched_usage u;
+
+		snprintf(id, sizeof(id), "h%d", i);
+		ck_assert_int_eq(sched_fleet_host_usage(f, id, &u), 0);
+		n += u.guests > 0;
+	}
+	return n;
+}
+
+START_TEST(test_consolidation_empties_a_host)
+{
+	struct sched_fleet *f = exact_fleet(NULL);
+	struct sched_move mv[32];
+	struct pvm_err err = {0};
+	unsigned int n, plan = 0;
+	double before, after, sum = 0;
+
+	/* A dry run proposes the plan and leaves the fleet as it was. */
+	ck_assert_int_eq(sched_fleet_rebalance(f, NULL, 32, false, mv, &n, &before, &after, &err),
+			 0);
+	ck_assert_uint_gt(n, 0);
+	ck_assert_uint_eq(hosts_in_use(f), 3);
+	for (size_t i = 0; i < PVM_ARRAY_SIZE(exact); i++)
+		ck_assert_str_eq(sched_fleet_guest_host(f, exact[i].id), exact[i].host);
+	/* Replayed move by move, each passes every filter when it is made;
+	 * the plan's moves gain together what their deltas add up to. */
+	for (unsigned int i = 0; i < n; i++) {
+		struct sched_guest g;
+		size_t k = 0;
+
+		while (strcmp(exact[k].id, mv[i].guest_id))
+			k++;
+		base_guest(&g, exact[k].id);
+		g.vcpus = exact[k].vcpus;
+		g.memory_mib = exact[k].memory_mib;
+		ck_assert_str_eq(sched_fleet_guest_host(f, g.id), mv[i].from);
+		ck_assert_int_eq(sched_fleet_unbind(f, g.id), 0);
+		ck_assert_msg(sched_fleet_bind(f, &g, mv[i].to, &err) == 0, "move %u: %s", i,
+			      err.msg);
+		if (mv[i].plan) {
+			plan = mv[i].plan;
+			sum += mv[i].delta;
+			ck_assert_double_lt(mv[i].plan_delta, 0);
+		}
+	}
+	ck_assert_uint_eq(plan, 1);
+	ck_assert_double_eq_tol(sum, mv[n - 1].plan_delta, 1e-9);
+	ck_assert_uint_eq(hosts_in_use(f), 2);
+	ck_assert_double_eq_tol(sched_fleet_cluster_score(f, NULL), after, 1e-9);
+	ck_assert_double_lt(after, before);
+	sched_fleet_free(f);
+}
+END_TEST
+
+START_TEST(test_consolidation_within_bounds)
+{
+	struct sched_fleet *f = exact_fleet(NULL);
+	struct sched_policy spread = *sched_fleet_policy(f);
+	struct sched_move mv[32];
+	struct pvm_err err = {0};
+	unsigned int n;
+
+	/* No room for the whole plan: none of it. */
+	ck_assert_int_eq(sched_fleet_rebalance(f, NULL, 1, true, mv, &n, NULL, NULL, &err), 0);
+	for (unsigned int i = 0; i < n; i++)
+		ck_assert_uint_eq(mv[i].plan, 0);
+	ck_assert_uint_eq(hosts_in_use(f), 3);
+	sched_fleet_free(f);
+	/* A cordoned host keeps its guests: h2's b and d cannot pair with a
+	 * and e, so no plan uses fewer hosts. */
+	f = exact_fleet("h2");
+	ck_assert_int_eq(sched_fleet_rebalance(f, NULL, 32, true, mv, &n, NULL, NULL, &err), 0);
+	for (unsigned int i = 0; i < n; i++)
+		ck_assert_uint_eq(mv[i].plan, 0);
+	ck_assert_str_eq(sched_fleet_guest_host(f, "b"), "h2");
+	ck_assert_str_eq(sched_fleet_guest_host(f, "d"), "h2");
+	/* A spreading policy never consolidates. */
+	ck_assert_int_eq(sched_policy_parse("scorers=spread:1;cpu_overcommit=1", &spread, &err), 0);
+	ck_assert_int_eq(sched_fleet_rebalance(f, &spread, 32, false, mv, &n, NULL, NULL, &err), 0);
+	for (unsigned int i = 0; i < n; i++)
+		ck_assert_uint_eq(mv[i].plan, 0);
+	sched_fleet_free(f);
+}
+END_TEST
+
 START_TEST(test_rebalance_arguments)
 {
 	struct sched_fleet *f = new_fleet(NULL);
@@ -375,6 +505,8 @@ int main(void)
 	tcase_add_loop_test(tc, test_never_breaks_a_filter, 0, (int)PVM_ARRAY_SIZE(forbidden));
 	tcase_add_test(tc, test_balanced_fleet_stays);
 	tcase_add_test(tc, test_packing_score_by_hand);
+	tcase_add_test(tc, test_consolidation_empties_a_host);
+	tcase_add_test(tc, test_consolidation_within_bounds);
 	tcase_add_test(tc, test_rebalance_arguments);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
